@@ -1,0 +1,126 @@
+# pvd: user-space paravirtual I/O backends for Xen.
+# Out-of-tree build into build/ (binaries in build/bin/).  See README.md.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SAN      ?= 0
+CC       ?= cc
+FUZZ_CC  ?= clang
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough -Wformat=2 \
+            -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP -fno-strict-aliasing
+LDLIBS   := -levent -lxenstore -lz
+ifeq ($(SAN),1)
+BUILD    := build-san
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+BIN      := $(BUILD)/bin
+OBJ      := $(BUILD)/obj
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+STORED_SRC := $(sort $(filter-out stored/main.c,$(wildcard stored/*.c)))
+TOOLS      := $(patsubst tools/%.c,%,$(sort $(wildcard tools/*.c)))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+ITEST_SRC  := $(sort $(wildcard tests/integration/*.c))
+BENCH_SRC  := $(sort $(wildcard tests/bench/*.c))
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIBPVD     := $(BUILD)/libpvd.a
+LIBSTORED  := $(BUILD)/libstored.a
+DAEMONS    := $(BIN)/pvd-stored
+TOOL_BINS  := $(addprefix $(BIN)/,$(TOOLS))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(ITEST_SRC))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+.PHONY: all deps check check-unit check-integration fuzz fuzz-run bench demo install clean
+all: $(DAEMONS) $(TOOL_BINS)
+
+deps:
+	@scripts/deps.sh
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBPVD): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBSTORED): $(call obj,$(STORED_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BIN)/pvd-stored: $(OBJ)/stored/main.o $(LIBSTORED) $(LIBPVD)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/%: $(OBJ)/tools/%.o $(LIBPVD)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# A unit test may name link-time seams in tests/unit/<test>.wrap
+# (e.g. "-Wl,--wrap=write").
+$(BUILD)/tests/unit/%: $(OBJ)/tests/unit/%.o $(LIBSTORED) $(LIBPVD)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(shell cat tests/unit/$*.wrap 2>/dev/null) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/integration/%: $(OBJ)/tests/integration/%.o $(LIBPVD)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+$(BUILD)/tests/bench/%: $(OBJ)/tests/bench/%.o $(LIBPVD)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# libFuzzer targets: one per parser, built with clang.
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(STORED_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+
+check: deps
+	@$(MAKE) --no-print-directory all tests
+	@BUILD=$(BUILD) SAN=$(SAN) scripts/run-tests.sh
+
+check-unit: all tests
+	@BUILD=$(BUILD) ONLY=unit scripts/run-tests.sh
+
+check-integration: all tests
+	@BUILD=$(BUILD) ONLY=integration scripts/run-tests.sh
+
+fuzz: $(FUZZ_BINS)
+
+# Short bounded fuzz run (part of make check when clang is present).
+fuzz-run: fuzz
+	@BUILD=$(BUILD) scripts/fuzz-run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all tests
+	@BUILD=$(BUILD) tests/bench/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(DAEMONS) $(DESTDIR)$(PREFIX)/sbin/
+	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/)
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 644 systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,125 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "pvd/daemon.h"
+#include "pvd/log.h"
+
+const char *pvd_rundir(void)
+{
+	const char *d = getenv("PVD_RUNDIR");
+
+	return d && *d ? d : PVD_RUNDIR_DEFAULT;
+}
+
+int pvd_rundir_path(char *buf, size_t len, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", pvd_rundir(), name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int pvd_mkdir_p(const char *path, unsigned mode)
+{
+	char tmp[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+static void pidfile_write(const char *pidfile)
+{
+	char buf[32];
+	char tmp[4096];
+	int fd, n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile) >= (int)sizeof(tmp))
+		fatal("pidfile path too long: %s", pidfile);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fatal("cannot create pidfile %s: %s", tmp, strerror(errno));
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, n) != n || close(fd) < 0)
+		fatal("cannot write pidfile %s: %s", tmp, strerror(errno));
+	if (rename(tmp, pidfile) < 0)
+		fatal("cannot rename pidfile to %s: %s", pidfile, strerror(errno));
+}
+
+void daemon_start(int foreground, const char *pidfile)
+{
+	if (!foreground && daemon(0, 1) < 0)
+		fatal("daemon: %s", strerror(errno));
+	if (pidfile)
+		pidfile_write(pidfile);
+}
+
+void daemon_remove_pidfile(const char *pidfile)
+{
+	if (pidfile)
+		unlink(pidfile);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon_sig_cb *cb = arg;
+
+	if (cb && cb->fn)
+		cb->fn(cb->arg);
+}
+
+int daemon_signals_start(struct daemon_signals *ds, struct event_base *base,
+			 void (*on_term)(void *), void (*on_hup)(void *),
+			 void *arg)
+{
+	memset(ds, 0, sizeof(*ds));
+	ds->on_term = (struct daemon_sig_cb){ on_term, arg };
+	ds->on_hup = (struct daemon_sig_cb){ on_hup, arg };
+	signal(SIGPIPE, SIG_IGN);
+	ds->term = evsignal_new(base, SIGTERM, on_signal, &ds->on_term);
+	ds->intr = evsignal_new(base, SIGINT, on_signal, &ds->on_term);
+	ds->hup = evsignal_new(base, SIGHUP, on_signal, &ds->on_hup);
+	if (!ds->term || !ds->intr || !ds->hup)
+		goto fail;
+	if (evsignal_add(ds->term, NULL) < 0 || evsignal_add(ds->intr, NULL) < 0 ||
+	    evsignal_add(ds->hup, NULL) < 0)
+		goto fail;
+	return 0;
+fail:
+	log_err("cannot install signal handlers");
+	daemon_signals_stop(ds);
+	return -ENOMEM;
+}
+
+void daemon_signals_stop(struct daemon_signals *ds)
+{
+	struct event **evs[] = { &ds->term, &ds->intr, &ds->hup };
+
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+		if (*evs[i]) {
+			event_free(*evs[i]);
+			*evs[i] = NULL;
+		}
+	}
+}
