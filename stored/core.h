@@ -1,0 +1,19 @@
+/* Request dispatch: one table entry per xs_wire message type, checked
+ * centrally for privilege and transaction use, as xenstored's core.c. */
+#ifndef STORED_CORE_H
+#define STORED_CORE_H
+
+#include <xen/io/xs_wire.h>
+
+struct conn;
+struct stored;
+
+/* body is hdr->len bytes plus a terminating NUL added by the caller. */
+void core_dispatch(struct conn *c, const struct xsd_sockmsg *hdr, char *body);
+void core_txn_abort_all(struct conn *c);
+/* Creates the nodes every store starts with (/, /tool, special nodes). */
+int core_setup_tree(struct stored *sd);
+/* XSA-322: a released domain's rights on every node are revoked. */
+int core_revoke_domain(struct stored *sd, unsigned domid);
+
+#endif

@@ -1,0 +1,469 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <event2/buffer.h>
+
+#include "domain.h"
+#include "journal.h"
+#include "pvd/log.h"
+#include "tree.h"
+
+/* Record: u32 length of (type + payload), u32 crc32 of the same, u8 type,
+ * payload.  Integers are little-endian (host order on every dom0 we
+ * serve; the file never leaves the host). */
+enum rec_type { REC_NODE = 1, REC_DELETE, REC_DOMAIN, REC_COMMIT };
+
+#define MAGIC "PVDSTORE1\n"
+#define MAGIC_LEN 10
+#define REC_MAX (64u << 20)
+#define COMPACT_MIN (1u << 20)
+
+struct journal {
+	char *path;
+	int fd;
+	struct evbuffer *batch;	/* records not yet sealed */
+	struct evbuffer *sealed;	/* sealed, not yet on disk */
+	uint64_t size;		/* bytes in the file */
+	uint64_t live;		/* size of the last snapshot */
+};
+
+int journal_open(const char *path, struct journal **out)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+	struct stat st;
+	int rc;
+
+	if (!j)
+		return -ENOMEM;
+	j->fd = -1;
+	j->path = strdup(path);
+	j->batch = evbuffer_new();
+	j->sealed = evbuffer_new();
+	if (!j->path || !j->batch || !j->sealed) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (j->fd < 0 || fstat(j->fd, &st) < 0) {
+		rc = -errno;
+		log_err("cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	j->size = (uint64_t)st.st_size;
+	*out = j;
+	return 0;
+fail:
+	journal_close(j);
+	return rc;
+}
+
+void journal_close(struct journal *j)
+{
+	if (!j)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	if (j->batch)
+		evbuffer_free(j->batch);
+	if (j->sealed)
+		evbuffer_free(j->sealed);
+	free(j->path);
+	free(j);
+}
+
+static int put_rec(struct evbuffer *b, uint8_t type, const void *p1,
+		   size_t l1, const void *p2, size_t l2, const void *p3,
+		   size_t l3)
+{
+	uint32_t len = (uint32_t)(1 + l1 + l2 + l3);
+	uint32_t crc = (uint32_t)crc32(0, &type, 1);
+
+	crc = (uint32_t)crc32(crc, p1, (uInt)l1);
+	crc = (uint32_t)crc32(crc, p2, (uInt)l2);
+	crc = (uint32_t)crc32(crc, p3, (uInt)l3);
+	if (evbuffer_add(b, &len, 4) < 0 || evbuffer_add(b, &crc, 4) < 0 ||
+	    evbuffer_add(b, &type, 1) < 0 || evbuffer_add(b, p1, l1) < 0 ||
+	    evbuffer_add(b, p2, l2) < 0 || evbuffer_add(b, p3, l3) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* NODE: u32 vlen, u32 childlen, u32 nperms, perms (u32 id, u32 bits)...,
+ * path NUL, value, children. */
+static int encode_node(struct evbuffer *b, const struct node *n)
+{
+	size_t plen = strlen(n->path) + 1;
+	size_t hlen = 12 + 8 * (size_t)n->perms.n + plen;
+	uint8_t *h = malloc(hlen);
+	uint32_t *u = (uint32_t *)h;
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	u[0] = n->vlen;
+	u[1] = n->childlen;
+	u[2] = n->perms.n;
+	for (unsigned i = 0; i < n->perms.n; i++) {
+		u[3 + 2 * i] = n->perms.p[i].id;
+		u[4 + 2 * i] = n->perms.p[i].perms;
+	}
+	memcpy(h + 12 + 8 * n->perms.n, n->path, plen);
+	rc = put_rec(b, REC_NODE, h, hlen, n->value, n->vlen, n->children,
+		     n->childlen);
+	free(h);
+	return rc;
+}
+
+int journal_log_node(struct journal *j, const struct node *n)
+{
+	return encode_node(j->batch, n);
+}
+
+int journal_log_delete(struct journal *j, const char *path)
+{
+	return put_rec(j->batch, REC_DELETE, path, strlen(path) + 1, NULL, 0,
+		       NULL, 0);
+}
+
+/* DOMAIN: u32 domid, u32 introduced, u32 target, u32 port, u64 mfn. */
+static int encode_domain(struct evbuffer *b, const struct domain *d)
+{
+	uint32_t u[6] = { d->domid, d->introduced, d->target, d->port };
+
+	memcpy(&u[4], &d->mfn, 8);
+	return put_rec(b, REC_DOMAIN, u, sizeof(u), NULL, 0, NULL, 0);
+}
+
+int journal_log_domain(struct journal *j, const struct domain *d)
+{
+	return encode_domain(j->batch, d);
+}
+
+void journal_seal(struct journal *j)
+{
+	if (evbuffer_get_length(j->batch) == 0)
+		return;
+	if (put_rec(j->batch, REC_COMMIT, NULL, 0, NULL, 0, NULL, 0) < 0 ||
+	    evbuffer_add_buffer(j->sealed, j->batch) < 0)
+		log_err("out of memory sealing a journal batch");
+}
+
+bool journal_pending(const struct journal *j)
+{
+	return evbuffer_get_length(j->sealed) > 0;
+}
+
+uint64_t journal_size(const struct journal *j)
+{
+	return j->size;
+}
+
+static int write_all_buf(int fd, struct evbuffer *b, uint64_t *size)
+{
+	while (evbuffer_get_length(b)) {
+		int n = evbuffer_write(b, fd);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		*size += (uint64_t)n;
+	}
+	return 0;
+}
+
+int journal_sync(struct journal *j)
+{
+	int rc;
+
+	if (!journal_pending(j))
+		return 0;
+	if (j->size == 0) {
+		if (write(j->fd, MAGIC, MAGIC_LEN) != MAGIC_LEN)
+			return -EIO;
+		j->size = MAGIC_LEN;
+	}
+	if (lseek(j->fd, 0, SEEK_END) < 0)
+		return -errno;
+	rc = write_all_buf(j->fd, j->sealed, &j->size);
+	if (rc == 0 && fdatasync(j->fd) < 0)
+		rc = -errno;
+	if (rc < 0)
+		log_err("journal %s: %s", j->path, strerror(-rc));
+	return rc;
+}
+
+/* ---- replay ------------------------------------------------------------ */
+
+struct pending {
+	uint8_t type;
+	uint8_t *data;
+	uint32_t len;
+};
+
+/* Records follow a one-byte type, so fields are unaligned. */
+static uint32_t get32(const uint8_t *p, size_t i)
+{
+	uint32_t v;
+
+	memcpy(&v, p + 4 * i, 4);
+	return v;
+}
+
+static int apply_node(struct store *st, const uint8_t *p, uint32_t len)
+{
+	uint32_t vlen, clen, np;
+	size_t hlen, plen;
+	struct node *n;
+
+	if (len < 12)
+		return -EINVAL;
+	vlen = get32(p, 0);
+	clen = get32(p, 1);
+	np = get32(p, 2);
+	if (np > 4096 || 12 + 8 * (size_t)np > len)
+		return -EINVAL;
+	hlen = 12 + 8 * (size_t)np;
+	plen = strnlen((const char *)p + hlen, len - hlen);
+	if (hlen + plen + 1 + vlen + clen != len)
+		return -EINVAL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->path = strndup((const char *)p + hlen, plen);
+	n->value = malloc(vlen ? vlen : 1);
+	n->children = clen ? malloc(clen) : NULL;
+	n->perms.p = calloc(np ? np : 1, sizeof(*n->perms.p));
+	if (!n->path || !n->value || (clen && !n->children) || !n->perms.p) {
+		node_free(n);
+		return -ENOMEM;
+	}
+	n->perms.n = np;
+	for (unsigned i = 0; i < np; i++) {
+		n->perms.p[i].id = get32(p, 3 + 2 * i);
+		n->perms.p[i].perms = get32(p, 4 + 2 * i);
+	}
+	memcpy(n->value, p + hlen + plen + 1, vlen);
+	n->vlen = vlen;
+	if (clen)
+		memcpy(n->children, p + hlen + plen + 1 + vlen, clen);
+	n->childlen = clen;
+	return store_install(st, n);
+}
+
+static int apply_domain(struct domains *ds, const uint8_t *p, uint32_t len)
+{
+	uint32_t u[6];
+	struct domain *d;
+
+	if (len != sizeof(u))
+		return -EINVAL;
+	memcpy(u, p, sizeof(u));
+	d = domain_get(ds, u[0], true);
+	if (!d)
+		return -ENOMEM;
+	d->introduced = u[1];
+	d->target = u[2];
+	d->port = u[3];
+	memcpy(&d->mfn, &u[4], 8);
+	domain_put(ds, d);
+	return 0;
+}
+
+static int apply(struct store *st, struct domains *ds, struct pending *pd,
+		 size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		switch (pd[i].type) {
+		case REC_NODE:
+			rc = apply_node(st, pd[i].data, pd[i].len);
+			break;
+		case REC_DELETE:
+			if (pd[i].len == 0 || pd[i].data[pd[i].len - 1])
+				return -EINVAL;
+			rc = store_delete(st, (const char *)pd[i].data);
+			break;
+		case REC_DOMAIN:
+			rc = apply_domain(ds, pd[i].data, pd[i].len);
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return rc;
+}
+
+int journal_load(struct journal *j, struct store *st, struct domains *ds)
+{
+	struct pending *pd = NULL;
+	size_t npd = 0, cap = 0;
+	uint64_t off = MAGIC_LEN, good = 0;
+	char magic[MAGIC_LEN];
+	struct journal *saved = st->journal;
+	unsigned batches = 0;
+	int rc = 0;
+
+	if (j->size == 0)
+		return 0;
+	if (pread(j->fd, magic, MAGIC_LEN, 0) != MAGIC_LEN ||
+	    memcmp(magic, MAGIC, MAGIC_LEN) != 0) {
+		log_err("%s is not a pvd-stored journal", j->path);
+		return -EINVAL;
+	}
+	good = MAGIC_LEN;
+	st->journal = NULL;	/* replay must not re-log */
+	for (;;) {
+		uint32_t hdr[2];
+		uint8_t *buf;
+
+		if (pread(j->fd, hdr, 8, (off_t)off) != 8)
+			break;
+		if (hdr[0] == 0 || hdr[0] > REC_MAX)
+			break;
+		buf = malloc(hdr[0]);
+		if (!buf) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (pread(j->fd, buf, hdr[0], (off_t)off + 8) != (ssize_t)hdr[0] ||
+		    (uint32_t)crc32(0, buf, hdr[0]) != hdr[1]) {
+			free(buf);
+			break;
+		}
+		off += 8 + hdr[0];
+		if (buf[0] == REC_COMMIT) {
+			free(buf);
+			rc = apply(st, ds, pd, npd);
+			for (size_t i = 0; i < npd; i++)
+				free(pd[i].data - 1);
+			npd = 0;
+			if (rc < 0)
+				break;
+			good = off;
+			batches++;
+			continue;
+		}
+		if (npd == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct pending *np = realloc(pd, nc * sizeof(*np));
+
+			if (!np) {
+				free(buf);
+				rc = -ENOMEM;
+				break;
+			}
+			pd = np;
+			cap = nc;
+		}
+		pd[npd++] = (struct pending){ buf[0], buf + 1, hdr[0] - 1 };
+	}
+	for (size_t i = 0; i < npd; i++)
+		free(pd[i].data - 1);
+	free(pd);
+	st->journal = saved;
+	if (rc < 0) {
+		log_err("replaying %s: %s", j->path, strerror(-rc));
+		return rc;
+	}
+	if (good < j->size) {
+		log_warn("%s: dropping %llu bytes of torn tail", j->path,
+			 (unsigned long long)(j->size - good));
+		if (ftruncate(j->fd, (off_t)good) < 0)
+			return -errno;
+		j->size = good;
+	}
+	j->live = j->size;
+	store_recount(st);
+	log_info("replayed %u batches from %s (%zu nodes)", batches, j->path,
+		 st->nodes.count);
+	return 0;
+}
+
+/* ---- compaction -------------------------------------------------------- */
+
+static int fsync_dir(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd, rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+int journal_maybe_compact(struct journal *j, const struct store *st,
+			  const struct domains *ds)
+{
+	struct evbuffer *b;
+	char *tmp = NULL;
+	int fd = -1, rc;
+	uint64_t size = 0;
+
+	if (j->size < COMPACT_MIN || j->size < 4 * j->live ||
+	    journal_pending(j) || evbuffer_get_length(j->batch))
+		return 0;
+	b = evbuffer_new();
+	if (!b || asprintf(&tmp, "%s.tmp", j->path) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	evbuffer_add(b, MAGIC, MAGIC_LEN);
+	for (size_t i = 0; i < st->nodes.nb; i++)
+		for (const struct node *n = st->nodes.b[i]; n; n = n->hnext)
+			if ((rc = encode_node(b, n)) < 0)
+				goto out;
+	for (unsigned d = 0; d < 65536; d++)
+		if (ds->d[d] && (rc = encode_domain(b, ds->d[d])) < 0)
+			goto out;
+	if ((rc = put_rec(b, REC_COMMIT, NULL, 0, NULL, 0, NULL, 0)) < 0)
+		goto out;
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = write_all_buf(fd, b, &size);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, j->path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		goto out;
+	fsync_dir(j->path);
+	close(j->fd);
+	j->fd = fd;
+	fd = -1;
+	log_info("compacted %s: %llu -> %llu bytes", j->path,
+		 (unsigned long long)j->size, (unsigned long long)size);
+	j->size = j->live = size;
+out:
+	if (rc < 0) {
+		log_err("compacting %s: %s", j->path, strerror(-rc));
+		if (tmp)
+			unlink(tmp);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	if (b)
+		evbuffer_free(b);
+	return rc;
+}

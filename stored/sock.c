@@ -1,0 +1,207 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conn.h"
+#include "pvd/daemon.h"
+#include "pvd/log.h"
+#include "sock.h"
+#include "stored.h"
+
+struct sock_listener {
+	struct stored *sd;
+	struct evconnlistener *ev;
+	char *path;
+	unsigned domid;
+	bool privileged;
+};
+
+struct sock_tp {
+	int fd;
+	struct event *rev, *wev;
+	bool wev_on;
+};
+
+static ssize_t sock_fill(struct conn *c, struct evbuffer *buf, size_t max)
+{
+	struct sock_tp *s = c->tp;
+	int n = evbuffer_read(buf, s->fd, (int)(max - evbuffer_get_length(buf)));
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+	return n;
+}
+
+static ssize_t sock_drain(struct conn *c, struct evbuffer *buf)
+{
+	struct sock_tp *s = c->tp;
+	int n = evbuffer_write(buf, s->fd);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+	return n;
+}
+
+static void sock_want_write(struct conn *c, bool on)
+{
+	struct sock_tp *s = c->tp;
+
+	if (on == s->wev_on)
+		return;
+	s->wev_on = on;
+	if (on)
+		event_add(s->wev, NULL);
+	else
+		event_del(s->wev);
+}
+
+static void sock_want_read(struct conn *c, bool on)
+{
+	struct sock_tp *s = c->tp;
+
+	if (on)
+		event_add(s->rev, NULL);
+	else
+		event_del(s->rev);
+}
+
+static void sock_destroy(struct conn *c)
+{
+	struct sock_tp *s = c->tp;
+
+	if (!s)
+		return;
+	if (s->rev)
+		event_free(s->rev);
+	if (s->wev)
+		event_free(s->wev);
+	close(s->fd);
+	free(s);
+}
+
+static const struct conn_ops sock_ops = {
+	.name = "socket",
+	.fill = sock_fill,
+	.drain = sock_drain,
+	.want_write = sock_want_write,
+	.want_read = sock_want_read,
+	.destroy = sock_destroy,
+};
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	conn_on_readable(arg);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	conn_on_writable(arg);
+}
+
+static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct sock_listener *l = arg;
+	struct stored *sd = l->sd;
+	struct sock_tp *s;
+	struct conn *c;
+
+	if (sd->nconns >= sd->quota.max_conns) {
+		if (sd->rejected_conns++ % 1000 == 0)
+			log_warn("connection limit (%u) reached: refusing",
+				 sd->quota.max_conns);
+		close(fd);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return;
+	}
+	s->fd = fd;
+	c = conn_new(sd, &sock_ops, s, l->domid, l->privileged);
+	if (!c) {
+		close(fd);
+		free(s);
+		return;
+	}
+	s->rev = event_new(sd->base, fd, EV_READ | EV_PERSIST, on_read, c);
+	s->wev = event_new(sd->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+	if (!s->rev || !s->wev || event_add(s->rev, NULL) < 0)
+		conn_close(c, "out of memory");
+}
+
+static void on_accept_error(struct evconnlistener *ev, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: keep the listener, the next accept retries. */
+	log_warn("accept: %s", evutil_socket_error_to_string(err));
+}
+
+int sock_listen(struct stored *sd, const char *path, unsigned domid,
+		bool privileged, struct sock_listener **out)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sock_listener *l;
+	char dir[sizeof(sun.sun_path)];
+	char *slash;
+	int rc;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		rc = pvd_mkdir_p(dir, 0755);
+		if (rc < 0)
+			return rc;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l || !(l->path = strdup(path))) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->sd = sd;
+	l->domid = domid;
+	l->privileged = privileged;
+	unlink(path);
+	l->ev = evconnlistener_new_bind(sd->base, on_accept, l,
+					LEV_OPT_CLOSE_ON_FREE |
+					LEV_OPT_CLOSE_ON_EXEC, 128,
+					(struct sockaddr *)&sun, sizeof(sun));
+	if (!l->ev) {
+		rc = -errno;
+		log_err("cannot listen on %s: %s", path, strerror(errno));
+		free(l->path);
+		free(l);
+		return rc ? rc : -EIO;
+	}
+	evconnlistener_set_error_cb(l->ev, on_accept_error);
+	/* dom0's socket is protected by its directory and mode, as
+	 * xenstored's; a guest socket is for that guest's clients. */
+	chmod(path, privileged ? 0600 : 0666);
+	*out = l;
+	return 0;
+}
+
+void sock_listener_free(struct sock_listener *l)
+{
+	if (!l)
+		return;
+	evconnlistener_free(l->ev);
+	unlink(l->path);
+	free(l->path);
+	free(l);
+}

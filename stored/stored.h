@@ -1,0 +1,39 @@
+/* pvd-stored's context: everything the daemon owns, passed explicitly. */
+#ifndef STORED_STORED_H
+#define STORED_STORED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "domain.h"
+#include "quota.h"
+#include "tree.h"
+
+struct event_base;
+struct conn;
+struct journal;
+struct listener;
+
+struct stored {
+	struct event_base *base;
+	struct store store;
+	struct quota quota;
+	struct domains domains;
+	struct journal *journal;
+	struct conn *conns;		/* every connection */
+	struct conn *dirty;		/* connections with output to flush */
+	unsigned nconns;
+	unsigned nwatches;		/* across all connections */
+	uint32_t next_txn_id;
+	uint64_t rejected_conns;
+	bool stopping;
+};
+
+int stored_init(struct stored *sd, struct event_base *base,
+		const struct quota *q);
+void stored_destroy(struct stored *sd);
+/* After each loop turn: journal group commit, then every pending reply.
+ * -errno (nothing sent) if the journal could not be written. */
+int stored_flush(struct stored *sd);
+
+#endif
