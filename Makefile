@@ -26,6 +26,7 @@ COMMON_SRC := $(sort $(wildcard common/*.c))
 STORED_SRC := $(sort $(filter-out stored/main.c,$(wildcard stored/*.c)))
 TOOLS      := $(patsubst tools/%.c,%,$(sort $(wildcard tools/*.c)))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+HARNESS    := $(patsubst %.c,$(OBJ)/%.o,$(sort $(wildcard tests/harness/*.c)))
 ITEST_SRC  := $(sort $(wildcard tests/integration/*.c))
 BENCH_SRC  := $(sort $(wildcard tests/bench/*.c))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -41,6 +42,7 @@ FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
+.SECONDARY:
 .PHONY: all deps check check-unit check-integration fuzz fuzz-run bench demo install clean
 all: $(DAEMONS) $(TOOL_BINS)
 
@@ -69,7 +71,7 @@ $(BIN)/%: $(OBJ)/tools/%.o $(LIBPVD)
 
 # A unit test may name link-time seams in tests/unit/<test>.wrap
 # (e.g. "-Wl,--wrap=write").
-$(BUILD)/tests/unit/%: $(OBJ)/tests/unit/%.o $(LIBSTORED) $(LIBPVD)
+$(BUILD)/tests/unit/%: $(OBJ)/tests/unit/%.o $(HARNESS) $(LIBSTORED) $(LIBPVD)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(shell cat tests/unit/$*.wrap 2>/dev/null) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -83,7 +85,7 @@ $(BUILD)/tests/bench/%: $(OBJ)/tests/bench/%.o $(LIBPVD)
 
 # libFuzzer targets: one per parser, built with clang.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(STORED_SRC)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(STORED_SRC) $(wildcard tests/harness/*.c)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 

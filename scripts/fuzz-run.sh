@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the libFuzzer targets and runs each for a short bounded time from
 # its seed corpus (tests/fuzz/corpus/<target>/).  FUZZ_SECONDS overrides.
-set -eu
+set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 secs=${FUZZ_SECONDS:-20}

@@ -25,6 +25,7 @@ struct req {
 	unsigned argc;
 	struct txn *tx;
 	struct changes changes;
+	const char *special;	/* special watch to fire after the reply */
 	/* Reply payload. */
 	char out[XENSTORE_PAYLOAD_MAX];
 	unsigned outlen;
@@ -279,8 +280,11 @@ static int do_set_perms(struct req *r)
 
 	if (rc < 0)
 		return rc;
-	if (is_special(path) && !r->c->who.privileged)
-		return -EACCES;
+	if (is_special(path)) {
+		if (!r->c->who.privileged)
+			return -EACCES;
+		v.changes = NULL;	/* not an event of its own */
+	}
 	rc = perms_parse(r->body + plen, r->len - plen,
 			 r->c->who.privileged ? 1024 : r->c->sd->quota.perms, &p);
 	if (rc == -E2BIG)
@@ -491,7 +495,7 @@ static int do_introduce(struct req *r)
 	d->port = (unsigned)port;
 	if (sd->journal)
 		journal_log_domain(sd->journal, d);
-	watch_fire_special(sd, "@introduceDomain");
+	r->special = "@introduceDomain";
 	log_info("domain %u introduced", domid);
 	return reply_ok(r);
 }
@@ -568,7 +572,7 @@ static int do_release(struct req *r)
 	rc = core_revoke_domain(sd, domid);
 	if (sd->journal)
 		journal_log_domain(sd->journal, d);
-	watch_fire_special(sd, "@releaseDomain");
+	r->special = "@releaseDomain";
 	domain_put(&sd->domains, d);
 	log_info("domain %u released", domid);
 	return rc < 0 ? rc : reply_ok(r);
@@ -754,6 +758,7 @@ void core_dispatch(struct conn *c, const struct xsd_sockmsg *hdr, char *body)
 	r->len = hdr->len;
 	r->tx = NULL;
 	r->outlen = 0;
+	r->special = NULL;
 	changes_init(&r->changes);
 	split_args(r);
 
@@ -776,6 +781,8 @@ void core_dispatch(struct conn *c, const struct xsd_sockmsg *hdr, char *body)
 		changes_splice(&r->tx->changes, &r->changes);
 	else
 		watch_fire_changes(sd, &r->changes);
+	if (r->special)
+		watch_fire_special(sd, r->special);
 	if (sd->journal)
 		journal_seal(sd->journal);
 	changes_clear(&r->changes);

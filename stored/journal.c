@@ -84,9 +84,14 @@ static int put_rec(struct evbuffer *b, uint8_t type, const void *p1,
 	uint32_t len = (uint32_t)(1 + l1 + l2 + l3);
 	uint32_t crc = (uint32_t)crc32(0, &type, 1);
 
-	crc = (uint32_t)crc32(crc, p1, (uInt)l1);
-	crc = (uint32_t)crc32(crc, p2, (uInt)l2);
-	crc = (uint32_t)crc32(crc, p3, (uInt)l3);
+	/* crc32() with a NULL buffer returns the initial value: skip
+	 * empty parts rather than reset the sum. */
+	if (l1)
+		crc = (uint32_t)crc32(crc, p1, (uInt)l1);
+	if (l2)
+		crc = (uint32_t)crc32(crc, p2, (uInt)l2);
+	if (l3)
+		crc = (uint32_t)crc32(crc, p3, (uInt)l3);
 	if (evbuffer_add(b, &len, 4) < 0 || evbuffer_add(b, &crc, 4) < 0 ||
 	    evbuffer_add(b, &type, 1) < 0 || evbuffer_add(b, p1, l1) < 0 ||
 	    evbuffer_add(b, p2, l2) < 0 || evbuffer_add(b, p3, l3) < 0)
