@@ -71,8 +71,12 @@ int perms_format(const struct perms *p, char *buf, size_t len)
 
 int perms_dup(const struct perms *src, struct perms *dst)
 {
+	dst->n = 0;
+	dst->p = NULL;
+	if (src->n == 0)
+		return 0;
 	dst->p = malloc(src->n * sizeof(*src->p));
-	if (!dst->p && src->n)
+	if (!dst->p)
 		return -ENOMEM;
 	memcpy(dst->p, src->p, src->n * sizeof(*src->p));
 	dst->n = src->n;
