@@ -119,8 +119,11 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(DAEMONS) $(DESTDIR)$(PREFIX)/sbin/
 	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/)
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 644 systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/pvd
+	for u in systemd/*.service; do \
+		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); \
+	done
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/pvd/
 
 clean:
 	rm -rf build build-san
