@@ -258,9 +258,10 @@ void conn_reap(struct stored *sd)
 		c->on_dirty = false;
 		if (c->dead)
 			conn_free(c);
-		else if (!conn_flush(c))
-			conn_free(c);
-		/* conn_flush may re-mark c dirty (conn_process replies);
-		 * that lands on sd->dirty for the next flush. */
+		else
+			conn_flush(c);
+		/* conn_flush may put c back on sd->dirty: with new replies
+		 * (buffered requests processed), or dead (a failed write
+		 * closes it); the next reap sends or frees it. */
 	}
 }

@@ -146,7 +146,8 @@ static int do_read(struct req *r)
 		rc = tree_read(&v, path, &n);
 	if (rc < 0)
 		return rc;
-	memcpy(r->out, n->value, n->vlen);
+	if (n->vlen)
+		memcpy(r->out, n->value, n->vlen);
 	r->outlen = n->vlen;
 	return 0;
 }
@@ -198,7 +199,8 @@ static int do_directory(struct req *r)
 		return rc;
 	if (n->childlen > sizeof(r->out))
 		return -E2BIG;	/* clients then use DIRECTORY_PART */
-	memcpy(r->out, n->children, n->childlen);
+	if (n->childlen)
+		memcpy(r->out, n->children, n->childlen);
 	r->outlen = n->childlen;
 	return 0;
 }
@@ -233,7 +235,8 @@ static int do_directory_part(struct req *r)
 			break;
 		end += l;
 	}
-	memcpy(r->out + len, n->children + off, end - off);
+	if (end > off)
+		memcpy(r->out + len, n->children + off, end - off);
 	len += end - (unsigned)off;
 	if (end == n->childlen)
 		r->out[len++] = '\0';

@@ -1,0 +1,258 @@
+# Sourced by tests/integration/test_*.sh.  Gives each test a private
+# PVD_RUNDIR, starts pvd-stored in it, and on exit stops every process the
+# test started (by PID: other tests and helpers share this machine) and
+# removes the directory.  Checks count failures; `finish` turns them into
+# the exit status (0 pass, 1 fail; `skip` exits 77).
+#
+# Usable by hand: `bash tests/integration/test_stored_xsutils.sh` after
+# `make all tests` (PVD_BIN/PVD_TESTBIN default to build/bin, build/tests).
+
+set -u
+
+PVD_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${PVD_BIN:=$PVD_REPO/build/bin}"
+: "${PVD_TESTBIN:=$PVD_REPO/build/tests}"
+export PVD_BIN PVD_TESTBIN
+
+PVD_RUNDIR=$(mktemp -d /tmp/pvd-itest.XXXXXX) || { echo "mktemp failed" >&2; exit 1; }
+export PVD_RUNDIR
+
+STORED_SOCK=$PVD_RUNDIR/xs.sock
+STORED_PIDFILE=$PVD_RUNDIR/stored.pid
+STORED_LOG=$PVD_RUNDIR/stored.log
+STORED_PID=
+STORED_EXIT=
+# Bounded waits: a hung daemon fails the test instead of hanging it.
+: "${PVD_WAIT_SECS:=10}"
+XS_TIMEOUT=${XS_TIMEOUT:-10}
+
+_pvd_pids=()
+_pvd_fails=0
+_pvd_checks=0
+
+log() { printf '# %s\n' "$*"; }
+
+# Remember a PID to stop at exit.
+track_pid() { _pvd_pids+=("$1"); }
+
+# True while PID runs (a zombie counts as gone).
+pid_alive() {
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$st" != Z ]
+}
+
+# wait_pid_gone PID [SECS]: polls until PID has exited; 1 on timeout.
+wait_pid_gone() {
+	local pid=$1 secs=${2:-$PVD_WAIT_SECS} i
+	for ((i = 0; i < secs * 20; i++)); do
+		pid_alive "$pid" || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# True if PID is a child of this shell: a PID that exited long ago may
+# have been reused by someone else's process, which must not be signalled.
+pid_ours() {
+	local ppid
+	ppid=$(awk '{print $4}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$ppid" = "$$" ]
+}
+
+# stop_pid PID: TERM, bounded wait, then KILL.  Never by name.
+stop_pid() {
+	local pid=$1
+	if ! pid_alive "$pid" || ! pid_ours "$pid"; then
+		wait "$pid" 2>/dev/null
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	if ! wait_pid_gone "$pid" 5; then
+		echo "# pid $pid ignored SIGTERM; sending SIGKILL" >&2
+		kill -KILL "$pid" 2>/dev/null
+		wait_pid_gone "$pid" 5
+	fi
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+_pvd_cleanup() {
+	local rc=$? pid
+	trap - EXIT INT TERM
+	for pid in "${_pvd_pids[@]}"; do
+		stop_pid "$pid"
+	done
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+		# The daemon's stderr holds sanitizer reports and crashes.
+		for f in "$PVD_RUNDIR/stored.stderr" "$STORED_LOG"; do
+			[ -s "$f" ] || continue
+			echo "# --- last lines of $f ---"
+			tail -n 40 "$f" | sed 's/^/# /'
+		done
+	fi
+	rm -rf "$PVD_RUNDIR"
+	exit "$rc"
+}
+trap _pvd_cleanup EXIT
+trap 'exit 130' INT TERM
+
+skip() { echo "SKIP: $*"; exit 77; }
+
+die() { echo "FATAL: $*"; _pvd_fails=$((_pvd_fails + 1)); exit 1; }
+
+pass() { _pvd_checks=$((_pvd_checks + 1)); echo "ok - $1"; }
+
+fail() {
+	_pvd_checks=$((_pvd_checks + 1)); _pvd_fails=$((_pvd_fails + 1))
+	echo "FAIL - $1"
+	shift
+	local l
+	for l in "$@"; do printf '#   %s\n' "$l"; done
+}
+
+# finish: last line of every test.  A sanitizer report or assertion in
+# the daemon's stderr fails the test even if every check passed.
+finish() {
+	local f=$PVD_RUNDIR/stored.stderr
+	if [ -s "$f" ] && grep -qiE 'runtime error|sanitizer|assert' "$f"; then
+		fail "daemon stderr is free of sanitizer reports and assertions" \
+			"$(grep -iE 'runtime error|sanitizer|assert' "$f" | head -n 3)"
+	fi
+	if [ "$_pvd_fails" -ne 0 ]; then
+		echo "$_pvd_fails of $_pvd_checks checks failed"
+		exit 1
+	fi
+	echo "all $_pvd_checks checks passed"
+	exit 0
+}
+
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" == "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "expected: $(printf '%q' "$2")" "actual:   $(printf '%q' "$3")"
+		if [[ "$2" == *$'\n'* || "$3" == *$'\n'* ]]; then
+			diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | sed 's/^/#   /'
+		fi
+	fi
+}
+
+# expect_ok NAME CMD...: CMD must exit 0.
+expect_ok() {
+	local name=$1 err rc
+	shift
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		pass "$name"
+	else
+		fail "$name" "command: $*" "exit $rc, stderr: $err"
+	fi
+}
+
+# expect_fail NAME SUBSTRING CMD...: CMD must exit non-zero (but not by
+# timeout) and its stderr must contain SUBSTRING.
+expect_fail() {
+	local name=$1 want=$2 err rc
+	shift 2
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		fail "$name" "command: $*" "succeeded, expected failure with '$want'"
+	elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		fail "$name" "command: $*" "timed out (exit $rc)"
+	elif [[ "$err" != *"$want"* ]]; then
+		fail "$name" "command: $*" "exit $rc, stderr lacks '$want': $err"
+	else
+		pass "$name"
+	fi
+}
+
+# need_testbin NAME VAR: sets VAR to the built helper program NAME (from
+# tests/integration/NAME.c); a missing helper is a failure, not a skip.
+need_testbin() {
+	local b=$PVD_TESTBIN/integration/$1
+	[ -x "$b" ] || die "$b not built (run: make tests)"
+	printf -v "$2" '%s' "$b"
+}
+
+need_xsutils() {
+	command -v xenstore-write >/dev/null ||
+		skip "xenstore-utils not installed (scripts/deps.sh installs it)"
+}
+
+# xs CMD ARGS...: xenstore-CMD bounded by a timeout, against $XENSTORED_PATH.
+xs() {
+	local c=$1
+	shift
+	timeout -k 2 "$XS_TIMEOUT" "xenstore-$c" "$@"
+}
+
+# stored_start [ARGS...]: starts pvd-stored -f on $STORED_SOCK and waits
+# (bounded) for its pidfile, which it writes once the socket listens.
+stored_start() {
+	local i pid=
+	[ -x "$PVD_BIN/pvd-stored" ] || die "$PVD_BIN/pvd-stored not built (run: make)"
+	rm -f "$STORED_PIDFILE"
+	"$PVD_BIN/pvd-stored" -f --socket "$STORED_SOCK" --pidfile "$STORED_PIDFILE" \
+		--log-file "$STORED_LOG" "$@" >>"$PVD_RUNDIR/stored.stderr" 2>&1 &
+	STORED_PID=$!
+	track_pid "$STORED_PID"
+	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+		if [ -s "$STORED_PIDFILE" ]; then
+			pid=$(cat "$STORED_PIDFILE")
+			[ "$pid" = "$STORED_PID" ] && break
+		fi
+		if ! pid_alive "$STORED_PID"; then
+			wait "$STORED_PID"
+			echo "# pvd-stored exited with $? during start-up; stderr:"
+			sed 's/^/# /' "$PVD_RUNDIR/stored.stderr"
+			die "pvd-stored failed to start ($*)"
+		fi
+		sleep 0.05
+	done
+	[ "$pid" = "$STORED_PID" ] || die "pvd-stored wrote no pidfile within ${PVD_WAIT_SECS}s"
+	[ -S "$STORED_SOCK" ] || die "pvd-stored wrote its pidfile but $STORED_SOCK is not a socket"
+	export XENSTORED_PATH=$STORED_SOCK
+	log "pvd-stored running, pid $STORED_PID"
+}
+
+# stored_stop: SIGTERM, bounded wait; sets STORED_EXIT (exit status, or
+# "timeout" after which it was killed).
+stored_stop() {
+	[ -n "$STORED_PID" ] || return 0
+	pid_ours "$STORED_PID" || { wait "$STORED_PID" 2>/dev/null; STORED_EXIT=$?; STORED_PID=; return 0; }
+	kill -TERM "$STORED_PID" 2>/dev/null
+	if wait_pid_gone "$STORED_PID"; then
+		wait "$STORED_PID" 2>/dev/null
+		STORED_EXIT=$?
+	else
+		kill -KILL "$STORED_PID" 2>/dev/null
+		wait_pid_gone "$STORED_PID" 5
+		wait "$STORED_PID" 2>/dev/null
+		STORED_EXIT=timeout
+	fi
+	STORED_PID=
+}
+
+# stored_kill9: crash the daemon (persistence tests).
+stored_kill9() {
+	[ -n "$STORED_PID" ] || return 0
+	pid_ours "$STORED_PID" || die "pvd-stored (pid $STORED_PID) died before kill -9"
+	kill -KILL "$STORED_PID" 2>/dev/null
+	wait_pid_gone "$STORED_PID" 5 || die "pid $STORED_PID survived SIGKILL"
+	wait "$STORED_PID" 2>/dev/null
+	STORED_PID=
+}
+
+# stored_alive NAME: check the daemon is still running.
+stored_alive() {
+	if [ -n "$STORED_PID" ] && pid_alive "$STORED_PID"; then
+		pass "$1"
+	else
+		fail "$1" "pvd-stored (pid ${STORED_PID:-none}) is not running"
+	fi
+}
