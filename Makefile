@@ -12,7 +12,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough -Wformat=2 \
             -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP -fno-strict-aliasing
-LDLIBS   := -levent -lxenstore -lz
+LDLIBS   := -levent -lxenstore -lz $(shell pkg-config --libs xengnttab xenevtchn)
 ifeq ($(SAN),1)
 BUILD    := build-san
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -24,7 +24,8 @@ OBJ      := $(BUILD)/obj
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 STORED_SRC := $(sort $(filter-out stored/main.c,$(wildcard stored/*.c)))
-TOOLS      := $(patsubst tools/%.c,%,$(sort $(wildcard tools/*.c)))
+# Each folder tools/<prog>/ is one program built from its .c files.
+TOOLS      := $(patsubst tools/%/,%,$(sort $(dir $(wildcard tools/*/*.c))))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 HARNESS    := $(patsubst %.c,$(OBJ)/%.o,$(sort $(wildcard tests/harness/*.c)))
 ITEST_SRC  := $(sort $(wildcard tests/integration/*.c))
@@ -65,9 +66,12 @@ $(BIN)/pvd-stored: $(OBJ)/stored/main.o $(LIBSTORED) $(LIBPVD)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/%: $(OBJ)/tools/%.o $(LIBPVD)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+define tool_rule
+$(BIN)/$(1): $(patsubst %.c,$(OBJ)/%.o,$(sort $(wildcard tools/$(1)/*.c))) $(LIBPVD)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
 # A unit test may name link-time seams in tests/unit/<test>.wrap
 # (e.g. "-Wl,--wrap=write").
