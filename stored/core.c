@@ -10,6 +10,7 @@
 #include "domain.h"
 #include "journal.h"
 #include "pvd/log.h"
+#include "ring.h"
 #include "stored.h"
 #include "txn.h"
 #include "watch.h"
@@ -116,6 +117,13 @@ static struct view req_view(struct req *r)
 {
 	return (struct view){ &r->c->sd->store, r->tx, &r->c->sd->quota,
 			      &r->c->who, &r->changes };
+}
+
+static int cmp_len(const void *a, const void *b)
+{
+	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+	return la < lb ? -1 : la > lb;
 }
 
 static int parse_domid(const char *s, unsigned *out)
@@ -496,6 +504,15 @@ static int do_introduce(struct req *r)
 	d->shutdown = false;
 	d->mfn = (uint64_t)mfn;
 	d->port = (unsigned)port;
+	if (sd->hv) {
+		int rc = ring_attach(sd, d);
+
+		if (rc < 0) {
+			d->introduced = false;
+			domain_put(&sd->domains, d);
+			return -EINVAL;
+		}
+	}
 	if (sd->journal)
 		journal_log_domain(sd->journal, d);
 	r->special = "@introduceDomain";
@@ -554,30 +571,93 @@ out:
 	return rc;
 }
 
+/* Removes every node the domain owns, with what lies below: its home's
+ * device, data and control directories, and whatever else it created.
+ * Shortest paths first, so a subtree goes in one removal. */
+static int remove_owned(struct stored *sd, unsigned domid)
+{
+	struct nodetab *t = &sd->store.nodes;
+	struct who dom0 = { 0, DOMID_NONE, true };
+	struct changes ch;
+	char **paths = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < t->nb; i++) {
+		for (struct node *nd = t->b[i]; nd; nd = nd->hnext) {
+			if (!nd->perms.n || nd->perms.p[0].id != domid ||
+			    nd->path[0] != '/')
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				char **np = realloc(paths, nc * sizeof(*np));
+
+				if (!np) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				paths = np;
+				cap = nc;
+			}
+			if (!(paths[n] = strdup(nd->path))) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			n++;
+		}
+	}
+	qsort(paths, n, sizeof(*paths), cmp_len);
+	changes_init(&ch);
+	for (size_t i = 0; i < n; i++) {
+		struct view v = { &sd->store, NULL, &sd->quota, &dom0, &ch };
+
+		if (nodetab_get(t, paths[i]))
+			tree_rm(&v, paths[i]);
+	}
+	watch_fire_changes(sd, &ch);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return rc;
+}
+
+int core_release_domain(struct stored *sd, unsigned domid, bool fire)
+{
+	struct domain *d = domain_get(&sd->domains, domid, false);
+	int rc, rc2;
+
+	if (!d || !d->introduced)
+		return -ENOENT;
+	for (struct conn *c = sd->conns; c; c = c->next)
+		if (c->who.domid == domid)
+			conn_close(c, "domain released");
+	d->introduced = false;
+	d->target = DOMID_NONE;
+	rc = remove_owned(sd, domid);
+	rc2 = core_revoke_domain(sd, domid);
+	if (sd->journal) {
+		journal_log_domain(sd->journal, d);
+		journal_seal(sd->journal);
+	}
+	domain_put(&sd->domains, d);
+	if (fire)
+		watch_fire_special(sd, "@releaseDomain");
+	log_info("domain %u released", domid);
+	return rc < 0 ? rc : rc2;
+}
+
 static int do_release(struct req *r)
 {
-	struct stored *sd = r->c->sd;
 	unsigned domid;
-	struct domain *d;
 	int rc;
 
 	if (parse_domid(r->argv[0], &domid) < 0 || domid == 0)
 		return -EINVAL;
-	d = domain_get(&sd->domains, domid, false);
-	if (!d || !d->introduced)
-		return -ENOENT;
-	/* The domain's own connections go with it. */
-	for (struct conn *c = sd->conns; c; c = c->next)
-		if (c->who.domid == domid && c != r->c)
-			conn_close(c, "domain released");
-	d->introduced = false;
-	d->target = DOMID_NONE;
-	rc = core_revoke_domain(sd, domid);
-	if (sd->journal)
-		journal_log_domain(sd->journal, d);
+	rc = core_release_domain(r->c->sd, domid, false);
+	if (rc == -ENOENT)
+		return rc;
 	r->special = "@releaseDomain";
-	domain_put(&sd->domains, d);
-	log_info("domain %u released", domid);
 	return rc < 0 ? rc : reply_ok(r);
 }
 
@@ -748,13 +828,16 @@ void core_dispatch(struct conn *c, const struct xsd_sockmsg *hdr, char *body)
 	struct req *r;
 	int rc;
 
-	/* The request is large (a full reply buffer); keep it off the
-	 * event loop's stack only when needed. */
-	r = malloc(sizeof(*r));
-	if (!r) {
-		conn_send_error(c, hdr, ENOMEM);
-		return;
+	/* The request holds a full reply buffer: one per daemon, reused
+	 * (requests are handled one at a time). */
+	if (!sd->req) {
+		sd->req = malloc(sizeof(*r));
+		if (!sd->req) {
+			conn_send_error(c, hdr, ENOMEM);
+			return;
+		}
 	}
+	r = sd->req;
 	r->c = c;
 	r->hdr = hdr;
 	r->body = body;
@@ -789,7 +872,6 @@ void core_dispatch(struct conn *c, const struct xsd_sockmsg *hdr, char *body)
 	if (sd->journal)
 		journal_seal(sd->journal);
 	changes_clear(&r->changes);
-	free(r);
 }
 
 int core_setup_tree(struct stored *sd)

@@ -3,6 +3,8 @@
 #ifndef STORED_CORE_H
 #define STORED_CORE_H
 
+#include <stdbool.h>
+
 #include <xen/io/xs_wire.h>
 
 struct conn;
@@ -15,5 +17,9 @@ void core_txn_abort_all(struct conn *c);
 int core_setup_tree(struct stored *sd);
 /* XSA-322: a released domain's rights on every node are revoked. */
 int core_revoke_domain(struct stored *sd, unsigned domid);
+/* RELEASE, or the domain died: its connections go, the nodes it owns are
+ * removed, its rights elsewhere revoked, and @releaseDomain fires (now, or
+ * by the caller after its reply when fire is false). */
+int core_release_domain(struct stored *sd, unsigned domid, bool fire);
 
 #endif

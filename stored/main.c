@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "pvd/daemon.h"
 #include "pvd/log.h"
+#include "ring.h"
 #include "sock.h"
 #include "stored.h"
 
@@ -24,6 +25,7 @@ struct opts {
 	const char *socket;
 	const char *persist;
 	const char *log_file;
+	const char *hv;
 	enum log_level level;
 	struct quota quota;
 	struct { unsigned domid; const char *path; } guest[MAX_GUEST_SOCKETS];
@@ -47,6 +49,9 @@ static void usage(FILE *f)
 "                            /var/run/xenstored/socket)\n"
 "      --guest-socket D:PATH a socket whose clients act as domain D\n"
 "      --persist FILE        journal every change to FILE (durable)\n"
+"      --hv auto|sim|xen|none  hypervisor layer for domains' rings (auto:\n"
+"                            $PVD_HV, xen on a Xen dom0, else sim); none:\n"
+"                            INTRODUCE only records the domain\n"
 "      --log-level LEVEL     error, warning, info (default) or debug\n"
 "      --log-file FILE       log here instead of stderr (reopened on HUP)\n"
 "      --quota-nodes N       nodes per domain (1000)\n"
@@ -62,7 +67,7 @@ static void usage(FILE *f)
 "  -h, --help\n");
 }
 
-enum { O_PID = 256, O_SOCK, O_GSOCK, O_PERSIST, O_LEVEL, O_LOGF, O_QUOTA };
+enum { O_PID = 256, O_SOCK, O_GSOCK, O_PERSIST, O_LEVEL, O_LOGF, O_HV, O_QUOTA };
 
 static const struct option longopts[] = {
 	{ "foreground", no_argument, NULL, 'f' },
@@ -73,6 +78,7 @@ static const struct option longopts[] = {
 	{ "persist", required_argument, NULL, O_PERSIST },
 	{ "log-level", required_argument, NULL, O_LEVEL },
 	{ "log-file", required_argument, NULL, O_LOGF },
+	{ "hv", required_argument, NULL, O_HV },
 	{ "quota-nodes", required_argument, NULL, O_QUOTA + 0 },
 	{ "quota-value-size", required_argument, NULL, O_QUOTA + 1 },
 	{ "quota-watches", required_argument, NULL, O_QUOTA + 2 },
@@ -119,6 +125,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case O_SOCK: o->socket = optarg; break;
 		case O_PERSIST: o->persist = optarg; break;
 		case O_LOGF: o->log_file = optarg; break;
+		case O_HV:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "sim") &&
+			    strcmp(optarg, "xen") && strcmp(optarg, "none"))
+				fatal("--hv: want auto, sim, xen or none, got %s", optarg);
+			o->hv = optarg;
+			break;
 		case O_LEVEL:
 			if (log_parse_level(optarg, &o->level) < 0)
 				fatal("--log-level: unknown level %s", optarg);
@@ -207,6 +219,10 @@ int main(int argc, char **argv)
 	}
 	if (core_setup_tree(&d.sd) < 0)
 		fatal("cannot create the initial tree");
+	if (ring_start(&d.sd, o.hv ? o.hv : "auto") < 0 && o.hv &&
+	    strcmp(o.hv, "auto") != 0)
+		fatal("cannot open the hypervisor layer %s", o.hv);
+	ring_reattach_all(&d.sd);
 	if (d.sd.journal && journal_sync(d.sd.journal) < 0)
 		fatal("cannot write %s", o.persist);
 
@@ -247,6 +263,7 @@ int main(int argc, char **argv)
 	if (d.sd.journal)
 		journal_sync(d.sd.journal);
 	stored_destroy(&d.sd);
+	ring_stop(&d.sd);
 	journal_close(d.sd.journal);
 	event_free(retry);
 	daemon_signals_stop(&sigs);

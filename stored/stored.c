@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
@@ -37,6 +38,8 @@ void stored_destroy(struct stored *sd)
 	conn_reap(sd);
 	domains_destroy(&sd->domains);
 	store_destroy(&sd->store);
+	free(sd->req);
+	sd->req = NULL;
 }
 
 int stored_flush(struct stored *sd)

@@ -13,6 +13,9 @@ struct event_base;
 struct conn;
 struct journal;
 struct listener;
+struct hv;
+struct ring_tp;
+struct req;
 
 struct stored {
 	struct event_base *base;
@@ -27,6 +30,12 @@ struct stored {
 	uint32_t next_txn_id;
 	uint64_t rejected_conns;
 	bool stopping;
+	struct req *req;		/* core.c's request buffer */
+	/* The ring transport (ring.c); hv is NULL without one. */
+	struct hv *hv;
+	struct event *hv_ev, *hv_tick;
+	struct ring_tp **ring_ports;	/* by local port */
+	unsigned nring_ports, nrings;
 };
 
 int stored_init(struct stored *sd, struct event_base *base,

@@ -301,6 +301,20 @@ int store_install(struct store *st, struct node *n)
 	return rc;
 }
 
+int store_set_value(struct store *st, struct node *n, const char *val,
+		    unsigned vlen)
+{
+	char *v = vlen > n->vlen ? realloc(n->value, vlen) : n->value;
+
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, val, vlen);
+	n->value = v;
+	n->vlen = vlen;
+	n->gen = ++st->gen;
+	return st->journal ? journal_log_node(st->journal, n) : 0;
+}
+
 int store_delete(struct store *st, const char *path)
 {
 	struct node *old = nodetab_remove(&st->nodes, path);
@@ -526,6 +540,14 @@ int tree_write(struct view *v, const char *path, const char *val,
 		return rc;
 	if (!(perms_check(&old->perms, v->who) & XS_PERM_WRITE))
 		return -EACCES;
+	if (!v->tx) {
+		/* Transactions copy what they touch, so the store's own node
+		 * may change in place: the common write costs no node copy. */
+		rc = store_set_value(v->st, (struct node *)old, val, vlen);
+		if (rc < 0)
+			return rc;
+		return changes_add(v->changes, path, CHANGE_NODE, &old->perms);
+	}
 	n = node_dup(old);
 	if (!n)
 		return -ENOMEM;

@@ -66,6 +66,10 @@ void store_destroy(struct store *st);
  * keeping quota counts and journalling the change. */
 int store_install(struct store *st, struct node *n);
 int store_delete(struct store *st, const char *path);
+/* Replaces a stored node's value in place (no transaction holds store
+ * nodes: they copy what they touch). */
+int store_set_value(struct store *st, struct node *n, const char *val,
+		    unsigned vlen);
 /* Counts in a fresh table built from journal replay. */
 void store_recount(struct store *st);
 

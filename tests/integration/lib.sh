@@ -193,12 +193,16 @@ xs() {
 
 # stored_start [ARGS...]: starts pvd-stored -f on $STORED_SOCK and waits
 # (bounded) for its pidfile, which it writes once the socket listens.
+# STORED_HV (default none) is its --hv: tests that introduce made-up
+# domains run without a hypervisor layer; tests with simulated guests set
+# STORED_HV=sim.
 stored_start() {
 	local i pid=
 	[ -x "$PVD_BIN/pvd-stored" ] || die "$PVD_BIN/pvd-stored not built (run: make)"
 	rm -f "$STORED_PIDFILE"
 	"$PVD_BIN/pvd-stored" -f --socket "$STORED_SOCK" --pidfile "$STORED_PIDFILE" \
-		--log-file "$STORED_LOG" "$@" >>"$PVD_RUNDIR/stored.stderr" 2>&1 &
+		--log-file "$STORED_LOG" --hv "${STORED_HV:-none}" "$@" \
+		>>"$PVD_RUNDIR/stored.stderr" 2>&1 &
 	STORED_PID=$!
 	track_pid "$STORED_PID"
 	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do

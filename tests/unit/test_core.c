@@ -345,13 +345,16 @@ static void test_domid_reuse(void **state)
 	OK(f->d0, XS_SET_PERMS, 0, NULL, 3, "/local/domain/5", "n5", "r7");
 	OK(f->g5, XS_WRITE, 0, NULL, 2, "x", "1");
 	assert_int_equal(f->sd.store.owned[5], 2);
+	OK(f->d0, XS_WRITE, 0, NULL, 2, "/shared", "s");
+	OK(f->d0, XS_SET_PERMS, 0, NULL, 3, "/shared", "n0", "r5");
 	OK(f->d0, XS_RELEASE, 0, NULL, 1, "5");
 	assert_null(f->g5->c);	/* its connections went with it */
 	assert_int_equal(f->sd.store.owned[5], 0);
-	xs_req(f->d0, XS_GET_PERMS, 0, f->body, 1, "/local/domain/5/x");
+	/* Its own nodes are gone; its rights elsewhere are revoked. */
+	expect_err(f, f->d0, "ENOENT", XS_READ, 0, 1, "/local/domain/5");
+	xs_req(f->d0, XS_GET_PERMS, 0, f->body, 1, "/shared");
 	assert_string_equal(f->body, "n0");
-	xs_req(f->d0, XS_GET_PERMS, 0, f->body, 1, "/local/domain/5");
-	assert_memory_equal(f->body, "n0\0r7", 6);
+	assert_int_equal(f->body[3], 0);
 }
 
 /* A client that never reads: its replies and events stay bounded, and

@@ -1,0 +1,306 @@
+/* The xenstore ring, server side.
+ *
+ * The page is shared with a guest that may change any byte of it at any
+ * time.  Each pass reads the producer and consumer indexes once, checks
+ * that they are no more than a ring apart (XENSTORE_ERROR_RINGIDX
+ * otherwise: the connection is dropped, as xenstored does), copies the
+ * bytes out, and only then publishes the new consumer index; framing and
+ * payload limits are then checked on the copy by the transport-agnostic
+ * layer (conn.c).  Requests: the guest produces req_prod, we consume
+ * req_cons.  Replies and events: we produce rsp_prod, the guest consumes
+ * rsp_cons.  Every index update is followed by a notify, as the xenstore
+ * protocol has no event suppression.
+ *
+ * Domain death: a simulated guest that exits (even by SIGKILL) is noticed
+ * by polling hv_domain_alive once a second while rings exist, and on every
+ * event of its channel; the domain is then released like XS_RELEASE. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <xen/io/xs_wire.h>
+
+#include "conn.h"
+#include "core.h"
+#include "domain.h"
+#include "pvd/hv.h"
+#include "pvd/log.h"
+#include "pvd/ring_util.h"
+#include "ring.h"
+#include "stored.h"
+
+struct ring_tp {
+	struct stored *sd;
+	struct conn *c;
+	unsigned domid;
+	struct xenstore_domain_interface *intf;
+	evtchn_port_t port;
+	bool bound;
+};
+
+static struct ring_tp *port_lookup(struct stored *sd, evtchn_port_t port)
+{
+	return port < sd->nring_ports ? sd->ring_ports[port] : NULL;
+}
+
+static int port_set(struct stored *sd, evtchn_port_t port, struct ring_tp *t)
+{
+	if (port >= sd->nring_ports) {
+		unsigned n = port + 64;
+		struct ring_tp **p = realloc(sd->ring_ports, n * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		memset(p + sd->nring_ports, 0,
+		       (n - sd->nring_ports) * sizeof(*p));
+		sd->ring_ports = p;
+		sd->nring_ports = n;
+	}
+	sd->ring_ports[port] = t;
+	return 0;
+}
+
+static void ring_broken(struct ring_tp *t, uint32_t err)
+{
+	t->intf->error = err;
+	log_warn("dom%u: xenstore ring broken (error %u): disconnecting",
+		 t->domid, err);
+}
+
+static ssize_t ring_fill(struct conn *c, struct evbuffer *buf, size_t max)
+{
+	struct ring_tp *t = c->tp;
+	struct xenstore_domain_interface *intf = t->intf;
+	XENSTORE_RING_IDX cons, prod, avail, off, n1;
+	char tmp[XENSTORE_RING_SIZE];
+	size_t room = max - evbuffer_get_length(buf);
+
+	cons = *(volatile XENSTORE_RING_IDX *)&intf->req_cons;
+	prod = *(volatile XENSTORE_RING_IDX *)&intf->req_prod;
+	PVD_RMB();
+	avail = prod - cons;
+	if (avail > XENSTORE_RING_SIZE) {
+		ring_broken(t, XENSTORE_ERROR_RINGIDX);
+		return -EPROTO;
+	}
+	if (avail > room)
+		avail = (XENSTORE_RING_IDX)room;
+	if (avail == 0)
+		return -EAGAIN;
+	off = MASK_XENSTORE_IDX(cons);
+	n1 = XENSTORE_RING_SIZE - off < avail ? XENSTORE_RING_SIZE - off : avail;
+	memcpy(tmp, intf->req + off, n1);
+	memcpy(tmp + n1, intf->req, avail - n1);
+	PVD_MB();	/* the copy is complete before the slot is released */
+	intf->req_cons = cons + avail;
+	hv_evtchn_notify(t->sd->hv, t->port);
+	if (evbuffer_add(buf, tmp, avail) < 0)
+		return -ENOMEM;
+	return avail;
+}
+
+static ssize_t ring_drain(struct conn *c, struct evbuffer *buf)
+{
+	struct ring_tp *t = c->tp;
+	struct xenstore_domain_interface *intf = t->intf;
+	XENSTORE_RING_IDX cons, prod, used, space, off, n1;
+	char tmp[XENSTORE_RING_SIZE];
+
+	cons = *(volatile XENSTORE_RING_IDX *)&intf->rsp_cons;
+	prod = *(volatile XENSTORE_RING_IDX *)&intf->rsp_prod;
+	PVD_MB();
+	used = prod - cons;
+	if (used > XENSTORE_RING_SIZE) {
+		ring_broken(t, XENSTORE_ERROR_RINGIDX);
+		return -EPROTO;
+	}
+	space = XENSTORE_RING_SIZE - used;
+	if (space > evbuffer_get_length(buf))
+		space = (XENSTORE_RING_IDX)evbuffer_get_length(buf);
+	if (space == 0)
+		return -EAGAIN;
+	evbuffer_remove(buf, tmp, space);
+	off = MASK_XENSTORE_IDX(prod);
+	n1 = XENSTORE_RING_SIZE - off < space ? XENSTORE_RING_SIZE - off : space;
+	memcpy(intf->rsp + off, tmp, n1);
+	memcpy(intf->rsp, tmp + n1, space - n1);
+	PVD_WMB();	/* the bytes are visible before the index */
+	intf->rsp_prod = prod + space;
+	hv_evtchn_notify(t->sd->hv, t->port);
+	return space;
+}
+
+/* The guest notifies when it consumes replies: nothing to arm. */
+static void ring_want_write(struct conn *c, bool on) { }
+static void ring_want_read(struct conn *c, bool on) { }
+
+static void ring_destroy(struct conn *c)
+{
+	struct ring_tp *t = c->tp;
+
+	if (!t)
+		return;
+	port_set(t->sd, t->port, NULL);
+	hv_evtchn_unbind(t->sd->hv, t->port);
+	hv_grant_unmap(t->sd->hv, t->intf, 1);
+	t->sd->nrings--;
+	free(t);
+}
+
+static const struct conn_ops ring_ops = {
+	.name = "ring",
+	.fill = ring_fill,
+	.drain = ring_drain,
+	.want_write = ring_want_write,
+	.want_read = ring_want_read,
+	.destroy = ring_destroy,
+};
+
+static void check_deaths(struct stored *sd)
+{
+	for (unsigned i = 0; i < sd->nring_ports; i++) {
+		struct ring_tp *t = sd->ring_ports[i];
+
+		if (t && hv_domain_alive(sd->hv, (domid_t)t->domid) == 0) {
+			log_info("dom%u is gone", t->domid);
+			core_release_domain(sd, t->domid, true);
+		}
+	}
+}
+
+static void on_evtchn(evutil_socket_t fd, short what, void *arg)
+{
+	struct stored *sd = arg;
+	evtchn_port_t port;
+	int budget = 256;
+
+	while (budget-- > 0 && hv_evtchn_pending(sd->hv, &port) == 0) {
+		struct ring_tp *t = port_lookup(sd, port);
+
+		hv_evtchn_unmask(sd->hv, port);
+		if (!t)
+			continue;
+		conn_on_readable(t->c);
+		conn_on_writable(t->c);	/* replies may fit now */
+	}
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct stored *sd = arg;
+
+	if (sd->nrings)
+		check_deaths(sd);
+}
+
+int ring_start(struct stored *sd, const char *impl)
+{
+	struct hv_config cfg = { 0 };
+	struct timeval tv = { 1, 0 };
+	int rc;
+
+	if (impl && strcmp(impl, "none") == 0)
+		return 0;
+	cfg.impl = impl && strcmp(impl, "auto") != 0 ? impl : NULL;
+	rc = hv_open(&sd->hv, &cfg);
+	if (rc < 0) {
+		log_warn("no hypervisor layer (%s): domains are not served over rings",
+			 strerror(-rc));
+		return rc;
+	}
+	sd->hv_ev = event_new(sd->base, hv_evtchn_fd(sd->hv), EV_READ | EV_PERSIST,
+			      on_evtchn, sd);
+	sd->hv_tick = event_new(sd->base, -1, EV_PERSIST, on_tick, sd);
+	if (!sd->hv_ev || !sd->hv_tick || event_add(sd->hv_ev, NULL) < 0 ||
+	    event_add(sd->hv_tick, &tv) < 0) {
+		ring_stop(sd);
+		return -ENOMEM;
+	}
+	log_info("serving domains over rings (%s)", hv_impl_name(sd->hv));
+	return 0;
+}
+
+void ring_stop(struct stored *sd)
+{
+	if (sd->hv_ev)
+		event_free(sd->hv_ev);
+	if (sd->hv_tick)
+		event_free(sd->hv_tick);
+	sd->hv_ev = sd->hv_tick = NULL;
+	free(sd->ring_ports);
+	sd->ring_ports = NULL;
+	sd->nring_ports = 0;
+	hv_close(sd->hv);
+	sd->hv = NULL;
+}
+
+int ring_attach(struct stored *sd, struct domain *d)
+{
+	grant_ref_t ref = GNTTAB_RESERVED_XENSTORE;
+	struct ring_tp *t;
+	void *page = NULL;
+	int rc;
+
+	if (!sd->hv)
+		return -ENODEV;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->sd = sd;
+	t->domid = d->domid;
+	rc = hv_grant_map(sd->hv, (domid_t)d->domid, 1, &ref, 1, &page);
+	if (rc < 0) {
+		log_warn("dom%u: cannot map its xenstore page: %s", d->domid,
+			 strerror(-rc));
+		goto fail;
+	}
+	t->intf = page;
+	rc = hv_evtchn_bind_interdomain(sd->hv, (domid_t)d->domid, d->port,
+					&t->port);
+	if (rc < 0) {
+		log_warn("dom%u: cannot bind port %u: %s", d->domid, d->port,
+			 strerror(-rc));
+		goto fail;
+	}
+	t->bound = true;
+	rc = port_set(sd, t->port, t);
+	if (rc < 0)
+		goto fail;
+	t->c = conn_new(sd, &ring_ops, t, d->domid, false);
+	if (!t->c) {
+		rc = -ENOMEM;
+		port_set(sd, t->port, NULL);
+		goto fail;
+	}
+	sd->nrings++;
+	t->intf->server_features = XENSTORE_SERVER_FEATURE_ERROR;
+	t->intf->error = XENSTORE_ERROR_NONE;
+	/* Requests may already be waiting. */
+	conn_on_readable(t->c);
+	return 0;
+fail:
+	if (t->bound)
+		hv_evtchn_unbind(sd->hv, t->port);
+	if (page)
+		hv_grant_unmap(sd->hv, page, 1);
+	free(t);
+	return rc;
+}
+
+void ring_reattach_all(struct stored *sd)
+{
+	for (unsigned id = 1; id < 65536; id++) {
+		struct domain *d = sd->domains.d[id];
+
+		if (!d || !d->introduced)
+			continue;
+		if (!sd->hv)
+			continue;	/* bookkeeping only, as before */
+		if (ring_attach(sd, d) < 0) {
+			log_info("dom%u did not survive the restart", id);
+			core_release_domain(sd, id, true);
+		}
+	}
+}
