@@ -1,0 +1,1035 @@
+/* The simulated hypervisor: grants for backends (the "sim" struct hv) and
+ * the guest side (struct hv_sim_domain, include/pvd/hv_sim.h).
+ *
+ * Grant rules are Xen's (xen/common/grant_table.c), not a looser version:
+ * - a backend opens a domain's files once and keeps them mapped; every
+ *   grant is checked on every use;
+ * - pinning a grant reads the guest's {flags, domid} word once, checks the
+ *   copy (GTF_permit_access, granted to us, not GTF_readonly for a write)
+ *   and sets GTF_reading (and GTF_writing) with a cmpxchg on that word,
+ *   retried at most four times as Xen's _set_status_v1 does, so the guest's
+ *   own cmpxchg in end-access cannot slip between check and set; the frame
+ *   is read once after that and captured, like Xen's active entry;
+ * - pin counts live in dom<N>.act, shared by every backend process, so that
+ *   GTF_reading/GTF_writing are cleared only when the last user unpins.
+ *   Each entry has a lock bit; the guest can write that file too, so a
+ *   lock that stays taken makes our operation fail with -EAGAIN (bounded
+ *   wait) instead of hanging, and every value read from it is checked.
+ *
+ * Cheap mappings: the domain's memory is mapped twice per handle, read-write
+ * and read-only, when the domain is first used.  A single-page map, or a
+ * multi-page map of consecutive frames, is a pointer into the right view:
+ * no system call.  Other multi-page maps reserve an address range and
+ * mmap the frames into it with MAP_FIXED, one mmap per run of consecutive
+ * frames.  HV_F_SIM_MAP_PER_GRANT gives every map its own mmap, so that use
+ * after unmap faults as on Xen.  Figures: docs/hypervisor-layer.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pvd/daemon.h"
+#include "pvd/hv_sim.h"
+#include "pvd/log.h"
+#include "hv_impl.h"
+#include "hv_sim_priv.h"
+
+/* {flags, domid} of a v1 entry as one word, as Xen's union grant_combo. */
+union gcombo {
+	uint32_t raw;
+	struct {
+		uint16_t flags;
+		domid_t domid;
+	} s;
+};
+
+_Static_assert(sizeof(grant_entry_v1_t) == 8, "grant_entry_v1_t layout");
+_Static_assert(offsetof(grant_entry_v1_t, domid) == 2, "grant_entry_v1_t layout");
+
+/* ---------------------------------------------------------------------- */
+/* Grant pinning, shared by map and copy                                  */
+/* ---------------------------------------------------------------------- */
+
+struct sim_dom {
+	struct sim_dom *next;
+	domid_t domid;
+	int memfd;
+	uint8_t *rw, *ro;
+	size_t npages;
+	grant_entry_v1_t *gnt;
+	size_t gnt_len;
+	struct simgnt_hdr *hdr;
+	struct simgnt_act *act;
+	size_t act_len;
+	uint32_t nr_grants;
+	unsigned nmaps;
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* Takes an entry's lock; returns the word without the lock bit, or -1 if
+ * it stayed taken (a guest scribbling on its .act file, or a backend that
+ * died holding it). */
+static int64_t act_lock(struct simgnt_act *a)
+{
+	for (unsigned i = 0; i < 2000; i++) {
+		uint32_t w = __atomic_load_n(&a->word, __ATOMIC_RELAXED);
+
+		if (!(w & SIMGNT_LOCK) &&
+		    __atomic_compare_exchange_n(&a->word, &w, w | SIMGNT_LOCK, 0,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return w;
+		if (i < 1000)
+			cpu_relax();
+		else
+			sched_yield();
+	}
+	return -1;
+}
+
+static void act_unlock(struct simgnt_act *a, uint32_t w)
+{
+	__atomic_store_n(&a->word, w & ~SIMGNT_LOCK, __ATOMIC_RELEASE);
+}
+
+static void gnt_clear(grant_entry_v1_t *e, uint16_t bits)
+{
+	union gcombo m = { .s = { .flags = (uint16_t)~bits, .domid = (domid_t)~0 } };
+
+	__atomic_fetch_and((uint32_t *)e, m.raw, __ATOMIC_RELEASE);
+}
+
+/* Xen's _set_status_v1. */
+static int gnt_set_status(grant_entry_v1_t *e, domid_t self, int pinned,
+			  int writable, int mapflag)
+{
+	uint32_t *raw = (uint32_t *)e;
+	uint16_t mask = GTF_type_mask | (mapflag ? GTF_sub_page : 0);
+	union gcombo cur, nw;
+
+	cur.raw = __atomic_load_n(raw, __ATOMIC_ACQUIRE);
+	for (int retries = 0; ; retries++) {
+		if (!pinned && ((cur.s.flags & mask) != GTF_permit_access ||
+				cur.s.domid != self))
+			return GNTST_general_error;
+		nw = cur;
+		nw.s.flags |= GTF_reading;
+		if (writable) {
+			nw.s.flags |= GTF_writing;
+			if (cur.s.flags & GTF_readonly)
+				return GNTST_general_error;
+		}
+		if (__atomic_compare_exchange_n(raw, &cur.raw, nw.raw, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return GNTST_okay;
+		if (retries == 4)
+			return GNTST_general_error; /* entry unstable */
+	}
+}
+
+static int simgnt_pin(struct sim_dom *d, grant_ref_t ref, domid_t self,
+		      int writable, int mapflag, uint32_t *frame)
+{
+	struct simgnt_act *a;
+	uint32_t ro, rw, f;
+	int64_t lw;
+	int st;
+
+	if (ref >= d->nr_grants)
+		return GNTST_bad_gntref;
+	a = &d->act[ref];
+	lw = act_lock(a);
+	if (lw < 0) {
+		log_warn("dom%u grant %u: pin lock stuck", (unsigned)d->domid, ref);
+		return GNTST_eagain;
+	}
+	ro = SIMGNT_RO((uint32_t)lw);
+	rw = SIMGNT_RW((uint32_t)lw);
+	if ((ro + rw) && a->domid != self) {
+		st = GNTST_general_error;
+		goto out;
+	}
+	if ((writable ? rw : ro) >= SIMGNT_PIN_MAX - 1) {
+		st = GNTST_general_error; /* pin count would overflow */
+		goto out;
+	}
+	if (!(ro + rw) || (writable && !rw)) {
+		st = gnt_set_status(&d->gnt[ref], self, (ro + rw) != 0,
+				    writable, mapflag);
+		if (st != GNTST_okay)
+			goto out;
+	}
+	if (!(ro + rw)) {
+		a->frame = __atomic_load_n(&d->gnt[ref].frame, __ATOMIC_RELAXED);
+		a->domid = self;
+	}
+	f = a->frame;
+	if (f >= d->npages) {
+		/* Undo what this pin set. */
+		if (writable && !rw)
+			gnt_clear(&d->gnt[ref], GTF_writing);
+		if (!(ro + rw))
+			gnt_clear(&d->gnt[ref], GTF_reading);
+		st = GNTST_bad_page;
+		goto out;
+	}
+	lw += writable ? (1u << 15) : 1u;
+	*frame = f;
+	st = GNTST_okay;
+out:
+	act_unlock(a, (uint32_t)lw);
+	return st;
+}
+
+static void simgnt_unpin(struct sim_dom *d, grant_ref_t ref, int writable)
+{
+	struct simgnt_act *a = &d->act[ref];
+	uint32_t w;
+	int64_t lw;
+
+	lw = act_lock(a);
+	if (lw < 0) {
+		log_warn("dom%u grant %u: pin lock stuck; flags left set",
+			 (unsigned)d->domid, ref);
+		return;
+	}
+	w = (uint32_t)lw;
+	if ((writable ? SIMGNT_RW(w) : SIMGNT_RO(w)) == 0) {
+		log_warn("dom%u grant %u: pin count underflow", (unsigned)d->domid,
+			 ref);
+		act_unlock(a, w);
+		return;
+	}
+	w -= writable ? (1u << 15) : 1u;
+	if (writable && !SIMGNT_RW(w))
+		gnt_clear(&d->gnt[ref], GTF_writing);
+	if (!SIMGNT_RW(w) && !SIMGNT_RO(w))
+		gnt_clear(&d->gnt[ref], GTF_reading);
+	act_unlock(a, w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The backend handle                                                     */
+/* ---------------------------------------------------------------------- */
+
+struct sim_map {
+	struct sim_map *next;
+	void *addr;
+	struct sim_dom *dom;
+	unsigned count;
+	uint8_t writable;
+	uint8_t own;      /* an mmap of ours, to munmap */
+	grant_ref_t refs[];
+};
+
+struct hv_sim {
+	struct hv base;
+	char hvdir[PATH_MAX];
+	domid_t self;
+	unsigned flags;
+	struct sim_dom *doms;
+	struct sim_dom *last;
+	struct sim_map **buckets;
+	unsigned nbuckets;
+	unsigned nmaps;
+	struct simev *ev;
+};
+
+static struct hv_sim *to_sim(struct hv *hv)
+{
+	return (struct hv_sim *)hv;
+}
+
+static void simdom_close(struct sim_dom *d)
+{
+	if (d->rw && d->rw != MAP_FAILED)
+		munmap(d->rw, d->npages << HV_PAGE_SHIFT);
+	if (d->ro && d->ro != MAP_FAILED)
+		munmap(d->ro, d->npages << HV_PAGE_SHIFT);
+	if (d->gnt && (void *)d->gnt != MAP_FAILED)
+		munmap(d->gnt, d->gnt_len);
+	if (d->hdr && (void *)d->hdr != MAP_FAILED)
+		munmap(d->hdr, d->act_len);
+	if (d->memfd >= 0)
+		close(d->memfd);
+	free(d);
+}
+
+static void *map_file(int fd, size_t len, int prot)
+{
+	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Opens a domain's files; sizes come from the sealed files, never from
+ * what the guest wrote alone. */
+static int simdom_open(struct hv_sim *s, domid_t domid, struct sim_dom **out)
+{
+	char name[SIM_NAME_MAX];
+	struct simgnt_hdr h;
+	struct sim_dom *d;
+	size_t asz, gsz, msz;
+	int afd = -1, gfd = -1, rc;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->memfd = -1;
+	d->domid = domid;
+	snprintf(name, sizeof(name), "dom%u.act", (unsigned)domid);
+	rc = simfile_open(s->hvdir, name, 1, &afd, &asz);
+	if (rc < 0)
+		goto fail;
+	if (asz < sizeof(h)) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	d->act_len = asz;
+	d->hdr = map_file(afd, asz, PROT_READ | PROT_WRITE);
+	if (!d->hdr)
+		goto fail_errno;
+	memcpy(&h, d->hdr, sizeof(h));
+	if (h.magic != SIMGNT_MAGIC || h.version != SIMGNT_VERSION ||
+	    h.domid != domid || h.nr_grants == 0 ||
+	    h.nr_grants > HV_SIM_NR_GRANTS || h.npages == 0 ||
+	    h.npages > HV_SIM_MAX_PAGES ||
+	    asz < sizeof(h) + (size_t)h.nr_grants * sizeof(struct simgnt_act)) {
+		log_warn("dom%u: bad grant bookkeeping header", (unsigned)domid);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (h.dead) {
+		rc = -ESRCH;
+		goto fail;
+	}
+	d->act = (struct simgnt_act *)(d->hdr + 1);
+	d->nr_grants = h.nr_grants;
+	d->npages = h.npages;
+
+	snprintf(name, sizeof(name), "dom%u.gnt", (unsigned)domid);
+	rc = simfile_open(s->hvdir, name, 1, &gfd, &gsz);
+	if (rc < 0)
+		goto fail;
+	d->gnt_len = (size_t)h.nr_grants * sizeof(grant_entry_v1_t);
+	if (gsz < d->gnt_len) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	d->gnt = map_file(gfd, d->gnt_len, PROT_READ | PROT_WRITE);
+	if (!d->gnt)
+		goto fail_errno;
+
+	snprintf(name, sizeof(name), "dom%u.mem", (unsigned)domid);
+	rc = simfile_open(s->hvdir, name, 1, &d->memfd, &msz);
+	if (rc < 0)
+		goto fail;
+	if (msz < d->npages << HV_PAGE_SHIFT) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	d->rw = map_file(d->memfd, d->npages << HV_PAGE_SHIFT,
+			 PROT_READ | PROT_WRITE);
+	if (!d->rw)
+		goto fail_errno;
+	d->ro = map_file(d->memfd, d->npages << HV_PAGE_SHIFT, PROT_READ);
+	if (!d->ro)
+		goto fail_errno;
+	close(afd);
+	close(gfd);
+	*out = d;
+	return 0;
+fail_errno:
+	rc = -errno;
+	log_err("dom%u: mmap: %s", (unsigned)domid, strerror(-rc));
+fail:
+	if (afd >= 0)
+		close(afd);
+	if (gfd >= 0)
+		close(gfd);
+	simdom_close(d);
+	if (rc != -ESRCH)
+		log_warn("dom%u: cannot open its memory: %s", (unsigned)domid,
+			 strerror(-rc));
+	return rc;
+}
+
+static void simdom_forget(struct hv_sim *s, struct sim_dom *d)
+{
+	for (struct sim_dom **pp = &s->doms; *pp; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	}
+	if (s->last == d)
+		s->last = NULL;
+	simdom_close(d);
+}
+
+/* The cached domain, reopened if it was destroyed and nothing of it is
+ * mapped any more (a new domain may have taken its id). */
+static int simdom_get(struct hv_sim *s, domid_t domid, struct sim_dom **out)
+{
+	struct sim_dom *d = s->last;
+	int rc;
+
+	if (!d || d->domid != domid) {
+		for (d = s->doms; d && d->domid != domid; d = d->next)
+			;
+	}
+	if (d && __atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE)) {
+		if (d->nmaps)
+			return -ESRCH;   /* dying: unmaps only */
+		simdom_forget(s, d);
+		d = NULL;
+	}
+	if (!d) {
+		rc = simdom_open(s, domid, &d);
+		if (rc < 0)
+			return rc;
+		d->next = s->doms;
+		s->doms = d;
+	}
+	s->last = d;
+	*out = d;
+	return 0;
+}
+
+static unsigned map_hash(const struct hv_sim *s, const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr >> HV_PAGE_SHIFT;
+
+	return (unsigned)((a * 0x9E3779B97F4A7C15ull) >> 40) & (s->nbuckets - 1);
+}
+
+static int maps_grow(struct hv_sim *s)
+{
+	unsigned nb = s->nbuckets ? s->nbuckets * 2 : 64;
+	struct sim_map **b = calloc(nb, sizeof(*b));
+	struct sim_map **old = s->buckets;
+	unsigned on = s->nbuckets;
+
+	if (!b)
+		return -ENOMEM;
+	s->buckets = b;
+	s->nbuckets = nb;
+	for (unsigned i = 0; i < on; i++) {
+		for (struct sim_map *m = old[i], *nx; m; m = nx) {
+			unsigned h = map_hash(s, m->addr);
+
+			nx = m->next;
+			m->next = b[h];
+			b[h] = m;
+		}
+	}
+	free(old);
+	return 0;
+}
+
+static int map_region(struct hv_sim *s, struct sim_dom *d,
+		      const uint32_t *frames, unsigned count, int writable,
+		      void **addr, int *own)
+{
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	int contiguous = 1;
+	uint8_t *base;
+
+	for (unsigned i = 1; i < count && contiguous; i++)
+		contiguous = frames[i] == frames[0] + i;
+	if (contiguous && !(s->flags & HV_F_SIM_MAP_PER_GRANT)) {
+		*addr = (writable ? d->rw : d->ro) +
+			((size_t)frames[0] << HV_PAGE_SHIFT);
+		*own = 0;
+		return 0;
+	}
+	if (count == 1) {
+		base = mmap(NULL, HV_PAGE_SIZE, prot, MAP_SHARED, d->memfd,
+			    (off_t)frames[0] << HV_PAGE_SHIFT);
+		if (base == MAP_FAILED)
+			return -errno;
+	} else {
+		base = mmap(NULL, (size_t)count << HV_PAGE_SHIFT, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (base == MAP_FAILED)
+			return -errno;
+		for (unsigned i = 0, run; i < count; i += run) {
+			for (run = 1; i + run < count &&
+			     frames[i + run] == frames[i] + run; run++)
+				;
+			if (mmap(base + ((size_t)i << HV_PAGE_SHIFT),
+				 (size_t)run << HV_PAGE_SHIFT, prot,
+				 MAP_SHARED | MAP_FIXED, d->memfd,
+				 (off_t)frames[i] << HV_PAGE_SHIFT) == MAP_FAILED) {
+				int rc = -errno;
+
+				munmap(base, (size_t)count << HV_PAGE_SHIFT);
+				return rc;
+			}
+		}
+	}
+	*addr = base;
+	*own = 1;
+	return 0;
+}
+
+static int sim_grant_map(struct hv *hv, domid_t domid, unsigned count,
+			 const grant_ref_t *refs, int writable, void **addr)
+{
+	struct hv_sim *s = to_sim(hv);
+	uint32_t fstack[16], *frames = fstack;
+	struct sim_map *m = NULL;
+	struct sim_dom *d;
+	unsigned pinned = 0, h;
+	int rc, own = 0;
+
+	rc = simdom_get(s, domid, &d);
+	if (rc < 0)
+		return rc;
+	if (s->nmaps >= s->nbuckets && maps_grow(s) < 0)
+		return -ENOMEM;
+	m = malloc(sizeof(*m) + count * sizeof(grant_ref_t));
+	if (count > 16)
+		frames = malloc(count * sizeof(*frames));
+	if (!m || !frames) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (; pinned < count; pinned++) {
+		int st = simgnt_pin(d, refs[pinned], s->self, writable, 1,
+				    &frames[pinned]);
+
+		if (st != GNTST_okay) {
+			rc = hv_gntst_to_errno(st);
+			log_debug("dom%u grant %u: GNTST %d", (unsigned)domid,
+				  refs[pinned], st);
+			goto fail;
+		}
+		m->refs[pinned] = refs[pinned];
+	}
+	rc = map_region(s, d, frames, count, writable, addr, &own);
+	if (rc < 0) {
+		log_err("dom%u: mapping %u grants: %s", (unsigned)domid, count,
+			strerror(-rc));
+		goto fail;
+	}
+	m->addr = *addr;
+	m->dom = d;
+	m->count = count;
+	m->writable = writable != 0;
+	m->own = (uint8_t)own;
+	h = map_hash(s, m->addr);
+	m->next = s->buckets[h];
+	s->buckets[h] = m;
+	s->nmaps++;
+	d->nmaps++;
+	if (frames != fstack)
+		free(frames);
+	return 0;
+fail:
+	while (pinned--)
+		simgnt_unpin(d, refs[pinned], writable);
+	if (frames != fstack)
+		free(frames);
+	free(m);
+	return rc;
+}
+
+static void map_release(struct hv_sim *s, struct sim_map *m)
+{
+	struct sim_dom *d = m->dom;
+
+	for (unsigned i = 0; i < m->count; i++)
+		simgnt_unpin(d, m->refs[i], m->writable);
+	if (m->own)
+		munmap(m->addr, (size_t)m->count << HV_PAGE_SHIFT);
+	s->nmaps--;
+	d->nmaps--;
+	free(m);
+	if (!d->nmaps && __atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE))
+		simdom_forget(s, d);
+}
+
+static int sim_grant_unmap(struct hv *hv, void *addr, unsigned count)
+{
+	struct hv_sim *s = to_sim(hv);
+	struct sim_map **pp;
+
+	if (!s->nbuckets)
+		return -EINVAL;
+	for (pp = &s->buckets[map_hash(s, addr)]; *pp; pp = &(*pp)->next) {
+		struct sim_map *m = *pp;
+
+		if (m->addr == addr && m->count == count) {
+			*pp = m->next;
+			map_release(s, m);
+			return 0;
+		}
+	}
+	log_warn("no grant mapping of %u pages at %p", count, addr);
+	return -EINVAL;
+}
+
+static int copy_one(struct hv_sim *s, struct hv_copy_seg *seg)
+{
+	int to = seg->dir == HV_COPY_TO_GRANT;
+	struct sim_dom *d;
+	uint32_t frame;
+	uint8_t *page;
+	int rc, st;
+
+	if (seg->dir != HV_COPY_FROM_GRANT && !to)
+		return -EINVAL;
+	if ((unsigned)seg->offset + seg->len > HV_PAGE_SIZE)
+		return hv_gntst_to_errno(GNTST_bad_copy_arg);
+	if (!seg->local)
+		return hv_gntst_to_errno(GNTST_bad_virt_addr);
+	rc = simdom_get(s, seg->domid, &d);
+	if (rc < 0)
+		return rc;
+	st = simgnt_pin(d, seg->ref, s->self, to, 0, &frame);
+	if (st != GNTST_okay)
+		return hv_gntst_to_errno(st);
+	page = d->rw + ((size_t)frame << HV_PAGE_SHIFT) + seg->offset;
+	if (to)
+		memcpy(page, seg->local, seg->len);
+	else
+		memcpy(seg->local, page, seg->len);
+	simgnt_unpin(d, seg->ref, to);
+	return 0;
+}
+
+static int sim_grant_copy(struct hv *hv, struct hv_copy_seg *segs, unsigned n)
+{
+	struct hv_sim *s = to_sim(hv);
+	int first = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		segs[i].status = copy_one(s, &segs[i]);
+		if (segs[i].status && !first)
+			first = segs[i].status;
+	}
+	return first;
+}
+
+static int sim_evtchn_fd(struct hv *hv)
+{
+	return simev_fd(to_sim(hv)->ev);
+}
+
+static int sim_bind_interdomain(struct hv *hv, domid_t domid,
+				evtchn_port_t remote_port, evtchn_port_t *local)
+{
+	struct hv_sim *s = to_sim(hv);
+
+	/* A new connection: if nothing of the domain is mapped, drop what we
+	 * cached of it, in case it is a new domain with a reused id. */
+	for (struct sim_dom *d = s->doms; d; d = d->next) {
+		if (d->domid == domid && !d->nmaps) {
+			simdom_forget(s, d);
+			break;
+		}
+	}
+	return simev_bind_interdomain(s->ev, domid, remote_port, local);
+}
+
+static int sim_alloc_unbound(struct hv *hv, domid_t remote, evtchn_port_t *port)
+{
+	return simev_alloc_unbound(to_sim(hv)->ev, remote, port);
+}
+
+static int sim_notify(struct hv *hv, evtchn_port_t port)
+{
+	return simev_notify(to_sim(hv)->ev, port);
+}
+
+static int sim_pending(struct hv *hv, evtchn_port_t *port)
+{
+	return simev_pending(to_sim(hv)->ev, port);
+}
+
+static int sim_unmask(struct hv *hv, evtchn_port_t port)
+{
+	return simev_unmask(to_sim(hv)->ev, port);
+}
+
+static int sim_unbind(struct hv *hv, evtchn_port_t port)
+{
+	return simev_unbind(to_sim(hv)->ev, port);
+}
+
+static int sim_domain_alive(struct hv *hv, domid_t domid)
+{
+	struct hv_sim *s = to_sim(hv);
+	char path[PATH_MAX];
+	int fd, rc;
+
+	if (snprintf(path, sizeof(path), "%s/dom%u.lock", s->hvdir,
+		     (unsigned)domid) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* The creator holds LOCK_EX for the domain's life; the kernel drops
+	 * it when the creator exits, however it exits. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		rc = 0;
+	else
+		rc = errno == EWOULDBLOCK ? 1 : -errno;
+	close(fd);
+	return rc;
+}
+
+static void sim_close(struct hv *hv)
+{
+	struct hv_sim *s = to_sim(hv);
+
+	for (unsigned i = 0; i < s->nbuckets; i++) {
+		while (s->buckets[i]) {
+			struct sim_map *m = s->buckets[i];
+
+			s->buckets[i] = m->next;
+			map_release(s, m);
+		}
+	}
+	free(s->buckets);
+	while (s->doms)
+		simdom_forget(s, s->doms);
+	simev_destroy(s->ev);
+	free(s);
+}
+
+static const struct hv_ops sim_ops = {
+	.name = "sim",
+	.close = sim_close,
+	.grant_map = sim_grant_map,
+	.grant_unmap = sim_grant_unmap,
+	.grant_copy = sim_grant_copy,
+	.evtchn_fd = sim_evtchn_fd,
+	.evtchn_bind_interdomain = sim_bind_interdomain,
+	.evtchn_alloc_unbound = sim_alloc_unbound,
+	.evtchn_notify = sim_notify,
+	.evtchn_pending = sim_pending,
+	.evtchn_unmask = sim_unmask,
+	.evtchn_unbind = sim_unbind,
+	.domain_alive = sim_domain_alive,
+};
+
+int hv_sim_open(struct hv **out, const struct hv_config *cfg)
+{
+	const char *mode = getenv("PVD_HV_SIM_MAP");
+	struct hv_sim *s;
+	int rc;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->base.ops = &sim_ops;
+	s->self = cfg ? cfg->domid : 0;
+	s->flags = cfg ? cfg->flags : 0;
+	if (mode && strcmp(mode, "mmap") == 0)
+		s->flags |= HV_F_SIM_MAP_PER_GRANT;
+	if (s->self >= DOMID_FIRST_RESERVED) {
+		log_err("sim: invalid domain id %u", (unsigned)s->self);
+		rc = -EINVAL;
+		goto fail;
+	}
+	rc = simfile_dir(s->hvdir, sizeof(s->hvdir), cfg ? cfg->rundir : NULL);
+	if (rc == 0)
+		rc = pvd_mkdir_p(s->hvdir, 0750);
+	if (rc < 0) {
+		log_err("sim: %s: %s", s->hvdir, strerror(-rc));
+		goto fail;
+	}
+	rc = maps_grow(s);
+	if (rc < 0)
+		goto fail;
+	rc = simev_create(&s->ev, s->hvdir, s->self, 0);
+	if (rc < 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	free(s->buckets);
+	free(s);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The guest side                                                         */
+/* ---------------------------------------------------------------------- */
+
+struct hv_sim_domain {
+	char hvdir[PATH_MAX];
+	domid_t domid;
+	int lockfd;
+	size_t npages;
+	struct simfile mem, gnt, act;
+	struct simgnt_hdr *hdr;
+	grant_entry_v1_t *entries;
+	uint64_t *used;          /* page allocation bitmap */
+	unsigned long console_page, xenstore_page;
+	struct simev *ev;
+};
+
+void hv_sim_domain_destroy(struct hv_sim_domain *dom)
+{
+	if (!dom)
+		return;
+	if (dom->hdr)
+		__atomic_store_n(&dom->hdr->dead, 1, __ATOMIC_RELEASE);
+	simev_destroy(dom->ev);
+	simfile_destroy(&dom->act);
+	simfile_destroy(&dom->gnt);
+	simfile_destroy(&dom->mem);
+	if (dom->lockfd >= 0)
+		close(dom->lockfd);
+	free(dom->used);
+	free(dom);
+}
+
+int hv_sim_domain_create(const char *rundir, domid_t domid, size_t npages,
+			 struct hv_sim_domain **out)
+{
+	char name[SIM_NAME_MAX];
+	struct hv_sim_domain *dom;
+	int rc;
+
+	*out = NULL;
+	if (domid == 0 || domid >= DOMID_FIRST_RESERVED || npages < 2 ||
+	    npages > HV_SIM_MAX_PAGES)
+		return -EINVAL;
+	dom = calloc(1, sizeof(*dom));
+	if (!dom)
+		return -ENOMEM;
+	dom->domid = domid;
+	dom->npages = npages;
+	dom->lockfd = -1;
+	dom->mem.fd = dom->gnt.fd = dom->act.fd = -1;
+	dom->mem.addr = dom->gnt.addr = dom->act.addr = MAP_FAILED;
+	dom->used = calloc((npages + 63) / 64, sizeof(uint64_t));
+	if (!dom->used) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = simfile_dir(dom->hvdir, sizeof(dom->hvdir), rundir);
+	if (rc == 0)
+		rc = pvd_mkdir_p(dom->hvdir, 0750);
+	if (rc < 0)
+		goto fail;
+	snprintf(name, sizeof(name), "dom%u.lock", (unsigned)domid);
+	rc = simfile_lock(dom->hvdir, name, &dom->lockfd);
+	if (rc < 0) {
+		if (rc == -EEXIST)
+			log_err("dom%u already exists", (unsigned)domid);
+		goto fail;
+	}
+	snprintf(name, sizeof(name), "dom%u.mem", (unsigned)domid);
+	rc = simfile_create(&dom->mem, dom->hvdir, name,
+			    npages << HV_PAGE_SHIFT, 0);
+	if (rc < 0)
+		goto fail;
+	snprintf(name, sizeof(name), "dom%u.gnt", (unsigned)domid);
+	rc = simfile_create(&dom->gnt, dom->hvdir, name,
+			    HV_SIM_NR_GRANTS * sizeof(grant_entry_v1_t), 0);
+	if (rc < 0)
+		goto fail;
+	snprintf(name, sizeof(name), "dom%u.act", (unsigned)domid);
+	rc = simfile_create(&dom->act, dom->hvdir, name,
+			    sizeof(struct simgnt_hdr) +
+			    HV_SIM_NR_GRANTS * sizeof(struct simgnt_act), 0);
+	if (rc < 0)
+		goto fail;
+	dom->entries = dom->gnt.addr;
+	dom->hdr = dom->act.addr;
+	*dom->hdr = (struct simgnt_hdr){
+		.magic = SIMGNT_MAGIC, .version = SIMGNT_VERSION,
+		.npages = (uint32_t)npages, .nr_grants = HV_SIM_NR_GRANTS,
+		.domid = domid, .pid = (uint32_t)getpid(),
+	};
+	/* The header is the last thing a backend reads: publish it last. */
+	if ((rc = simfile_publish(&dom->mem)) < 0 ||
+	    (rc = simfile_publish(&dom->gnt)) < 0 ||
+	    (rc = simfile_publish(&dom->act)) < 0)
+		goto fail;
+	rc = simev_create(&dom->ev, dom->hvdir, domid, 1);
+	if (rc < 0)
+		goto fail;
+	if ((rc = hv_sim_page_alloc(dom, &dom->console_page)) < 0 ||
+	    (rc = hv_sim_page_alloc(dom, &dom->xenstore_page)) < 0 ||
+	    (rc = hv_sim_grant(dom, GNTTAB_RESERVED_CONSOLE, dom->console_page,
+			       0, 0)) < 0 ||
+	    (rc = hv_sim_grant(dom, GNTTAB_RESERVED_XENSTORE,
+			       dom->xenstore_page, 0, 0)) < 0)
+		goto fail;
+	*out = dom;
+	return 0;
+fail:
+	hv_sim_domain_destroy(dom);
+	return rc;
+}
+
+domid_t hv_sim_domain_id(const struct hv_sim_domain *dom)
+{
+	return dom->domid;
+}
+
+size_t hv_sim_domain_npages(const struct hv_sim_domain *dom)
+{
+	return dom->npages;
+}
+
+unsigned long hv_sim_console_page(const struct hv_sim_domain *dom)
+{
+	return dom->console_page;
+}
+
+unsigned long hv_sim_xenstore_page(const struct hv_sim_domain *dom)
+{
+	return dom->xenstore_page;
+}
+
+void *hv_sim_page(struct hv_sim_domain *dom, unsigned long page)
+{
+	if (page >= dom->npages)
+		return NULL;
+	return (uint8_t *)dom->mem.addr + (page << HV_PAGE_SHIFT);
+}
+
+int hv_sim_page_alloc(struct hv_sim_domain *dom, unsigned long *page)
+{
+	for (size_t w = 0; w < (dom->npages + 63) / 64; w++) {
+		uint64_t free_bits = ~dom->used[w];
+		unsigned long p;
+
+		if (!free_bits)
+			continue;
+		p = w * 64 + (unsigned long)__builtin_ctzll(free_bits);
+		if (p >= dom->npages)
+			break;
+		dom->used[w] |= 1ull << (p % 64);
+		memset(hv_sim_page(dom, p), 0, HV_PAGE_SIZE);
+		*page = p;
+		return 0;
+	}
+	return -ENOMEM;
+}
+
+int hv_sim_page_free(struct hv_sim_domain *dom, unsigned long page)
+{
+	if (page >= dom->npages || !(dom->used[page / 64] & (1ull << (page % 64))))
+		return -EINVAL;
+	dom->used[page / 64] &= ~(1ull << (page % 64));
+	return 0;
+}
+
+grant_entry_v1_t *hv_sim_grant_entry(struct hv_sim_domain *dom,
+				     grant_ref_t ref)
+{
+	return ref < HV_SIM_NR_GRANTS ? &dom->entries[ref] : NULL;
+}
+
+int hv_sim_grant(struct hv_sim_domain *dom, grant_ref_t ref,
+		 unsigned long page, domid_t to_domid, int readonly)
+{
+	grant_entry_v1_t *e = hv_sim_grant_entry(dom, ref);
+	union gcombo cur, nw;
+
+	if (!e || page >= dom->npages || to_domid >= DOMID_FIRST_RESERVED)
+		return -EINVAL;
+	cur.raw = __atomic_load_n((uint32_t *)e, __ATOMIC_ACQUIRE);
+	if (cur.s.flags & (GTF_type_mask | GTF_reading | GTF_writing))
+		return -EBUSY;
+	__atomic_store_n(&e->frame, (uint32_t)page, __ATOMIC_RELAXED);
+	nw.s.domid = to_domid;
+	nw.s.flags = GTF_permit_access | (readonly ? GTF_readonly : 0);
+	/* Frame and domid before the flags that make them valid. */
+	if (!__atomic_compare_exchange_n((uint32_t *)e, &cur.raw, nw.raw, 0,
+					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		return -EBUSY;
+	return 0;
+}
+
+int hv_sim_end_access(struct hv_sim_domain *dom, grant_ref_t ref)
+{
+	grant_entry_v1_t *e = hv_sim_grant_entry(dom, ref);
+	union gcombo cur, nw;
+
+	if (!e)
+		return -EINVAL;
+	cur.raw = __atomic_load_n((uint32_t *)e, __ATOMIC_ACQUIRE);
+	do {
+		if (cur.s.flags & (GTF_reading | GTF_writing))
+			return -EBUSY;
+		nw = cur;
+		nw.s.flags = 0;
+	} while (!__atomic_compare_exchange_n((uint32_t *)e, &cur.raw, nw.raw, 0,
+					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return 0;
+}
+
+int hv_sim_evtchn_fd(struct hv_sim_domain *dom)
+{
+	return simev_fd(dom->ev);
+}
+
+int hv_sim_evtchn_alloc_unbound(struct hv_sim_domain *dom,
+				domid_t remote_domid, evtchn_port_t *port)
+{
+	return simev_alloc_unbound(dom->ev, remote_domid, port);
+}
+
+int hv_sim_evtchn_bind_interdomain(struct hv_sim_domain *dom,
+				   domid_t remote_domid,
+				   evtchn_port_t remote_port,
+				   evtchn_port_t *local)
+{
+	return simev_bind_interdomain(dom->ev, remote_domid, remote_port, local);
+}
+
+int hv_sim_evtchn_notify(struct hv_sim_domain *dom, evtchn_port_t port)
+{
+	return simev_notify(dom->ev, port);
+}
+
+int hv_sim_evtchn_pending(struct hv_sim_domain *dom, evtchn_port_t *port)
+{
+	return simev_pending(dom->ev, port);
+}
+
+int hv_sim_evtchn_unmask(struct hv_sim_domain *dom, evtchn_port_t port)
+{
+	return simev_unmask(dom->ev, port);
+}
+
+int hv_sim_evtchn_unbind(struct hv_sim_domain *dom, evtchn_port_t port)
+{
+	return simev_unbind(dom->ev, port);
+}
+
+int hv_sim_evtchn_wait(struct hv_sim_domain *dom, int timeout_ms)
+{
+	struct pollfd p = { .fd = simev_fd(dom->ev), .events = POLLIN };
+	int n;
+
+	do
+		n = poll(&p, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n ? 0 : -ETIMEDOUT;
+}
