@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored"
+SECTIONS_ALL="stored hv"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -414,11 +414,25 @@ section_stored() {
 	fi
 }
 
+# ------------------------------------------------------------ hv
+
+# The hypervisor layer: event-channel round trips, grant map/unmap and
+# grant copy beside a raw eventfd round trip and memcpy (tests/bench/hv.sh).
+section_hv() {
+	echo
+	echo "== hypervisor layer (sim): beside eventfd and memcpy, same run"
+	if ! BUILD=$BUILD BENCH_QUICK=$QUICK PVD_RUNDIR=$PVD_RUNDIR \
+		bash tests/bench/hv.sh; then
+		bad "hv benchmark failed"
+	fi
+}
+
 # ------------------------------------------------------------ main
 
 for s in $SECTIONS; do
 	case $s in
 	stored) section_stored ;;
+	hv) section_hv ;;
 	*) bad "unknown section $s (known: $SECTIONS_ALL)" ;;
 	esac
 done
