@@ -606,7 +606,8 @@ static int remove_owned(struct stored *sd, unsigned domid)
 			n++;
 		}
 	}
-	qsort(paths, n, sizeof(*paths), cmp_len);
+	if (n)
+		qsort(paths, n, sizeof(*paths), cmp_len);
 	changes_init(&ch);
 	for (size_t i = 0; i < n; i++) {
 		struct view v = { &sd->store, NULL, &sd->quota, &dom0, &ch };

@@ -179,11 +179,16 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 	while (budget-- > 0 && hv_evtchn_pending(sd->hv, &port) == 0) {
 		struct ring_tp *t = port_lookup(sd, port);
 
+		struct conn *c;
+
 		hv_evtchn_unmask(sd->hv, port);
 		if (!t)
 			continue;
-		conn_on_readable(t->c);
-		conn_on_writable(t->c);	/* replies may fit now */
+		/* Reading may close the connection and free t; the conn
+		 * itself lives until the next reap. */
+		c = t->c;
+		conn_on_readable(c);
+		conn_on_writable(c);	/* replies may fit now */
 	}
 }
 
