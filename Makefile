@@ -34,7 +34,9 @@ FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIBPVD     := $(BUILD)/libpvd.a
 LIBSTORED  := $(BUILD)/libstored.a
-DAEMONS    := $(BIN)/pvd-stored
+# Backend daemons: each folder with sources is pvd-<folder>.
+BACKENDS   := $(foreach d,blkback netback consoled,$(if $(wildcard $(d)/*.c),$(d)))
+DAEMONS    := $(BIN)/pvd-stored $(addprefix $(BIN)/pvd-,$(BACKENDS))
 TOOL_BINS  := $(addprefix $(BIN)/,$(TOOLS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(ITEST_SRC))
@@ -66,6 +68,19 @@ $(BIN)/pvd-stored: $(OBJ)/stored/main.o $(LIBSTORED) $(LIBPVD)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# A backend's sources but main.c also form build/lib<backend>.a, which
+# unit tests link.
+define backend_rule
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(OBJ)/%.o,$(sort $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))))
+	@mkdir -p $$(dir $$@)
+	$$(AR) rcs $$@ $$^
+$(BIN)/pvd-$(1): $(OBJ)/$(1)/main.o $(BUILD)/lib$(1).a $(LIBPVD)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+BACKEND_LIBS := $(foreach b,$(BACKENDS),$(BUILD)/lib$(b).a)
+$(foreach b,$(BACKENDS),$(eval $(call backend_rule,$(b))))
+
 define tool_rule
 $(BIN)/$(1): $(patsubst %.c,$(OBJ)/%.o,$(sort $(wildcard tools/$(1)/*.c))) $(LIBPVD)
 	@mkdir -p $$(dir $$@)
@@ -75,7 +90,7 @@ $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
 # A unit test may name link-time seams in tests/unit/<test>.wrap
 # (e.g. "-Wl,--wrap=write").
-$(BUILD)/tests/unit/%: $(OBJ)/tests/unit/%.o $(HARNESS) $(LIBSTORED) $(LIBPVD)
+$(BUILD)/tests/unit/%: $(OBJ)/tests/unit/%.o $(HARNESS) $(LIBSTORED) $(BACKEND_LIBS) $(LIBPVD)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(shell cat tests/unit/$*.wrap 2>/dev/null) -o $@ $^ $(LDLIBS) -lcmocka
 
