@@ -172,26 +172,26 @@ static int do_write(struct req *r)
 	return rc < 0 ? rc : reply_ok(r);
 }
 
-static int do_mkdir(struct req *r)
+/* MKDIR and RM: a path, an operation, "OK". */
+static int path_op(struct req *r, int (*op)(struct view *, const char *))
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1];
 	struct view v = req_view(r);
 	int rc = canon_path(r, r->argv[0], path, sizeof(path), NULL);
 
 	if (rc == 0)
-		rc = tree_mkdir(&v, path);
+		rc = op(&v, path);
 	return rc < 0 ? rc : reply_ok(r);
+}
+
+static int do_mkdir(struct req *r)
+{
+	return path_op(r, tree_mkdir);
 }
 
 static int do_rm(struct req *r)
 {
-	char path[XENSTORE_ABS_PATH_MAX + 1];
-	struct view v = req_view(r);
-	int rc = canon_path(r, r->argv[0], path, sizeof(path), NULL);
-
-	if (rc == 0)
-		rc = tree_rm(&v, path);
-	return rc < 0 ? rc : reply_ok(r);
+	return path_op(r, tree_rm);
 }
 
 static int do_directory(struct req *r)
@@ -520,42 +520,40 @@ static int do_introduce(struct req *r)
 	return reply_ok(r);
 }
 
-int core_revoke_domain(struct stored *sd, unsigned domid)
+static bool refers_to(const struct node *nd, unsigned domid)
+{
+	for (unsigned k = 0; k < nd->perms.n; k++)
+		if (nd->perms.p[k].id == domid)
+			return true;
+	return false;
+}
+
+static bool owned_by(const struct node *nd, unsigned domid)
+{
+	return nd->perms.n && nd->perms.p[0].id == domid && nd->path[0] == '/';
+}
+
+/* The paths of the nodes matching pred, collected first because the
+ * callers then replace or remove nodes in the table. */
+static int collect_paths(struct stored *sd, bool (*pred)(const struct node *, unsigned),
+			 unsigned domid, struct strv *out)
 {
 	struct nodetab *t = &sd->store.nodes;
-	char **paths = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0;
 
-	/* Collect first: installing replaces nodes in the table. */
-	for (size_t i = 0; i < t->nb; i++) {
-		for (struct node *nd = t->b[i]; nd; nd = nd->hnext) {
-			bool hit = false;
+	for (size_t i = 0; i < t->nb; i++)
+		for (struct node *nd = t->b[i]; nd; nd = nd->hnext)
+			if (pred(nd, domid) && strv_push(out, nd->path) < 0)
+				return -ENOMEM;
+	return 0;
+}
 
-			for (unsigned k = 0; k < nd->perms.n; k++)
-				hit |= nd->perms.p[k].id == domid;
-			if (!hit)
-				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				char **np = realloc(paths, nc * sizeof(*np));
+int core_revoke_domain(struct stored *sd, unsigned domid)
+{
+	struct strv paths = { 0 };
+	int rc = collect_paths(sd, refers_to, domid, &paths);
 
-				if (!np) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				paths = np;
-				cap = nc;
-			}
-			if (!(paths[n] = strdup(nd->path))) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			n++;
-		}
-	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct node *copy = node_dup(nodetab_get(t, paths[i]));
+	for (size_t i = 0; i < paths.n && rc == 0; i++) {
+		struct node *copy = node_dup(nodetab_get(&sd->store.nodes, paths.v[i]));
 
 		if (!copy) {
 			rc = -ENOMEM;
@@ -564,10 +562,7 @@ int core_revoke_domain(struct stored *sd, unsigned domid)
 		perms_revoke(&copy->perms, domid);
 		rc = store_install(&sd->store, copy);
 	}
-out:
-	for (size_t i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
+	strv_free(&paths);
 	return rc;
 }
 
@@ -576,50 +571,22 @@ out:
  * Shortest paths first, so a subtree goes in one removal. */
 static int remove_owned(struct stored *sd, unsigned domid)
 {
-	struct nodetab *t = &sd->store.nodes;
 	struct who dom0 = { 0, DOMID_NONE, true };
+	struct strv paths = { 0 };
 	struct changes ch;
-	char **paths = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0;
+	int rc = collect_paths(sd, owned_by, domid, &paths);
 
-	for (size_t i = 0; i < t->nb; i++) {
-		for (struct node *nd = t->b[i]; nd; nd = nd->hnext) {
-			if (!nd->perms.n || nd->perms.p[0].id != domid ||
-			    nd->path[0] != '/')
-				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				char **np = realloc(paths, nc * sizeof(*np));
-
-				if (!np) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				paths = np;
-				cap = nc;
-			}
-			if (!(paths[n] = strdup(nd->path))) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			n++;
-		}
-	}
-	if (n)
-		qsort(paths, n, sizeof(*paths), cmp_len);
+	if (paths.n)
+		qsort(paths.v, paths.n, sizeof(*paths.v), cmp_len);
 	changes_init(&ch);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < paths.n; i++) {
 		struct view v = { &sd->store, NULL, &sd->quota, &dom0, &ch };
 
-		if (nodetab_get(t, paths[i]))
-			tree_rm(&v, paths[i]);
+		if (nodetab_get(&sd->store.nodes, paths.v[i]))
+			tree_rm(&v, paths.v[i]);
 	}
 	watch_fire_changes(sd, &ch);
-out:
-	for (size_t i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
+	strv_free(&paths);
 	return rc;
 }
 

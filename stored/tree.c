@@ -335,6 +335,40 @@ void store_recount(struct store *st)
 			st->owned[node_owner(n)]++;
 }
 
+/* ---- string vectors ---------------------------------------------------- */
+
+int strv_take(struct strv *sv, char *s)
+{
+	if (sv->n == sv->cap) {
+		size_t nc = sv->cap ? sv->cap * 2 : 16;
+		char **nv = realloc(sv->v, nc * sizeof(*nv));
+
+		if (!nv) {
+			free(s);
+			return -ENOMEM;
+		}
+		sv->v = nv;
+		sv->cap = nc;
+	}
+	sv->v[sv->n++] = s;
+	return 0;
+}
+
+int strv_push(struct strv *sv, const char *s)
+{
+	char *d = strdup(s);
+
+	return d ? strv_take(sv, d) : -ENOMEM;
+}
+
+void strv_free(struct strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	*sv = (struct strv){ 0 };
+}
+
 /* ---- change lists ---------------------------------------------------- */
 
 void changes_init(struct changes *c)
@@ -583,8 +617,8 @@ int tree_rm(struct view *v, const char *path)
 {
 	char parent[XENSTORE_ABS_PATH_MAX + 1];
 	const struct node *n, *pn;
-	char **todo = NULL;
-	size_t ntodo = 0, cap = 0, i;
+	struct strv todo = { 0 };
+	size_t i;
 	struct node *np;
 	const char *name;
 	int rc;
@@ -605,8 +639,8 @@ int tree_rm(struct view *v, const char *path)
 	if (rc < 0)
 		return rc;
 
-	for (i = 0; i <= ntodo; i++) {
-		const char *p = i == 0 ? path : todo[i - 1];
+	for (i = 0; i <= todo.n; i++) {
+		const char *p = i == 0 ? path : todo.v[i - 1];
 
 		rc = view_get(v, p, &n);
 		if (rc == -ENOENT)
@@ -620,32 +654,20 @@ int tree_rm(struct view *v, const char *path)
 		}
 		for (unsigned off = 0; off < n->childlen;) {
 			const char *c = n->children + off;
-			size_t cl = strlen(c);
 			char *cp;
 
-			off += cl + 1;
-			if (ntodo == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				char **t = realloc(todo, ncap * sizeof(*t));
-
-				if (!t) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				todo = t;
-				cap = ncap;
-			}
+			off += (unsigned)strlen(c) + 1;
 			if (asprintf(&cp, "%s%s%s", p,
-				     strcmp(p, "/") ? "/" : "", c) < 0) {
+				     strcmp(p, "/") ? "/" : "", c) < 0 ||
+			    strv_take(&todo, cp) < 0) {
 				rc = -ENOMEM;
 				goto out;
 			}
-			todo[ntodo++] = cp;
 		}
 	}
 	/* Children first, then the node, then unlink it from its parent. */
-	for (i = ntodo; i-- > 0;) {
-		rc = view_del(v, todo[i]);
+	for (i = todo.n; i-- > 0;) {
+		rc = view_del(v, todo.v[i]);
 		if (rc < 0)
 			goto out;
 	}
@@ -663,9 +685,7 @@ int tree_rm(struct view *v, const char *path)
 	node_del_child(np, name);
 	rc = view_put(v, np);
 out:
-	for (i = 0; i < ntodo; i++)
-		free(todo[i]);
-	free(todo);
+	strv_free(&todo);
 	return rc;
 }
 

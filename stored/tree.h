@@ -117,6 +117,15 @@ int tree_mkdir(struct view *v, const char *path);
 int tree_rm(struct view *v, const char *path);
 int tree_set_perms(struct view *v, const char *path, const struct perms *p);
 
+/* A growable vector of owned strings. */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+int strv_take(struct strv *sv, char *s);	/* takes s, even on failure */
+int strv_push(struct strv *sv, const char *s);	/* copies s */
+void strv_free(struct strv *sv);
+
 /* Path helpers. */
 bool path_valid(const char *path, size_t max);
 /* "/a/b/c" -> writes "/a/b" into parent and returns a pointer into path
