@@ -25,6 +25,7 @@
  * after unmap faults as on Xen.  Figures: docs/hypervisor-layer.md.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pvd/daemon.h"
@@ -70,6 +72,8 @@ struct sim_dom {
 	size_t act_len;
 	uint32_t nr_grants;
 	unsigned nmaps;
+	dev_t mem_dev;		/* which incarnation of the domain: its */
+	ino_t mem_ino;		/* memfd, new for every creation */
 };
 
 static inline void cpu_relax(void)
@@ -338,6 +342,14 @@ static int simdom_open(struct hv_sim *s, domid_t domid, struct sim_dom **out)
 	rc = simfile_open(s->hvdir, name, 1, &d->memfd, &msz);
 	if (rc < 0)
 		goto fail;
+	{
+		struct stat st;
+
+		if (fstat(d->memfd, &st) < 0)
+			goto fail_errno;
+		d->mem_dev = st.st_dev;
+		d->mem_ino = st.st_ino;
+	}
 	if (msz < d->npages << HV_PAGE_SHIFT) {
 		rc = -EINVAL;
 		goto fail;
@@ -383,6 +395,22 @@ static void simdom_forget(struct hv_sim *s, struct sim_dom *d)
 
 /* The cached domain, reopened if it was destroyed and nothing of it is
  * mapped any more (a new domain may have taken its id). */
+/* Whether d is still the domain that holds its id: a guest killed with
+ * SIGKILL never sets hdr->dead, and a new guest may take its id; its
+ * memory file (a link to the creator's memfd) then leads elsewhere or
+ * nowhere. */
+static bool simdom_current(const struct hv_sim *s, const struct sim_dom *d)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/dom%u.mem", s->hvdir,
+		     (unsigned)d->domid) >= (int)sizeof(path))
+		return false;
+	return stat(path, &st) == 0 && st.st_dev == d->mem_dev &&
+	       st.st_ino == d->mem_ino;
+}
+
 static int simdom_get(struct hv_sim *s, domid_t domid, struct sim_dom **out)
 {
 	struct sim_dom *d = s->last;
@@ -392,7 +420,10 @@ static int simdom_get(struct hv_sim *s, domid_t domid, struct sim_dom **out)
 		for (d = s->doms; d && d->domid != domid; d = d->next)
 			;
 	}
-	if (d && __atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE)) {
+	/* With nothing mapped, a cached domain costs one stat to re-check;
+	 * while mapped, it is the caller's to notice (hv_domain_alive). */
+	if (d && (__atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE) ||
+		  (d->nmaps == 0 && !simdom_current(s, d)))) {
 		if (d->nmaps)
 			return -ESRCH;   /* dying: unmaps only */
 		simdom_forget(s, d);
@@ -678,6 +709,11 @@ static int sim_domain_alive(struct hv *hv, domid_t domid)
 	char path[PATH_MAX];
 	int fd, rc;
 
+	/* The incarnation this handle knows may be gone even though the id
+	 * lives again: for the caller, its domain is dead. */
+	for (struct sim_dom *d = s->doms; d; d = d->next)
+		if (d->domid == domid && !simdom_current(s, d))
+			return 0;
 	if (snprintf(path, sizeof(path), "%s/dom%u.lock", s->hvdir,
 		     (unsigned)domid) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
