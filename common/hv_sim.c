@@ -591,7 +591,10 @@ static void map_release(struct hv_sim *s, struct sim_map *m)
 	s->nmaps--;
 	d->nmaps--;
 	free(m);
-	if (!d->nmaps && __atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE))
+	/* A dead domain's memory must not stay pinned here: forget it with
+	 * its last mapping (SIGKILL leaves no dead flag; the stat tells). */
+	if (!d->nmaps && (__atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE) ||
+			  !simdom_current(s, d)))
 		simdom_forget(s, d);
 }
 
@@ -832,10 +835,42 @@ void hv_sim_domain_destroy(struct hv_sim_domain *dom)
 	simfile_destroy(&dom->act);
 	simfile_destroy(&dom->gnt);
 	simfile_destroy(&dom->mem);
-	if (dom->lockfd >= 0)
+	if (dom->lockfd >= 0) {
+		char path[PATH_MAX];
+
+		/* Unlinked while still held: nobody can take a stale file. */
+		if (snprintf(path, sizeof(path), "%s/dom%u.lock", dom->hvdir,
+			     (unsigned)dom->domid) < (int)sizeof(path))
+			unlink(path);
 		close(dom->lockfd);
+	}
 	free(dom->used);
 	free(dom);
+}
+
+int hv_sim_domain_cleanup(const char *rundir, domid_t domid)
+{
+	static const char *const sfx[] = { "mem", "gnt", "act", "evt", "sock", "lock" };
+	char hvdir[PATH_MAX], name[SIM_NAME_MAX], path[PATH_MAX + SIM_NAME_MAX];
+	int fd, rc;
+
+	rc = simfile_dir(hvdir, sizeof(hvdir), rundir);
+	if (rc < 0)
+		return rc;
+	snprintf(name, sizeof(name), "dom%u.lock", (unsigned)domid);
+	rc = simfile_lock(hvdir, name, &fd);
+	if (rc == -EEXIST)
+		return -EBUSY;		/* alive */
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	/* Holding the lock, nobody can be creating the domain meanwhile. */
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(path, sizeof(path), "%s/dom%u.%s", hvdir,
+			 (unsigned)domid, sfx[i]);
+		unlink(path);
+	}
+	close(fd);
+	return 0;
 }
 
 int hv_sim_domain_create(const char *rundir, domid_t domid, size_t npages,

@@ -669,13 +669,23 @@ int simev_bind_interdomain(struct simev *ev, domid_t remote,
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(sfds));
 		memcpy(CMSG_DATA(c), sfds, sizeof(sfds));
-		if (sendmsg(ev->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* A unix datagram stays charged to its sender's buffer until
+		 * the receiver reads it: sent from our own socket, binds to
+		 * guests that never look would use it up and block binds to
+		 * every other guest.  A socket of its own per bind charges
+		 * only itself. */
+		int tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		if (tx < 0 || sendmsg(tx, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 			rc = errno == ENOENT || errno == ECONNREFUSED ? -ESRCH
 								      : -errno;
 			log_warn("bind to %s port %u: %s", rname, remote_port,
 				 strerror(errno));
+			if (tx >= 0)
+				close(tx);
 			goto fail;
 		}
+		close(tx);
 	}
 	/* Only the owner may write into from_peer: its exit is our hang-up. */
 	close(from_peer[1]);

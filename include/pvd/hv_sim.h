@@ -40,6 +40,11 @@ int hv_sim_domain_create(const char *rundir, domid_t domid, size_t npages,
  * that still map its pages keep them until they unmap.  NULL is a no-op. */
 void hv_sim_domain_destroy(struct hv_sim_domain *dom);
 
+/* For the toolstack: removes the files a dead domain left under
+ * <rundir>/hv (its creator was killed, or could not remove them after
+ * dropping privileges).  0, or -EBUSY while the domain lives. */
+int hv_sim_domain_cleanup(const char *rundir, domid_t domid);
+
 domid_t hv_sim_domain_id(const struct hv_sim_domain *dom);
 size_t hv_sim_domain_npages(const struct hv_sim_domain *dom);
 /* Page numbers (guest frame numbers) of the console and xenstore rings. */

@@ -1,7 +1,8 @@
 /* pvguest: one simulated guest domain (domU).  See docs/pvguest.md.
  *
  *   pvguest --domid N --name NAME [--memory MiB] [--ready-fd FD]
- *           [--user USER] [-f] [--log-level LEVEL]
+ *           [--user USER] [-f] [--log-level LEVEL] [--blk-* ...]
+ *           [--loadgen SPEC]
  *
  * Start-up, in this order, so that every failure is one line on stderr and
  * a non-zero exit status (also when detaching: the parent waits for the
@@ -32,7 +33,9 @@
 
 #include <event2/event.h>
 
+#include "blkfront.h"
 #include "guest.h"
+#include "loadgen.h"
 #include "pvd/daemon.h"
 #include "pvd/log.h"
 
@@ -44,6 +47,9 @@ struct opts {
 	const char *user;
 	int foreground;
 	enum log_level level;
+	struct blkfront_opts blk;
+	const char *loadgen;
+	struct loadgen_spec lg;
 };
 
 struct ctx {
@@ -52,10 +58,14 @@ struct ctx {
 	struct passwd pw;		/* --user, resolved */
 	char pwbuf[4096];
 	char log_path[PATH_MAX + 8];	/* detached: <dir>/log */
+	int log_fd;			/* open on it until the switch */
 	bool have_user;
 	int status_fd;			/* to the waiting parent, or -1 */
 	struct event_base *base;
 	struct guest *g;
+	struct blkfront_config blk;
+	struct loadgen *lg;
+	int exit_status;
 };
 
 static void usage(FILE *f)
@@ -73,9 +83,24 @@ static void usage(FILE *f)
 "      --user USER        as root: run as USER once set up\n"
 "  -f, --foreground       do not detach (log on stderr)\n"
 "      --log-level LEVEL  error, warning, info (default) or debug\n"
+"  Block frontend (vbd) options, to exercise the backend's fallbacks:\n"
+"      --blk-no-indirect      no indirect descriptors\n"
+"      --blk-no-persistent    no persistent grants\n"
+"      --blk-no-discard       no discard (NBD TRIM)\n"
+"      --blk-no-flush         neither flush nor barrier (NBD FLUSH/FUA)\n"
+"      --blk-no-nbd           no NBD export of the disks\n"
+"      --blk-max-queues N     rings per disk, 1..%u (default: CPUs, at most 4)\n"
+"      --blk-ring-order N     ring pages 2^N, 0..%u (default %u)\n"
+"      --blk-max-indirect N   segments per indirect request, 12..%u (default 32)\n"
+"      --blk-spin-ns N        spin for responses before sleeping (default %u)\n"
+"      --blk-timeout S        fail requests after S seconds disconnected (default 30)\n"
+"      --loadgen SPEC         run the in-guest load generator, e.g.\n"
+"                             'devid=51712,rw=randread,bs=4096,qd=32,seconds=5,verify=1,exit=1'\n"
 "  -h, --help\n"
 "The ready line: domid=N store_gfn=G store_port=P console_gfn=C console_port=Q pid=PID\n",
-		DOMID_FIRST_RESERVED - 1, GUEST_MEMORY_MAX_MIB);
+		DOMID_FIRST_RESERVED - 1, GUEST_MEMORY_MAX_MIB, BLKFRONT_MAX_QUEUES,
+		BLKFRONT_MAX_RING_ORDER, BLKFRONT_MAX_RING_ORDER,
+		(unsigned)BLKFRONT_MAX_INDIRECT_SEGS, HV_SPIN_NS_DEFAULT);
 }
 
 static void die_usage(const char *fmt, ...)
@@ -109,7 +134,10 @@ static unsigned long parse_num(const char *opt, const char *s,
 	return v;
 }
 
-enum { O_DOMID = 256, O_NAME, O_MEM, O_READY, O_USER, O_LEVEL };
+enum { O_DOMID = 256, O_NAME, O_MEM, O_READY, O_USER, O_LEVEL,
+       O_BLK_NO_INDIRECT, O_BLK_NO_PERSISTENT, O_BLK_NO_DISCARD, O_BLK_NO_FLUSH,
+       O_BLK_NO_NBD, O_BLK_QUEUES, O_BLK_ORDER, O_BLK_INDIRECT, O_BLK_SPIN,
+       O_BLK_TIMEOUT, O_LOADGEN };
 
 static const struct option longopts[] = {
 	{ "domid", required_argument, NULL, O_DOMID },
@@ -119,6 +147,17 @@ static const struct option longopts[] = {
 	{ "user", required_argument, NULL, O_USER },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "log-level", required_argument, NULL, O_LEVEL },
+	{ "blk-no-indirect", no_argument, NULL, O_BLK_NO_INDIRECT },
+	{ "blk-no-persistent", no_argument, NULL, O_BLK_NO_PERSISTENT },
+	{ "blk-no-discard", no_argument, NULL, O_BLK_NO_DISCARD },
+	{ "blk-no-flush", no_argument, NULL, O_BLK_NO_FLUSH },
+	{ "blk-no-nbd", no_argument, NULL, O_BLK_NO_NBD },
+	{ "blk-max-queues", required_argument, NULL, O_BLK_QUEUES },
+	{ "blk-ring-order", required_argument, NULL, O_BLK_ORDER },
+	{ "blk-max-indirect", required_argument, NULL, O_BLK_INDIRECT },
+	{ "blk-spin-ns", required_argument, NULL, O_BLK_SPIN },
+	{ "blk-timeout", required_argument, NULL, O_BLK_TIMEOUT },
+	{ "loadgen", required_argument, NULL, O_LOADGEN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -129,6 +168,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .memory_mib = 64, .ready_fd = -1,
 			    .level = LOG_LVL_INFO };
+	blkfront_opts_default(&o->blk);
 	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_DOMID:
@@ -156,6 +196,50 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			if (log_parse_level(optarg, &o->level) < 0)
 				die_usage("--log-level: unknown level '%s'", optarg);
 			break;
+		case O_BLK_NO_INDIRECT:
+			o->blk.no_indirect = true;
+			break;
+		case O_BLK_NO_PERSISTENT:
+			o->blk.no_persistent = true;
+			break;
+		case O_BLK_NO_DISCARD:
+			o->blk.no_discard = true;
+			break;
+		case O_BLK_NO_FLUSH:
+			o->blk.no_flush = true;
+			break;
+		case O_BLK_NO_NBD:
+			o->blk.no_nbd = true;
+			break;
+		case O_BLK_QUEUES:
+			o->blk.max_queues = (unsigned)parse_num("--blk-max-queues",
+				optarg, 1, BLKFRONT_MAX_QUEUES);
+			break;
+		case O_BLK_ORDER:
+			o->blk.max_ring_order = (unsigned)parse_num("--blk-ring-order",
+				optarg, 0, BLKFRONT_MAX_RING_ORDER);
+			break;
+		case O_BLK_INDIRECT:
+			o->blk.max_indirect_segs = (unsigned)parse_num("--blk-max-indirect",
+				optarg, BLKIF_MAX_SEGMENTS_PER_REQUEST + 1,
+				BLKFRONT_MAX_INDIRECT_SEGS);
+			break;
+		case O_BLK_SPIN:
+			o->blk.spin_ns = (unsigned)parse_num("--blk-spin-ns", optarg, 0,
+							     1000000);
+			break;
+		case O_BLK_TIMEOUT:
+			o->blk.timeout_s = (unsigned)parse_num("--blk-timeout", optarg,
+							       1, 86400);
+			break;
+		case O_LOADGEN: {
+			char why[128];
+
+			o->loadgen = optarg;
+			if (loadgen_parse(optarg, &o->lg, why, sizeof(why)) < 0)
+				die_usage("--loadgen: %s", why);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -331,17 +415,39 @@ static void on_hup(void *arg)
 		log_err("cannot reopen the log file");
 }
 
+static void loadgen_finished(void *arg, int status)
+{
+	struct ctx *x = arg;
+
+	if (!x->o.lg.exit)
+		return;
+	log_info("load generator done: exiting with status %d", status);
+	x->exit_status = status;
+	event_base_loopbreak(x->base);
+}
+
 /* Everything up to the ready line; on failure the guest is destroyed. */
 static int start(struct ctx *x)
 {
 	struct guest_config cfg = {
 		.rundir = x->rundir, .domid = (domid_t)x->o.domid,
 		.name = x->o.name, .memory_mib = (unsigned)x->o.memory_mib,
+		.blk = &x->blk,
 	};
 	char line[256];
 	int ready_fd = x->o.ready_fd >= 0 ? x->o.ready_fd : STDOUT_FILENO;
 	int rc, n;
 
+	x->blk.opts = x->o.blk;
+	if (x->o.loadgen) {
+		rc = loadgen_create(&x->lg, x->base, &x->o.lg, loadgen_finished, x);
+		if (rc < 0) {
+			log_err("cannot set up the load generator: %s", strerror(-rc));
+			return rc;
+		}
+		x->blk.event = loadgen_on_event;
+		x->blk.event_arg = x->lg;
+	}
 	rc = guest_create(&x->g, x->base, &cfg);
 	if (rc < 0)
 		return rc;
@@ -357,7 +463,9 @@ static int start(struct ctx *x)
 			log_err("cannot create %s: %s", x->log_path, strerror(-rc));
 			return rc;
 		}
-		close(fd);
+		/* Kept open: after --user the run directory may not let us
+		 * reach it again by name. */
+		x->log_fd = fd;
 	}
 	if (x->have_user) {
 		rc = guest_chown(x->g, x->pw.pw_uid, x->pw.pw_gid);
@@ -385,21 +493,20 @@ static int start(struct ctx *x)
  * does not go through the log: sanitizer reports). */
 static void to_log_file(struct ctx *x)
 {
-	int fd;
-
-	log_init("pvguest", x->o.level, x->log_path);
-	fd = open(x->log_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		dup2(fd, STDERR_FILENO);
-		close(fd);
+	if (x->log_fd >= 0) {
+		dup2(x->log_fd, STDERR_FILENO);
+		close(x->log_fd);
+		x->log_fd = -1;
 	} else {
 		fd_to_null(STDERR_FILENO);
 	}
+	/* The log is stderr, now the file. */
+	log_init("pvguest", x->o.level, NULL);
 }
 
 int main(int argc, char **argv)
 {
-	struct ctx x = { .status_fd = -1 };
+	struct ctx x = { .status_fd = -1, .log_fd = -1 };
 	struct daemon_signals sigs = { 0 };
 	int rc;
 
@@ -432,6 +539,7 @@ int main(int argc, char **argv)
 	rc = start(&x);
 	if (rc < 0) {
 		guest_destroy(x.g);
+		loadgen_destroy(x.lg);
 		daemon_signals_stop(&sigs);
 		event_base_free(x.base);
 		return 1;
@@ -447,8 +555,11 @@ int main(int argc, char **argv)
 	log_info("domain %lu (%s) ready; the store serves its ring once the toolstack introduces it",
 		 x.o.domid, x.o.name);
 	event_base_dispatch(x.base);
+	/* The guest first: its disks fail what the load generator has in
+	 * flight. */
 	guest_destroy(x.g);
+	loadgen_destroy(x.lg);
 	daemon_signals_stop(&sigs);
 	event_base_free(x.base);
-	return 0;
+	return x.exit_status;
 }

@@ -1,0 +1,146 @@
+/* pvctl: the command table and dispatch, as xl's (xl_cmdtable.c). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pvd/daemon.h"
+#include "pvd/log.h"
+#include "pvctl.h"
+
+static const struct pvctl_cmd commands[] = {
+	{ "create", cmd_create, "CONFIG",
+	  "Create a domain from an xl-style config file",
+	  "Parses CONFIG (xl.cfg syntax: name, memory, disk, vif; see\n"
+	  "docs/pvctl.md), starts the domain's pvguest, introduces the domain to\n"
+	  "the store and writes its nodes as libxl does.  Prints the new domid.\n"
+	  "On any failure everything done so far is undone.\n" },
+	{ "destroy", cmd_destroy, "DOMAIN",
+	  "Terminate a domain immediately",
+	  "DOMAIN is a domid or a name.  Stops the domain's pvguest (SIGTERM,\n"
+	  "then SIGKILL), releases the domain from the store and removes its\n"
+	  "nodes: /local/domain/N, /vm/<uuid> and its backend directories.\n" },
+	{ "list", cmd_list, "",
+	  "List domains",
+	  "Shows every domain in the store (/local/domain/*) with its name, id,\n"
+	  "memory (MiB), state and devices.  State: r running (its pvguest is\n"
+	  "alive), c crashed (its pvguest is gone), ------ not started by pvctl\n"
+	  "on this host.\n" },
+	{ "help", cmd_help, "[COMMAND]",
+	  "Print help on pvctl or on one of its commands", "" },
+};
+
+const struct pvctl_cmd *pvctl_find_cmd(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_help(FILE *f)
+{
+	fprintf(f, "Usage: pvctl COMMAND [ARGS]\n\n"
+		"pvd's toolstack, shaped like xl.  The store is found through\n"
+		"XENSTORED_PATH (as libxenstore does), guest state is kept in\n"
+		"$PVD_RUNDIR (default %s).\n\nCommands:\n", PVD_RUNDIR_DEFAULT);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n`pvctl COMMAND --help` describes a command.\n");
+}
+
+static void print_cmd_help(const struct pvctl_cmd *c, FILE *f)
+{
+	fprintf(f, "Usage: pvctl %s%s%s\n\n%s.\n", c->name, c->args[0] ? " " : "",
+		c->args, c->summary);
+	if (c->help[0])
+		fprintf(f, "\n%s", c->help);
+}
+
+int pvctl_usage(const struct pvctl_cmd *cmd)
+{
+	fprintf(stderr, "Usage: pvctl %s%s%s\n", cmd->name, cmd->args[0] ? " " : "",
+		cmd->args);
+	return 2;
+}
+
+bool pvctl_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
+int cmd_help(struct pvctl *p, int argc, char **argv)
+{
+	const struct pvctl_cmd *c;
+
+	if (argc < 2) {
+		print_help(stdout);
+		return 0;
+	}
+	if (argc > 2)
+		return pvctl_usage(pvctl_find_cmd("help"));
+	c = pvctl_find_cmd(argv[1]);
+	if (!c) {
+		pvctl_err("unknown command '%s' (see pvctl help)", argv[1]);
+		return 2;
+	}
+	print_cmd_help(c, stdout);
+	return 0;
+}
+
+/* Descriptors 0-2 must be open: otherwise the store socket or a pipe could
+ * land there and be written to as stdout. */
+static void std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0) {
+			int n = open("/dev/null", O_RDWR);
+
+			if (n >= 0 && n != fd)
+				close(n);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct pvctl p = { .sigfd = -1 };
+	const struct pvctl_cmd *c;
+	int rc;
+
+	std_fds();
+	signal(SIGPIPE, SIG_IGN);
+	log_init("pvctl", LOG_LVL_WARN, NULL);
+	p.rundir = pvd_rundir();
+	if (argc < 2) {
+		print_help(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return cmd_help(&p, 1, argv);
+	c = pvctl_find_cmd(argv[1]);
+	if (!c) {
+		pvctl_err("unknown command '%s' (see pvctl help)", argv[1]);
+		return 2;
+	}
+	if (c->run != cmd_help && pvctl_wants_help(argc - 1, argv + 1)) {
+		print_cmd_help(c, stdout);
+		return 0;
+	}
+	rc = c->run(&p, argc - 1, argv + 1);
+	pvctl_disconnect(&p);
+	if (p.sigfd >= 0)
+		close(p.sigfd);
+	if (fflush(stdout) != 0 && rc == 0) {
+		pvctl_err("writing the output failed");
+		rc = 1;
+	}
+	return rc;
+}
