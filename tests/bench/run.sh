@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored hv"
+SECTIONS_ALL="stored hv consoled"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -427,12 +427,170 @@ section_hv() {
 	fi
 }
 
+# ------------------------------------------------------------ consoled
+
+# pvd-consoled: console output from a simulated guest through the daemon
+# to a pty reader, beside a raw pty copy (write to a master, read the
+# slave) in the same run; then the daemon's memory and idle CPU with many
+# guests' consoles open (tests/integration/console_guest does the guests).
+CONSOLED_PID=
+
+consoled_ready() {
+	[ -s "$BENCH_RUNDIR/consoled.pid" ] && [ "$(cat "$BENCH_RUNDIR/consoled.pid")" = "$CONSOLED_PID" ]
+}
+
+# consoled_start ARGS: pvd-consoled -f against the bench's store.
+consoled_start() {
+	rm -f "$BENCH_RUNDIR/consoled.pid"
+	XENSTORED_PATH=$STORED_SOCK "${SERVER_PIN[@]}" "$BIN/pvd-consoled" -f \
+		--pidfile "$BENCH_RUNDIR/consoled.pid" --log-level warning "$@" \
+		>>"$BENCH_RUNDIR/consoled.log" 2>&1 &
+	CONSOLED_PID=$!
+	_pids+=("$CONSOLED_PID")
+	if ! wait_until "$WAIT_SECS" consoled_ready; then
+		bad "pvd-consoled $* did not start within ${WAIT_SECS}s"
+		tail -n 10 "$BENCH_RUNDIR/consoled.log" | sed 's/^/#   /'
+		stop_pid "$CONSOLED_PID"; CONSOLED_PID=
+		return 1
+	fi
+	note "pvd-consoled${*:+ $*} running, pid $CONSOLED_PID"
+}
+
+consoled_stop() {
+	[ -n "$CONSOLED_PID" ] || return 0
+	pid_alive "$CONSOLED_PID" || bad "pvd-consoled (pid $CONSOLED_PID) had died"
+	stop_pid "$CONSOLED_PID"
+	CONSOLED_PID=
+}
+
+# status_kb PID FIELD: a /proc/PID/status field in kB.
+status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+section_consoled() {
+	local G=$BUILD/tests/integration/console_guest bytes n idle dom=100 mode t line
+	local pvd raw pvd_sum raw_sum pvd_n raw_n drops ticks0 ticks1 t_pvd cpu_ms
+	local anon0 shm0 fds0 anon1 shm1 fds1 rss1 it0 it1 mpid fifo rows=()
+
+	echo
+	echo "== section consoled: console output through pvd-consoled vs a raw pty copy, pinning: $PIN =="
+	[ -x "$BIN/pvd-consoled" ] || { bad "$BIN/pvd-consoled not built (make)"; return 1; }
+	[ -x "$G" ] || { bad "$G not built (make tests)"; return 1; }
+	if [ "$QUICK" = 1 ]; then
+		bytes=$((4 << 20)) n=${BENCH_CONSOLES:-50} idle=1
+	else
+		bytes=$((64 << 20)) n=${BENCH_CONSOLES:-1000} idle=5
+	fi
+	note "guest: writes $bytes bytes into its 2 KiB out ring (chunks of what fits, a notify each),"
+	note "a second thread of the same process reads the pty; peer: the same program writing"
+	note "2 KiB writes to a raw pty master, a thread reading the slave; both placed like clients"
+	note "(the daemon like servers); A B B A; MB/s = what the reader got per second"
+	stored_start --hv none || return 1
+
+	for mode in nolog log; do
+		if [ "$mode" = log ]; then
+			mkdir -p "$BENCH_RUNDIR/consoled-logs"
+			consoled_start --rate-limit 0 --log-dir "$BENCH_RUNDIR/consoled-logs" \
+				--log-max-bytes 0 || break
+		else
+			consoled_start --rate-limit 0 || break
+		fi
+		pvd_sum=0 raw_sum=0 pvd_n=0 raw_n=0 drops=0 t_pvd=0
+		for t in pvd raw raw pvd; do
+			if [ "$t" = pvd ]; then
+				dom=$((dom + 1))
+				ticks0=$(cpu_ticks "$CONSOLED_PID")
+				line=$(XENSTORED_PATH=$STORED_SOCK timeout -k 5 120 "${CLIENT_PIN[@]}" \
+					"$G" throughput "$dom" "$bytes" 60 2>>"$BENCH_RUNDIR/cg.err")
+				ticks1=$(cpu_ticks "$CONSOLED_PID")
+			else
+				line=$(timeout -k 5 120 "${CLIENT_PIN[@]}" "$G" rawpty "$bytes" 2048 \
+					2>>"$BENCH_RUNDIR/cg.err")
+			fi
+			if [ -z "$line" ]; then
+				bad "console_guest ($t, $mode) failed: $(tail -n 3 "$BENCH_RUNDIR/cg.err")"
+				continue
+			fi
+			note "$t ($mode): $line"
+			if [ "$t" = pvd ]; then
+				pvd_sum=$(calc 'a + b' a="$pvd_sum" b="$(kv "$line" mb_per_s)")
+				pvd_n=$((pvd_n + 1))
+				drops=$((drops + $(kv "$line" dropped)))
+				t_pvd=$((t_pvd + ticks1 - ticks0))
+			else
+				raw_sum=$(calc 'a + b' a="$raw_sum" b="$(kv "$line" mb_per_s)")
+				raw_n=$((raw_n + 1))
+			fi
+		done
+		consoled_stop
+		[ "$pvd_n" -gt 0 ] && [ "$raw_n" -gt 0 ] || continue
+		pvd=$(calc 'int(s / n * 10) / 10' s="$pvd_sum" n="$pvd_n")
+		raw=$(calc 'int(s / n * 10) / 10' s="$raw_sum" n="$raw_n")
+		cpu_ms=$(calc 'int(t / hz * 1000 / (n * b / 1e6) * 100) / 100' t="$t_pvd" hz="$CLK_TCK" \
+			n="$pvd_n" b="$bytes")
+		t="guest -> pty"
+		[ "$mode" = log ] && t="guest -> pty + log file"
+		rows+=("$(printf '%-28s %10s %12s %6s %16s %s' "$t" "$pvd" "$raw" \
+			"$(ratio "$pvd" "$raw")" "${cpu_ms:--}" \
+			"$([ "$drops" -gt 0 ] && echo "output dropped in $drops run(s)")")")
+	done
+
+	# Many consoles, idle.
+	if consoled_start; then
+		anon0=$(status_kb "$CONSOLED_PID" RssAnon) shm0=$(status_kb "$CONSOLED_PID" RssShmem)
+		fds0=$(ls "/proc/$CONSOLED_PID/fd" | wc -l)
+		fifo=$BENCH_RUNDIR/many.in
+		rm -f "$fifo"; mkfifo "$fifo"
+		XENSTORED_PATH=$STORED_SOCK "${CLIENT_PIN[@]}" "$G" many 1000 "$n" 300 \
+			<"$fifo" >"$BENCH_RUNDIR/many.out" 2>"$BENCH_RUNDIR/many.err" &
+		mpid=$!
+		_pids+=("$mpid")
+		exec {_mfd}>"$fifo"
+		many_ready() { grep -q '^ready' "$BENCH_RUNDIR/many.out" || ! pid_alive "$mpid"; }
+		wait_until 330 many_ready
+		if grep -q '^ready' "$BENCH_RUNDIR/many.out"; then
+			note "$n guests' consoles open"
+			anon1=$(status_kb "$CONSOLED_PID" RssAnon) shm1=$(status_kb "$CONSOLED_PID" RssShmem)
+			rss1=$(status_kb "$CONSOLED_PID" VmRSS)
+			fds1=$(ls "/proc/$CONSOLED_PID/fd" | wc -l)
+			it0=$(cpu_ticks "$CONSOLED_PID")
+			sleep "$idle"
+			it1=$(cpu_ticks "$CONSOLED_PID")
+		else
+			bad "console_guest many $n did not get every console: $(tail -n 3 "$BENCH_RUNDIR/many.err")"
+		fi
+		exec {_mfd}>&-
+		wait_until "$WAIT_SECS" eval '! pid_alive '"$mpid" || bad "console_guest many did not exit"
+		stop_pid "$mpid"
+		consoled_stop
+	fi
+	stored_stop
+
+	echo
+	echo "== consoled: console output, pvd-consoled vs a raw pty copy (ratio = pvd/raw, same run; no goal) =="
+	printf '%-28s %10s %12s %6s %16s\n' case "pvd MB/s" "raw pty MB/s" ratio "daemon CPU ms/MB"
+	for line in "${rows[@]}"; do echo "$line"; done
+	if [ -n "${it1:-}" ]; then
+		echo
+		echo "== consoled: $n idle consoles (goal: no measurable idle CPU) =="
+		printf 'daemon RSS %s kB (own memory %s kB, guest pages mapped %s kB); before: own %s kB, mapped %s kB\n' \
+			"$rss1" "$anon1" "$shm1" "$anon0" "$shm0"
+		printf 'per console: own memory %s kB, mapped guest memory %s kB, %s descriptors\n' \
+			"$(calc 'int((b - a) / n * 100) / 100' a="$anon0" b="$anon1" n="$n")" \
+			"$(calc 'int((b - a) / n * 100) / 100' a="$shm0" b="$shm1" n="$n")" \
+			"$(calc 'int((b - a) / n * 100) / 100' a="$fds0" b="$fds1" n="$n")"
+		printf 'idle CPU over %ss: %s ticks (%s%% of a CPU; a tick is %s ms) -> goal %s\n' \
+			"$idle" "$((it1 - it0))" "$(calc 'int(t / hz / s * 10000) / 100' t=$((it1 - it0)) hz="$CLK_TCK" s="$idle")" \
+			"$((1000 / CLK_TCK))" "$([ $((it1 - it0)) -eq 0 ] && echo met || echo 'NOT MET')"
+	fi
+}
+
 # ------------------------------------------------------------ main
 
 for s in $SECTIONS; do
 	case $s in
 	stored) section_stored ;;
 	hv) section_hv ;;
+	consoled) section_consoled ;;
 	*) bad "unknown section $s (known: $SECTIONS_ALL)" ;;
 	esac
 done
