@@ -50,6 +50,9 @@ trap 'rc=$?; cleanup_guests; (exit $rc); _pvd_cleanup' EXIT
 [ "$(id -u)" = 0 ] && chmod 755 "$PVD_RUNDIR"
 stored_start --hv sim
 fds() { ls "/proc/$STORED_PID/fd" | wc -l; }
+# Guest memory the store still has mapped (the sim's memfds are named
+# dom<N>.mem).
+guest_maps() { grep -c 'memfd:dom[1-9][0-9]*\.' "/proc/$STORED_PID/maps"; }
 # fds_back_to NAME N: the store's descriptors come back to at most N (it
 # closes a released domain's ring and port, and the connections of clients
 # that exited, as its event loop gets to them: a bounded wait).  At most,
@@ -321,6 +324,7 @@ expect_eq "no pid file is left" "" "$(ls "$PVD_RUNDIR"/guests/*/pid 2>/dev/null)
 expect_eq "no hv file of a domU is left" "" \
 	"$(ls "$PVD_RUNDIR/hv" 2>/dev/null | grep -E '^dom[1-9][0-9]*\.' | head -n 12)"
 fds_back_to "pvd-stored holds no more descriptors than before the $N domains" "$before_fds"
+expect_eq "pvd-stored maps no guest memory after the $N domains" 0 "$(guest_maps)"
 
 # ------------------------------------------------- a guest that crashed
 before_fds=$(fds)
