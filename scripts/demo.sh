@@ -1,67 +1,91 @@
 #!/bin/bash
-# make demo: pvd-stored in a private run directory, shown at work with
-# Xen's own xenstore-utils and libxenstore.  Later parts of pvd grow this
-# into a guest with a disk, a console and a NIC.
+# make demo: pvd at work in a private run directory: the store, the console
+# daemon and a simulated guest created by pvctl, seen from dom0 and from
+# inside the guest.  Later parts of pvd add the guest's disk and NIC.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 BIN=$PWD/$BUILD/bin
 export PVD_RUNDIR=$(mktemp -d /tmp/pvd-demo.XXXXXX)
+chmod 755 "$PVD_RUNDIR"	# guests run as nobody
 export XENSTORED_PATH=$PVD_RUNDIR/xenstored/socket
+export PVD_HV=sim
 pids=()
+stop() {
+	local p=$1
+	kill "$p" 2>/dev/null || return 0
+	for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$p" 2>/dev/null || true
+}
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
+	"$BIN/pvctl" destroy demo >/dev/null 2>&1 || true
+	for p in "${pids[@]}"; do stop "$p"; done
 	rm -rf "$PVD_RUNDIR"
 }
 trap cleanup EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+wait_file() {
+	for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done
+	echo "timed out waiting for $1" >&2
+	return 1
+}
+start_stored() {
+	rm -f "$PVD_RUNDIR/stored.pid"
+	"$BIN/pvd-stored" -f --socket "$XENSTORED_PATH" --pidfile "$PVD_RUNDIR/stored.pid" \
+		--persist "$PVD_RUNDIR/store.db" --log-file "$PVD_RUNDIR/stored.log" &
+	pids+=($!)
+	wait_file "$PVD_RUNDIR/stored.pid"
+}
 
-say "Starting pvd-stored (journal in $PVD_RUNDIR/store.db)"
-"$BIN/pvd-stored" -f --socket "$XENSTORED_PATH" --pidfile "$PVD_RUNDIR/stored.pid" \
-	--persist "$PVD_RUNDIR/store.db" --guest-socket "7:$PVD_RUNDIR/dom7.sock" \
-	--log-file "$PVD_RUNDIR/stored.log" &
+say "Starting pvd-stored (journal $PVD_RUNDIR/store.db) and pvd-consoled"
+start_stored
+mkdir -p "$PVD_RUNDIR/consoles"
+"$BIN/pvd-consoled" -f --pidfile "$PVD_RUNDIR/consoled.pid" --log-dir "$PVD_RUNDIR/consoles" \
+	--log-file "$PVD_RUNDIR/consoled.log" &
 pids+=($!)
-for _ in $(seq 100); do [ -f "$PVD_RUNDIR/stored.pid" ] && break; sleep 0.1; done
-[ -f "$PVD_RUNDIR/stored.pid" ] || { echo "pvd-stored did not start"; cat "$PVD_RUNDIR/stored.log"; exit 1; }
+wait_file "$PVD_RUNDIR/consoled.pid"
 
-say "The toolstack's part, with Xen's own xenstore-utils (XENSTORED_PATH=$XENSTORED_PATH)"
-run xenstore-write /local/domain/7/name demo-guest /local/domain/7/memory/target 262144
-run xenstore-chmod -r /local/domain/7 n7 r0
-run xenstore-write /local/domain/0/backend/vbd/7/51712/state 1
-run xenstore-chmod -r /local/domain/0/backend/vbd/7 n0 r7
-run xenstore-ls -p /local
+say "Creating a guest with pvctl, from an xl-style config"
+truncate -s 64M "$PVD_RUNDIR/disk.img"
+cat >"$PVD_RUNDIR/demo.cfg" <<CFG
+name   = "demo"
+memory = 64
+disk   = [ 'file:$PVD_RUNDIR/disk.img,xvda,w' ]
+vif    = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]
+CFG
+cat "$PVD_RUNDIR/demo.cfg"
+run "$BIN/pvctl" create "$PVD_RUNDIR/demo.cfg"
+run "$BIN/pvctl" list
 
-say "A watch fires when set, then on every change below it"
-timeout 5 xenstore-watch -n 3 /local/domain/0/backend/vbd/7 &
-w=$!
-sleep 0.3
-run xenstore-write /local/domain/0/backend/vbd/7/51712/state 2
-run xenstore-write /local/domain/0/backend/vbd/7/51712/state 4
-wait $w || true
+say "What the toolstack wrote, as dom0 sees it (Xen's own xenstore-ls)"
+run xenstore-ls -p /local/domain/1
 
-say "Domain 7's view (a guest socket: unprivileged, paths relative to /local/domain/7)"
-run env XENSTORED_PATH=$PVD_RUNDIR/dom7.sock xenstore-read name
-run env XENSTORED_PATH=$PVD_RUNDIR/dom7.sock xenstore-read /local/domain/0/backend/vbd/7/51712/state
-printf '$ xenstore-read /local/domain/0/name   (as dom7)\n'
-env XENSTORED_PATH=$PVD_RUNDIR/dom7.sock xenstore-read /local/domain/0/name 2>&1 || true
+say "Inside the guest: Xen's xenstore-utils over the guest's own xenstore ring"
+G="env XENSTORED_PATH=$PVD_RUNDIR/guests/dom1/xenbus.sock"
+run $G xenstore-read name
+run $G xenstore-write data/greeting "hello from domain 1"
+run xenstore-read /local/domain/1/data/greeting
+run $G xenstore-read /local/domain/0/backend/vbd/1/51712/params   # its backend: readable
+printf '$ xenstore-ls /tool   (as the guest: dom0'"'"'s, not readable)\n'
+$G xenstore-ls /tool 2>&1 || true
 
-say "Durability: kill -9, restart, the tree is what was acknowledged"
+say "Durability: kill -9 the store, restart it; the guest is served again"
 run kill -9 "${pids[0]}"
 wait "${pids[0]}" 2>/dev/null || true
-pids=()
-rm -f "$PVD_RUNDIR/stored.pid"
-"$BIN/pvd-stored" -f --socket "$XENSTORED_PATH" --pidfile "$PVD_RUNDIR/stored.pid" \
-	--persist "$PVD_RUNDIR/store.db" --log-file "$PVD_RUNDIR/stored.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -f "$PVD_RUNDIR/stored.pid" ] && break; sleep 0.1; done
-run xenstore-ls -p /local/domain/7
-run xenstore-read /local/domain/0/backend/vbd/7/51712/state
+start_stored
+run $G xenstore-read data/greeting
+run xenstore-read /local/domain/1/name
+
+say "The guest's console, logged by pvd-consoled"
+sleep 0.5
+ls "$PVD_RUNDIR/consoles" 2>/dev/null | sed 's/^/  /'
+head -n 20 "$PVD_RUNDIR"/consoles/*.log 2>/dev/null || echo "  (no console output yet)"
+
+say "Destroying the guest"
+run "$BIN/pvctl" destroy demo
+run "$BIN/pvctl" list
 
 say "pvd-stored's log"
 cat "$PVD_RUNDIR/stored.log"
