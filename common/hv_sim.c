@@ -35,6 +35,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pvd/daemon.h"
@@ -74,6 +75,8 @@ struct sim_dom {
 	unsigned nmaps;
 	dev_t mem_dev;		/* which incarnation of the domain: its */
 	ino_t mem_ino;		/* memfd, new for every creation */
+	uint64_t checked_ns;	/* when that was last checked */
+	bool stale;		/* a new incarnation (or none) holds the id */
 };
 
 static inline void cpu_relax(void)
@@ -411,6 +414,26 @@ static bool simdom_current(const struct hv_sim *s, const struct sim_dom *d)
 	       st.st_ino == d->mem_ino;
 }
 
+/* The identity check costs a stat: made at most every 100 ms per domain
+ * on the map and copy paths, or whenever asked (hv_domain_alive). */
+#define SIMDOM_CHECK_NS (100ull * 1000 * 1000)
+
+static bool simdom_stale(const struct hv_sim *s, struct sim_dom *d, bool force)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (d->stale)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (!force && now - d->checked_ns < SIMDOM_CHECK_NS)
+		return false;
+	d->checked_ns = now;
+	d->stale = !simdom_current(s, d);
+	return d->stale;
+}
+
 static int simdom_get(struct hv_sim *s, domid_t domid, struct sim_dom **out)
 {
 	struct sim_dom *d = s->last;
@@ -420,10 +443,10 @@ static int simdom_get(struct hv_sim *s, domid_t domid, struct sim_dom **out)
 		for (d = s->doms; d && d->domid != domid; d = d->next)
 			;
 	}
-	/* With nothing mapped, a cached domain costs one stat to re-check;
-	 * while mapped, it is the caller's to notice (hv_domain_alive). */
+	/* While mapped, a stale domain is the caller's to notice (through
+	 * hv_domain_alive); unmapped, it is replaced here. */
 	if (d && (__atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE) ||
-		  (d->nmaps == 0 && !simdom_current(s, d)))) {
+		  (d->nmaps == 0 && simdom_stale(s, d, false)))) {
 		if (d->nmaps)
 			return -ESRCH;   /* dying: unmaps only */
 		simdom_forget(s, d);
@@ -594,7 +617,7 @@ static void map_release(struct hv_sim *s, struct sim_map *m)
 	/* A dead domain's memory must not stay pinned here: forget it with
 	 * its last mapping (SIGKILL leaves no dead flag; the stat tells). */
 	if (!d->nmaps && (__atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE) ||
-			  !simdom_current(s, d)))
+			  simdom_stale(s, d, false)))
 		simdom_forget(s, d);
 }
 
@@ -715,7 +738,7 @@ static int sim_domain_alive(struct hv *hv, domid_t domid)
 	/* The incarnation this handle knows may be gone even though the id
 	 * lives again: for the caller, its domain is dead. */
 	for (struct sim_dom *d = s->doms; d; d = d->next)
-		if (d->domid == domid && !simdom_current(s, d))
+		if (d->domid == domid && simdom_stale(s, d, true))
 			return 0;
 	if (snprintf(path, sizeof(path), "%s/dom%u.lock", s->hvdir,
 		     (unsigned)domid) >= (int)sizeof(path))
