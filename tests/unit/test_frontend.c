@@ -16,7 +16,23 @@
 #include "../../tools/pvguest/xs_ring.c"
 #include "../../tools/pvguest/xenbus.c"
 #include "../../tools/pvguest/frontend.c"
+#include "../../tools/pvguest/gntalloc.c"
+#include "../../tools/pvguest/nbd.c"
+#include "../../tools/pvguest/blkfront.c"
 #include "pvguest_fakestore.h"
+
+/* guest.c's, for blkfront.c (never reached here: no vbd is probed with a
+ * grant allocator). */
+int guest_port_handler_set(struct guest *g, evtchn_port_t port,
+			   guest_port_fn *fn, void *arg)
+{
+	return -ENOSYS;
+}
+
+const char *guest_dir(const struct guest *g)
+{
+	return "/nonexistent";
+}
 
 #define GUEST 5
 #define ROUNDS 60
@@ -144,7 +160,7 @@ static void d0_rm(struct fx *f, const char *path)
 	assert_int_equal(fakestore_dom0(&f->fs, XS_RM, 1, path), XS_RM);
 }
 
-static void test_builtin_is_empty_and_watches_nothing(void **state)
+static void test_builtin_is_vbd(void **state)
 {
 	struct fx *f = *state;
 	const struct frontend_ops *const *t;
@@ -152,8 +168,18 @@ static void test_builtin_is_empty_and_watches_nothing(void **state)
 
 	t = frontend_builtin(&n);
 	assert_non_null(t);
-	assert_int_equal(n, 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(t[0]->type, "vbd");
 	start_fe(f, t, n);
+	assert_int_equal(f->fs.guest->c->nwatches, 1);
+	assert_int_equal(xenbus_pending(f->xb), 0);
+}
+
+static void test_no_frontends_watch_nothing(void **state)
+{
+	struct fx *f = *state;
+
+	start_fe(f, table, 0);
 	assert_int_equal(f->fs.guest->c->nwatches, 0);
 	assert_int_equal(xenbus_pending(f->xb), 0);
 }
@@ -295,7 +321,8 @@ int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_builtin_is_empty_and_watches_nothing),
+		T(test_builtin_is_vbd),
+		T(test_no_frontends_watch_nothing),
 		T(test_existing_devices_probed_at_start),
 		T(test_probe_changed_remove),
 		T(test_probe_failure),

@@ -25,6 +25,12 @@
 #include "../../tools/pvguest/xenbus.c"
 #include "../../tools/pvguest/xenbus_proxy.c"
 #include "../../tools/pvguest/frontend.c"
+/* The vbd frontend's XS_WATCH "device" "f:device", first on the ring. */
+#define FE_WATCH_LEN (sizeof(struct xsd_sockmsg) + sizeof("device\0f:device"))
+
+#include "../../tools/pvguest/gntalloc.c"
+#include "../../tools/pvguest/nbd.c"
+#include "../../tools/pvguest/blkfront.c"
 #include "../../tools/pvguest/guest.c"
 
 #include "pvd/hv.h"
@@ -249,15 +255,19 @@ static void test_client_to_store_and_back(void **state)
 	memcpy(buf + sizeof(h), "name", 5);
 	assert_int_equal(send(fd, buf, sizeof(h) + 5, 0), (ssize_t)(sizeof(h) + 5));
 
-	/* The request reaches the ring and the store is notified. */
-	for (r = 0; r < ROUNDS && intf->req_prod != sizeof(h) + 5; r++)
+	/* The request reaches the ring (after the frontends' watch on
+	 * "device") and the store is notified. */
+	for (r = 0; r < ROUNDS && intf->req_prod != sizeof(h) + 5 + FE_WATCH_LEN; r++)
 		loop_once(f);
-	assert_int_equal(intf->req_prod, sizeof(h) + 5);
+	assert_int_equal(intf->req_prod, sizeof(h) + 5 + FE_WATCH_LEN);
 	assert_int_equal(hv_evtchn_wait(hv, 5000), 0);
 	assert_int_equal(hv_evtchn_pending(hv, &p), 0);
 	assert_int_equal(p, sport);
 	hv_evtchn_unmask(hv, p);
 	memcpy(&h, intf->req, sizeof(h));
+	assert_int_equal(h.type, XS_WATCH);
+	assert_int_equal(sizeof(h) + h.len, FE_WATCH_LEN);
+	memcpy(&h, intf->req + FE_WATCH_LEN, sizeof(h));
 	assert_int_equal(h.type, XS_READ);
 	assert_int_not_equal(h.req_id, 55);	/* rewritten on the ring */
 	intf->req_cons = intf->req_prod;

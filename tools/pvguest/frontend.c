@@ -16,6 +16,7 @@
 
 #include <xen/io/xs_wire.h>
 
+#include "blkfront.h"
 #include "frontend.h"
 #include "pvd/log.h"
 #include "xenbus.h"
@@ -40,12 +41,12 @@ struct frontends {
 	bool watching;
 };
 
-/* None yet: the block, console and network frontends add theirs. */
-static const struct frontend_ops *const builtin[] = { NULL };
+/* The console and network frontends add theirs. */
+static const struct frontend_ops *const builtin[] = { &blkfront_ops };
 
 const struct frontend_ops *const *frontend_builtin(unsigned *n)
 {
-	*n = 0;
+	*n = sizeof(builtin) / sizeof(builtin[0]);
 	return builtin;
 }
 

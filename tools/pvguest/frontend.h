@@ -17,6 +17,8 @@ struct event_base;
 struct xenbus;
 struct hv_sim_domain;
 struct guest;
+struct gntalloc;
+struct blkfront_config;
 
 /* Bounds on names read from the store (ours, but the store is untrusted):
  * [A-Za-z0-9_-]. */
@@ -30,8 +32,10 @@ struct frontend_env {
 	struct event_base *base;
 	struct xenbus *xb;		/* requests and watches (token prefix "f:") */
 	struct hv_sim_domain *dom;	/* memory, grants, event channels */
-	struct guest *guest;		/* guest_port_handler_set */
+	struct guest *guest;		/* guest_port_handler_set, guest_dir */
 	unsigned domid;
+	struct gntalloc *gnt;		/* the guest's grant references */
+	const struct blkfront_config *blk;	/* vbd options, NULL: defaults */
 };
 
 struct frontend_ops;
@@ -62,7 +66,7 @@ struct frontend_ops {
 
 struct frontends;
 
-/* The frontends built into pvguest (none yet); *n gets their number. */
+/* The frontends built into pvguest (vbd); *n gets their number. */
 const struct frontend_ops *const *frontend_builtin(unsigned *n);
 
 /* Starts probing for the n frontends of table (which must outlive fe).

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "frontend.h"
+#include "gntalloc.h"
 #include "guest.h"
 #include "pvd/daemon.h"
 #include "pvd/hv_sim.h"
@@ -45,6 +46,8 @@ struct guest {
 	struct xenbus *xb;
 	struct xenbus_proxy *proxy;
 	struct frontends *fe;
+	struct gntalloc *gnt;
+	const struct blkfront_config *blk;
 	struct port_handler handlers[MAX_PORT_HANDLERS];
 	unsigned nhandlers;
 	bool dir_made;
@@ -265,6 +268,10 @@ int guest_create(struct guest **out, struct event_base *base,
 				strerror(-rc));
 		goto fail;
 	}
+	rc = gntalloc_create(&g->gnt, HV_SIM_NR_GRANTS);
+	if (rc < 0)
+		goto fail;
+	g->blk = cfg->blk;
 	g->store_gfn = hv_sim_xenstore_page(g->dom);
 	g->console_gfn = hv_sim_console_page(g->dom);
 	if ((rc = hv_sim_evtchn_alloc_unbound(g->dom, 0, &g->store_port)) < 0 ||
@@ -306,7 +313,7 @@ int guest_start(struct guest *g)
 {
 	struct frontend_env env = {
 		.base = g->base, .xb = g->xb, .dom = g->dom, .guest = g,
-		.domid = g->domid,
+		.domid = g->domid, .gnt = g->gnt, .blk = g->blk,
 	};
 	const struct frontend_ops *const *table;
 	unsigned n;
@@ -337,6 +344,7 @@ void guest_destroy(struct guest *g)
 		log_info("domain %u (%s) destroyed", (unsigned)g->domid, g->name);
 	}
 	dir_remove(g);
+	gntalloc_destroy(g->gnt);
 	free(g);
 }
 
@@ -378,6 +386,16 @@ const char *guest_dir(const struct guest *g)
 struct xenbus *guest_xenbus(struct guest *g)
 {
 	return g->xb;
+}
+
+struct hv_sim_domain *guest_domain(struct guest *g)
+{
+	return g->dom;
+}
+
+evtchn_port_t guest_console_port(const struct guest *g)
+{
+	return g->console_port;
 }
 
 int guest_port_handler_set(struct guest *g, evtchn_port_t port,

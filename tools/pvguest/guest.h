@@ -19,6 +19,7 @@
 struct event_base;
 struct guest;
 struct xenbus;
+struct blkfront_config;
 
 #define GUEST_MEMORY_MIN_MIB 1u
 #define GUEST_MEMORY_MAX_MIB 4096u
@@ -29,6 +30,9 @@ struct guest_config {
 	domid_t domid;		/* 1 .. DOMID_FIRST_RESERVED-1 */
 	const char *name;	/* for the log */
 	unsigned memory_mib;
+	/* vbd frontend options and listener (blkfront.h); NULL: defaults.
+	 * Must outlive the guest. */
+	const struct blkfront_config *blk;
 };
 
 /* Creates the domain, its ports, its state directory (a stale one from a
@@ -54,6 +58,9 @@ int guest_ready_line(const struct guest *g, char *buf, size_t len);
 /* <rundir>/guests/dom<N> */
 const char *guest_dir(const struct guest *g);
 struct xenbus *guest_xenbus(struct guest *g);
+/* For the console frontend (console.h): the domain and its console port. */
+struct hv_sim_domain *guest_domain(struct guest *g);
+evtchn_port_t guest_console_port(const struct guest *g);
 
 /* Frontends: what to call when a port of ours fires (fn NULL: nothing). */
 typedef void guest_port_fn(void *arg, evtchn_port_t port);

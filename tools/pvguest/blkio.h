@@ -1,0 +1,46 @@
+/* One block I/O request as the guest's block users (the NBD export, the
+ * load generator) hand it to a disk: the role of Linux's struct request.
+ * A disk is anything with a blkio_submit_fn (blkfront, or a memory disk
+ * in tests). */
+#ifndef PVGUEST_BLKIO_H
+#define PVGUEST_BLKIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum blkio_op {
+	BLKIO_READ,
+	BLKIO_WRITE,
+	BLKIO_FLUSH,	/* everything completed before is on stable storage */
+	BLKIO_DISCARD,	/* a hint: the range may read back as anything */
+};
+
+struct blkio;
+/* err: 0 or -errno (-EIO, -EINVAL, -ENOSPC beyond the end, -EROFS,
+ * -EOPNOTSUPP, -ENODEV when the disk went away, -ETIMEDOUT when it stayed
+ * disconnected too long). */
+typedef void blkio_done_fn(struct blkio *io, int err);
+
+struct blkio {
+	enum blkio_op op;
+	bool fua;		/* write: on stable storage when done */
+	uint64_t offset;	/* bytes, a multiple of the disk's sector size */
+	uint64_t len;		/* bytes, ditto; read/write at most BLKIO_MAX_LEN */
+	void *buf;		/* read/write: len bytes */
+	blkio_done_fn *done;	/* called exactly once, never from submit */
+	void *arg;		/* the submitter's */
+
+	/* The disk's, set by submit. */
+	struct blkio *next;
+	uint64_t t_queued;	/* ns, CLOCK_MONOTONIC */
+	uint32_t nsubs, next_sub, ndone;
+	uint32_t chunk;		/* bytes per sub-request */
+	int err;
+	bool flush_phase;	/* fua: the data is written, now the flush */
+};
+
+#define BLKIO_MAX_LEN (32u << 20)
+
+typedef int blkio_submit_fn(void *disk, struct blkio *io);
+
+#endif
