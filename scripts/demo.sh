@@ -78,10 +78,11 @@ start_stored
 run $G xenstore-read data/greeting
 run xenstore-read /local/domain/1/name
 
-say "The guest's console, logged by pvd-consoled"
-sleep 0.5
-ls "$PVD_RUNDIR/consoles" 2>/dev/null | sed 's/^/  /'
-head -n 20 "$PVD_RUNDIR"/consoles/*.log 2>/dev/null || echo "  (no console output yet)"
+say "The guest's console: a shell in the guest, through its console ring, pvd-consoled and a pty"
+printf '$ echo '"'"'echo hello from $(hostname), uid $(id -u)'"'"' | pvctl console demo\n'
+echo 'echo hello from $(hostname), uid $(id -u)' | timeout 3 "$BIN/pvctl" console demo 2>&1 | tr -d '\r' | head -n 20 || true
+say "The console log pvd-consoled keeps ($PVD_RUNDIR/consoles)"
+head -n 20 "$PVD_RUNDIR"/consoles/*.log 2>/dev/null | tr -d '\r' || echo "  (no console output yet)"
 
 say "Destroying the guest"
 run "$BIN/pvctl" destroy demo

@@ -27,6 +27,16 @@ static const struct pvctl_cmd commands[] = {
 	  "memory (MiB), state and devices.  State: r running (its pvguest is\n"
 	  "alive), c crashed (its pvguest is gone), ------ not started by pvctl\n"
 	  "on this host.\n" },
+	{ "console", cmd_console, "DOMAIN [--num N]",
+	  "Attach to a domain's console",
+	  "DOMAIN is a domid or a name.  Opens the pty the console daemon\n"
+	  "(pvd-consoled) named in /local/domain/N/console/tty (with --num N > 0,\n"
+	  "secondary console N: /local/domain/N/device/console/N/tty), waiting up\n"
+	  "to 5 s for it, and copies both ways, the terminal in raw mode.\n"
+	  "Ctrl-] detaches (exit 0).  Without a terminal on stdin it copies as is\n"
+	  "(no raw mode) and, once stdin ends, keeps showing the console until\n"
+	  "Ctrl-] or a signal (SIGINT, SIGTERM, SIGHUP: exit 0).  Exit 1 when the\n"
+	  "console closes (the daemon or the domain went).\n" },
 	{ "help", cmd_help, "[COMMAND]",
 	  "Print help on pvctl or on one of its commands", "" },
 };

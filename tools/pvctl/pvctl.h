@@ -19,6 +19,7 @@
 #define PVCTL_STOP_TIMEOUT_MS  5000    /* SIGTERM, then as long after SIGKILL */
 #define PVCTL_LOCK_TIMEOUT_MS  30000   /* another pvctl creating a domain */
 #define PVCTL_TXN_TRIES        16      /* a transaction that keeps conflicting */
+#define PVCTL_CONSOLE_WAIT_MS  5000    /* the console daemon's tty node */
 
 struct pvctl {
 	struct xs_handle *xs;   /* NULL until pvctl_connect */
@@ -133,6 +134,7 @@ int nodes_remove_domain(struct pvctl *p, xs_transaction_t t, unsigned domid);
 int cmd_create(struct pvctl *p, int argc, char **argv);
 int cmd_destroy(struct pvctl *p, int argc, char **argv);
 int cmd_list(struct pvctl *p, int argc, char **argv);
+int cmd_console(struct pvctl *p, int argc, char **argv);
 int cmd_help(struct pvctl *p, int argc, char **argv);
 
 #endif

@@ -34,6 +34,7 @@
 #include <event2/event.h>
 
 #include "blkfront.h"
+#include "console.h"
 #include "guest.h"
 #include "loadgen.h"
 #include "pvd/daemon.h"
@@ -50,6 +51,7 @@ struct opts {
 	struct blkfront_opts blk;
 	const char *loadgen;
 	struct loadgen_spec lg;
+	struct console_config con;
 };
 
 struct ctx {
@@ -65,6 +67,7 @@ struct ctx {
 	struct guest *g;
 	struct blkfront_config blk;
 	struct loadgen *lg;
+	struct console *con;
 	int exit_status;
 };
 
@@ -96,6 +99,8 @@ static void usage(FILE *f)
 "      --blk-timeout S        fail requests after S seconds disconnected (default 30)\n"
 "      --loadgen SPEC         run the in-guest load generator, e.g.\n"
 "                             'devid=51712,rw=randread,bs=4096,qd=32,seconds=5,verify=1,exit=1'\n"
+"      --no-console-shell     no shell on the console (pvguest's messages only)\n"
+"      --console-shell CMD    the console's shell (default: $PVD_GUEST_SHELL, else /bin/sh -i)\n"
 "  -h, --help\n"
 "The ready line: domid=N store_gfn=G store_port=P console_gfn=C console_port=Q pid=PID\n",
 		DOMID_FIRST_RESERVED - 1, GUEST_MEMORY_MAX_MIB, BLKFRONT_MAX_QUEUES,
@@ -137,7 +142,7 @@ static unsigned long parse_num(const char *opt, const char *s,
 enum { O_DOMID = 256, O_NAME, O_MEM, O_READY, O_USER, O_LEVEL,
        O_BLK_NO_INDIRECT, O_BLK_NO_PERSISTENT, O_BLK_NO_DISCARD, O_BLK_NO_FLUSH,
        O_BLK_NO_NBD, O_BLK_QUEUES, O_BLK_ORDER, O_BLK_INDIRECT, O_BLK_SPIN,
-       O_BLK_TIMEOUT, O_LOADGEN };
+       O_BLK_TIMEOUT, O_LOADGEN, O_NO_CON_SHELL, O_CON_SHELL };
 
 static const struct option longopts[] = {
 	{ "domid", required_argument, NULL, O_DOMID },
@@ -158,6 +163,8 @@ static const struct option longopts[] = {
 	{ "blk-spin-ns", required_argument, NULL, O_BLK_SPIN },
 	{ "blk-timeout", required_argument, NULL, O_BLK_TIMEOUT },
 	{ "loadgen", required_argument, NULL, O_LOADGEN },
+	{ "no-console-shell", no_argument, NULL, O_NO_CON_SHELL },
+	{ "console-shell", required_argument, NULL, O_CON_SHELL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -240,6 +247,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 				die_usage("--loadgen: %s", why);
 			break;
 		}
+		case O_NO_CON_SHELL:
+			o->con.no_shell = true;
+			break;
+		case O_CON_SHELL:
+			o->con.shell = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -475,6 +488,8 @@ static int start(struct ctx *x)
 			return rc;
 	}
 	rc = guest_start(x->g);
+	if (rc == 0)
+		rc = console_start(&x->con, x->base, x->g, x->o.name, &x->o.con);
 	if (rc < 0)
 		return rc;
 	n = guest_ready_line(x->g, line, sizeof(line));
@@ -538,6 +553,7 @@ int main(int argc, char **argv)
 	}
 	rc = start(&x);
 	if (rc < 0) {
+		console_stop(x.con);
 		guest_destroy(x.g);
 		loadgen_destroy(x.lg);
 		daemon_signals_stop(&sigs);
@@ -557,6 +573,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(x.base);
 	/* The guest first: its disks fail what the load generator has in
 	 * flight. */
+	console_stop(x.con);
 	guest_destroy(x.g);
 	loadgen_destroy(x.lg);
 	daemon_signals_stop(&sigs);
