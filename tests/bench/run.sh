@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored hv consoled"
+SECTIONS_ALL="stored hv consoled blkback"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -584,12 +584,26 @@ section_consoled() {
 	fi
 }
 
+# ------------------------------------------------------------ blkback
+
+# pvd-blkback: the null target (ring path alone, IOPS per backend core)
+# and a tmpfs file through the ring with each engine beside fio on the
+# same file (tests/bench/blkback.sh).
+section_blkback() {
+	echo
+	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS BENCH_PIN=$PIN \
+		bash tests/bench/blkback.sh; then
+		bad "blkback benchmark failed"
+	fi
+}
+
 # ------------------------------------------------------------ main
 
 for s in $SECTIONS; do
 	case $s in
 	stored) section_stored ;;
 	hv) section_hv ;;
+	blkback) section_blkback ;;
 	consoled) section_consoled ;;
 	*) bad "unknown section $s (known: $SECTIONS_ALL)" ;;
 	esac

@@ -1,0 +1,281 @@
+/* The io_uring engine (liburing) on O_DIRECT files and block devices.
+ *
+ * Same shape as the libaio engine: requests become SQEs, one
+ * io_uring_submit per batch (commit), an eventfd registered with the ring
+ * wakes the libevent loop, and the completion queue is checked in user
+ * space (io_uring_cq_ready) for the transport's spin.  fdatasync and a
+ * file's hole punching are asynchronous here (IORING_OP_FSYNC,
+ * IORING_OP_FALLOCATE); BLKDISCARD on a block device is synchronous.
+ * Requests beyond what the completion queue holds wait in a FIFO.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "pvd/log.h"
+#include "eng_util.h"
+#include "store.h"
+
+struct uring_eng {
+	struct blk_engine base;
+	struct io_uring ring;
+	int efd;
+	unsigned cap, inflight, queued;
+	struct blk_ioq wait, done;
+};
+
+struct uring_store {
+	struct blk_store base;
+	struct blk_file f;
+};
+
+static struct uring_eng *to_eng(struct blk_engine *e)
+{
+	return container_of(e, struct uring_eng, base);
+}
+
+static struct uring_store *to_store(struct blk_store *s)
+{
+	return container_of(s, struct uring_store, base);
+}
+
+static int uring_engine_create(unsigned depth, struct blk_engine **out)
+{
+	struct uring_eng *u = calloc(1, sizeof(*u));
+	struct io_uring_params p;
+	unsigned entries;
+	int rc;
+
+	if (!u)
+		return -ENOMEM;
+	u->base.ops = &blk_backend_uring;
+	entries = depth ? depth : 1024;
+	if (entries > 4096)
+		entries = 4096;
+	u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (u->efd < 0) {
+		rc = -errno;
+		free(u);
+		return rc;
+	}
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER;
+	rc = io_uring_queue_init_params(entries, &u->ring, &p);
+	if (rc == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		rc = io_uring_queue_init_params(entries, &u->ring, &p);
+	}
+	if (rc < 0) {
+		log_err("io_uring_queue_init(%u): %s", entries, strerror(-rc));
+		goto fail;
+	}
+	rc = io_uring_register_eventfd(&u->ring, u->efd);
+	if (rc < 0) {
+		log_err("io_uring_register_eventfd: %s", strerror(-rc));
+		io_uring_queue_exit(&u->ring);
+		goto fail;
+	}
+	u->cap = p.cq_entries;
+	*out = &u->base;
+	return 0;
+fail:
+	close(u->efd);
+	free(u);
+	return rc;
+}
+
+static void uring_engine_destroy(struct blk_engine *e)
+{
+	struct uring_eng *u;
+
+	if (!e)
+		return;
+	u = to_eng(e);
+	io_uring_queue_exit(&u->ring);
+	close(u->efd);
+	free(u);
+}
+
+static int uring_engine_fd(struct blk_engine *e)
+{
+	return to_eng(e)->efd;
+}
+
+/* Prepares one queued request as an SQE; false when the SQ is full. */
+static bool prep(struct uring_eng *u, struct blk_io *io)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct uring_store *s = to_store(io->store);
+
+	if (!sqe)
+		return false;
+	switch (io->op) {
+	case BLK_IO_READ:
+		io_uring_prep_readv(sqe, s->f.fd, io->iov, io->iovcnt, io->offset);
+		break;
+	case BLK_IO_WRITE:
+		io_uring_prep_writev(sqe, s->f.fd, io->iov, io->iovcnt, io->offset);
+		break;
+	case BLK_IO_FLUSH:
+		io_uring_prep_fsync(sqe, s->f.fd, IORING_FSYNC_DATASYNC);
+		break;
+	default:
+		io_uring_prep_fallocate(sqe, s->f.fd,
+					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					io->offset, io->len);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, io);
+	u->queued++;
+	return true;
+}
+
+static void uring_commit(struct blk_engine *e)
+{
+	struct uring_eng *u = to_eng(e);
+
+	for (;;) {
+		int n;
+
+		while (u->wait.head && u->inflight + u->queued < u->cap &&
+		       prep(u, u->wait.head))
+			ioq_pop(&u->wait);
+		if (!u->queued)
+			return;
+		n = io_uring_submit(&u->ring);
+		if (n == -EINTR)
+			continue;
+		if (n < 0) {
+			/* Left in the SQ: the next commit tries again. */
+			if (!u->inflight)
+				log_warn("io_uring_submit: %s", strerror(-n));
+			return;
+		}
+		u->inflight += (unsigned)n;
+		u->queued -= (unsigned)n < u->queued ? (unsigned)n : u->queued;
+		if (n == 0 || !u->wait.head)
+			return;
+	}
+}
+
+static unsigned uring_reap(struct blk_engine *e, unsigned max)
+{
+	struct uring_eng *u = to_eng(e);
+	struct io_uring_cqe *cqes[64];
+	unsigned n;
+
+	n = ioq_complete(&u->done, max);
+	while (n < max) {
+		unsigned want = max - n < 64 ? max - n : 64;
+		unsigned got = io_uring_peek_batch_cqe(&u->ring, cqes, want);
+
+		if (!got)
+			break;
+		for (unsigned i = 0; i < got; i++) {
+			struct blk_io *io = io_uring_cqe_get_data(cqes[i]);
+			int res = blk_io_result(io, cqes[i]->res);
+
+			u->inflight--;
+			io_uring_cqe_seen(&u->ring, cqes[i]);
+			io->done(io, res);
+		}
+		n += got;
+	}
+	if (u->wait.head || u->queued)
+		uring_commit(e);
+	return n;
+}
+
+static void uring_ack(struct blk_engine *e)
+{
+	uint64_t cnt;
+
+	if (read(to_eng(e)->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		log_warn("eventfd: %s", strerror(errno));
+}
+
+static bool uring_ready(struct blk_engine *e)
+{
+	struct uring_eng *u = to_eng(e);
+
+	return u->done.n || (u->inflight && io_uring_cq_ready(&u->ring));
+}
+
+static int uring_open(struct blk_engine *e, const char *path, bool readonly,
+		      struct blk_store **out, struct blk_store_info *info)
+{
+	struct uring_store *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = blk_file_open(path, readonly, &s->f);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	s->base.ops = &blk_backend_uring;
+	s->base.engine = e;
+	*info = s->f.info;
+	*out = &s->base;
+	return 0;
+}
+
+static void uring_close(struct blk_store *bs)
+{
+	struct uring_store *s;
+
+	if (!bs)
+		return;
+	s = to_store(bs);
+	blk_file_close(&s->f);
+	free(s);
+}
+
+static int uring_submit(struct blk_store *bs, struct blk_io *io)
+{
+	struct uring_eng *u = to_eng(bs->engine);
+
+	io->store = bs;
+	if (u->wait.head || u->inflight + u->queued >= u->cap || !prep(u, io))
+		ioq_push(&u->wait, io);
+	return 0;
+}
+
+static int uring_discard(struct blk_store *bs, struct blk_io *io)
+{
+	struct uring_store *s = to_store(bs);
+
+	if (s->f.info.blockdev || s->f.info.readonly) {
+		io->res = blk_file_discard(&s->f, io->offset, io->len);
+		ioq_push(&to_eng(bs->engine)->done, io);
+		return 0;
+	}
+	return uring_submit(bs, io);
+}
+
+static int uring_size(struct blk_store *bs, uint64_t *bytes)
+{
+	return blk_file_size(&to_store(bs)->f, bytes);
+}
+
+const struct blk_backend_ops blk_backend_uring = {
+	.name = "uring",
+	.engine_create = uring_engine_create,
+	.engine_destroy = uring_engine_destroy,
+	.engine_fd = uring_engine_fd,
+	.ack = uring_ack,
+	.commit = uring_commit,
+	.reap = uring_reap,
+	.ready = uring_ready,
+	.open = uring_open,
+	.close = uring_close,
+	.submit_rw = uring_submit,
+	.flush = uring_submit,
+	.discard = uring_discard,
+	.size = uring_size,
+};

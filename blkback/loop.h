@@ -1,0 +1,101 @@
+/* The I/O loop of pvd-blkback: one thread serving every queue.
+ *
+ * Wakes on the hypervisor handle's event-channel fd (a guest pushed
+ * requests) and on the storage engines' eventfds (I/O completed); then
+ * runs rounds: take requests from every active queue, hand them to the
+ * engines in one batch each, reap completions, push responses.  When a
+ * round finds nothing it spins for a bounded time (HV_SPIN_UNTIL from
+ * ring_util.h) on the active rings and the engines' completion queues,
+ * then re-arms each ring's req_event (RING_FINAL_CHECK_FOR_REQUESTS) and
+ * goes back to libevent.
+ */
+#ifndef PVD_BLKBACK_LOOP_H
+#define PVD_BLKBACK_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pvd/hv.h"
+#include "backend.h"
+#include "queue.h"
+
+struct event_base;
+struct event;
+
+#define BLK_MAX_ENGINES 3
+/* Requests taken per queue per round: small batches let answers flow
+ * while the next requests are read, so that neither side waits long
+ * enough to go to sleep (measured in docs/pvd-blkback.md). */
+#define BLK_BATCH_DEFAULT 8
+/* A busy loop goes back to libevent this often (store events, the
+ * control socket and signals are served between slices; a zero timer
+ * brings it back). */
+#define BLK_SLICE_NS 1000000u
+#define BLK_PORT_BUCKETS 256
+
+struct blk_loop {
+	struct event_base *base;
+	struct hv *hv;
+	struct event *evtchn_ev;
+	struct event *resume_ev;    /* zero timer: the next slice */
+	uint32_t spin_ns;
+	unsigned depth;             /* engine queue depth */
+	unsigned batch;             /* requests taken per queue per round */
+	struct {
+		const struct blk_backend_ops *ops;
+		struct blk_engine *e;
+		struct event *ev;
+	} eng[BLK_MAX_ENGINES];
+	unsigned neng;
+	struct blk_link active;     /* queues to look at in rounds */
+	struct blk_link noted;      /* queues with events to report */
+	struct blk_queue *ports[BLK_PORT_BUCKETS];
+	uint64_t now;               /* ns, at the start of the round */
+	bool running;
+	uint64_t rounds, spins_won, sleeps, slices;
+};
+
+int blk_loop_init(struct blk_loop *l, struct event_base *base, struct hv *hv,
+		  uint32_t spin_ns, unsigned depth);
+/* Unbinds nothing itself: the queues must be gone first.  Idempotent. */
+void blk_loop_destroy(struct blk_loop *l);
+/* The engine for ops, created on first use. */
+int blk_loop_engine(struct blk_loop *l, const struct blk_backend_ops *ops,
+		    struct blk_engine **out);
+/* Rounds until nothing is left to do, then reports queue events. */
+void blk_loop_run(struct blk_loop *l);
+
+/* For queue.c. */
+void blk_loop_activate(struct blk_loop *l, struct blk_queue *q);
+void blk_loop_note(struct blk_loop *l, struct blk_queue *q, int event);
+void blk_loop_add_port(struct blk_loop *l, struct blk_queue *q);
+void blk_loop_forget(struct blk_loop *l, struct blk_queue *q);
+
+static inline void blk_link_init(struct blk_link *h)
+{
+	h->prev = h->next = h;
+}
+
+static inline bool blk_link_linked(const struct blk_link *n)
+{
+	return n->next && n->next != n;
+}
+
+static inline void blk_link_add(struct blk_link *h, struct blk_link *n)
+{
+	n->prev = h->prev;
+	n->next = h;
+	h->prev->next = n;
+	h->prev = n;
+}
+
+static inline void blk_link_del(struct blk_link *n)
+{
+	if (!blk_link_linked(n))
+		return;
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+
+#endif

@@ -1,0 +1,271 @@
+/* pvd-blkback: Xen's block backend (xen-blkback's job) in user space. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "pvd/daemon.h"
+#include "pvd/hv.h"
+#include "pvd/log.h"
+#include "pvd/ring_util.h"
+#include "ctl.h"
+#include "loop.h"
+#include "queue.h"
+#include "req.h"
+#include "vbd.h"
+#include "xenbus.h"
+
+/* The engine measured faster on the reference machine (docs/pvd-blkback.md). */
+#define DEFAULT_ENGINE "aio"
+
+struct opts {
+	int foreground;
+	const char *pidfile;
+	const char *log_file;
+	const char *hv;
+	const char *ctl;
+	const char *engine;
+	enum log_level level;
+	unsigned spin_ns, depth, batch;
+	struct blk_xb_opts xb;
+};
+
+struct blkback {
+	struct opts o;
+	struct event_base *base;
+	struct hv *hv;
+	struct blk_loop loop;
+	struct blk_xenbus xb;
+	struct blk_ctl ctl;
+	struct daemon_signals sigs;
+	char ctl_path[256];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: pvd-blkback [options]\n"
+"  -f, --foreground          stay in the foreground\n"
+"      --pidfile FILE        write the pid here once serving\n"
+"      --log-level LEVEL     error, warning, info (default) or debug\n"
+"      --log-file FILE       log here instead of stderr (reopened on HUP)\n"
+"      --engine aio|uring    storage engine (default " DEFAULT_ENGINE "); params\n"
+"                            \"null:SIZE\" always use the null engine\n"
+"      --hv auto|sim|xen     hypervisor layer (auto: $PVD_HV, xen on a dom0)\n"
+"      --domid N             the domain we serve from (default 0)\n"
+"      --ctl-socket PATH     control socket (default $PVD_RUNDIR/pvd-blkback.sock)\n"
+"      --spin-ns N           busy-poll before sleeping (default %u)\n"
+"      --queue-depth N       storage requests in flight per engine (1024)\n"
+"      --batch N             requests taken per ring per round (%u)\n"
+"      --max-queues N        multi-queue-max-queues (4, at most %u)\n"
+"      --max-ring-order N    max-ring-page-order (%u, at most %u)\n"
+"      --max-indirect N      feature-max-indirect-segments (%u; 0: off)\n"
+"      --max-pgrants N       persistent grants per queue (%u)\n"
+"      --no-persistent       do not offer feature-persistent\n"
+"      --resize-interval MS  how often sizes are checked (1000; 0: never)\n"
+"  -h, --help\n", HV_SPIN_NS_DEFAULT, BLK_BATCH_DEFAULT, BLK_MAX_QUEUES,
+		BLK_MAX_RING_ORDER, BLK_MAX_RING_ORDER, BLK_MAX_INDIRECT_SEGS,
+		BLK_MAX_PGRANTS_DEFAULT);
+}
+
+enum { O_PID = 256, O_LEVEL, O_LOGF, O_HV, O_CTL, O_ENGINE, O_DOMID, O_SPIN,
+       O_DEPTH, O_BATCH, O_MAXQ, O_ORDER, O_IND, O_PGNT, O_NOPERS, O_RESIZE };
+
+static const struct option longopts[] = {
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "pidfile", required_argument, NULL, O_PID },
+	{ "log-level", required_argument, NULL, O_LEVEL },
+	{ "log-file", required_argument, NULL, O_LOGF },
+	{ "hv", required_argument, NULL, O_HV },
+	{ "ctl-socket", required_argument, NULL, O_CTL },
+	{ "engine", required_argument, NULL, O_ENGINE },
+	{ "domid", required_argument, NULL, O_DOMID },
+	{ "spin-ns", required_argument, NULL, O_SPIN },
+	{ "queue-depth", required_argument, NULL, O_DEPTH },
+	{ "batch", required_argument, NULL, O_BATCH },
+	{ "max-queues", required_argument, NULL, O_MAXQ },
+	{ "max-ring-order", required_argument, NULL, O_ORDER },
+	{ "max-indirect", required_argument, NULL, O_IND },
+	{ "max-pgrants", required_argument, NULL, O_PGNT },
+	{ "no-persistent", no_argument, NULL, O_NOPERS },
+	{ "resize-interval", required_argument, NULL, O_RESIZE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static unsigned parse_num(const char *opt, const char *s, unsigned lo,
+			  unsigned hi)
+{
+	char *e;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &e, 10);
+	if (errno || *e || !*s || *s == '-' || v < lo || v > hi)
+		fatal("--%s: want a number in [%u, %u], got %s", opt, lo, hi, s);
+	return (unsigned)v;
+}
+
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+	int ch, idx = -1;
+
+	o->level = LOG_LVL_INFO;
+	o->engine = DEFAULT_ENGINE;
+	o->spin_ns = HV_SPIN_NS_DEFAULT;
+	o->depth = 1024;
+	o->batch = BLK_BATCH_DEFAULT;
+	o->xb.max_queues = 4;
+	o->xb.max_ring_order = BLK_MAX_RING_ORDER;
+	o->xb.max_indirect = BLK_MAX_INDIRECT_SEGS;
+	o->xb.max_pgrants = BLK_MAX_PGRANTS_DEFAULT;
+	o->xb.persistent = true;
+	o->xb.resize_ms = 1000;
+	while ((ch = getopt_long(argc, argv, "fh", longopts, &idx)) != -1) {
+		const char *name = idx >= 0 ? longopts[idx].name : "";
+
+		switch (ch) {
+		case 'f': o->foreground = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case O_PID: o->pidfile = optarg; break;
+		case O_LOGF: o->log_file = optarg; break;
+		case O_HV:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "sim") &&
+			    strcmp(optarg, "xen"))
+				fatal("--hv: want auto, sim or xen, got %s", optarg);
+			o->hv = strcmp(optarg, "auto") ? optarg : NULL;
+			break;
+		case O_CTL: o->ctl = optarg; break;
+		case O_ENGINE: o->engine = optarg; break;
+		case O_LEVEL:
+			if (log_parse_level(optarg, &o->level) < 0)
+				fatal("--log-level: unknown level %s", optarg);
+			break;
+		case O_DOMID:
+			o->xb.self = (domid_t)parse_num(name, optarg, 0,
+							DOMID_FIRST_RESERVED - 1);
+			break;
+		case O_SPIN: o->spin_ns = parse_num(name, optarg, 0, 1000000); break;
+		case O_DEPTH: o->depth = parse_num(name, optarg, 16, 65536); break;
+		case O_BATCH: o->batch = parse_num(name, optarg, 1, 4096); break;
+		case O_MAXQ:
+			o->xb.max_queues = parse_num(name, optarg, 1, BLK_MAX_QUEUES);
+			break;
+		case O_ORDER:
+			o->xb.max_ring_order = parse_num(name, optarg, 0,
+							 BLK_MAX_RING_ORDER);
+			break;
+		case O_IND:
+			o->xb.max_indirect = parse_num(name, optarg, 0,
+						       BLK_MAX_INDIRECT_SEGS);
+			if (o->xb.max_indirect &&
+			    o->xb.max_indirect <= BLKIF_MAX_SEGMENTS_PER_REQUEST)
+				fatal("--max-indirect: 0 or more than %d",
+				      BLKIF_MAX_SEGMENTS_PER_REQUEST);
+			break;
+		case O_PGNT:
+			o->xb.max_pgrants = parse_num(name, optarg, 1, 1u << 16);
+			break;
+		case O_NOPERS: o->xb.persistent = false; break;
+		case O_RESIZE:
+			o->xb.resize_ms = parse_num(name, optarg, 0, 3600000);
+			break;
+		default:
+			usage(stderr);
+			exit(2);
+		}
+		idx = -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pvd-blkback: unexpected argument: %s\n", argv[optind]);
+		exit(2);
+	}
+	o->xb.ops = blk_backend_find(o->engine);
+	if (!o->xb.ops || o->xb.ops == &blk_backend_null)
+		fatal("--engine: want aio or uring, got %s", o->engine);
+}
+
+static void on_term(void *arg)
+{
+	struct blkback *b = arg;
+
+	log_info("terminating");
+	event_base_loopbreak(b->base);
+}
+
+static void on_hup(void *arg)
+{
+	if (log_reopen() < 0)
+		log_err("cannot reopen the log file");
+	else
+		log_info("log reopened");
+}
+
+static void stats_json(struct evbuffer *out, void *arg)
+{
+	struct blkback *b = arg;
+
+	blk_xenbus_stats_json(&b->xb, out);
+}
+
+static void start(struct blkback *b)
+{
+	struct hv_config hc = { .impl = b->o.hv, .domid = b->o.xb.self };
+	int rc;
+
+	if (pvd_mkdir_p(pvd_rundir(), 0755) < 0)
+		fatal("cannot create %s", pvd_rundir());
+	rc = hv_open(&b->hv, &hc);
+	if (rc < 0)
+		fatal("cannot open the hypervisor layer: %s", strerror(-rc));
+	if (blk_loop_init(&b->loop, b->base, b->hv, b->o.spin_ns, b->o.depth) < 0)
+		fatal("cannot start the I/O loop");
+	b->loop.batch = b->o.batch;
+	if (!b->o.ctl) {
+		if (pvd_rundir_path(b->ctl_path, sizeof(b->ctl_path),
+				    "pvd-blkback.sock") < 0)
+			fatal("PVD_RUNDIR too long");
+		b->o.ctl = b->ctl_path;
+	}
+	if (blk_ctl_start(&b->ctl, b->base, b->o.ctl, stats_json, b) < 0)
+		fatal("cannot open the control socket %s", b->o.ctl);
+	if (blk_xenbus_start(&b->xb, b->base, &b->loop, &b->o.xb) < 0)
+		fatal("cannot reach the store (XENSTORED_PATH=%s)",
+		      getenv("XENSTORED_PATH") ? getenv("XENSTORED_PATH") : "");
+	if (daemon_signals_start(&b->sigs, b->base, on_term, on_hup, b) < 0)
+		fatal("cannot install signal handlers");
+	log_info("serving %s with the %s engine (hv %s)", b->xb.root,
+		 b->o.xb.ops->name, hv_impl_name(b->hv));
+}
+
+int main(int argc, char **argv)
+{
+	struct blkback b;
+
+	memset(&b, 0, sizeof(b));
+	parse_opts(argc, argv, &b.o);
+	log_init("pvd-blkback", b.o.level, b.o.log_file);
+	/* Detach before anything a fork would not carry over (io_uring,
+	 * the hypervisor handle); the pidfile says we are serving. */
+	daemon_start(b.o.foreground, NULL);
+	b.base = event_base_new();
+	if (!b.base)
+		fatal("cannot create the event loop");
+	start(&b);
+	daemon_start(1, b.o.pidfile);
+
+	event_base_dispatch(b.base);
+
+	blk_ctl_stop(&b.ctl);
+	blk_xenbus_stop(&b.xb);
+	daemon_signals_stop(&b.sigs);
+	blk_loop_destroy(&b.loop);
+	hv_close(b.hv);
+	event_base_free(b.base);
+	daemon_remove_pidfile(b.o.pidfile);
+	log_info("stopped");
+	return 0;
+}

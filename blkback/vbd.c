@@ -1,0 +1,147 @@
+/* A virtual block device (see vbd.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "pvd/log.h"
+#include "loop.h"
+#include "vbd.h"
+
+int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
+		 const struct blk_backend_ops *dflt, const char *params,
+		 bool readonly, const struct blk_vbd_cfg *cfg,
+		 blk_vbd_cb *cb, void *arg)
+{
+	const struct blk_backend_ops *ops = dflt;
+	struct blk_engine *e;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	v->loop = l;
+	v->domid = domid;
+	v->cfg = *cfg;
+	v->cb = cb;
+	v->cb_arg = arg;
+	if (strncmp(params, "null:", 5) == 0)
+		ops = &blk_backend_null;
+	rc = blk_loop_engine(l, ops, &e);
+	if (rc < 0) {
+		log_err("engine %s: %s", ops->name, strerror(-rc));
+		return rc;
+	}
+	rc = ops->open(e, params, readonly, &v->disk.store, &v->info);
+	if (rc < 0)
+		return rc;
+	v->disk.ops = ops;
+	v->disk.lim.sectors = v->info.size >> BLK_SECTOR_SHIFT;
+	v->disk.lim.readonly = readonly;
+	v->disk.lim.max_indirect = cfg->max_indirect;
+	v->disk.lim.discard = cfg->discard && v->info.discard && !readonly;
+	v->open = true;
+	log_info("dom%u: %s: %llu sectors, %s, %s%s", (unsigned)domid, params,
+		 (unsigned long long)v->disk.lim.sectors, ops->name,
+		 readonly ? "read-only" : "read-write",
+		 v->info.direct || ops == &blk_backend_null ? "" : ", buffered");
+	return 0;
+}
+
+void blk_vbd_close(struct blk_vbd *v)
+{
+	if (!v->open)
+		return;
+	v->disk.ops->close(v->disk.store);
+	v->disk.store = NULL;
+	v->open = false;
+}
+
+static void on_queue(struct blk_queue *q, int event, void *arg)
+{
+	struct blk_vbd *v = arg;
+
+	if (event == BLK_Q_FATAL) {
+		v->cb(v, BLK_VBD_FATAL, v->cb_arg);
+		return;
+	}
+	/* Drained: q is freed when we return. */
+	blk_stats_add(&v->gone, &q->st);
+	if (--v->draining == 0)
+		v->cb(v, BLK_VBD_DRAINED, v->cb_arg);
+}
+
+int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
+{
+	int rc = 0;
+
+	if (!v->open || v->nqueues || v->draining)
+		return -EBUSY;
+	if (c->nqueues == 0 || c->nqueues > BLK_MAX_QUEUES)
+		return -EINVAL;
+	for (unsigned i = 0; i < c->nqueues && rc == 0; i++) {
+		struct blk_queue_cfg qc = {
+			.domid = v->domid,
+			.index = i,
+			.nr_pages = c->nr_pages,
+			.remote_port = c->q[i].port,
+			.persistent = c->persistent,
+			.max_pgrants = v->cfg.max_pgrants,
+		};
+
+		if (c->nr_pages > BLK_MAX_RING_PAGES)
+			return -EINVAL;
+		memcpy(qc.refs, c->q[i].refs, c->nr_pages * sizeof(qc.refs[0]));
+		rc = blk_queue_start(v->loop, &v->disk, &qc, on_queue, v,
+				     &v->q[i]);
+		if (rc == 0)
+			v->nqueues = i + 1;
+	}
+	if (rc < 0)
+		blk_vbd_disconnect(v);
+	return rc;
+}
+
+int blk_vbd_disconnect(struct blk_vbd *v)
+{
+	for (unsigned i = 0; i < v->nqueues; i++) {
+		struct blk_qstats st = v->q[i]->st;
+
+		if (blk_queue_stop(v->q[i]) == 0)
+			blk_stats_add(&v->gone, &st);
+		else
+			v->draining++;
+		v->q[i] = NULL;
+	}
+	v->nqueues = 0;
+	return v->draining ? -EBUSY : 0;
+}
+
+bool blk_vbd_busy(const struct blk_vbd *v)
+{
+	return v->draining != 0;
+}
+
+int blk_vbd_resize(struct blk_vbd *v)
+{
+	uint64_t bytes, sectors;
+	int rc;
+
+	if (!v->open)
+		return 0;
+	rc = v->disk.ops->size(v->disk.store, &bytes);
+	if (rc < 0)
+		return rc;
+	sectors = bytes >> BLK_SECTOR_SHIFT;
+	if (sectors == v->disk.lim.sectors)
+		return 0;
+	log_info("dom%u: size %llu -> %llu sectors", (unsigned)v->domid,
+		 (unsigned long long)v->disk.lim.sectors,
+		 (unsigned long long)sectors);
+	v->disk.lim.sectors = sectors;
+	v->info.size = bytes;
+	return 1;
+}
+
+void blk_vbd_stats(const struct blk_vbd *v, struct blk_qstats *sum)
+{
+	*sum = v->gone;
+	for (unsigned i = 0; i < v->nqueues; i++)
+		blk_stats_add(sum, &v->q[i]->st);
+}

@@ -1,0 +1,41 @@
+#include "xbstate.h"
+
+unsigned xb_frontend_changed(enum xenbus_state be, int fe, bool online)
+{
+	switch (fe) {
+	case XenbusStateInitialising:
+		/* A frontend starting again after Closed: offer the rings
+		 * anew. */
+		return be == XenbusStateClosed ? XB_INITWAIT : 0;
+	case XenbusStateInitialised:
+	case XenbusStateConnected:
+		/* Two watch events may come in close succession: connect
+		 * once.  The disconnect first is what Linux calls enforcing
+		 * the precondition (a quick Closing/Connected flip must not
+		 * map a second set of rings over the first: XSA-350). */
+		if (be == XenbusStateConnected)
+			return 0;
+		return XB_DISCONNECT | XB_CONNECT;
+	case XenbusStateClosing:
+		return XB_CLOSING;
+	case XenbusStateClosed:
+		return XB_DISCONNECT | XB_CLOSED | (online ? 0 : XB_REMOVE);
+	case XenbusStateUnknown:
+		/* The frontend is gone. */
+		return XB_DISCONNECT | XB_REMOVE;
+	default:
+		return XB_FATAL;
+	}
+}
+
+const char *xb_state_name(int state)
+{
+	static const char *const names[] = {
+		"Unknown", "Initialising", "InitWait", "Initialised",
+		"Connected", "Closing", "Closed", "Reconfiguring", "Reconfigured",
+	};
+
+	if (state < 0 || state >= (int)(sizeof(names) / sizeof(names[0])))
+		return "invalid";
+	return names[state];
+}

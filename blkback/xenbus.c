@@ -1,0 +1,914 @@
+/* The xenbus side of pvd-blkback (see xenbus.h), after Linux
+ * xen-blkback's xenbus.c:
+ *
+ *   probe: the toolstack made backend/vbd/<domid>/<devid> (frontend,
+ *     frontend-id, params, mode); open the storage, write the features,
+ *     go InitWait;
+ *   frontend Initialised/Connected: read ring-ref(s), event-channel(s),
+ *     protocol, queues; map and bind; write sectors & co and go
+ *     Connected in one transaction;
+ *   Closing/Closed/gone: as xbstate.c says; the rings are only unmapped
+ *     once their I/O has completed, and nothing is reconnected before.
+ *
+ * The frontend's nodes are the guest's: every value is parsed strictly
+ * and checked against our limits, and a bad one puts the device in
+ * Closing with an error node (xenbus_dev_fatal) without touching others.
+ *
+ * A restarted daemon finds devices whose backend is Connected: it maps
+ * their rings again where the frontend left them (BACK_RING_ATTACH) and
+ * serves them, without a state change the frontend would notice.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <xenstore.h>
+#include <xen/io/protocols.h>
+
+#include "pvd/log.h"
+#include "loop.h"
+#include "vbd.h"
+#include "xbstate.h"
+#include "xenbus.h"
+
+#define PATH_LEN 128
+#define TXN_RETRIES 16
+#define STOP_WAIT_MS 10000
+
+struct blk_xb_dev {
+	struct blk_xenbus *xb;
+	struct blk_xb_dev *next;
+	domid_t domid;
+	unsigned devid;
+	char be[PATH_LEN], fe[PATH_LEN], token[48];
+	char fe_watch[PATH_LEN + 8];   /* <fe>/state */
+	char *params;
+	char *type;           /* the toolstack's: phy, file, ... (informative) */
+	int state;            /* ours, as last written */
+	bool readonly, online, watching;
+	bool fe_seen;         /* the frontend's state existed once */
+	bool reeval;          /* look at the frontend again once drained */
+	bool released;        /* storage closed for good */
+	bool gone;            /* backend directory removed: free once drained */
+	bool seen;            /* reconcile's mark */
+	struct blk_vbd vbd;
+};
+
+/* ---------------------------------------------------------------- store */
+
+static char *xb_read(struct blk_xenbus *xb, xs_transaction_t t,
+		     const char *dir, const char *node)
+{
+	char path[PATH_LEN * 2];
+	unsigned len;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	return xs_read(xb->xs, t, path, &len);
+}
+
+/* A decimal number in [0, max]: 0, -ENOENT, or -EINVAL. */
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int xb_read_uint(struct blk_xenbus *xb, const char *dir,
+			const char *node, uint64_t max, uint64_t *out)
+{
+	char *v = xb_read(xb, XBT_NULL, dir, node);
+	int rc;
+
+	if (!v)
+		return -ENOENT;
+	rc = parse_uint(v, max, out);
+	free(v);
+	return rc;
+}
+
+static bool xb_write(struct blk_xenbus *xb, xs_transaction_t t,
+		     const char *dir, const char *node, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static bool xb_write(struct blk_xenbus *xb, xs_transaction_t t,
+		     const char *dir, const char *node, const char *fmt, ...)
+{
+	char path[PATH_LEN * 2], val[128];
+	va_list ap;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	va_start(ap, fmt);
+	n = vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(val))
+		return false;
+	return xs_write(xb->xs, t, path, val, (unsigned)n);
+}
+
+static int fe_state(struct blk_xb_dev *d)
+{
+	uint64_t v;
+
+	if (xb_read_uint(d->xb, d->fe, "state", 255, &v) < 0)
+		return XenbusStateUnknown;
+	return (int)v;
+}
+
+/* Runs fn in a transaction that first checks the backend directory still
+ * exists (writing into a removed directory would recreate it). */
+static int dev_txn(struct blk_xb_dev *d, bool (*fn)(struct blk_xb_dev *,
+						    xs_transaction_t, void *),
+		   void *arg)
+{
+	struct blk_xenbus *xb = d->xb;
+
+	for (int i = 0; i < TXN_RETRIES; i++) {
+		xs_transaction_t t = xs_transaction_start(xb->xs);
+		char *st;
+		bool ok;
+
+		if (t == XBT_NULL)
+			return -errno;
+		st = xb_read(xb, t, d->be, "state");
+		ok = st && fn(d, t, arg);
+		free(st);
+		if (!ok) {
+			xs_transaction_end(xb->xs, t, true);
+			return -ENOENT;
+		}
+		if (xs_transaction_end(xb->xs, t, false))
+			return 0;
+		if (errno != EAGAIN)
+			return -errno;
+	}
+	return -EAGAIN;
+}
+
+static bool write_state(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
+{
+	return xb_write(d->xb, t, d->be, "state", "%d", *(int *)arg);
+}
+
+static void dev_switch(struct blk_xb_dev *d, int state)
+{
+	int rc;
+
+	if (d->state == state)
+		return;
+	rc = dev_txn(d, write_state, &state);
+	if (rc < 0) {
+		log_warn("%s: cannot switch to %s: %s", d->be,
+			 xb_state_name(state), strerror(-rc));
+		return;
+	}
+	log_info("%s: %s -> %s", d->be, xb_state_name(d->state),
+		 xb_state_name(state));
+	d->state = state;
+}
+
+/* Where xenbus_dev_error writes: error/<backend path>/error. */
+static void error_dir(struct blk_xb_dev *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "/local/domain/%u/error/backend/vbd/%u/%u",
+		 (unsigned)d->xb->o.self, (unsigned)d->domid, d->devid);
+}
+
+/* xenbus_dev_fatal: an error node, then Closing. */
+static void dev_fatal(struct blk_xb_dev *d, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void dev_fatal(struct blk_xb_dev *d, int err, const char *fmt, ...)
+{
+	char msg[256], path[PATH_LEN], val[300];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("%s: %s (%s)", d->be, msg, strerror(-err));
+	error_dir(d, path, sizeof(path) - 8);
+	strcat(path, "/error");
+	n = snprintf(val, sizeof(val), "%d %s", -err, msg);
+	if (n > 0 && !xs_write(d->xb->xs, XBT_NULL, path, val, (unsigned)n))
+		log_warn("%s: cannot write %s", d->be, path);
+	dev_switch(d, XenbusStateClosing);
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+static unsigned phys_sector_size(const struct blk_vbd *v)
+{
+	unsigned pbs = v->info.pbs;
+
+	/* sectors * 512 must be a multiple of it. */
+	while (pbs > BLK_SECTOR_SIZE && (v->disk.lim.sectors << 9) % pbs)
+		pbs /= 2;
+	return pbs < BLK_SECTOR_SIZE ? BLK_SECTOR_SIZE : pbs;
+}
+
+static bool write_disk_info(struct blk_xb_dev *d, xs_transaction_t t,
+			    void *arg)
+{
+	struct blk_xenbus *xb = d->xb;
+	const struct blk_vbd *v = &d->vbd;
+
+	return xb_write(xb, t, d->be, "sectors", "%" PRIu64, v->disk.lim.sectors) &&
+	       xb_write(xb, t, d->be, "info", "%u", d->readonly ? VDISK_READONLY : 0) &&
+	       xb_write(xb, t, d->be, "sector-size", "%u", BLK_SECTOR_SIZE) &&
+	       xb_write(xb, t, d->be, "physical-sector-size", "%u",
+			phys_sector_size(v));
+}
+
+static bool write_features(struct blk_xb_dev *d, xs_transaction_t t,
+			   void *arg)
+{
+	struct blk_xenbus *xb = d->xb;
+	const struct blk_xb_opts *o = &xb->o;
+	bool discard = d->vbd.disk.lim.discard;
+	bool ok;
+
+	ok = xb_write(xb, t, d->be, "feature-flush-cache", "1") &&
+	     xb_write(xb, t, d->be, "feature-barrier", "1") &&
+	     xb_write(xb, t, d->be, "feature-discard", "%d", discard) &&
+	     xb_write(xb, t, d->be, "feature-persistent", "%d", o->persistent) &&
+	     xb_write(xb, t, d->be, "max-ring-page-order", "%u", o->max_ring_order) &&
+	     xb_write(xb, t, d->be, "multi-queue-max-queues", "%u", o->max_queues) &&
+	     xb_write(xb, t, d->be, "hotplug-status", "connected");
+	if (ok && o->max_indirect)
+		ok = xb_write(xb, t, d->be, "feature-max-indirect-segments",
+			      "%u", o->max_indirect);
+	if (ok && discard)
+		ok = xb_write(xb, t, d->be, "discard-granularity", "%u",
+			      d->vbd.info.blockdev ? d->vbd.info.lbs : 4096u) &&
+		     xb_write(xb, t, d->be, "discard-alignment", "0") &&
+		     xb_write(xb, t, d->be, "discard-secure", "0");
+	return ok && write_disk_info(d, t, arg);
+}
+
+/* Reads one ring's nodes (dir: the frontend, or its queue-N). */
+static int read_ring(struct blk_xb_dev *d, const char *dir, bool multi_ref,
+		     struct blk_vbd_conn *c, unsigned qi)
+{
+	uint64_t v;
+	int rc;
+
+	rc = xb_read_uint(d->xb, dir, "event-channel", UINT32_MAX, &v);
+	if (rc < 0) {
+		dev_fatal(d, rc, "reading %s/event-channel", dir);
+		return rc;
+	}
+	c->q[qi].port = (evtchn_port_t)v;
+	for (unsigned i = 0; i < c->nr_pages; i++) {
+		char node[24];
+
+		if (multi_ref)
+			snprintf(node, sizeof(node), "ring-ref%u", i);
+		else
+			snprintf(node, sizeof(node), "ring-ref");
+		rc = xb_read_uint(d->xb, dir, node, UINT32_MAX, &v);
+		if (rc < 0) {
+			dev_fatal(d, rc, "reading %s/%s", dir, node);
+			return rc;
+		}
+		c->q[qi].refs[i] = (grant_ref_t)v;
+	}
+	return 0;
+}
+
+static int read_protocol(struct blk_xb_dev *d)
+{
+	char *p = xb_read(d->xb, XBT_NULL, d->fe, "protocol");
+	int rc = 0;
+
+	/* Absent means native.  The 32-bit layout differs from ours and is
+	 * not translated: refused, like any unknown name. */
+	if (p && strcmp(p, XEN_IO_PROTO_ABI_NATIVE) != 0) {
+		rc = -ENOSYS;
+		dev_fatal(d, rc, "unsupported frontend protocol %.40s", p);
+	}
+	free(p);
+	return rc;
+}
+
+/* connect_ring: everything the frontend published, checked. */
+static int read_conn(struct blk_xb_dev *d, struct blk_vbd_conn *c)
+{
+	const struct blk_xb_opts *o = &d->xb->o;
+	uint64_t nq = 1, order = 0, pers = 0;
+	bool multi_ref;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = read_protocol(d)) < 0)
+		return rc;
+	rc = xb_read_uint(d->xb, d->fe, "multi-queue-num-queues", UINT32_MAX, &nq);
+	if (rc == -EINVAL || nq == 0 || nq > o->max_queues) {
+		dev_fatal(d, -ENOSYS, "guest requested %s queues, maximum %u",
+			  rc == -EINVAL ? "invalid" : "bad number of", o->max_queues);
+		return -ENOSYS;
+	}
+	rc = xb_read_uint(d->xb, d->fe, "ring-page-order", UINT32_MAX, &order);
+	multi_ref = rc == 0;
+	if (rc == -EINVAL || order > o->max_ring_order) {
+		dev_fatal(d, -EINVAL, "requested ring page order exceeds max %u",
+			  o->max_ring_order);
+		return -EINVAL;
+	}
+	c->nqueues = (unsigned)nq;
+	c->nr_pages = 1u << order;
+	if (xb_read_uint(d->xb, d->fe, "feature-persistent", 1, &pers) < 0)
+		pers = 0;
+	c->persistent = o->persistent && pers;
+	if (nq == 1)
+		return read_ring(d, d->fe, multi_ref, c, 0);
+	for (unsigned i = 0; i < nq; i++) {
+		char dir[PATH_LEN + 16];
+
+		snprintf(dir, sizeof(dir), "%s/queue-%u", d->fe, i);
+		if ((rc = read_ring(d, dir, multi_ref, c, i)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- states */
+
+static void dev_connect(struct blk_xb_dev *d)
+{
+	struct blk_vbd_conn c;
+	int rc;
+
+	if (!d->vbd.open) {
+		dev_fatal(d, -ENODEV, "no storage to connect");
+		return;
+	}
+	if (read_conn(d, &c) < 0)
+		return;
+	rc = blk_vbd_connect(&d->vbd, &c);
+	if (rc < 0) {
+		blk_vbd_disconnect(&d->vbd);
+		dev_fatal(d, rc, "mapping ring-ref port %u", c.q[0].port);
+		return;
+	}
+	log_info("%s: %u queue(s), %u ring page(s)%s", d->be, c.nqueues,
+		 c.nr_pages, c.persistent ? ", persistent grants" : "");
+	rc = dev_txn(d, write_disk_info, NULL);
+	if (rc < 0)
+		log_warn("%s: writing disk info: %s", d->be, strerror(-rc));
+	dev_switch(d, XenbusStateConnected);
+}
+
+static void dev_release(struct blk_xb_dev *d)
+{
+	blk_vbd_close(&d->vbd);
+	d->released = true;
+}
+
+static void dev_free(struct blk_xb_dev *d)
+{
+	struct blk_xb_dev **pp = &d->xb->devs;
+	char path[PATH_LEN];
+
+	while (*pp && *pp != d)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = d->next;
+	if (d->watching)
+		xs_unwatch(d->xb->xs, d->fe_watch, d->token);
+	if (!d->xb->stopping) {
+		error_dir(d, path, sizeof(path));
+		xs_rm(d->xb->xs, XBT_NULL, path);
+	}
+	blk_vbd_close(&d->vbd);
+	free(d->params);
+	free(d->type);
+	free(d);
+}
+
+static void dev_frontend_changed(struct blk_xb_dev *d)
+{
+	unsigned act;
+	int fe;
+
+	if (d->released || d->gone || d->xb->stopping)
+		return;
+	if (blk_vbd_busy(&d->vbd)) {
+		d->reeval = true;
+		return;
+	}
+	fe = fe_state(d);
+	if (fe == XenbusStateUnknown && !d->fe_seen)
+		return;       /* not written yet */
+	d->fe_seen = true;
+	act = xb_frontend_changed((enum xenbus_state)d->state, fe, d->online);
+	log_debug("%s: frontend %s, backend %s: actions 0x%x", d->be,
+		  xb_state_name(fe), xb_state_name(d->state), act);
+	if (act & XB_FATAL) {
+		dev_fatal(d, -EINVAL, "saw state %d at frontend", fe);
+		return;
+	}
+	if (act & XB_INITWAIT)
+		dev_switch(d, XenbusStateInitWait);
+	if ((act & XB_DISCONNECT) && blk_vbd_disconnect(&d->vbd) == -EBUSY) {
+		d->reeval = true;     /* the rest once I/O has drained */
+		return;
+	}
+	if (act & XB_CONNECT)
+		dev_connect(d);
+	if (act & XB_CLOSING)
+		dev_switch(d, XenbusStateClosing);
+	if (act & XB_CLOSED)
+		dev_switch(d, XenbusStateClosed);
+	if (act & XB_REMOVE)
+		dev_release(d);
+}
+
+static void on_vbd(struct blk_vbd *v, int event, void *arg)
+{
+	struct blk_xb_dev *d = arg;
+
+	if (event == BLK_VBD_FATAL) {
+		if (!d->gone && !d->xb->stopping)
+			dev_fatal(d, -EIO, "frontend broke the ring protocol");
+		return;
+	}
+	if (d->gone) {
+		dev_free(d);
+		return;
+	}
+	if (d->reeval) {
+		d->reeval = false;
+		dev_frontend_changed(d);
+	}
+}
+
+/* ---------------------------------------------------------------- probe */
+
+static bool dev_path_ok(const struct blk_xb_dev *d, const char *fe)
+{
+	char prefix[48];
+	int n = snprintf(prefix, sizeof(prefix), "/local/domain/%u/",
+			 (unsigned)d->domid);
+
+	return strncmp(fe, prefix, (size_t)n) == 0 && strlen(fe) < PATH_LEN &&
+	       !strstr(fe, "//") && !strstr(fe, "/..");
+}
+
+/* Reads what the toolstack wrote; false if it is not all there yet. */
+static bool dev_read_config(struct blk_xb_dev *d)
+{
+	struct blk_xenbus *xb = d->xb;
+	char *fe = xb_read(xb, XBT_NULL, d->be, "frontend");
+	char *mode = xb_read(xb, XBT_NULL, d->be, "mode");
+	uint64_t fid, online = 1;
+	bool ok = false;
+
+	d->params = xb_read(xb, XBT_NULL, d->be, "params");
+	d->type = xb_read(xb, XBT_NULL, d->be, "type");
+	if (!fe || !mode || !d->params || !*d->params ||
+	    xb_read_uint(xb, d->be, "frontend-id", DOMID_FIRST_RESERVED - 1, &fid) < 0)
+		goto out;
+	if (fid != d->domid || !dev_path_ok(d, fe)) {
+		log_warn("%s: frontend %s (id %" PRIu64 ") is not domain %u's",
+			 d->be, fe, fid, (unsigned)d->domid);
+		goto out;
+	}
+	snprintf(d->fe, sizeof(d->fe), "%s", fe);
+	/* As xen-blkback: read-only unless the mode has a 'w'. */
+	d->readonly = !strchr(mode, 'w');
+	xb_read_uint(xb, d->be, "online", 1, &online);
+	d->online = online != 0;
+	ok = true;
+out:
+	free(fe);
+	free(mode);
+	return ok;
+}
+
+static void dev_open_storage(struct blk_xb_dev *d)
+{
+	const struct blk_xb_opts *o = &d->xb->o;
+	struct blk_vbd_cfg cfg = {
+		.max_indirect = o->max_indirect,
+		.max_pgrants = o->max_pgrants,
+		.discard = true,
+	};
+	uint64_t de = 1;
+	int rc;
+
+	if (xb_read_uint(d->xb, d->be, "discard-enable", 1, &de) == 0)
+		cfg.discard = de != 0;
+	rc = blk_vbd_open(&d->vbd, d->xb->loop, d->domid, o->ops, d->params,
+			  d->readonly, &cfg, on_vbd, d);
+	if (rc < 0)
+		dev_fatal(d, rc, "opening %s", d->params);
+}
+
+static void dev_offer(struct blk_xb_dev *d)
+{
+	int rc = dev_txn(d, write_features, NULL);
+
+	if (rc < 0)
+		log_warn("%s: writing features: %s", d->be, strerror(-rc));
+	dev_switch(d, XenbusStateInitWait);
+}
+
+/* A backend Connected in the store (a restarted daemon): map the rings
+ * again where the frontend left them.  A frontend on its way out keeps
+ * its Connected backend (the state machine takes it from there); one that
+ * starts again is offered the rings anew. */
+static void dev_reattach(struct blk_xb_dev *d)
+{
+	int fe = fe_state(d);
+
+	d->state = XenbusStateConnected;
+	if (fe == XenbusStateClosing || fe == XenbusStateClosed)
+		return;
+	d->state = XenbusStateInitWait;   /* not connected until mapped */
+	if (fe != XenbusStateInitialised && fe != XenbusStateConnected) {
+		d->state = XenbusStateConnected;
+		dev_offer(d);
+		return;
+	}
+	dev_connect(d);
+	if (d->state == XenbusStateConnected)
+		log_info("%s: re-attached to the frontend's rings", d->be);
+}
+
+static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
+{
+	struct blk_xb_dev *d = calloc(1, sizeof(*d));
+	uint64_t st = XenbusStateUnknown;
+
+	if (!d)
+		return;
+	d->xb = xb;
+	d->domid = domid;
+	d->devid = devid;
+	snprintf(d->be, sizeof(d->be), "%s/%u/%u", xb->root, (unsigned)domid, devid);
+	if (!dev_read_config(d)) {
+		free(d->params);
+		free(d->type);
+		free(d);
+		return;
+	}
+	d->next = xb->devs;
+	xb->devs = d;
+	xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st);
+	d->state = (int)st;
+	log_info("%s: %s (type %s, mode %s) for %s", d->be, d->params,
+		 d->type ? d->type : "-", d->readonly ? "r" : "w", d->fe);
+	dev_open_storage(d);
+	if (d->vbd.open && st == XenbusStateConnected) {
+		dev_reattach(d);
+	} else if (d->vbd.open && st != XenbusStateClosing &&
+		   st != XenbusStateClosed) {
+		dev_offer(d);
+	}
+	snprintf(d->token, sizeof(d->token), "fe/%u/%u", (unsigned)domid, devid);
+	snprintf(d->fe_watch, sizeof(d->fe_watch), "%s/state", d->fe);
+	d->watching = xs_watch(xb->xs, d->fe_watch, d->token);
+	if (!d->watching)
+		log_warn("%s: cannot watch %s", d->be, d->fe_watch);
+}
+
+/* The backend directory is gone: drop the device (once drained). */
+static void dev_gone(struct blk_xb_dev *d)
+{
+	log_info("%s: removed", d->be);
+	d->gone = true;
+	if (blk_vbd_disconnect(&d->vbd) == 0)
+		dev_free(d);
+}
+
+/* ---------------------------------------------------------------- events */
+
+static struct blk_xb_dev *dev_find(struct blk_xenbus *xb, domid_t domid,
+				   unsigned devid)
+{
+	struct blk_xb_dev *d;
+
+	for (d = xb->devs; d; d = d->next)
+		if (d->domid == domid && d->devid == devid && !d->gone)
+			return d;
+	return NULL;
+}
+
+static bool parse_id(const char *s, uint64_t max, uint64_t *out)
+{
+	return parse_uint(s, max, out) == 0;
+}
+
+/* Every device under root, probing new ones and dropping vanished ones. */
+static void reconcile(struct blk_xenbus *xb)
+{
+	unsigned nd = 0;
+	char **doms = xs_directory(xb->xs, XBT_NULL, xb->root, &nd);
+	struct blk_xb_dev *d, *nx;
+
+	for (d = xb->devs; d; d = d->next)
+		d->seen = false;
+	for (unsigned i = 0; doms && i < nd; i++) {
+		char path[PATH_LEN];
+		unsigned nv = 0;
+		char **devs;
+		uint64_t domid, devid;
+
+		if (!parse_id(doms[i], DOMID_FIRST_RESERVED - 1, &domid))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", xb->root, doms[i]);
+		devs = xs_directory(xb->xs, XBT_NULL, path, &nv);
+		for (unsigned j = 0; devs && j < nv; j++) {
+			if (!parse_id(devs[j], UINT32_MAX, &devid))
+				continue;
+			d = dev_find(xb, (domid_t)domid, (unsigned)devid);
+			if (!d) {
+				dev_probe(xb, (domid_t)domid, (unsigned)devid);
+				d = dev_find(xb, (domid_t)domid, (unsigned)devid);
+			}
+			if (d)
+				d->seen = true;
+		}
+		free(devs);
+	}
+	free(doms);
+	for (d = xb->devs; d; d = nx) {
+		nx = d->next;
+		if (!d->seen && !d->gone)
+			dev_gone(d);
+	}
+}
+
+/* Nodes we write ourselves: their events are our own echo. */
+static bool own_node(const char *node)
+{
+	static const char *const own[] = {
+		"state", "sectors", "info", "sector-size", "physical-sector-size",
+		"max-ring-page-order", "multi-queue-max-queues", "hotplug-status",
+		"discard-granularity", "discard-alignment", "discard-secure",
+	};
+
+	if (strncmp(node, "feature-", 8) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strcmp(node, own[i]) == 0)
+			return true;
+	return false;
+}
+
+static void backend_event(struct blk_xenbus *xb, const char *path)
+{
+	size_t rl = strlen(xb->root);
+	char buf[PATH_LEN * 2], *dom, *dev, *node;
+	uint64_t domid, devid, online;
+	struct blk_xb_dev *d;
+
+	if (strncmp(path, xb->root, rl) != 0 || (path[rl] && path[rl] != '/'))
+		return;
+	snprintf(buf, sizeof(buf), "%s", path + rl);
+	dom = strtok_r(buf, "/", &node);
+	dev = dom ? strtok_r(NULL, "/", &node) : NULL;
+	if (!dom || !dev) {
+		reconcile(xb);
+		return;
+	}
+	if (!parse_id(dom, DOMID_FIRST_RESERVED - 1, &domid) ||
+	    !parse_id(dev, UINT32_MAX, &devid) || (*node && own_node(node)))
+		return;
+	d = dev_find(xb, (domid_t)domid, (unsigned)devid);
+	if (!d) {
+		dev_probe(xb, (domid_t)domid, (unsigned)devid);
+		return;
+	}
+	if (!*node) {
+		char *v = xs_read(xb->xs, XBT_NULL, d->be, &(unsigned){ 0 });
+
+		if (!v)
+			dev_gone(d);
+		free(v);
+	} else if (strcmp(node, "online") == 0 &&
+		   xb_read_uint(xb, d->be, "online", 1, &online) == 0) {
+		d->online = online != 0;
+	}
+}
+
+static void on_xs(evutil_socket_t fd, short what, void *arg)
+{
+	struct blk_xenbus *xb = arg;
+	char **ev;
+
+	while ((ev = xs_check_watch(xb->xs)) != NULL) {
+		const char *path = ev[XS_WATCH_PATH];
+		const char *token = ev[XS_WATCH_TOKEN];
+
+		if (strcmp(token, "be") == 0) {
+			backend_event(xb, path);
+		} else if (strncmp(token, "fe/", 3) == 0) {
+			struct blk_xb_dev *d;
+
+			for (d = xb->devs; d; d = d->next)
+				if (!d->gone && strcmp(d->token, token) == 0)
+					break;
+			if (d)
+				dev_frontend_changed(d);
+		}
+		free(ev);
+	}
+	/* Store work may have started or stopped queues. */
+	blk_loop_run(xb->loop);
+}
+
+static bool write_resized(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
+{
+	/* The frontend re-reads sectors when it sees state written. */
+	return xb_write(d->xb, t, d->be, "sectors", "%" PRIu64,
+			d->vbd.disk.lim.sectors) &&
+	       xb_write(d->xb, t, d->be, "state", "%d", d->state);
+}
+
+static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct blk_xenbus *xb = arg;
+
+	for (struct blk_xb_dev *d = xb->devs; d; d = d->next) {
+		int rc;
+
+		if (d->gone || d->state != XenbusStateConnected ||
+		    blk_vbd_resize(&d->vbd) <= 0)
+			continue;
+		rc = dev_txn(d, write_resized, NULL);
+		if (rc < 0)
+			log_warn("%s: writing the new size: %s", d->be, strerror(-rc));
+	}
+}
+
+/* ---------------------------------------------------------------- start */
+
+int blk_xenbus_start(struct blk_xenbus *xb, struct event_base *base,
+		     struct blk_loop *loop, const struct blk_xb_opts *o)
+{
+	memset(xb, 0, sizeof(*xb));
+	xb->base = base;
+	xb->loop = loop;
+	xb->o = *o;
+	snprintf(xb->root, sizeof(xb->root), "/local/domain/%u/backend/vbd",
+		 (unsigned)o->self);
+	xb->xs = xs_open(0);
+	if (!xb->xs) {
+		log_err("cannot connect to the store: %s", strerror(errno));
+		return -errno ? -errno : -EIO;
+	}
+	xb->xs_ev = event_new(base, xs_fileno(xb->xs), EV_READ | EV_PERSIST,
+			      on_xs, xb);
+	if (!xb->xs_ev || event_add(xb->xs_ev, NULL) < 0)
+		goto fail;
+	if (o->resize_ms) {
+		struct timeval tv = { o->resize_ms / 1000, o->resize_ms % 1000 * 1000 };
+
+		xb->resize_ev = event_new(base, -1, EV_PERSIST, on_resize_timer, xb);
+		if (!xb->resize_ev || event_add(xb->resize_ev, &tv) < 0)
+			goto fail;
+	}
+	/* Fires once at once: the initial scan. */
+	if (!xs_watch(xb->xs, xb->root, "be")) {
+		log_err("cannot watch %s: %s", xb->root, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	blk_xenbus_stop(xb);
+	return -EIO;
+}
+
+void blk_xenbus_stop(struct blk_xenbus *xb)
+{
+	struct blk_xb_dev *d, *nx;
+	uint64_t end = hv_now_ns() + (uint64_t)STOP_WAIT_MS * 1000000u;
+
+	if (!xb->xs)
+		return;
+	xb->stopping = true;
+	if (xb->resize_ev)
+		event_free(xb->resize_ev);
+	if (xb->xs_ev)
+		event_free(xb->xs_ev);
+	xb->resize_ev = xb->xs_ev = NULL;
+	for (d = xb->devs; d; d = d->next) {
+		d->gone = true;
+		blk_vbd_disconnect(&d->vbd);
+	}
+	/* I/O in flight writes into guest pages: wait for it. */
+	for (;;) {
+		bool busy = false;
+
+		for (d = xb->devs; d; d = d->next)
+			busy |= blk_vbd_busy(&d->vbd);
+		if (!busy || hv_now_ns() > end)
+			break;
+		/* Completions wake the loop; the timeout bounds each turn. */
+		event_base_loopexit(xb->base, &(struct timeval){ 0, 100000 });
+		event_base_loop(xb->base, EVLOOP_ONCE);
+		blk_loop_run(xb->loop);
+	}
+	for (d = xb->devs; d; d = nx) {
+		nx = d->next;
+		if (blk_vbd_busy(&d->vbd))
+			log_err("%s: I/O still in flight after %u ms", d->be,
+				STOP_WAIT_MS);
+		else
+			dev_free(d);
+	}
+	xs_unwatch(xb->xs, xb->root, "be");
+	xs_close(xb->xs);
+	xb->xs = NULL;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static void json_str(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(out, "\\%c", c);
+		else if (c < 0x20)
+			evbuffer_add_printf(out, "\\u%04x", c);
+		else
+			evbuffer_add(out, s, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+static void queue_json(struct evbuffer *out, const struct blk_queue *q)
+{
+	evbuffer_add_printf(out,
+		"{\"index\":%u,\"ring_pages\":%u,\"ring_size\":%u,"
+		"\"inflight\":%u,\"unconsumed\":%u,\"halted\":%s,",
+		q->index, q->nr_pages, q->nslots, q->inflight,
+		(unsigned)(q->ring.sring->req_prod - q->ring.req_cons) <= q->nslots ?
+			(unsigned)(q->ring.sring->req_prod - q->ring.req_cons) : q->nslots,
+		q->halted ? "true" : "false");
+	blk_stats_json(out, &q->st);
+	evbuffer_add(out, "}", 1);
+}
+
+void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
+{
+	const char *sep = "";
+
+	evbuffer_add_printf(out, "{\"engine\":\"%s\",\"loop\":{\"rounds\":%" PRIu64
+			    ",\"spins_won\":%" PRIu64 ",\"sleeps\":%" PRIu64
+			    ",\"slices\":%" PRIu64 "},\"devices\":[",
+			    xb->o.ops->name, xb->loop->rounds, xb->loop->spins_won,
+			    xb->loop->sleeps, xb->loop->slices);
+	for (struct blk_xb_dev *d = xb->devs; d; d = d->next) {
+		const struct blk_vbd *v = &d->vbd;
+		struct blk_qstats sum;
+		unsigned inflight = 0;
+
+		for (unsigned i = 0; i < v->nqueues; i++)
+			inflight += v->q[i]->inflight;
+		evbuffer_add_printf(out, "%s{\"domid\":%u,\"devid\":%u,\"state\":%d,"
+				    "\"state_name\":\"%s\",\"watching\":%s,\"params\":",
+				    sep, (unsigned)d->domid, d->devid, d->state,
+				    xb_state_name(d->state),
+				    d->watching ? "true" : "false");
+		json_str(out, d->params);
+		evbuffer_add(out, ",\"type\":", 8);
+		json_str(out, d->type ? d->type : "");
+		evbuffer_add_printf(out, ",\"backend\":\"%s\",\"sectors\":%" PRIu64
+				    ",\"readonly\":%s,\"queues\":%u,\"inflight\":%u,",
+				    v->open ? v->disk.ops->name : "none",
+				    v->disk.lim.sectors, d->readonly ? "true" : "false",
+				    v->nqueues, inflight);
+		blk_vbd_stats(v, &sum);
+		blk_stats_json(out, &sum);
+		evbuffer_add(out, ",\"queue\":[", 10);
+		for (unsigned i = 0; i < v->nqueues; i++) {
+			if (i)
+				evbuffer_add(out, ",", 1);
+			queue_json(out, v->q[i]);
+		}
+		evbuffer_add(out, "]}", 2);
+		sep = ",";
+	}
+	evbuffer_add(out, "]}\n", 3);
+}

@@ -1,0 +1,52 @@
+/* The xenbus side of pvd-blkback, through libxenstore: finds backend
+ * devices under /local/domain/<self>/backend/vbd/<domid>/<devid>, opens
+ * their storage, advertises features, and follows the frontend's state
+ * (xbstate.c) to map and unmap its rings (vbd.c). */
+#ifndef PVD_BLKBACK_XENBUS_H
+#define PVD_BLKBACK_XENBUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pvd/hv.h"
+#include "backend.h"
+
+struct event_base;
+struct event;
+struct evbuffer;
+struct xs_handle;
+struct blk_loop;
+struct blk_xb_dev;
+
+struct blk_xb_opts {
+	domid_t self;                 /* our domain (0, or a driver domain) */
+	unsigned max_queues;          /* multi-queue-max-queues */
+	unsigned max_ring_order;      /* max-ring-page-order */
+	unsigned max_indirect;        /* feature-max-indirect-segments (0: off) */
+	unsigned max_pgrants;         /* persistent grants per queue */
+	bool persistent;              /* feature-persistent */
+	unsigned resize_ms;           /* how often sizes are checked (0: never) */
+	const struct blk_backend_ops *ops;
+};
+
+struct blk_xenbus {
+	struct event_base *base;
+	struct blk_loop *loop;
+	struct blk_xb_opts o;
+	struct xs_handle *xs;
+	struct event *xs_ev, *resize_ev;
+	char root[64];                /* /local/domain/<self>/backend/vbd */
+	struct blk_xb_dev *devs;
+	bool stopping;
+};
+
+int blk_xenbus_start(struct blk_xenbus *xb, struct event_base *base,
+		     struct blk_loop *loop, const struct blk_xb_opts *o);
+/* Stops serving: waits (bounded) for I/O in flight, unmaps every ring and
+ * closes storage, leaving the store's states as they are so that a new
+ * instance takes over the connected frontends.  Idempotent. */
+void blk_xenbus_stop(struct blk_xenbus *xb);
+/* {"devices":[...]} */
+void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out);
+
+#endif

@@ -1,0 +1,257 @@
+#!/bin/bash
+# Section "blkback" of the benchmarks: pvd-blkback's request path, with a
+# test frontend (build/tests/integration/blkfront_test, a simulated guest
+# on the sim hypervisor layer) as the load generator.
+#
+#  1. the null target (no storage): the ring, grant and response path
+#     alone, in IOPS and in IOPS per backend core (backend CPU time from
+#     /proc/PID/stat);
+#  2. a 1 GiB file on tmpfs through the ring with each engine (libaio,
+#     io_uring): 4 KiB random read and write at QD1 and QD32, 1 MiB
+#     sequential read and write at QD8, each beside fio (libaio, O_DIRECT,
+#     one job) on the same file in the same run, the ceiling.
+#
+# Runs alternate A B B A (pvd, fio, fio, pvd; half of BENCH_SECS each)
+# so that load changes on this shared machine hit both sides alike.
+# Pinning (BENCH_PIN=split, the default): daemons and fio on CPU 0, the
+# frontend on CPU 1.
+#
+#   BENCH_QUICK=1   very short runs      BENCH_SECS=N   seconds per side
+#
+# Exit status 0 when every measurement ran; no timing thresholds.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+BIN=$BUILD/bin
+FRONT=$BUILD/tests/integration/blkfront_test
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then SECS=${BENCH_SECS:-0.4}; else SECS=${BENCH_SECS:-3}; fi
+HALF=$(awk -v s="$SECS" 'BEGIN { print s / 2 }')
+WAIT_SECS=10
+PIN=${BENCH_PIN:-split}
+SERVER_PIN=() CLIENT_PIN=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+	case $PIN in
+	split) SERVER_PIN=(taskset -c 0) CLIENT_PIN=(taskset -c 1) ;;
+	same) SERVER_PIN=(taskset -c 0) CLIENT_PIN=(taskset -c 0) ;;
+	*) PIN=none ;;
+	esac
+else
+	PIN=none
+fi
+CLK_TCK=$(getconf CLK_TCK)
+
+RUNDIR=$(mktemp -d /tmp/pvd-bbench.XXXXXX) || exit 1
+DATA=$(mktemp -d /dev/shm/pvd-bbench.XXXXXX 2>/dev/null) || DATA=$RUNDIR
+export PVD_RUNDIR=$RUNDIR XENSTORED_PATH=$RUNDIR/xs.sock
+_pids=()
+_failed=0
+note() { printf '# %s\n' "$*"; }
+bad() { printf 'ERROR: %s\n' "$*"; _failed=$((_failed + 1)); }
+
+pid_alive() {
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$st" != Z ]
+}
+
+stop_pid() {
+	local pid=$1 i
+	[ -n "$pid" ] || return 0
+	if pid_alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < WAIT_SECS * 20; i++)); do pid_alive "$pid" || break; sleep 0.05; done
+		pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	local rc=$? p
+	trap - EXIT INT TERM
+	for p in "${_pids[@]}"; do stop_pid "$p"; done
+	rm -rf "$RUNDIR"
+	[ "$DATA" != "$RUNDIR" ] && rm -rf "$DATA"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_until() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 20; i++)); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+
+calc() { awk "BEGIN { x = $1; if (x == x + 0) printf \"%.4f\\n\", x }" 2>/dev/null; }
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) print "-";
+		else printf "%.2f\n", a / b }'
+}
+fmt() {
+	awk -v x="$1" 'BEGIN { if (x !~ /^[0-9.]+$/) print "-";
+		else if (x >= 1e6) printf "%.2fM\n", x / 1e6;
+		else if (x >= 1e3) printf "%.1fk\n", x / 1e3; else printf "%.0f\n", x }'
+}
+# dec X N: X with N decimals ("-" if not a number).
+dec() { awk -v x="$1" -v n="$2" 'BEGIN { if (x !~ /^[0-9.]+$/) print "-"; else printf "%.*f\n", n, x }'; }
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
+
+STORED_PID= BB_PID=
+stored_start() {
+	"${SERVER_PIN[@]}" "$BIN/pvd-stored" -f --socket "$XENSTORED_PATH" --hv sim \
+		--pidfile "$RUNDIR/stored.pid" --log-level warning >>"$RUNDIR/stored.log" 2>&1 &
+	STORED_PID=$!
+	_pids+=("$STORED_PID")
+	wait_until "$WAIT_SECS" test -S "$XENSTORED_PATH" || { bad "pvd-stored did not start"; return 1; }
+}
+
+bb_start() {
+	rm -f "$RUNDIR/bb.pid"
+	"${SERVER_PIN[@]}" "$BIN/pvd-blkback" -f --hv sim --pidfile "$RUNDIR/bb.pid" \
+		--log-level warning "$@" >>"$RUNDIR/bb.log" 2>&1 &
+	BB_PID=$!
+	_pids+=("$BB_PID")
+	wait_until "$WAIT_SECS" test -s "$RUNDIR/bb.pid" || {
+		bad "pvd-blkback $* did not start: $(tail -n 5 "$RUNDIR/bb.log")"; return 1; }
+	note "pvd-blkback $* running, pid $BB_PID"
+}
+
+bb_stop() {
+	pid_alive "$BB_PID" || bad "pvd-blkback (pid $BB_PID) had died: $(tail -n 5 "$RUNDIR/bb.log")"
+	stop_pid "$BB_PID"
+	BB_PID=
+}
+
+# pvd PARAMS RW BS QD SECS: one frontend run; sets P_IOPS P_MBPS P_LAT
+# and P_CPU (backend CPU microseconds per request).  FRONT_OPTS: more
+# frontend options.
+DOMID=1
+FRONT_OPTS=()
+P_IOPS= P_MBPS= P_LAT= P_CPU= P_OPS= P_TICKS=
+pvd() {
+	local params=$1 rw=$2 bs=$3 qd=$4 secs=$5 out t0 t1
+	P_IOPS= P_MBPS= P_LAT= P_CPU= P_OPS= P_TICKS=
+	DOMID=$((DOMID + 1))
+	t0=$(cpu_ticks "$BB_PID")
+	out=$(timeout -k 5 "$(calc "int($secs) + 60")" "${CLIENT_PIN[@]}" "$FRONT" \
+		--domid "$DOMID" --params "$params" --slots "$qd" --timeout 20000 "${FRONT_OPTS[@]}" \
+		attach bench "$rw" "$bs" "$qd" "$secs" detach 2>&1)
+	t1=$(cpu_ticks "$BB_PID")
+	if ! line=$(printf '%s\n' "$out" | grep '^bench '); then
+		bad "frontend $rw $bs QD$qd on $params: $(printf '%s' "$out" | tail -n 3)"
+		return 1
+	fi
+	P_OPS=$(kv "$line" ops)
+	P_IOPS=$(kv "$line" iops)
+	P_MBPS=$(kv "$line" mbps)
+	P_LAT=$(kv "$line" lat_us)
+	P_TICKS=$((t1 - t0))
+}
+
+# fio_run RW BS QD SECS FILE: sets F_IOPS F_MBPS.
+F_IOPS= F_MBPS=
+fio_run() {
+	local rw=$1 bs=$2 qd=$3 secs=$4 file=$5 out
+	F_IOPS= F_MBPS=
+	out=$(timeout -k 5 "$(calc "int($secs) + 60")" "${SERVER_PIN[@]}" fio --name=ceiling \
+		--filename="$file" --direct=1 --ioengine=libaio --rw="$rw" --bs="$bs" \
+		--iodepth="$qd" --runtime="$(calc "int($secs * 1000)" | cut -d. -f1)ms" \
+		--time_based --numjobs=1 --output-format=terse --terse-version=3 2>&1) &&
+		out=$(printf '%s\n' "$out" | grep '^3;') || { bad "fio $rw: $out"; return 1; }
+	case $rw in
+	*read) F_IOPS=$(printf '%s' "$out" | cut -d';' -f8); F_MBPS=$(printf '%s' "$out" | cut -d';' -f7) ;;
+	*) F_IOPS=$(printf '%s' "$out" | cut -d';' -f49); F_MBPS=$(printf '%s' "$out" | cut -d';' -f48) ;;
+	esac
+	F_MBPS=$(calc "$F_MBPS * 1024 / 1e6")
+}
+
+ROWS=()
+# pair ENGINE RW BS QD FILE: pvd, fio, fio, pvd; one table row.
+pair() {
+	local eng=$1 rw=$2 bs=$3 qd=$4 file=$5 pops=0 pt=0 pl=0 fi=0 fm=0 pm=0 n=0 t
+	for t in pvd fio fio pvd; do
+		if [ "$t" = pvd ]; then
+			pvd "$file" "$rw" "$bs" "$qd" "$HALF" || return 1
+			pops=$(calc "$pops + $P_IOPS"); pm=$(calc "$pm + $P_MBPS")
+			pl=$(calc "$pl + $P_LAT"); pt=$(calc "$pt + $P_TICKS / $CLK_TCK * 1e6 / $P_OPS")
+		else
+			fio_run "$rw" "$bs" "$qd" "$HALF" "$file" || return 1
+			fi=$(calc "$fi + $F_IOPS"); fm=$(calc "$fm + $F_MBPS")
+		fi
+		n=$((n + 1))
+	done
+	ROWS+=("$eng|$rw|$bs|$qd|$(calc "$pops / 2")|$(calc "$fi / 2")|$(calc "$pm / 2")|$(calc "$fm / 2")|$(calc "int($pt / 2 * 100) / 100")|$(calc "int($pl / 2 * 10) / 10")")
+	note "$eng $rw bs=$bs QD$qd: pvd $(fmt "$(calc "$pops / 2")") IOPS, fio $(fmt "$(calc "$fi / 2")") IOPS"
+}
+
+print_rows() {
+	local fmtl='%-6s %-10s %8s %3s | %9s %9s %6s | %9s %9s | %10s %8s\n' r e rw bs qd pi fi pm fm pc pl
+	printf "$fmtl" engine rw bs QD "pvd IOPS" "fio IOPS" ratio "pvd MB/s" "fio MB/s" "be us/req" "lat us"
+	for r in "${ROWS[@]}"; do
+		IFS='|' read -r e rw bs qd pi fi pm fm pc pl <<<"$r"
+		printf "$fmtl" "$e" "$rw" "$bs" "$qd" "$(fmt "$pi")" "$(fmt "$fi")" "$(ratio "$pi" "$fi")" \
+			"$(fmt "$pm")" "$(fmt "$fm")" "$(dec "$pc" 2)" "$(dec "$pl" 1)"
+	done
+}
+
+echo "== section blkback: pvd-blkback through the ring, beside fio on the same file; pinning: $PIN, ${HALF}s per run =="
+[ -x "$BIN/pvd-blkback" ] && [ -x "$FRONT" ] || { bad "build first: make all tests"; exit 1; }
+command -v fio >/dev/null || { bad "fio not installed (scripts/deps.sh)"; exit 1; }
+stored_start || exit 1
+
+# ------------------------------------------------------------ null target
+bb_start --engine aio || exit 1
+echo
+echo "-- null target (no storage): the ring path alone; goal >= 2M IOPS per backend core at QD32"
+printf '%-10s %3s %-11s %9s %12s %14s %8s\n' rw QD grants IOPS "be us/req" "IOPS/be core" "lat us"
+for c in "32 persistent" "32 mapped" "1 persistent" "1 mapped"; do
+	qd=${c% *} mode=${c#* }
+	FRONT_OPTS=(--persistent "$([ "$mode" = persistent ] && echo 1 || echo 0)")
+	for rep in 1 2; do
+		pvd null:1G randread 4096 "$qd" "$HALF" || continue
+		cpu=$(calc "$P_TICKS / $CLK_TCK * 1e6 / $P_OPS")
+		percore=$(calc "$P_OPS / ($P_TICKS / $CLK_TCK)")
+		printf '%-10s %3s %-11s %9s %12s %14s %8s %s\n' randread "$qd" "$mode" "$(fmt "$P_IOPS")" \
+			"$(dec "$cpu" 3)" "$(fmt "$percore")" "$P_LAT" \
+			"$(awk -v p="$percore" -v q="$qd" 'BEGIN { if (q == 1) print "(one request at a time: latency-bound)";
+				else if (p + 0 >= 2e6) print "(goal met)"; else print "(BELOW GOAL)" }')"
+	done
+done
+FRONT_OPTS=()
+echo "(mapped: a grant map and unmap per segment; persistent: mapped once, kept."
+echo " IOPS/be core: requests per second of the backend's CPU time, spinning included)"
+bb_stop
+
+# ------------------------------------------------------------ tmpfs file
+file=$DATA/disk.img
+if ! fallocate -l 1G "$file" 2>/dev/null; then
+	dd if=/dev/zero of="$file" bs=1M count=1024 status=none || { bad "cannot create $file"; exit 1; }
+fi
+note "data file $file ($(df -T "$DATA" | awk 'NR == 2 { print $2 }'), 1 GiB, allocated)"
+for eng in aio uring; do
+	bb_start --engine "$eng" || continue
+	pair "$eng" randread 4096 1 "$file"
+	pair "$eng" randread 4096 32 "$file"
+	pair "$eng" randwrite 4096 1 "$file"
+	pair "$eng" randwrite 4096 32 "$file"
+	pair "$eng" read 1048576 8 "$file"
+	pair "$eng" write 1048576 8 "$file"
+	bb_stop
+done
+echo
+echo "-- 1 GiB tmpfs file: pvd-blkback (frontend on the other CPU) vs fio libaio direct (ratio = pvd/fio)"
+print_rows
+echo "(be us/req: pvd-blkback's CPU time per request; fio runs on the backend's CPU, the frontend beside it)"
+
+echo
+if [ "$_failed" -ne 0 ]; then
+	echo "blkback: $_failed measurement(s) failed"
+	exit 1
+fi
+echo "blkback: all measurements ran"

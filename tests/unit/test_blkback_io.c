@@ -1,0 +1,903 @@
+/* pvd-blkback's transport with simulated guests in-process (the real sim
+ * hypervisor layer, the aio engine on tmpfs files and a loop device):
+ * data written and read back, every operation and feature, and the
+ * guest-side misbehaviour a backend must survive, each answered with an
+ * error (or a halted ring) while the other guest's disk keeps working. */
+#include <pthread.h>
+#include <sys/wait.h>
+
+#include "blkback_harness.h"
+
+#define DISK_SIZE (16 << 20)
+
+static int setup(void **state)
+{
+	struct tfx *f = calloc(1, sizeof(*f));
+
+	tfx_setup(f, 0);
+	tguest_make(f, &f->g[0], 3, 1, 0);
+	tguest_make(f, &f->g[1], 4, 1, 0);
+	assert_int_equal(tguest_connect(f, &f->g[0], tfile(f, "d3", DISK_SIZE),
+					false, true, 0), 0);
+	assert_int_equal(tguest_connect(f, &f->g[1], tfile(f, "d4", DISK_SIZE),
+					false, false, 0), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct tfx *f = *state;
+
+	tfx_teardown(f);
+	free(f);
+	return 0;
+}
+
+/* The other guest's disk is still served, and the backend answered
+ * everything it took. */
+static void assert_other_served(struct tfx *f)
+{
+	tround_trip(f, &f->g[1], 0, 64, 4, 77);
+}
+
+static int16_t one(struct tfx *f, blkif_request_t *r)
+{
+	(void)r;
+	return tdo(f, &f->g[0], 0, 1);
+}
+
+/* ------------------------------------------------------------ good */
+
+static void test_round_trip(void **state)
+{
+	struct tfx *f = *state;
+
+	tround_trip(f, &f->g[0], 0, 0, 1, 1);
+	tround_trip(f, &f->g[0], 0, 8, 11, 2);
+	tround_trip(f, &f->g[0], 0, DISK_SIZE / 512 - 88, 11, 3);
+	assert_other_served(f);
+}
+
+static void test_partial_segments(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_t *r;
+	uint8_t *p = tpage(g, 0), *q = tpage(g, 1);
+
+	/* Sectors 2..5 of a page written to disk sector 40. */
+	memset(p, 0, HV_PAGE_SIZE);
+	memset(p + 2 * 512, 0xab, 4 * 512);
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_WRITE;
+	r->id = 1;
+	r->sector_number = 40;
+	r->nr_segments = 1;
+	r->seg[0] = (struct blkif_request_segment){ g->gref[0], 2, 5 };
+	assert_int_equal(one(f, r), BLKIF_RSP_OKAY);
+	/* Read 4 sectors into sectors 4..7 of another page. */
+	memset(q, 0, HV_PAGE_SIZE);
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_READ;
+	r->id = 1;
+	r->sector_number = 40;
+	r->nr_segments = 1;
+	r->seg[0] = (struct blkif_request_segment){ g->gref[1], 4, 7 };
+	assert_int_equal(one(f, r), BLKIF_RSP_OKAY);
+	for (unsigned i = 0; i < HV_PAGE_SIZE; i++)
+		assert_int_equal(q[i], i >= 4 * 512 ? 0xab : 0);
+}
+
+static void indirect(struct tguest *g, uint8_t op, uint64_t id, uint64_t sector,
+		     unsigned nseg, unsigned first)
+{
+	blkif_request_indirect_t *r = (void *)treq(g, 0);
+	struct blkif_request_segment *s = hv_sim_page(g->dom, g->ind_page);
+
+	for (unsigned i = 0; i < nseg; i++)
+		s[i] = (struct blkif_request_segment){ g->gref[first + i], 0, 7 };
+	r->operation = BLKIF_OP_INDIRECT;
+	r->indirect_op = op;
+	r->nr_segments = (uint16_t)nseg;
+	r->id = id;
+	r->sector_number = sector;
+	r->indirect_grefs[0] = g->ind_ref;
+}
+
+static void test_indirect(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+
+	tpattern(g, 0, 256, 9);
+	indirect(g, BLKIF_OP_WRITE, 5, 2048, 256, 0);
+	assert_int_equal(tdo(f, g, 0, 5), BLKIF_RSP_OKAY);
+	for (unsigned i = 0; i < 20; i++)
+		memset(tpage(g, 280 + i), 0, HV_PAGE_SIZE);
+	/* Read back the first 20 pages with a direct request and check. */
+	trw(g, 0, BLKIF_OP_READ, 6, 2048, 11, 280);
+	assert_int_equal(tdo(f, g, 0, 6), BLKIF_RSP_OKAY);
+	assert_true(tcheck(g, 280, 11, 9));
+	assert_int_equal(g->vbd.q[0]->st.wr_sect, 2048);
+}
+
+static void test_flush_barrier_discard(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_discard_t *d;
+	blkif_request_t *r;
+
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_FLUSH_DISKCACHE;
+	r->id = 1;
+	assert_int_equal(one(f, r), BLKIF_RSP_OKAY);
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_WRITE_BARRIER;
+	r->id = 1;
+	assert_int_equal(one(f, r), BLKIF_RSP_OKAY);
+	tpattern(g, 0, 2, 5);
+	trw(g, 0, BLKIF_OP_FLUSH_DISKCACHE, 1, 800, 2, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	trw(g, 0, BLKIF_OP_WRITE_BARRIER, 1, 800, 2, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	d = (void *)treq(g, 0);
+	d->operation = BLKIF_OP_DISCARD;
+	d->id = 1;
+	d->sector_number = 800;
+	d->nr_sectors = 16;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	trw(g, 0, BLKIF_OP_READ, 1, 800, 2, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	for (unsigned i = 0; i < HV_PAGE_SIZE; i++)
+		assert_int_equal(((uint8_t *)tpage(g, 0))[i], 0);
+	assert_int_equal(g->vbd.q[0]->st.f_req, 4);
+	assert_int_equal(g->vbd.q[0]->st.ds_req, 1);
+}
+
+/* A barrier waits for what was before it, and what comes after waits
+ * for it: its answer comes after the earlier ones. */
+static void test_barrier_order(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_t *r;
+	bool seen_barrier = false;
+
+	for (unsigned i = 0; i < 8; i++)
+		trw(g, 0, BLKIF_OP_WRITE, 10 + i, i * 8, 1, i);
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_WRITE_BARRIER;
+	r->id = 99;
+	trw(g, 0, BLKIF_OP_WRITE, 100, 512, 1, 9);
+	tpush(g, 0);
+	assert_true(twait(f, g, 0, 10));
+	for (unsigned i = 0; i < 10; i++) {
+		blkif_response_t rsp = tget(g, 0);
+
+		assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
+		if (rsp.id == 99)
+			seen_barrier = true;
+		else if (rsp.id < 99)
+			assert_false(seen_barrier);
+		else
+			assert_true(seen_barrier);
+	}
+}
+
+/* Every byte of a response is defined: the padding is zero (XSA-216). */
+static void test_response_padding(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	RING_IDX idx = g->q[0].ring.req_prod_pvt;
+	const uint8_t *raw;
+
+	trw(g, 0, BLKIF_OP_READ, 0x1122334455667788ull, 0, 1, 0);
+	tpush(g, 0);
+	assert_true(twait(f, g, 0, 1));
+	raw = (const uint8_t *)RING_GET_RESPONSE(&g->q[0].ring, idx);
+	assert_int_equal(raw[offsetof(blkif_response_t, operation) + 1], 0);
+	for (size_t i = offsetof(blkif_response_t, status) + 2;
+	     i < sizeof(blkif_response_t); i++)
+		assert_int_equal(raw[i], 0);
+	assert_int_equal(tget(g, 0).status, BLKIF_RSP_OKAY);
+}
+
+static void test_read_only_disk(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_discard_t *d;
+
+	tguest_free(f, g);
+	tguest_make(f, g, 3, 1, 0);
+	assert_int_equal(tguest_connect(f, g, tfile(f, "ro", DISK_SIZE), true,
+					true, 0), 0);
+	trw(g, 0, BLKIF_OP_READ, 1, 0, 2, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	trw(g, 0, BLKIF_OP_WRITE, 1, 0, 2, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	indirect(g, BLKIF_OP_WRITE, 1, 0, 20, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	d = (void *)treq(g, 0);
+	d->operation = BLKIF_OP_DISCARD;
+	d->id = 1;
+	d->nr_sectors = 8;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_EOPNOTSUPP);
+	assert_other_served(f);
+}
+
+static void test_multi_page_multi_queue(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+
+	tguest_free(f, g);
+	tguest_make(f, g, 3, 3, 2);
+	assert_int_equal(tguest_connect(f, g, tfile(f, "mq", DISK_SIZE), false,
+					true, 0), 0);
+	assert_int_equal(g->vbd.nqueues, 3);
+	assert_int_equal(g->vbd.q[0]->nslots, 128);
+	for (unsigned qi = 0; qi < 3; qi++)
+		tround_trip(f, g, qi, qi * 1000, 3, qi + 1);
+	/* A full ring's worth at once on queue 1. */
+	for (unsigned i = 0; i < 128; i++)
+		trw(g, 1, BLKIF_OP_READ, i, i * 8, 1, i % 64);
+	tpush(g, 1);
+	assert_true(twait(f, g, 1, 128));
+	for (unsigned i = 0; i < 128; i++)
+		assert_int_equal(tget(g, 1).status, BLKIF_RSP_OKAY);
+	assert_int_equal(g->vbd.q[1]->st.rd_req, 129);
+}
+
+static void test_persistent_limit(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	struct blk_qstats *st;
+
+	tguest_free(f, g);
+	tguest_make(f, g, 3, 1, 0);
+	assert_int_equal(tguest_connect(f, g, tfile(f, "pg", DISK_SIZE), false,
+					true, 4), 0);
+	for (unsigned i = 0; i < 5; i++)
+		tround_trip(f, g, 0, i * 64, 8, i + 1);
+	st = &g->vbd.q[0]->st;
+	assert_int_equal(st->pgnt_mapped, 4);
+	assert_true(st->pgnt_hits > 0);
+	assert_true(st->pgnt_full > 0);
+}
+
+/* The io_uring engine: the same requests, the same answers. */
+static void test_uring_engine(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_discard_t *d;
+	blkif_request_t *r;
+
+	tguest_free(f, g);
+	tguest_make(f, g, 3, 1, 0);
+	assert_int_equal(tguest_connect_with(f, g, &blk_backend_uring,
+					     tfile(f, "ur", DISK_SIZE), false,
+					     true, 0), 0);
+	assert_string_equal(g->vbd.disk.ops->name, "uring");
+	tround_trip(f, g, 0, 0, 1, 31);
+	tround_trip(f, g, 0, 88, 11, 32);
+	tpattern(g, 0, 256, 33);
+	indirect(g, BLKIF_OP_WRITE, 5, 4096, 256, 0);
+	assert_int_equal(tdo(f, g, 0, 5), BLKIF_RSP_OKAY);
+	trw(g, 0, BLKIF_OP_READ, 6, 4096, 11, 280);
+	assert_int_equal(tdo(f, g, 0, 6), BLKIF_RSP_OKAY);
+	assert_true(tcheck(g, 280, 11, 33));
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_FLUSH_DISKCACHE;
+	r->id = 1;
+	assert_int_equal(one(f, r), BLKIF_RSP_OKAY);
+	trw(g, 0, BLKIF_OP_WRITE_BARRIER, 1, 800, 2, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	d = (void *)treq(g, 0);
+	d->operation = BLKIF_OP_DISCARD;
+	d->id = 1;
+	d->sector_number = 800;
+	d->nr_sectors = 16;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	trw(g, 0, BLKIF_OP_READ, 1, 800, 2, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	for (unsigned i = 0; i < HV_PAGE_SIZE; i++)
+		assert_int_equal(((uint8_t *)tpage(g, 0))[i], 0);
+	/* A full ring at once. */
+	for (unsigned i = 0; i < 32; i++)
+		trw(g, 0, BLKIF_OP_WRITE, i, i * 8, 1, i);
+	tpush(g, 0);
+	assert_true(twait(f, g, 0, 32));
+	for (unsigned i = 0; i < 32; i++)
+		assert_int_equal(tget(g, 0).status, BLKIF_RSP_OKAY);
+	assert_other_served(f);
+}
+
+/* A storage engine that holds every request until the test lets it go:
+ * I/O in flight for as long as a test needs. */
+struct hold_eng {
+	struct blk_engine base;
+	struct blk_io *held[512];
+	unsigned n;
+	bool release;
+};
+
+static struct hold_eng *hold_of(struct blk_engine *e)
+{
+	return (struct hold_eng *)(void *)e;
+}
+
+static int hold_create(unsigned depth, struct blk_engine **out);
+static void hold_destroy(struct blk_engine *e) { free(e); }
+static int hold_fd(struct blk_engine *e) { return -1; }
+static void hold_ack(struct blk_engine *e) { }
+static void hold_commit(struct blk_engine *e) { }
+
+static unsigned hold_reap(struct blk_engine *e, unsigned max)
+{
+	struct hold_eng *h = hold_of(e);
+	unsigned n = 0;
+
+	while (h->release && h->n && n < max) {
+		struct blk_io *io = h->held[--h->n];
+
+		io->done(io, 0);
+		n++;
+	}
+	return n;
+}
+
+static bool hold_ready(struct blk_engine *e)
+{
+	return hold_of(e)->release && hold_of(e)->n;
+}
+
+static int hold_open(struct blk_engine *e, const char *path, bool ro,
+		     struct blk_store **out, struct blk_store_info *info)
+{
+	struct blk_store *s = calloc(1, sizeof(*s));
+
+	s->engine = e;
+	memset(info, 0, sizeof(*info));
+	info->size = DISK_SIZE;
+	info->lbs = 512;
+	info->pbs = 4096;
+	*out = s;
+	return 0;
+}
+
+static void hold_close(struct blk_store *s) { free(s); }
+
+static int hold_submit(struct blk_store *s, struct blk_io *io)
+{
+	struct hold_eng *h = hold_of(s->engine);
+
+	assert_true(h->n < 512);
+	h->held[h->n++] = io;
+	return 0;
+}
+
+static int hold_size(struct blk_store *s, uint64_t *b)
+{
+	*b = DISK_SIZE;
+	return 0;
+}
+
+static const struct blk_backend_ops hold_ops = {
+	.name = "hold", .engine_create = hold_create,
+	.engine_destroy = hold_destroy, .engine_fd = hold_fd, .ack = hold_ack,
+	.commit = hold_commit, .reap = hold_reap, .ready = hold_ready,
+	.open = hold_open, .close = hold_close, .submit_rw = hold_submit,
+	.flush = hold_submit, .discard = hold_submit, .size = hold_size,
+};
+
+static int hold_create(unsigned depth, struct blk_engine **out)
+{
+	struct hold_eng *h = calloc(1, sizeof(*h));
+
+	h->base.ops = &hold_ops;
+	*out = &h->base;
+	return 0;
+}
+
+/* Disconnecting with I/O in flight waits for it: the ring stays mapped
+ * and nothing is reconnected until the last request completed (what a
+ * frontend flipping Connected/Closing must not break: XSA-350). */
+static void test_disconnect_in_flight(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	struct blk_vbd_cfg cfg = { .max_indirect = 0, .max_pgrants = 16 };
+	struct blk_vbd_conn c = { .nqueues = 1, .nr_pages = 1, .persistent = false };
+	struct blk_engine *e;
+
+	tguest_free(f, g);
+	tguest_make(f, g, 3, 1, 0);
+	assert_int_equal(blk_vbd_open(&g->vbd, &f->loop, 3, &hold_ops, "hold",
+				      false, &cfg, tvbd_cb, g), 0);
+	memcpy(c.q[0].refs, g->q[0].refs, sizeof(c.q[0].refs));
+	c.q[0].port = g->q[0].port;
+	assert_int_equal(blk_vbd_connect(&g->vbd, &c), 0);
+	assert_int_equal(blk_loop_engine(&f->loop, &hold_ops, &e), 0);
+	for (unsigned i = 0; i < 16; i++)
+		trw(g, 0, BLKIF_OP_WRITE, i, i * 8, 1, i);
+	tpush(g, 0);
+	tturn(f);
+	assert_int_equal(g->vbd.q[0]->inflight, 16);
+	assert_int_equal(blk_vbd_disconnect(&g->vbd), -EBUSY);
+	assert_true(blk_vbd_busy(&g->vbd));
+	/* No second set of rings while the first drains. */
+	assert_int_equal(blk_vbd_connect(&g->vbd, &c), -EBUSY);
+	tturn(f);
+	assert_int_equal(g->drained, 0);
+	/* The guest cannot take its pages back while they are in use. */
+	assert_int_equal(hv_sim_end_access(g->dom, g->gref[0]), -EBUSY);
+	hold_of(e)->release = true;
+	tturn(f);
+	assert_int_equal(g->drained, 1);
+	assert_false(blk_vbd_busy(&g->vbd));
+	assert_int_equal(tavail(g, 0), 16);
+	assert_int_equal(hv_sim_end_access(g->dom, g->gref[0]), 0);
+	/* And it can connect again (a new port, as a frontend would). */
+	assert_int_equal(hv_sim_evtchn_alloc_unbound(g->dom, 0, &g->q[0].port), 0);
+	c.q[0].port = g->q[0].port;
+	assert_int_equal(blk_vbd_connect(&g->vbd, &c), 0);
+	trw(g, 0, BLKIF_OP_READ, 1, 0, 1, 1);
+	tpush(g, 0);
+	assert_true(twait(f, g, 0, 17));
+	assert_other_served(f);
+}
+
+/* A loop device (skipped without one); detached by the teardown. */
+static char loopdev[64];
+
+static int teardown_loop(void **state)
+{
+	char cmd[128];
+	int rc = teardown(state);
+
+	if (loopdev[0]) {
+		snprintf(cmd, sizeof(cmd), "losetup -d %s", loopdev);
+		if (system(cmd) != 0)
+			rc = -1;
+		loopdev[0] = '\0';
+	}
+	return rc;
+}
+
+static void test_loop_device(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_discard_t *d;
+	char cmd[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "losetup -f --show %s 2>/dev/null",
+		 tfile(f, "loop", DISK_SIZE));
+	p = popen(cmd, "r");
+	if (p && (!fgets(loopdev, sizeof(loopdev), p) ||
+		  strncmp(loopdev, "/dev/loop", 9)))
+		loopdev[0] = '\0';
+	if (p)
+		pclose(p);
+	loopdev[strcspn(loopdev, "\n")] = '\0';
+	if (!loopdev[0])
+		skip();
+	tguest_free(f, g);
+	tguest_make(f, g, 3, 1, 0);
+	assert_int_equal(tguest_connect(f, g, loopdev, false, true, 0), 0);
+	assert_true(g->vbd.info.blockdev);
+	assert_int_equal(g->vbd.disk.lim.sectors, DISK_SIZE / 512);
+	tround_trip(f, g, 0, 0, 11, 21);
+	tround_trip(f, g, 0, DISK_SIZE / 512 - 8, 1, 22);
+	if (g->vbd.disk.lim.discard) {
+		d = (void *)treq(g, 0);
+		d->operation = BLKIF_OP_DISCARD;
+		d->id = 1;
+		d->nr_sectors = 64;
+		assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	}
+	trw(g, 0, BLKIF_OP_READ, 1, DISK_SIZE / 512, 1, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	/* Closed before the teardown detaches the device. */
+	tguest_free(f, g);
+}
+
+/* ------------------------------------------------------------ hostile */
+
+static void test_bad_segment_counts(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_t *r;
+
+	trw(g, 0, BLKIF_OP_READ, 1, 0, 0, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	trw(g, 0, BLKIF_OP_WRITE, 1, 0, 0, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_READ;
+	r->id = 1;
+	r->nr_segments = BLKIF_MAX_SEGMENTS_PER_REQUEST + 1;
+	assert_int_equal(one(f, r), BLKIF_RSP_ERROR);
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_READ;
+	r->id = 1;
+	r->nr_segments = 255;
+	assert_int_equal(one(f, r), BLKIF_RSP_ERROR);
+	assert_int_equal(g->vbd.q[0]->st.err_bad_req, 4);
+	assert_other_served(f);
+}
+
+static void test_bad_sectors_in_page(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_t *r;
+
+	trw(g, 0, BLKIF_OP_READ, 1, 0, 2, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[1].first_sect = 5;
+	r->seg[1].last_sect = 4;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	trw(g, 0, BLKIF_OP_WRITE, 1, 0, 1, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[0].last_sect = 8;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	trw(g, 0, BLKIF_OP_WRITE, 1, 0, 1, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[0].first_sect = 255;
+	r->seg[0].last_sect = 255;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	assert_other_served(f);
+}
+
+static void test_range_past_end(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_discard_t *d;
+
+	trw(g, 0, BLKIF_OP_READ, 1, DISK_SIZE / 512, 1, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	trw(g, 0, BLKIF_OP_WRITE, 1, DISK_SIZE / 512 - 7, 1, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	/* sector + count wraps around 2^64 */
+	trw(g, 0, BLKIF_OP_READ, 1, UINT64_MAX - 3, 1, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	trw(g, 0, BLKIF_OP_FLUSH_DISKCACHE, 1, UINT64_MAX, 1, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	d = (void *)treq(g, 0);
+	d->operation = BLKIF_OP_DISCARD;
+	d->id = 1;
+	d->sector_number = 8;
+	d->nr_sectors = UINT64_MAX - 4;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	d = (void *)treq(g, 0);
+	d->operation = BLKIF_OP_DISCARD;
+	d->id = 1;
+	d->nr_sectors = 8;
+	d->flag = BLKIF_DISCARD_SECURE;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_EOPNOTSUPP);
+	assert_other_served(f);
+}
+
+static void test_bad_grants(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	grant_ref_t ro, foreign, revoked;
+	blkif_request_t *r;
+	unsigned long p;
+
+	/* Beyond the grant table, and never granted. */
+	trw(g, 0, BLKIF_OP_READ, 1, 0, 1, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[0].gref = HV_SIM_NR_GRANTS + 5;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	trw(g, 0, BLKIF_OP_WRITE, 1, 0, 1, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[0].gref = 5000;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	/* Read-only: good for a write, not for a read. */
+	assert_int_equal(hv_sim_page_alloc(g->dom, &p), 0);
+	ro = tgrant(g, p, 1);
+	trw(g, 0, BLKIF_OP_WRITE, 1, 0, 1, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[0].gref = ro;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
+	trw(g, 0, BLKIF_OP_READ, 1, 0, 1, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[0].gref = ro;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	/* Granted to another domain. */
+	foreign = g->next_ref++;
+	assert_int_equal(hv_sim_grant(g->dom, foreign, p, 9, 0), 0);
+	trw(g, 0, BLKIF_OP_WRITE, 1, 0, 1, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[0].gref = foreign;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	/* Revoked: the guest ended access (not persistently mapped yet). */
+	revoked = tgrant(g, p, 0);
+	assert_int_equal(hv_sim_end_access(g->dom, revoked), 0);
+	trw(g, 0, BLKIF_OP_WRITE, 1, 0, 2, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[1].gref = revoked;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	/* The guest wrote the entry's flags to garbage. */
+	hv_sim_grant_entry(g->dom, revoked)->flags = 0xffff;
+	trw(g, 0, BLKIF_OP_WRITE, 1, 0, 1, 0);
+	r = RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->seg[0].gref = revoked;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	assert_true(g->vbd.q[0]->st.err_grant >= 5);
+	/* Nothing of the failed requests stays mapped: the grants can be
+	 * ended. */
+	assert_int_equal(hv_sim_end_access(g->dom, ro), -EBUSY);  /* persistent */
+	assert_other_served(f);
+}
+
+static void test_bad_indirect(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_indirect_t *r;
+	struct blkif_request_segment *s = hv_sim_page(g->dom, g->ind_page);
+
+	indirect(g, BLKIF_OP_READ, 1, 0, 0, 0);           /* no segments */
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	indirect(g, BLKIF_OP_READ, 1, 0, 200, 0);
+	r = (void *)RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->nr_segments = BLK_MAX_INDIRECT_SEGS + 1;        /* above the limit */
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	r = (void *)treq(g, 0);
+	r->operation = BLKIF_OP_INDIRECT;
+	r->indirect_op = BLKIF_OP_DISCARD;                 /* not read/write */
+	r->nr_segments = 1;
+	r->id = 1;
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	indirect(g, BLKIF_OP_READ, 1, 0, 20, 0);
+	r = (void *)RING_GET_REQUEST(&g->q[0].ring, g->q[0].ring.req_prod_pvt - 1);
+	r->indirect_grefs[0] = 9999;                       /* bad page */
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	indirect(g, BLKIF_OP_READ, 1, 0, 20, 0);
+	s[13].last_sect = 9;                               /* bad segment */
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
+	indirect(g, BLKIF_OP_WRITE, 1, DISK_SIZE / 512 - 8, 20, 0);
+	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR); /* past the end */
+	assert_other_served(f);
+}
+
+static void test_unknown_operations(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	uint8_t ops[] = { BLKIF_OP_RESERVED_1, 7, 77, 255 };
+
+	for (size_t i = 0; i < sizeof(ops); i++) {
+		blkif_request_t *r = treq(g, 0);
+
+		r->operation = ops[i];
+		r->id = 1;
+		r->nr_segments = 3;
+		assert_int_equal(one(f, r), BLKIF_RSP_EOPNOTSUPP);
+	}
+	assert_int_equal(g->vbd.q[0]->st.eopnotsupp, 4);
+	assert_other_served(f);
+}
+
+static void test_id_reused_in_flight(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_response_t a, b;
+
+	trw(g, 0, BLKIF_OP_WRITE, 42, 0, 4, 0);
+	trw(g, 0, BLKIF_OP_WRITE, 42, 64, 4, 0);
+	tpush(g, 0);
+	assert_true(twait(f, g, 0, 2));
+	a = tget(g, 0);
+	b = tget(g, 0);
+	assert_int_equal(a.id, 42);
+	assert_int_equal(b.id, 42);
+	/* One of them ran, the other was refused. */
+	assert_int_equal(a.status + b.status, BLKIF_RSP_ERROR);
+	assert_int_equal(g->vbd.q[0]->st.err_dup_id, 1);
+	/* Once answered, the id is free again. */
+	trw(g, 0, BLKIF_OP_READ, 42, 0, 1, 0);
+	assert_int_equal(tdo(f, g, 0, 42), BLKIF_RSP_OKAY);
+	assert_other_served(f);
+}
+
+/* req_prod more than a ring ahead: the ring is halted, the device
+ * reported, nothing answered for the bogus requests. */
+static void test_prod_overflow(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_sring_t *s = g->q[0].ring.sring;
+
+	s->req_prod = s->rsp_prod + RING_SIZE(&g->q[0].ring) + 1;
+	hv_sim_evtchn_notify(g->dom, g->q[0].port);
+	tturn(f);
+	assert_int_equal(g->fatal, 1);
+	assert_true(g->vbd.q[0]->halted);
+	assert_int_equal(tavail(g, 0), 0);
+	assert_int_equal(g->vbd.q[0]->inflight, 0);
+	/* Wrapped around: the same. */
+	s->req_prod = s->rsp_prod - 1;
+	hv_sim_evtchn_notify(g->dom, g->q[0].port);
+	tturn(f);
+	assert_int_equal(tavail(g, 0), 0);
+	assert_other_served(f);
+}
+
+/* Inconsistent indices at connection time: refused. */
+static void test_connect_bad_indices(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_sring_t *s;
+
+	tguest_free(f, g);
+	tguest_make(f, g, 3, 1, 0);
+	s = g->q[0].ring.sring;
+	s->req_prod = 1000;
+	s->rsp_prod = 3;
+	assert_int_equal(tguest_connect(f, g, tfile(f, "bi", DISK_SIZE), false,
+					true, 0), -EIO);
+	assert_int_equal(g->vbd.nqueues, 0);
+	assert_other_served(f);
+}
+
+/* A guest that never reads its responses (rsp_cons and rsp_event stay
+ * put) and keeps producing: answered, bounded, never waited for. */
+static void test_responses_never_consumed(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_front_ring_t *fr = &g->q[0].ring;
+	unsigned size = RING_SIZE(fr);
+
+	for (unsigned round = 0; round < 40; round++) {
+		RING_IDX rsp = fr->sring->rsp_prod;
+
+		for (unsigned i = 0; i < size; i++) {
+			blkif_request_t *r = RING_GET_REQUEST(fr, rsp + i);
+
+			memset(r, 0, sizeof(*r));
+			r->operation = BLKIF_OP_READ;
+			r->id = i;
+			r->sector_number = i * 8;
+			r->nr_segments = 1;
+			r->seg[0] = (struct blkif_request_segment){ g->gref[i], 0, 7 };
+		}
+		fr->req_prod_pvt = rsp + size;
+		RING_PUSH_REQUESTS(fr);
+		hv_sim_evtchn_notify(g->dom, g->q[0].port);
+		for (int i = 0; i < 4000 && fr->sring->rsp_prod != rsp + size; i++) {
+			tturn(f);
+			usleep(250);
+		}
+		assert_int_equal(fr->sring->rsp_prod, rsp + size);
+	}
+	assert_int_equal(g->vbd.q[0]->st.rd_req, 40 * size);
+	assert_true(g->vbd.q[0]->st.inflight_max <= size);
+	assert_int_equal(g->fatal, 0);
+	assert_other_served(f);
+}
+
+/* Ring fields changed by the guest while the backend reads them: another
+ * thread scribbles over the request slots (and the producer index, within
+ * and beyond its limits) while the backend serves the ring. */
+struct scribble {
+	struct tguest *g;
+	volatile int stop;
+};
+
+static void *scribbler(void *arg)
+{
+	struct scribble *sc = arg;
+	blkif_front_ring_t *fr = &sc->g->q[0].ring;
+	uint64_t x = 88172645463325252ull;
+
+	while (!sc->stop) {
+		unsigned i;
+		uint8_t *b;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		i = (unsigned)x % RING_SIZE(fr);
+		b = (uint8_t *)&fr->sring->ring[i].req;
+		b[(x >> 8) % sizeof(blkif_request_t)] = (uint8_t)(x >> 16);
+		if ((x & 0xf) == 0) {
+			/* Forward, never beyond a ring's worth. */
+			RING_IDX rp = fr->sring->req_prod;
+			RING_IDX lim = fr->sring->rsp_prod + RING_SIZE(fr);
+
+			if ((int)(lim - rp) > 0)
+				fr->sring->req_prod = rp + 1 +
+					(unsigned)(x >> 32) % (lim - rp);
+		}
+	}
+	return NULL;
+}
+
+static void test_guest_changes_ring_while_read(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	struct scribble sc = { .g = g };
+	blkif_front_ring_t *fr = &g->q[0].ring;
+	pthread_t th;
+
+	/* Valid-looking requests to start from. */
+	for (unsigned i = 0; i < RING_SIZE(fr); i++) {
+		blkif_request_t *r = &fr->sring->ring[i].req;
+
+		r->operation = (uint8_t)(i % 2);
+		r->nr_segments = (uint8_t)(1 + i % 11);
+		r->id = i;
+		r->sector_number = i * 64;
+		for (unsigned k = 0; k < BLKIF_MAX_SEGMENTS_PER_REQUEST; k++)
+			r->seg[k] = (struct blkif_request_segment){ g->gref[k], 0, 7 };
+	}
+	assert_int_equal(pthread_create(&th, NULL, scribbler, &sc), 0);
+	for (int i = 0; i < 3000; i++) {
+		/* A ring's worth each time, never more. */
+		fr->sring->req_prod = fr->sring->rsp_prod + RING_SIZE(fr);
+		hv_sim_evtchn_notify(g->dom, g->q[0].port);
+		tturn(f);
+		if (g->vbd.q[0]->halted)
+			break;
+	}
+	sc.stop = 1;
+	pthread_join(th, NULL);
+	/* Whatever it took is answered; nothing is left in flight. */
+	for (int i = 0; i < 4000 && g->vbd.q[0]->inflight; i++) {
+		tturn(f);
+		usleep(250);
+	}
+	assert_int_equal(g->vbd.q[0]->inflight, 0);
+	assert_true(g->vbd.q[0]->st.rd_req + g->vbd.q[0]->st.wr_req > 0);
+	assert_other_served(f);
+}
+
+int main(void)
+{
+#define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_round_trip),
+		T(test_partial_segments),
+		T(test_indirect),
+		T(test_flush_barrier_discard),
+		T(test_barrier_order),
+		T(test_response_padding),
+		T(test_read_only_disk),
+		T(test_multi_page_multi_queue),
+		T(test_persistent_limit),
+		T(test_uring_engine),
+		T(test_disconnect_in_flight),
+		cmocka_unit_test_setup_teardown(test_loop_device, setup, teardown_loop),
+		T(test_bad_segment_counts),
+		T(test_bad_sectors_in_page),
+		T(test_range_past_end),
+		T(test_bad_grants),
+		T(test_bad_indirect),
+		T(test_unknown_operations),
+		T(test_id_reused_in_flight),
+		T(test_prod_overflow),
+		T(test_connect_bad_indices),
+		T(test_responses_never_consumed),
+		T(test_guest_changes_ring_while_read),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
