@@ -37,6 +37,39 @@ static const struct pvctl_cmd commands[] = {
 	  "(no raw mode) and, once stdin ends, keeps showing the console until\n"
 	  "Ctrl-] or a signal (SIGINT, SIGTERM, SIGHUP: exit 0).  Exit 1 when the\n"
 	  "console closes (the daemon or the domain went).\n" },
+	{ "block-attach", cmd_block_attach, "DOMAIN DISKSPEC",
+	  "Attach a virtual disk to a domain",
+	  "DISKSPEC in xl's disk syntax (xl-disk-configuration(5)), e.g.\n"
+	  "file:/img,xvdb,w  or  vdev=xvdb,access=rw,target=/img (target= last:\n"
+	  "it takes the rest, commas included).  Checks the target (exists, a\n"
+	  "file or block device, writable when attached rw), then writes the\n"
+	  "frontend and backend nodes as create does, in one transaction that\n"
+	  "fails if the domain is gone or the vdev is in use.\n" },
+	{ "block-detach", cmd_block_detach, "[--force] [--timeout S] DOMAIN VDEV",
+	  "Detach a virtual disk from a domain",
+	  "Sets the backend to Closing (online = 0), waits up to S seconds\n"
+	  "(default 10) for the frontend and the backend to be Closed, then\n"
+	  "removes both directories.  After the wait, exit 1 unless --force,\n"
+	  "which removes them anyway.\n" },
+	{ "block-list", cmd_block_list, "DOMAIN...",
+	  "List the virtual disks of domains",
+	  "As xl block-list: Vdev (device number), BE (backend domain), handle\n"
+	  "(the frontend's domain, as xl prints it), state, evt-ch and ring-ref\n"
+	  "(the frontend's, queue 0's for multi-queue), BE-path; plus the URI of\n"
+	  "the guest's NBD export of the disk when pvguest has one.\n" },
+	{ "stats", cmd_stats, "[--json] [--socket PATH] [DOMAIN]",
+	  "Show pvd-blkback's counters",
+	  "One sample from pvd-blkback's control socket (default\n"
+	  "$PVD_RUNDIR/pvd-blkback.sock): per disk and per ring, requests,\n"
+	  "sectors, errors, requests in flight and latency since connection.\n"
+	  "--json prints the daemon's document, devices filtered by DOMAIN.\n" },
+	{ "top", cmd_top, "[-b] [-i N] [-d SECS] [--json] [--socket PATH] [DOMAIN]",
+	  "Live view of the disks' rings, like xentop",
+	  "One row per ring, refreshed every SECS (default 1): IOPS, MB/s,\n"
+	  "requests in flight, ring occupancy, latency (mean and p99) over the\n"
+	  "interval.  q quits.  -b (--batch) prints frames one after the other,\n"
+	  "-i (--iterations) N stops after N frames, --json prints each frame\n"
+	  "as one line of JSON (implies -b).\n" },
 	{ "help", cmd_help, "[COMMAND]",
 	  "Print help on pvctl or on one of its commands", "" },
 };
@@ -56,7 +89,7 @@ static void print_help(FILE *f)
 		"XENSTORED_PATH (as libxenstore does), guest state is kept in\n"
 		"$PVD_RUNDIR (default %s).\n\nCommands:\n", PVD_RUNDIR_DEFAULT);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n`pvctl COMMAND --help` describes a command.\n");
 }
 

@@ -135,6 +135,11 @@ int cmd_create(struct pvctl *p, int argc, char **argv);
 int cmd_destroy(struct pvctl *p, int argc, char **argv);
 int cmd_list(struct pvctl *p, int argc, char **argv);
 int cmd_console(struct pvctl *p, int argc, char **argv);
+int cmd_block_attach(struct pvctl *p, int argc, char **argv);
+int cmd_block_detach(struct pvctl *p, int argc, char **argv);
+int cmd_block_list(struct pvctl *p, int argc, char **argv);
+int cmd_stats(struct pvctl *p, int argc, char **argv);
+int cmd_top(struct pvctl *p, int argc, char **argv);
 int cmd_help(struct pvctl *p, int argc, char **argv);
 
 #endif

@@ -1,0 +1,281 @@
+/* The parsing in pvctl's block commands (tools/pvctl/block.c), which
+ * reads what a guest may have written: device numbers from the store, a
+ * frontend's `backend` node, and the NBD URI file in the guest's own
+ * directory; and the checks of a disk's target before anything is
+ * written.  The store paths are tests/integration/test_pvctl_block.sh's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../tools/pvctl/util.c"
+#include "../../tools/pvctl/nodes.c"
+#include "../../tools/pvctl/block.c"
+
+/* main.c's and guest.c's, not linked here. */
+const struct pvctl_cmd *pvctl_find_cmd(const char *name)
+{
+	(void)name;
+	return NULL;
+}
+
+int pvctl_usage(const struct pvctl_cmd *cmd)
+{
+	(void)cmd;
+	return 2;
+}
+
+int guest_read_pid(struct pvctl *p, unsigned domid, pid_t *pid)
+{
+	(void)p;
+	(void)domid;
+	(void)pid;
+	return -ENOENT;
+}
+
+struct fix {
+	char dir[64];
+	char gdir[128];
+	char immutable[160];    /* a file to make writable again at teardown */
+	struct pvctl p;
+};
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pvctl-block.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->gdir, sizeof(f->gdir), "%s/guests/dom3", f->dir);
+	if (pvd_mkdir_p(f->gdir, 0755) < 0)
+		return -1;
+	f->p.rundir = f->dir;
+	f->p.sigfd = -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+	char cmd[200];
+
+	if (f->immutable[0]) {
+		int fd = open(f->immutable, O_RDONLY), flags = 0;
+
+		if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+			flags &= ~FS_IMMUTABLE_FL;
+			ioctl(fd, FS_IOC_SETFLAGS, &flags);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void test_parse_u32(void **state)
+{
+	uint32_t v = 7;
+
+	(void)state;
+	assert_true(parse_u32("0", UINT32_MAX, &v));
+	assert_int_equal(v, 0);
+	assert_true(parse_u32("51712", UINT32_MAX, &v));
+	assert_int_equal(v, 51712);
+	assert_true(parse_u32("4294967295", UINT32_MAX, &v));
+	assert_int_equal(v, UINT32_MAX);
+	assert_false(parse_u32("4294967296", UINT32_MAX, &v));
+	assert_false(parse_u32("99999999999", UINT32_MAX, &v));
+	assert_false(parse_u32("6", 5, &v));
+	assert_false(parse_u32("", UINT32_MAX, &v));
+	assert_false(parse_u32(NULL, UINT32_MAX, &v));
+	assert_false(parse_u32("01", UINT32_MAX, &v));
+	assert_false(parse_u32("-1", UINT32_MAX, &v));
+	assert_false(parse_u32("+1", UINT32_MAX, &v));
+	assert_false(parse_u32(" 1", UINT32_MAX, &v));
+	assert_false(parse_u32("1 ", UINT32_MAX, &v));
+	assert_false(parse_u32("0x10", UINT32_MAX, &v));
+}
+
+static void test_backend_named(void **state)
+{
+	unsigned b = 99;
+
+	(void)state;
+	assert_true(backend_named("/local/domain/0/backend/vbd/3/51712", 3, 51712, &b));
+	assert_int_equal(b, 0);
+	assert_true(backend_named("/local/domain/7/backend/vbd/3/51712", 3, 51712, &b));
+	assert_int_equal(b, 7);         /* a driver domain */
+	/* Anything but this very device of this very domain is ignored. */
+	assert_false(backend_named(NULL, 3, 51712, &b));
+	assert_false(backend_named("", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/0/backend/vbd/4/51712", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/0/backend/vbd/3/51728", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/0/backend/vif/3/51712", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/0/backend/vbd/3/51712/x", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/0/backend/vbd/3/51712/", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/0/backend/vbd/3", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/0/../0/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(backend_named("/local/domain//backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/00/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/32752/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/x/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(backend_named("/local/domain/0", 3, 51712, &b));
+	assert_false(backend_named("/vm/0/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(backend_named("local/domain/0/backend/vbd/3/51712", 3, 51712, &b));
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+static void uri_is(struct fix *f, const char *want)
+{
+	char buf[4400];
+
+	nbd_uri(&f->p, 3, 51712, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static void test_nbd_uri(void **state)
+{
+	struct fix *f = *state;
+	char path[256], uri[300], big[9000];
+
+	snprintf(path, sizeof(path), "%s/vbd-51712.nbd.uri", f->gdir);
+	snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s/vbd-51712.nbd", f->gdir);
+	uri_is(f, "-");                                 /* no file */
+	write_file(path, uri, strlen(uri));
+	uri_is(f, uri);                                 /* without a new line */
+	strcat(uri, "\n");
+	write_file(path, uri, strlen(uri));
+	uri[strlen(uri) - 1] = '\0';
+	uri_is(f, uri);                                 /* as pvguest writes it */
+	write_file(path, "nbd+unix:///?socket=/elsewhere\n", 31);
+	uri_is(f, "?");
+	write_file(path, "", 0);
+	uri_is(f, "?");
+	write_file(path, uri, strlen(uri) - 1);                /* a prefix of it */
+	uri_is(f, "?");
+	write_file(path, "x\0y", 3);
+	uri_is(f, "?");
+	memset(big, 'a', sizeof(big));
+	memcpy(big, uri, strlen(uri));
+	write_file(path, big, sizeof(big));
+	uri_is(f, "?");
+	/* The guest's directory: links are not followed, and only a regular
+	 * file is read (a FIFO would block). */
+	unlink(path);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	uri_is(f, "-");
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	uri_is(f, "?");
+	unlink(path);
+	assert_int_equal(mkdir(path, 0755), 0);
+	uri_is(f, "?");
+	rmdir(path);
+	/* Another domain or device: its own file. */
+	write_file(path, uri, strlen(uri));
+	{
+		char buf[4400];
+
+		nbd_uri(&f->p, 4, 51712, buf, sizeof(buf));
+		assert_string_equal(buf, "-");
+		nbd_uri(&f->p, 3, 51728, buf, sizeof(buf));
+		assert_string_equal(buf, "-");
+	}
+}
+
+static void disk(struct xlcfg_disk *d, const char *spec)
+{
+	char err[XLCFG_ERR_LEN];
+
+	if (xlcfg_parse_disk(spec, d, err, sizeof(err)) < 0)
+		fail_msg("%s: %s", spec, err);
+}
+
+static void test_check_target(void **state)
+{
+	struct fix *f = *state;
+	struct xlcfg_disk d;
+	char spec[300], img[160];
+	int fd, flags = 0;
+	bool ro = false;
+
+	snprintf(img, sizeof(img), "%s/disk.img", f->dir);
+	write_file(img, "x", 1);
+	snprintf(spec, sizeof(spec), "file:%s/none.img,xvdb,w", f->dir);
+	disk(&d, spec);
+	assert_int_equal(check_target(&d), -ENOENT);
+	snprintf(spec, sizeof(spec), "file:%s,xvdb,w", f->dir);
+	disk(&d, spec);
+	assert_int_equal(check_target(&d), -EISDIR);
+	disk(&d, "phy:/dev/null,xvdb,r");
+	assert_int_equal(check_target(&d), -EINVAL);
+	snprintf(spec, sizeof(spec), "%s/guests/dom3/vbd.fifo", f->dir);
+	assert_int_equal(mkfifo(spec, 0644), 0);
+	snprintf(spec, sizeof(spec), "file:%s/guests/dom3/vbd.fifo,xvdb,r", f->dir);
+	disk(&d, spec);
+	assert_int_equal(check_target(&d), -EINVAL);    /* never opened */
+	snprintf(spec, sizeof(spec), "file:%s,xvdb,w", img);
+	disk(&d, spec);
+	assert_int_equal(check_target(&d), 0);
+	/* Read-only: mode 0444 stops others, the immutable flag root. */
+	if (geteuid() == 0) {
+		fd = open(img, O_RDONLY);
+		assert_true(fd >= 0);
+		if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+			flags |= FS_IMMUTABLE_FL;
+			if (ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0) {
+				snprintf(f->immutable, sizeof(f->immutable), "%s", img);
+				ro = true;
+			}
+		}
+		close(fd);
+	} else {
+		ro = chmod(img, 0444) == 0;
+	}
+	if (!ro) {
+		print_message("cannot make %s read-only here: not tested\n", img);
+		return;
+	}
+	assert_int_equal(check_target(&d), geteuid() == 0 ? -EPERM : -EACCES);
+	snprintf(spec, sizeof(spec), "file:%s,xvdb,r", img);
+	disk(&d, spec);
+	assert_int_equal(check_target(&d), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_u32),
+		cmocka_unit_test(test_backend_named),
+		cmocka_unit_test_setup_teardown(test_nbd_uri, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_target, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,322 @@
+/* pvctl: pvd-blkback's statistics (see blkstat.h).  The document comes
+ * from another process: its shape is checked, numbers are taken only
+ * when they are what they should be, and the counts of devices, rings and
+ * buckets are bounded. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blkstat.h"
+
+static void seterr(char *err, size_t errlen, const char *msg)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", msg);
+}
+
+static unsigned u32_of(const struct json *o, const char *key)
+{
+	uint64_t v = 0;
+
+	json_get_u64(o, key, &v);
+	return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+}
+
+static uint64_t u64_of(const struct json *o, const char *key)
+{
+	uint64_t v = 0;
+
+	json_get_u64(o, key, &v);
+	return v;
+}
+
+static const char *str_of(const struct json *o, const char *key)
+{
+	const char *s = json_get_str(o, key);
+
+	return s ? s : "";
+}
+
+static void ctr_of(const struct json *o, struct blkstat_ctr *c)
+{
+	const struct json *lat = json_get(o, "lat_us_log2");
+
+	memset(c, 0, sizeof(*c));
+	c->rd_req = u64_of(o, "rd_req");
+	c->wr_req = u64_of(o, "wr_req");
+	c->f_req = u64_of(o, "f_req");
+	c->ds_req = u64_of(o, "ds_req");
+	c->rd_sect = u64_of(o, "rd_sect");
+	c->wr_sect = u64_of(o, "wr_sect");
+	c->oo_req = u64_of(o, "oo_req");
+	c->errors = u64_of(o, "err_bad_req") + u64_of(o, "err_grant") +
+		    u64_of(o, "err_io") + u64_of(o, "err_dup_id");
+	c->rounds = u64_of(o, "rounds");
+	c->occ_sum = u64_of(o, "occ_sum");
+	c->lat_n = u64_of(o, "lat_n");
+	c->lat_sum_ns = u64_of(o, "lat_sum_ns");
+	if (lat && lat->type == JSON_ARR) {
+		for (const struct json *b = lat->child; b && c->nlat < BLKSTAT_LAT_MAX;
+		     b = b->next)
+			c->lat[c->nlat++] = b->type == JSON_NUM && b->is_u64 ? b->u : 0;
+	}
+}
+
+static int dev_of(const struct json *o, struct blkstat_dev *d, char *err,
+		  size_t errlen)
+{
+	const struct json *qs = json_get(o, "queue");
+	uint64_t domid, devid;
+
+	if (o->type != JSON_OBJ || !json_get_u64(o, "domid", &domid) ||
+	    !json_get_u64(o, "devid", &devid) || domid > 0xffff || devid > UINT32_MAX) {
+		seterr(err, errlen, "a device without a valid domid and devid");
+		return -EINVAL;
+	}
+	d->obj = o;
+	d->domid = (unsigned)domid;
+	d->devid = (unsigned)devid;
+	d->state = u32_of(o, "state");
+	d->state_name = str_of(o, "state_name");
+	d->params = str_of(o, "params");
+	d->backend = str_of(o, "backend");
+	d->sectors = u64_of(o, "sectors");
+	json_get_bool(o, "readonly", &d->readonly);
+	d->inflight = u32_of(o, "inflight");
+	ctr_of(o, &d->c);
+	if (!qs || qs->type != JSON_ARR || qs->n == 0)
+		return 0;
+	d->rings = calloc(qs->n < BLKSTAT_RINGS_MAX ? qs->n : BLKSTAT_RINGS_MAX,
+			  sizeof(*d->rings));
+	if (!d->rings) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (const struct json *q = qs->child; q && d->nrings < BLKSTAT_RINGS_MAX;
+	     q = q->next) {
+		struct blkstat_ring *r = &d->rings[d->nrings];
+
+		if (q->type != JSON_OBJ)
+			continue;
+		r->index = u32_of(q, "index");
+		r->ring_pages = u32_of(q, "ring_pages");
+		r->ring_size = u32_of(q, "ring_size");
+		r->inflight = u32_of(q, "inflight");
+		r->unconsumed = u32_of(q, "unconsumed");
+		json_get_bool(q, "halted", &r->halted);
+		ctr_of(q, &r->c);
+		d->nrings++;
+	}
+	return 0;
+}
+
+int blkstat_parse(const char *text, size_t len, struct blkstat *s, char *err,
+		  size_t errlen)
+{
+	const struct json *devs;
+	const char *e;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	rc = json_parse(text, len, &s->doc, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (s->doc->type != JSON_OBJ) {
+		seterr(err, errlen, "not a JSON object");
+		goto inval;
+	}
+	if ((e = json_get_str(s->doc, "error")) != NULL) {
+		if (err && errlen)
+			snprintf(err, errlen, "pvd-blkback answered: %s", e);
+		goto inval;
+	}
+	devs = json_get(s->doc, "devices");
+	if (!devs || devs->type != JSON_ARR) {
+		seterr(err, errlen, "no devices array");
+		goto inval;
+	}
+	if (devs->n > BLKSTAT_DEVS_MAX) {
+		seterr(err, errlen, "too many devices");
+		goto inval;
+	}
+	s->engine = str_of(s->doc, "engine");
+	if (devs->n) {
+		s->devs = calloc(devs->n, sizeof(*s->devs));
+		if (!s->devs) {
+			seterr(err, errlen, "out of memory");
+			blkstat_free(s);
+			return -ENOMEM;
+		}
+	}
+	for (const struct json *d = devs->child; d; d = d->next) {
+		rc = dev_of(d, &s->devs[s->ndevs], err, errlen);
+		s->ndevs++;     /* freed with its rings even when it failed */
+		if (rc < 0) {
+			blkstat_free(s);
+			return rc;
+		}
+	}
+	return 0;
+inval:
+	blkstat_free(s);
+	return -EINVAL;
+}
+
+void blkstat_free(struct blkstat *s)
+{
+	for (unsigned i = 0; s->devs && i < s->ndevs; i++)
+		free(s->devs[i].rings);
+	free(s->devs);
+	json_free(s->doc);
+	memset(s, 0, sizeof(*s));
+}
+
+const struct blkstat_dev *blkstat_find_dev(const struct blkstat *s,
+					   unsigned domid, unsigned devid)
+{
+	for (unsigned i = 0; s && i < s->ndevs; i++)
+		if (s->devs[i].domid == domid && s->devs[i].devid == devid)
+			return &s->devs[i];
+	return NULL;
+}
+
+const struct blkstat_ring *blkstat_find_ring(const struct blkstat_dev *d,
+					     unsigned index)
+{
+	for (unsigned i = 0; d && i < d->nrings; i++)
+		if (d->rings[i].index == index)
+			return &d->rings[i];
+	return NULL;
+}
+
+double blkstat_lat_quantile(const uint64_t *lat, unsigned n, double q)
+{
+	uint64_t total = 0, seen = 0;
+	double want;
+
+	for (unsigned i = 0; i < n; i++)
+		total += lat[i];
+	if (!total)
+		return -1;
+	want = q * (double)total;
+	for (unsigned i = 0; i < n; i++) {
+		seen += lat[i];
+		if ((double)seen >= want && lat[i]) {
+			if (i + 1 == n)         /* open: its lower bound */
+				return i ? (double)(1ull << (i - 1)) : 0;
+			return (double)(1ull << i);
+		}
+	}
+	return (double)(1ull << (n > 1 ? n - 2 : 0));
+}
+
+/* cur - prev for each counter; false if one went back. */
+static bool ctr_delta(const struct blkstat_ctr *prev, const struct blkstat_ctr *cur,
+		      struct blkstat_ctr *d)
+{
+#define D(f) do { if (cur->f < prev->f) return false; d->f = cur->f - prev->f; } while (0)
+	D(rd_req); D(wr_req); D(f_req); D(ds_req); D(rd_sect); D(wr_sect);
+	D(oo_req); D(errors); D(rounds); D(occ_sum); D(lat_n); D(lat_sum_ns);
+	d->nlat = cur->nlat;
+	for (unsigned i = 0; i < cur->nlat; i++) {
+		uint64_t p = i < prev->nlat ? prev->lat[i] : 0;
+
+		if (cur->lat[i] < p)
+			return false;
+		d->lat[i] = cur->lat[i] - p;
+	}
+#undef D
+	return true;
+}
+
+void blkstat_rate(const struct blkstat_ctr *prev, const struct blkstat_ctr *cur,
+		  double secs, struct blkstat_rate *r)
+{
+	struct blkstat_ctr d;
+
+	memset(r, 0, sizeof(*r));
+	if (!prev || !ctr_delta(prev, cur, &d))
+		d = *cur;
+	if (secs <= 0)
+		secs = 1e-9;
+	r->reqs = d.rd_req + d.wr_req + d.f_req + d.ds_req;
+	r->iops = (double)r->reqs / secs;
+	r->rd_iops = (double)d.rd_req / secs;
+	r->wr_iops = (double)d.wr_req / secs;
+	r->rd_mbps = (double)d.rd_sect * 512 / 1e6 / secs;
+	r->wr_mbps = (double)d.wr_sect * 512 / 1e6 / secs;
+	r->mbps = r->rd_mbps + r->wr_mbps;
+	r->occ_avg = d.rounds ? (double)d.occ_sum / (double)d.rounds : 0;
+	r->lat_avg_us = d.lat_n ? (double)d.lat_sum_ns / (double)d.lat_n / 1000 : -1;
+	r->lat_p50_us = blkstat_lat_quantile(d.lat, d.nlat, 0.5);
+	r->lat_p99_us = blkstat_lat_quantile(d.lat, d.nlat, 0.99);
+	r->errors = d.errors;
+	r->oo_req = d.oo_req;
+}
+
+/* Bijective base 26: 0 a, 25 z, 26 aa. */
+static void letters(unsigned disk, char *buf, size_t len)
+{
+	char tmp[8];
+	size_t n = 0;
+	unsigned v = disk + 1;
+
+	while (v && n < sizeof(tmp)) {
+		v--;
+		tmp[n++] = (char)('a' + v % 26);
+		v /= 26;
+	}
+	for (size_t i = 0; i < n && i + 1 < len; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n < len ? n : len - 1] = '\0';
+}
+
+void blkstat_vdev_name(uint32_t devid, char *buf, size_t len)
+{
+	unsigned major = (devid >> 8) & 0xfff, minor = devid & 0xff;
+	unsigned disk, part;
+	const char *prefix;
+	char l[8];
+
+	if (devid & (1u << 28)) {
+		prefix = "xvd";
+		disk = (devid >> 8) & 0xfffff;
+		part = devid & 0xff;
+	} else if (devid >> 16) {
+		snprintf(buf, len, "%u", devid);
+		return;
+	} else if (major == 202) {
+		prefix = "xvd";
+		disk = minor >> 4;
+		part = minor & 15;
+	} else if (major == 8) {
+		prefix = "sd";
+		disk = minor >> 4;
+		part = minor & 15;
+	} else if (major == 3 || major == 22) {
+		prefix = "hd";
+		disk = (major == 22 ? 2 : 0) + (minor >> 6);
+		part = minor & 63;
+	} else {
+		snprintf(buf, len, "%u", devid);
+		return;
+	}
+	letters(disk, l, sizeof(l));
+	if (part)
+		snprintf(buf, len, "%s%s%u", prefix, l, part);
+	else
+		snprintf(buf, len, "%s%s", prefix, l);
+}
+
+void blkstat_fmt_us(double us, char *buf, size_t len)
+{
+	if (us < 0)
+		snprintf(buf, len, "-");
+	else if (us < 1000)
+		snprintf(buf, len, "%.0fus", us);
+	else if (us < 1e6)
+		snprintf(buf, len, "%.2fms", us / 1000);
+	else
+		snprintf(buf, len, "%.1fs", us / 1e6);
+}

@@ -1,0 +1,701 @@
+/* pvctl block-attach, block-detach and block-list, as xl's (xl_block.c,
+ * libxl_disk.c, libxl_device.c).
+ *
+ * attach: everything that can be checked before the store is checked
+ * first (the spec, the target, the domain); then the frontend and backend
+ * directories are written in one transaction that also checks, inside,
+ * that the domain still exists and the device number is free, so a
+ * failure or a concurrent toolstack never leaves half a disk.
+ *
+ * detach: libxl's removal: the backend gets online = 0 and state =
+ * Closing in one transaction; the frontend (its guest watches the
+ * backend's state) closes, and the backend, seeing a closed frontend and
+ * online = 0, closes and lets go of the storage; once both are Closed (a
+ * vanished frontend counts as closed) both directories are removed in one
+ * transaction.  The wait is bounded; after it, only --force removes the
+ * nodes (a guest that never answers must not make a detach hang).
+ *
+ * The frontend's directory is the guest's to write: its `backend` node is
+ * believed only when it names this very device's directory in some
+ * domain's backend tree, else dom0's is used; values the guest wrote are
+ * parsed strictly and shown as `?` when they are not numbers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xen/io/xenbus.h>
+
+#include "pvctl.h"
+
+#define DETACH_TIMEOUT_S 10     /* libxl's LIBXL_DESTROY_TIMEOUT */
+#define DETACH_TIMEOUT_MAX 3600
+#define PATH_LEN (XENSTORE_ABS_PATH_MAX + 1)
+
+/* ------------------------------------------------------------- helpers */
+
+/* A decimal number without sign or leading zero, at most max. */
+static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s || !*s || (s[0] == '0' && s[1]) || strlen(s) > 10)
+		return false;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*c - '0');
+	}
+	if (v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* The backend path the frontend names, if it is exactly
+ * /local/domain/<B>/backend/vbd/<domid>/<devid>: its B. */
+static bool backend_named(const char *v, unsigned domid, uint32_t devid, unsigned *bdom)
+{
+	char want[64], num[8];
+	const char *rest;
+	size_t n;
+
+	if (!v || strncmp(v, "/local/domain/", 14) != 0)
+		return false;
+	rest = strchr(v + 14, '/');
+	n = rest ? (size_t)(rest - (v + 14)) : 0;
+	if (!rest || n == 0 || n >= sizeof(num))
+		return false;
+	memcpy(num, v + 14, n);
+	num[n] = '\0';
+	if (pvctl_parse_domid(num, bdom) < 0)
+		return false;
+	snprintf(want, sizeof(want), "/backend/vbd/%u/%u", domid, (unsigned)devid);
+	return strcmp(rest, want) == 0;
+}
+
+struct vbd_paths {
+	unsigned domid, bdom;
+	uint32_t devid;
+	char fe[PATH_LEN], be[PATH_LEN];
+};
+
+/* fe and be of a device; be as the frontend names it (when believable),
+ * else dom0's. */
+static void vbd_paths(struct pvctl *p, xs_transaction_t t, unsigned domid,
+		      uint32_t devid, struct vbd_paths *v)
+{
+	char *named;
+
+	v->domid = domid;
+	v->devid = devid;
+	v->bdom = 0;
+	snprintf(v->fe, sizeof(v->fe), "/local/domain/%u/device/vbd/%u", domid,
+		 (unsigned)devid);
+	named = pvctl_read(p, t, "%s/backend", v->fe);
+	if (!backend_named(named, domid, devid, &v->bdom))
+		v->bdom = 0;
+	free(named);
+	snprintf(v->be, sizeof(v->be), "/local/domain/%u/backend/vbd/%u/%u", v->bdom,
+		 domid, (unsigned)devid);
+}
+
+/* -1 when absent, -2 when not a number. */
+static long read_num(struct pvctl *p, xs_transaction_t t, const char *dir,
+		     const char *node)
+{
+	char *v = pvctl_read(p, t, "%s/%s", dir, node);
+	uint32_t n;
+	long r;
+
+	if (!v)
+		return -1;
+	r = parse_u32(v, UINT32_MAX, &n) ? (long)n : -2;
+	free(v);
+	return r;
+}
+
+static void fmt_num(long v, char *buf, size_t len)
+{
+	if (v == -2)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%ld", v);
+}
+
+/* Removes path and then its parents that are empty (no value, no
+ * children), stopping at stop (kept): libxl__xs_path_cleanup, bounded. */
+static int rm_cleanup(struct pvctl *p, xs_transaction_t t, const char *path,
+		      const char *stop)
+{
+	char buf[PATH_LEN], *slash;
+	size_t sl = strlen(stop);
+
+	if (!xs_rm(p->xs, t, path) && errno != ENOENT)
+		return errno ? -errno : -EIO;
+	snprintf(buf, sizeof(buf), "%s", path);
+	while ((slash = strrchr(buf, '/')) != NULL) {
+		unsigned len = 0, n = 0;
+		char *v, **dir;
+		bool empty;
+
+		*slash = '\0';
+		if (strlen(buf) <= sl || strncmp(buf, stop, sl) != 0)
+			break;
+		v = xs_read(p->xs, t, buf, &len);
+		dir = v ? xs_directory(p->xs, t, buf, &n) : NULL;
+		empty = v && !v[0] && dir && n == 0;
+		free(v);
+		free(dir);
+		if (!empty)
+			break;
+		if (!xs_rm(p->xs, t, buf) && errno != ENOENT)
+			return errno ? -errno : -EIO;
+	}
+	return 0;
+}
+
+/* getopt_long over a command's argv (argv[0] is the command). */
+static int next_opt(int argc, char **argv, const char *shortopts,
+		    const struct option *longopts)
+{
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (c == '?') {
+		if (optopt)
+			pvctl_err("%s: unknown option '-%c'", argv[0], optopt);
+		else
+			pvctl_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+	} else if (c == ':') {
+		pvctl_err("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
+	}
+	return c;
+}
+
+/* ------------------------------------------------------------- attach */
+
+/* What xl checks before it writes anything (libxl__device_disk_set_backend
+ * stats the target), and what pvd-blkback would find when it opens it:
+ * a read-only target attached rw is refused here, not after the guest saw
+ * a disk come and go. */
+static int check_target(const struct xlcfg_disk *d)
+{
+	int flags = (d->readwrite ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	struct stat st;
+	int fd, e, ro = 0;
+
+	if (stat(d->target, &st) < 0) {
+		e = errno;
+		pvctl_err("disk target %s: %s", d->target, strerror(e));
+		return -e;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		pvctl_err("disk target %s is a directory", d->target);
+		return -EISDIR;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		pvctl_err("disk target %s is neither a regular file nor a block device",
+			  d->target);
+		return -EINVAL;
+	}
+	fd = open(d->target, flags);
+	if (fd < 0) {
+		e = errno;
+		if (d->readwrite && (e == EACCES || e == EPERM || e == EROFS || e == ETXTBSY))
+			pvctl_err("disk target %s cannot be opened for writing (%s): attach it read-only (access=ro)",
+				  d->target, strerror(e));
+		else
+			pvctl_err("cannot open disk target %s: %s", d->target, strerror(e));
+		return -e;
+	}
+	if (d->readwrite && S_ISBLK(st.st_mode) && ioctl(fd, BLKROGET, &ro) == 0 && ro) {
+		close(fd);
+		pvctl_err("disk target %s is a read-only block device: attach it read-only (access=ro)",
+			  d->target);
+		return -EROFS;
+	}
+	close(fd);
+	return 0;
+}
+
+struct attach {
+	unsigned domid;
+	const char *dom_arg;
+	struct xlcfg_disk disk;
+	bool reported;          /* the transaction printed its own error */
+};
+
+static int attach_txn(struct pvctl *p, xs_transaction_t t, void *arg)
+{
+	struct attach *a = arg;
+	struct vbd_paths v;
+	char home[32];
+	int rc;
+
+	a->reported = true;
+	snprintf(home, sizeof(home), "/local/domain/%u", a->domid);
+	rc = pvctl_stat(p, t, home);
+	if (rc == -ENOENT) {
+		pvctl_err("domain '%s' does not exist in the store (no %s)", a->dom_arg, home);
+		return rc;
+	}
+	if (rc < 0) {
+		pvctl_err("cannot read %s: %s", home, strerror(-rc));
+		return rc;
+	}
+	/* Both directories must be free: a leftover backend would otherwise
+	 * be taken over with its old state. */
+	snprintf(v.fe, sizeof(v.fe), "/local/domain/%u/device/vbd/%u", a->domid,
+		 (unsigned)a->disk.devid);
+	snprintf(v.be, sizeof(v.be), "/local/domain/0/backend/vbd/%u/%u", a->domid,
+		 (unsigned)a->disk.devid);
+	for (int i = 0; i < 2; i++) {
+		const char *path = i == 0 ? v.fe : v.be;
+
+		rc = pvctl_stat(p, t, path);
+		if (rc == 0) {
+			pvctl_err("domain %u already has a disk %s (device %u): %s exists",
+				  a->domid, a->disk.vdev, (unsigned)a->disk.devid, path);
+			return -EEXIST;
+		}
+		if (rc != -ENOENT) {
+			pvctl_err("cannot read %s: %s", path, strerror(-rc));
+			return rc;
+		}
+	}
+	rc = nodes_write_vbd(p, t, a->domid, &a->disk);
+	if (rc == 0)
+		a->reported = false;
+	return rc;
+}
+
+int cmd_block_attach(struct pvctl *p, int argc, char **argv)
+{
+	struct attach a = { .reported = false };
+	char spec[XLCFG_STRING_MAX + 1], err[XLCFG_ERR_LEN];
+	size_t used = 0;
+	int rc;
+
+	if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-')
+		return pvctl_usage(pvctl_find_cmd("block-attach"));
+	/* xl joins the spec's words with commas: `xvdb w /img` is fine. */
+	spec[0] = '\0';
+	for (int i = 2; i < argc; i++) {
+		int n = snprintf(spec + used, sizeof(spec) - used, "%s%s", i > 2 ? "," : "",
+				 argv[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(spec) - used) {
+			pvctl_err("disk specification longer than %u bytes", XLCFG_STRING_MAX);
+			return 1;
+		}
+		used += (size_t)n;
+	}
+	if (xlcfg_parse_disk(spec, &a.disk, err, sizeof(err)) < 0) {
+		char shown[64];
+
+		snprintf(shown, sizeof(shown), "%s", spec);
+		pvctl_printable(shown);
+		/* xl's rule that surprises: target= takes the rest of the
+		 * spec, commas included (paths may hold commas). */
+		if (strncmp(spec, "target=", 7) == 0 && strstr(spec, ",vdev="))
+			pvctl_err("disk '%s%s': %s (target= takes the rest of the spec, commas included: put it last)",
+				  shown, strlen(spec) >= sizeof(shown) ? "..." : "", err);
+		else
+			pvctl_err("disk '%s%s': %s", shown,
+				  strlen(spec) >= sizeof(shown) ? "..." : "", err);
+		return 1;
+	}
+	if (check_target(&a.disk) < 0)
+		return 1;
+	if (pvctl_connect(p) < 0 || pvctl_lookup(p, argv[1], &a.domid) < 0)
+		return 1;
+	a.dom_arg = argv[1];
+	rc = pvctl_txn(p, attach_txn, &a);
+	if (rc < 0) {
+		if (!a.reported)
+			pvctl_err("cannot commit the nodes of disk %s of domain %u: %s",
+				  a.disk.vdev, a.domid, strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- detach */
+
+struct detach {
+	struct vbd_paths v;
+	bool have_fe, have_be;
+	const char *vdev;
+	bool reported;
+};
+
+static int close_txn(struct pvctl *p, xs_transaction_t t, void *arg)
+{
+	struct detach *d = arg;
+	char path[PATH_LEN + 16], *st;
+
+	d->reported = false;
+	vbd_paths(p, t, d->v.domid, d->v.devid, &d->v);
+	d->have_fe = pvctl_stat(p, t, d->v.fe) == 0;
+	d->have_be = pvctl_stat(p, t, d->v.be) == 0;
+	if (!d->have_fe && !d->have_be) {
+		d->reported = true;
+		pvctl_err("domain %u has no disk %s", d->v.domid, d->vdev);
+		return -ENOENT;
+	}
+	if (!d->have_be)
+		return 0;
+	/* libxl__initiate_device_generic_remove */
+	snprintf(path, sizeof(path), "%s/online", d->v.be);
+	if (!xs_write(p->xs, t, path, "0", 1))
+		return errno ? -errno : -EIO;
+	st = pvctl_read(p, t, "%s/state", d->v.be);
+	if (!st || strcmp(st, "6") != 0) {
+		snprintf(path, sizeof(path), "%s/state", d->v.be);
+		if (!xs_write(p->xs, t, path, "5", 1)) {
+			free(st);
+			return errno ? -errno : -EIO;
+		}
+	}
+	free(st);
+	return 0;
+}
+
+static int remove_txn(struct pvctl *p, xs_transaction_t t, void *arg)
+{
+	struct detach *d = arg;
+	char stop[64], err[PATH_LEN];
+	int rc;
+
+	snprintf(stop, sizeof(stop), "/local/domain/%u/device", d->v.domid);
+	rc = rm_cleanup(p, t, d->v.fe, stop);
+	if (rc == 0) {
+		snprintf(stop, sizeof(stop), "/local/domain/%u/backend", d->v.bdom);
+		rc = rm_cleanup(p, t, d->v.be, stop);
+	}
+	if (rc == 0) {
+		/* Where a backend reports errors (xenbus_dev_error). */
+		snprintf(stop, sizeof(stop), "/local/domain/%u/error", d->v.bdom);
+		snprintf(err, sizeof(err), "%s/backend/vbd/%u/%u", stop, d->v.domid,
+			 (unsigned)d->v.devid);
+		rc = rm_cleanup(p, t, err, stop);
+	}
+	if (rc == 0) {
+		/* libxl's own record of the device, for a domain xl made
+		 * (libxl__device_destroy removes it too); absent otherwise. */
+		snprintf(stop, sizeof(stop), "/libxl/%u/device", d->v.domid);
+		snprintf(err, sizeof(err), "%s/vbd/%u", stop, (unsigned)d->v.devid);
+		rc = rm_cleanup(p, t, err, stop);
+	}
+	return rc;
+}
+
+/* The state node of dir: Closed, or gone, counts as closed.  *state gets
+ * the value (-1 absent, -2 not a number). */
+static bool is_closed(struct pvctl *p, const char *dir, long *state)
+{
+	*state = read_num(p, XBT_NULL, dir, "state");
+	return *state == -1 || *state == XenbusStateClosed;
+}
+
+static const char *state_name(long s)
+{
+	static const char *const names[] = {
+		"Unknown", "Initialising", "InitWait", "Initialised", "Connected",
+		"Closing", "Closed", "Reconfiguring", "Reconfigured",
+	};
+
+	if (s == -1)
+		return "gone";
+	if (s < 0 || s >= (long)(sizeof(names) / sizeof(names[0])))
+		return "invalid";
+	return names[s];
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Waits (bounded) for both ends to close: watches on both state nodes,
+ * each event a reason to look again.  0, or -ETIMEDOUT with the states. */
+static int wait_closed(struct pvctl *p, struct detach *d, unsigned timeout_s,
+		       long *fe_state, long *be_state)
+{
+	char fe_path[PATH_LEN + 8], be_path[PATH_LEN + 8];
+	uint64_t end = now_ms() + (uint64_t)timeout_s * 1000;
+	bool watched;
+	int fd, rc = -ETIMEDOUT;
+
+	snprintf(fe_path, sizeof(fe_path), "%s/state", d->v.fe);
+	snprintf(be_path, sizeof(be_path), "%s/state", d->v.be);
+	watched = xs_watch(p->xs, fe_path, "pvctl-fe") && xs_watch(p->xs, be_path, "pvctl-be");
+	fd = watched ? xs_fileno(p->xs) : -1;
+	for (;;) {
+		bool fe_ok = is_closed(p, d->v.fe, fe_state);
+		bool be_ok = is_closed(p, d->v.be, be_state);
+		uint64_t now = now_ms(), left;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		char **ev;
+
+		if (fe_ok && be_ok) {
+			rc = 0;
+			break;
+		}
+		if (now >= end)
+			break;
+		/* Without a watch (a store refusing it), look every 100 ms. */
+		left = end - now;
+		if (fd < 0 && left > 100)
+			left = 100;
+		if (poll(&pfd, fd >= 0 ? 1 : 0, (int)left) < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+		while (fd >= 0 && (ev = xs_check_watch(p->xs)) != NULL)
+			free(ev);
+	}
+	if (watched) {
+		xs_unwatch(p->xs, fe_path, "pvctl-fe");
+		xs_unwatch(p->xs, be_path, "pvctl-be");
+	}
+	return rc;
+}
+
+static const struct option detach_opts[] = {
+	{ "force", no_argument, NULL, 'f' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int cmd_block_detach(struct pvctl *p, int argc, char **argv)
+{
+	struct detach d = { .reported = false };
+	unsigned timeout_s = DETACH_TIMEOUT_S, domid;
+	bool force = false;
+	long fes, bes;
+	int c, rc;
+
+	optind = 0;     /* GNU getopt: start afresh */
+	while ((c = next_opt(argc, argv, ":ft:", detach_opts)) != -1) {
+		switch (c) {
+		case 'f':
+			force = true;
+			break;
+		case 't': {
+			uint32_t v;
+
+			if (!parse_u32(optarg, DETACH_TIMEOUT_MAX, &v)) {
+				pvctl_err("--timeout: want seconds, 0 to %u, got '%s'",
+					  DETACH_TIMEOUT_MAX, optarg);
+				return 2;
+			}
+			timeout_s = v;
+			break;
+		}
+		default:
+			return pvctl_usage(pvctl_find_cmd("block-detach"));
+		}
+	}
+	if (argc - optind != 2)
+		return pvctl_usage(pvctl_find_cmd("block-detach"));
+	d.vdev = argv[optind + 1];
+	if (xlcfg_vdev_devid(d.vdev, &d.v.devid) < 0) {
+		char shown[40];
+
+		snprintf(shown, sizeof(shown), "%s", d.vdev);
+		pvctl_printable(shown);
+		pvctl_err("'%s' is not a virtual device (xvdb, hdc, sda, d1p2 or a device number)",
+			  shown);
+		return 1;
+	}
+	if (pvctl_connect(p) < 0 || pvctl_lookup(p, argv[optind], &domid) < 0)
+		return 1;
+	d.v.domid = domid;
+	rc = pvctl_txn(p, close_txn, &d);
+	if (rc < 0) {
+		if (!d.reported)
+			pvctl_err("cannot close disk %s of domain %u: %s", d.vdev, domid,
+				  strerror(-rc));
+		return 1;
+	}
+	rc = wait_closed(p, &d, timeout_s, &fes, &bes);
+	if (rc < 0 && rc != -ETIMEDOUT) {
+		pvctl_err("waiting for disk %s of domain %u to close: %s", d.vdev, domid,
+			  strerror(-rc));
+		return 1;
+	}
+	if (rc == -ETIMEDOUT) {
+		if (!force) {
+			pvctl_err("disk %s of domain %u did not close within %u s (frontend %s, backend %s); --force removes it anyway",
+				  d.vdev, domid, timeout_s, state_name(fes), state_name(bes));
+			return 1;
+		}
+		pvctl_err("warning: disk %s of domain %u did not close within %u s (frontend %s, backend %s): removing it anyway",
+			  d.vdev, domid, timeout_s, state_name(fes), state_name(bes));
+	}
+	rc = pvctl_txn(p, remove_txn, &d);
+	if (rc < 0) {
+		pvctl_err("cannot remove the nodes of disk %s of domain %u: %s", d.vdev, domid,
+			  strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- list */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The numbered entries of dir appended to ids (at most max in all). */
+static void add_ids(struct pvctl *p, const char *dir, uint32_t *ids, unsigned *n,
+		    unsigned max)
+{
+	unsigned num = 0;
+	char **ents = xs_directory(p->xs, XBT_NULL, dir, &num);
+
+	for (unsigned i = 0; ents && i < num && *n < max; i++) {
+		uint32_t v;
+		bool dup = false;
+
+		if (!parse_u32(ents[i], UINT32_MAX, &v))
+			continue;
+		for (unsigned j = 0; j < *n && !dup; j++)
+			dup = ids[j] == v;
+		if (!dup)
+			ids[(*n)++] = v;
+	}
+	free(ents);
+}
+
+/* The guest's NBD export of the disk, from the URI file pvguest writes
+ * next to its socket.  The directory is the guest's: the file is opened
+ * without following links, and shown only when it says what pvguest
+ * writes, so that it cannot make pvctl print anything else. */
+static void nbd_uri(struct pvctl *p, unsigned domid, uint32_t devid, char *buf,
+		    size_t len)
+{
+	char sock[4096], path[4200], want[4300], got[4300];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	snprintf(buf, len, "-");
+	if (pvctl_path(p, sock, sizeof(sock), "guests/dom%u/vbd-%u.nbd", domid,
+		       (unsigned)devid) < 0)
+		return;
+	snprintf(path, sizeof(path), "%s.uri", sock);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(buf, len, "?");
+		return;
+	}
+	n = read(fd, got, sizeof(got) - 1);
+	close(fd);
+	got[n > 0 ? n : 0] = '\0';
+	if (n > 0 && got[n - 1] == '\n')
+		got[n - 1] = '\0';
+	snprintf(want, sizeof(want), "nbd+unix:///?socket=%s", sock);
+	snprintf(buf, len, "%s", strcmp(got, want) == 0 ? want : "?");
+}
+
+static void list_domain(struct pvctl *p, unsigned domid)
+{
+	enum { MAX_DISKS = 4096 };
+	uint32_t *ids = calloc(MAX_DISKS, sizeof(*ids));
+	char dir[64];
+	unsigned n = 0;
+
+	if (!ids) {
+		pvctl_err("out of memory");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "/local/domain/%u/device/vbd", domid);
+	add_ids(p, dir, ids, &n, MAX_DISKS);
+	snprintf(dir, sizeof(dir), "/local/domain/0/backend/vbd/%u", domid);
+	add_ids(p, dir, ids, &n, MAX_DISKS);
+	qsort(ids, n, sizeof(*ids), cmp_u32);
+	for (unsigned i = 0; i < n; i++) {
+		struct vbd_paths v;
+		char state[16], evtch[16], rref[16], uri[4400];
+		long s, e, r;
+
+		vbd_paths(p, XBT_NULL, domid, ids[i], &v);
+		/* libxl_device_disk_getinfo: the frontend's view.  Multi-queue
+		 * and multi-page rings have no top-level nodes: queue 0's and
+		 * page 0's are shown instead. */
+		s = read_num(p, XBT_NULL, v.fe, "state");
+		e = read_num(p, XBT_NULL, v.fe, "event-channel");
+		if (e == -1)
+			e = read_num(p, XBT_NULL, v.fe, "queue-0/event-channel");
+		r = read_num(p, XBT_NULL, v.fe, "ring-ref");
+		if (r == -1)
+			r = read_num(p, XBT_NULL, v.fe, "ring-ref0");
+		if (r == -1)
+			r = read_num(p, XBT_NULL, v.fe, "queue-0/ring-ref");
+		if (r == -1)
+			r = read_num(p, XBT_NULL, v.fe, "queue-0/ring-ref0");
+		if (s == -1)
+			snprintf(state, sizeof(state), "-");
+		else
+			fmt_num(s, state, sizeof(state));
+		fmt_num(e, evtch, sizeof(evtch));
+		fmt_num(r, rref, sizeof(rref));
+		nbd_uri(p, domid, ids[i], uri, sizeof(uri));
+		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %s\n", (unsigned)ids[i], v.bdom,
+		       domid, state, evtch, rref, v.be, uri);
+	}
+	free(ids);
+}
+
+int cmd_block_list(struct pvctl *p, int argc, char **argv)
+{
+	unsigned *doms;
+	int rc = 0;
+
+	if (argc < 2)
+		return pvctl_usage(pvctl_find_cmd("block-list"));
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-')
+			return pvctl_usage(pvctl_find_cmd("block-list"));
+	if (pvctl_connect(p) < 0)
+		return 1;
+	doms = calloc((size_t)argc, sizeof(*doms));
+	if (!doms) {
+		pvctl_err("out of memory");
+		return 1;
+	}
+	/* Every domain is looked up before anything is printed. */
+	for (int i = 1; i < argc; i++)
+		if (pvctl_lookup(p, argv[i], &doms[i]) < 0)
+			rc = 1;
+	if (rc == 0) {
+		printf("%-5s %-3s %-6s %-5s %-6s %-8s %-30s %s\n", "Vdev", "BE", "handle",
+		       "state", "evt-ch", "ring-ref", "BE-path", "NBD-URI");
+		for (int i = 1; i < argc; i++)
+			list_domain(p, doms[i]);
+	}
+	free(doms);
+	return rc;
+}
