@@ -39,13 +39,16 @@ start_stored() {
 	wait_file "$PVD_RUNDIR/stored.pid"
 }
 
-say "Starting pvd-stored (journal $PVD_RUNDIR/store.db) and pvd-consoled"
+say "Starting pvd-stored (journal $PVD_RUNDIR/store.db), pvd-consoled and pvd-blkback"
 start_stored
 mkdir -p "$PVD_RUNDIR/consoles"
 "$BIN/pvd-consoled" -f --pidfile "$PVD_RUNDIR/consoled.pid" --log-dir "$PVD_RUNDIR/consoles" \
 	--log-file "$PVD_RUNDIR/consoled.log" &
 pids+=($!)
 wait_file "$PVD_RUNDIR/consoled.pid"
+"$BIN/pvd-blkback" -f --pidfile "$PVD_RUNDIR/blkback.pid" --log-file "$PVD_RUNDIR/blkback.log" &
+pids+=($!)
+wait_file "$PVD_RUNDIR/blkback.pid"
 
 say "Creating a guest with pvctl, from an xl-style config"
 truncate -s 64M "$PVD_RUNDIR/disk.img"
@@ -61,6 +64,23 @@ run "$BIN/pvctl" list
 
 say "What the toolstack wrote, as dom0 sees it (Xen's own xenstore-ls)"
 run xenstore-ls -p /local/domain/1
+
+say "The guest's disk: pvd-blkback and the guest's blkfront meet through the XenbusState handshake"
+BE=/local/domain/0/backend/vbd/1/51712
+for _ in $(seq 100); do
+	[ "$(xenstore-read $BE/state 2>/dev/null)" = 4 ] &&
+		[ "$(xenstore-read /local/domain/1/device/vbd/51712/state 2>/dev/null)" = 4 ] && break
+	sleep 0.1
+done
+run xenstore-ls $BE
+run "$BIN/pvctl" block-list demo
+URI=$(cat "$PVD_RUNDIR/guests/dom1/vbd-51712.nbd.uri")
+
+say "Verified I/O through the ring: fio in the guest's NBD export ($URI)"
+run fio --name=demo --ioengine=nbd --uri="$URI" --rw=randrw --bs=4k --iodepth=16 \
+	--size=32M --verify=crc32c --verify_state_save=0 --group_reporting \
+	--output-format=normal 2>&1 | grep -E "^demo|IOPS|err=|verify" | head -n 8
+run "$BIN/pvctl" stats demo
 
 say "Inside the guest: Xen's xenstore-utils over the guest's own xenstore ring"
 G="env XENSTORED_PATH=$PVD_RUNDIR/guests/dom1/xenbus.sock"
