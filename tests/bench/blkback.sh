@@ -9,7 +9,11 @@
 #  2. a 1 GiB file on tmpfs through the ring with each engine (libaio,
 #     io_uring): 4 KiB random read and write at QD1 and QD32, 1 MiB
 #     sequential read and write at QD8, each beside fio (libaio, O_DIRECT,
-#     one job) on the same file in the same run, the ceiling.
+#     one job) on the same file in the same run, the ceiling;
+#  3. the same cases on that file and on a loop device over it
+#     (direct-io=on) by four routes: fio libaio direct, pvguest's load
+#     generator through pvd-blkback, fio through the guest's NBD export,
+#     fio through qemu-nbd (the peer); see "guest paths" below.
 #
 # Runs alternate A B B A (pvd, fio, fio, pvd; half of BENCH_SECS each)
 # so that load changes on this shared machine hit both sides alike.
@@ -47,6 +51,7 @@ DATA=$(mktemp -d /dev/shm/pvd-bbench.XXXXXX 2>/dev/null) || DATA=$RUNDIR
 export PVD_RUNDIR=$RUNDIR XENSTORED_PATH=$RUNDIR/xs.sock
 _pids=()
 _failed=0
+LOOPDEV=
 note() { printf '# %s\n' "$*"; }
 bad() { printf 'ERROR: %s\n' "$*"; _failed=$((_failed + 1)); }
 
@@ -73,6 +78,7 @@ cleanup() {
 	local rc=$? p
 	trap - EXIT INT TERM
 	for p in "${_pids[@]}"; do stop_pid "$p"; done
+	[ -n "$LOOPDEV" ] && losetup -d "$LOOPDEV" 2>/dev/null
 	rm -rf "$RUNDIR"
 	[ "$DATA" != "$RUNDIR" ] && rm -rf "$DATA"
 	exit "$rc"
@@ -154,16 +160,22 @@ pvd() {
 	P_TICKS=$((t1 - t0))
 }
 
-# fio_run RW BS QD SECS FILE: sets F_IOPS F_MBPS.
+# fio_run RW BS QD SECS FILE: sets F_IOPS F_MBPS.  FIO_PIN: the CPU
+# (default the backend's); FIO_TARGET: how fio reaches the data (default
+# libaio direct on FILE; FILE is then unused).
 F_IOPS= F_MBPS=
+FIO_PIN=() FIO_TARGET=()
 fio_run() {
-	local rw=$1 bs=$2 qd=$3 secs=$4 file=$5 out
+	local rw=$1 bs=$2 qd=$3 secs=$4 file=$5 out pin=("${SERVER_PIN[@]}")
+	local tgt=(--filename="$file" --direct=1 --ioengine=libaio)
 	F_IOPS= F_MBPS=
-	out=$(timeout -k 5 "$(calc "int($secs) + 60")" "${SERVER_PIN[@]}" fio --name=ceiling \
-		--filename="$file" --direct=1 --ioengine=libaio --rw="$rw" --bs="$bs" \
+	[ ${#FIO_PIN[@]} -gt 0 ] && pin=("${FIO_PIN[@]}")
+	[ ${#FIO_TARGET[@]} -gt 0 ] && tgt=("${FIO_TARGET[@]}")
+	out=$(timeout -k 5 "$(calc "int($secs) + 60")" "${pin[@]}" fio --name=ceiling \
+		"${tgt[@]}" --rw="$rw" --bs="$bs" \
 		--iodepth="$qd" --runtime="$(calc "int($secs * 1000)" | cut -d. -f1)ms" \
 		--time_based --numjobs=1 --output-format=terse --terse-version=3 2>&1) &&
-		out=$(printf '%s\n' "$out" | grep '^3;') || { bad "fio $rw: $out"; return 1; }
+		out=$(printf '%s\n' "$out" | grep '^3;') || { bad "fio $rw ${tgt[*]}: $out"; return 1; }
 	case $rw in
 	*read) F_IOPS=$(printf '%s' "$out" | cut -d';' -f8); F_MBPS=$(printf '%s' "$out" | cut -d';' -f7) ;;
 	*) F_IOPS=$(printf '%s' "$out" | cut -d';' -f49); F_MBPS=$(printf '%s' "$out" | cut -d';' -f48) ;;
@@ -248,6 +260,182 @@ echo
 echo "-- 1 GiB tmpfs file: pvd-blkback (frontend on the other CPU) vs fio libaio direct (ratio = pvd/fio)"
 print_rows
 echo "(be us/req: pvd-blkback's CPU time per request; fio runs on the backend's CPU, the frontend beside it)"
+
+# ------------------------------------------------------------ guest paths
+# The same cases on the same file (and on a loop device over it with
+# direct-io=on) by four routes: (a) fio libaio direct on the file, the
+# ceiling; (b) pvguest's in-guest load generator through pvd-blkback;
+# (c) fio through the guest's NBD export (ioengine=nbd); (d) fio through
+# qemu-nbd serving the file on a unix socket, the nearest peer.  One
+# pvguest per case: its load generator runs once the disk connects, then
+# fio uses its NBD export.  Pinning: pvd-blkback, qemu-nbd and fio (a) on
+# CPU 0; pvguest and the NBD clients (c, d) on CPU 1.
+XSH=$BUILD/tests/integration/pvguest_xs
+GDEV=51712
+GDOM=100
+G_PID=
+# Two thirds of HALF per run (1 s by default) to keep the section near 3
+# minutes; the load generator counts whole seconds.
+GSECS=$(calc "$HALF * 2 / 3")
+LG_SECS=$(awk -v h="$GSECS" 'BEGIN { s = int(h + 0.5); print (s < 1 ? 1 : s) }')
+xs() { local c=$1; shift; timeout -k 2 10 "xenstore-$c" "$@"; }
+state_is() { [ "$(xs read "$1/state" 2>/dev/null)" = "$2" ]; }
+
+# guest_case PARAMS TYPE RW BS QD: a pvguest whose load generator runs
+# the case on disk PARAMS; sets L_IOPS L_MBPS and leaves the guest (G_PID,
+# GDOM) running for its NBD export.
+L_IOPS= L_MBPS=
+guest_case() {
+	local params=$1 type=$2 rw=$3 bs=$4 qd=$5 d line out fe be i
+	L_IOPS= L_MBPS=
+	GDOM=$((GDOM + 1)); d=$GDOM
+	fe=/local/domain/$d/device/vbd be=/local/domain/0/backend/vbd/$d
+	out=$RUNDIR/lg$d.out
+	"${CLIENT_PIN[@]}" "$BIN/pvguest" -f --domid "$d" --name "bench$d" --memory 256 \
+		--ready-fd 3 --no-console-shell --log-level warning \
+		--loadgen "devid=$GDEV,rw=$rw,bs=$bs,qd=$qd,seconds=$LG_SECS" \
+		3>"$RUNDIR/ready$d" >"$out" 2>>"$RUNDIR/pvguest.log" &
+	G_PID=$!
+	_pids+=("$G_PID")
+	wait_until "$WAIT_SECS" grep -qs pid= "$RUNDIR/ready$d" || { bad "pvguest $d did not start"; return 1; }
+	read -r line <"$RUNDIR/ready$d"
+	[[ "$line" =~ store_gfn=([0-9]+)\ store_port=([0-9]+) ]] || { bad "pvguest ready line: $line"; return 1; }
+	timeout -k 2 10 "$XSH" introduce "$d" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" >/dev/null ||
+		{ bad "cannot introduce domain $d"; return 1; }
+	# The nodes pvctl writes (docs/pvctl.md), as tests/integration/test_blkfront.sh.
+	xs write /local/domain/$d/device "" "$fe" "" && xs chmod /local/domain/$d/device n$d r0 &&
+		xs chmod "$fe" n$d r0 &&
+		xs write "$be/$GDEV/frontend" "$fe/$GDEV" "$be/$GDEV/frontend-id" "$d" "$be/$GDEV/online" 1 \
+			"$be/$GDEV/state" 1 "$be/$GDEV/params" "$params" "$be/$GDEV/mode" w \
+			"$be/$GDEV/type" "$type" "$be/$GDEV/dev" xvda "$be/$GDEV/removable" 0 \
+			"$be/$GDEV/device-type" disk && xs chmod -r "$be/$GDEV" n0 r$d &&
+		xs write "$fe/$GDEV/backend" "$be/$GDEV" "$fe/$GDEV/backend-id" 0 "$fe/$GDEV/state" 1 \
+			"$fe/$GDEV/virtual-device" "$GDEV" "$fe/$GDEV/device-type" disk &&
+		xs chmod -r "$fe/$GDEV" n$d r0 || { bad "cannot write vbd nodes of domain $d"; return 1; }
+	wait_until 20 state_is "$fe/$GDEV" 4 ||
+		{ bad "domain $d disk not connected (frontend $(xs read "$fe/$GDEV/state" 2>&1))"; return 1; }
+	wait_until $((LG_SECS + 30)) grep -qs '^loadgen ' "$out" ||
+		{ bad "load generator of domain $d: no result"; return 1; }
+	line=$(grep '^loadgen ' "$out")
+	[[ "$line" =~ errors=0 ]] || { bad "load generator errors: $line"; return 1; }
+	L_IOPS=$(kv "$line" iops)
+	L_MBPS=$(kv "$line" mbps)
+	for ((i = 0; i < 100; i++)); do [ -S "$RUNDIR/guests/dom$d/vbd-$GDEV.nbd" ] && break; sleep 0.05; done
+}
+
+guest_stop() {
+	local d=$GDOM
+	[ -n "$G_PID" ] || return 0
+	pid_alive "$G_PID" || bad "pvguest $d had died: $(tail -n 3 "$RUNDIR/pvguest.log")"
+	stop_pid "$G_PID"
+	G_PID=
+	# The toolstack's part of a destroy: the backend lets go of the disk.
+	xs rm /local/domain/0/backend/vbd/$d 2>/dev/null
+	xs rm /local/domain/$d 2>/dev/null
+	return 0
+}
+
+QN_PID=
+qnbd_start() {
+	local target=$1 sock=$RUNDIR/qemu-nbd.sock
+	rm -f "$sock"
+	"${SERVER_PIN[@]}" qemu-nbd -t -k "$sock" -f raw --cache=none --aio=native "$target" \
+		>>"$RUNDIR/qemu-nbd.log" 2>&1 &
+	QN_PID=$!
+	_pids+=("$QN_PID")
+	wait_until "$WAIT_SECS" test -S "$sock" || { bad "qemu-nbd did not start: $(tail -n 3 "$RUNDIR/qemu-nbd.log")"; return 1; }
+}
+
+GROWS=()
+# gcase LABEL PARAMS TYPE RW BS QD: one row of the routes table.
+gcase() {
+	local label=$1 params=$2 type=$3 rw=$4 bs=$5 qd=$6 a= b= c= dd= am= bm= cm= dm= unit=IOPS
+	[ "$bs" -ge 1048576 ] && unit=MB/s
+	FIO_PIN=() FIO_TARGET=()
+	fio_run "$rw" "$bs" "$qd" "$GSECS" "$params" && a=$F_IOPS am=$F_MBPS
+	if guest_case "$params" "$type" "$rw" "$bs" "$qd"; then
+		b=$L_IOPS bm=$L_MBPS
+		FIO_PIN=("${CLIENT_PIN[@]}")
+		FIO_TARGET=(--ioengine=nbd "--uri=nbd+unix:///?socket=$RUNDIR/guests/dom$GDOM/vbd-$GDEV.nbd")
+		fio_run "$rw" "$bs" "$qd" "$GSECS" - && c=$F_IOPS cm=$F_MBPS
+	fi
+	guest_stop
+	if [ -n "$QN_PID" ]; then
+		FIO_PIN=("${CLIENT_PIN[@]}")
+		FIO_TARGET=(--ioengine=nbd "--uri=nbd+unix:///?socket=$RUNDIR/qemu-nbd.sock")
+		fio_run "$rw" "$bs" "$qd" "$GSECS" - && dd=$F_IOPS dm=$F_MBPS
+	fi
+	FIO_PIN=() FIO_TARGET=()
+	if [ "$unit" = MB/s ]; then a=$am b=$bm c=$cm dd=$dm; fi
+	GROWS+=("$label|$rw|$bs|$qd|$unit|$a|$b|$c|$dd")
+	note "$label $rw bs=$bs QD$qd ($unit): fio $(fmt "$a"), loadgen $(fmt "$b"), guest NBD $(fmt "$c"), qemu-nbd $(fmt "$dd")"
+}
+
+# verdict RATIO GOAL: "met" or "BELOW GOAL" ("-" without a figure).
+verdict() {
+	awk -v r="$1" -v g="$2" 'BEGIN { if (r !~ /^[0-9.]+$/) print "-";
+		else if (r + 0 >= g + 0) print "met"; else print "BELOW GOAL" }'
+}
+
+print_grows() {
+	local fmtl='%-6s %-10s %8s %3s %5s | %9s %9s %5s %-10s | %9s %9s %5s %-10s\n' r l rw bs qd u a b c d rb rc vb
+	printf "$fmtl" target rw bs QD unit "(a) fio" "(b) lg" b/a "goal .90" "(c) gNBD" "(d) qnbd" c/d "goal >1"
+	for r in "${GROWS[@]}"; do
+		IFS='|' read -r l rw bs qd u a b c d <<<"$r"
+		rb=$(ratio "$b" "$a") rc=$(ratio "$c" "$d")
+		vb="(QD$qd)"
+		[ "$qd" = 32 ] && vb=$(verdict "$rb" 0.90)
+		printf "$fmtl" "$l" "$rw" "$bs" "$qd" "$u" "$(fmt "$a")" "$(fmt "$b")" "$rb" "$vb" \
+			"$(fmt "$c")" "$(fmt "$d")" "$rc" "$(awk -v r="$rc" 'BEGIN { if (r !~ /^[0-9.]+$/) print "-";
+				else if (r + 0 > 1) print "met"; else print "BELOW GOAL" }')"
+	done
+}
+
+# Cases: all of them, or one with BENCH_QUICK=1 (the path, not figures).
+if [ "$QUICK" = 1 ]; then
+	GCASES=("randread 4096 32")
+else
+	GCASES=("randread 4096 1" "randread 4096 32" "randwrite 4096 1" "randwrite 4096 32"
+		"read 1048576 8" "write 1048576 8")
+fi
+groutes() {
+	local label=$1 target=$2 type=$3 c
+	qnbd_start "$target" || QN_PID=
+	for c in "${GCASES[@]}"; do
+		# shellcheck disable=SC2086
+		gcase "$label" "$target" "$type" $c
+	done
+	[ -n "$QN_PID" ] && stop_pid "$QN_PID"
+	QN_PID=
+}
+if ! command -v qemu-nbd >/dev/null; then
+	bad "qemu-nbd not installed (qemu-utils, scripts/deps.sh)"
+elif ! fio --enghelp 2>/dev/null | grep -qw nbd; then
+	bad "this fio has no nbd engine"
+elif [ ! -x "$BIN/pvguest" ] || [ ! -x "$XSH" ] || ! command -v xenstore-write >/dev/null; then
+	bad "pvguest, $XSH or xenstore-utils missing (make all tests; scripts/deps.sh)"
+else
+	bb_start --engine aio && {
+		groutes tmpfs "$file" file
+		if LOOPDEV=$(losetup -f --show --direct-io=on "$file" 2>/dev/null) && [ -b "$LOOPDEV" ]; then
+			note "loop device $LOOPDEV over $file, direct-io=on"
+			groutes loop "$LOOPDEV" phy
+			losetup -d "$LOOPDEV" 2>/dev/null
+		else
+			LOOPDEV=
+			LOOP_NOTE="(no loop device here: losetup -f --show --direct-io=on failed; loop rows skipped)"
+		fi
+		bb_stop
+	}
+	echo
+	echo "-- routes to the same data: (a) fio libaio direct, the ceiling; (b) pvguest's load generator through"
+	echo "   pvd-blkback (aio); (c) fio ioengine=nbd through the guest's NBD export; (d) fio ioengine=nbd through"
+	echo "   qemu-nbd -f raw --cache=none --aio=native on a unix socket, the peer.  Goals: b/a >= 0.90 at QD32; c/d > 1"
+	print_grows
+	[ -n "${LOOP_NOTE:-}" ] && echo "$LOOP_NOTE"
+	echo "(load generator runs: ${LG_SECS}s (whole seconds), fio runs $(dec "$GSECS" 2)s; fio (a), pvd-blkback, qemu-nbd on CPU 0,"
+	echo " pvguest and the NBD clients on CPU 1)"
+fi
 
 echo
 if [ "$_failed" -ne 0 ]; then
