@@ -617,7 +617,7 @@ int tree_rm(struct view *v, const char *path)
 {
 	char parent[XENSTORE_ABS_PATH_MAX + 1];
 	const struct node *n, *pn;
-	struct strv todo = { 0 };
+	struct strv below = { 0 };
 	size_t i;
 	struct node *np;
 	const char *name;
@@ -639,8 +639,8 @@ int tree_rm(struct view *v, const char *path)
 	if (rc < 0)
 		return rc;
 
-	for (i = 0; i <= todo.n; i++) {
-		const char *p = i == 0 ? path : todo.v[i - 1];
+	for (i = 0; i <= below.n; i++) {
+		const char *p = i == 0 ? path : below.v[i - 1];
 
 		rc = view_get(v, p, &n);
 		if (rc == -ENOENT)
@@ -659,15 +659,15 @@ int tree_rm(struct view *v, const char *path)
 			off += (unsigned)strlen(c) + 1;
 			if (asprintf(&cp, "%s%s%s", p,
 				     strcmp(p, "/") ? "/" : "", c) < 0 ||
-			    strv_take(&todo, cp) < 0) {
+			    strv_take(&below, cp) < 0) {
 				rc = -ENOMEM;
 				goto out;
 			}
 		}
 	}
 	/* Children first, then the node, then unlink it from its parent. */
-	for (i = todo.n; i-- > 0;) {
-		rc = view_del(v, todo.v[i]);
+	for (i = below.n; i-- > 0;) {
+		rc = view_del(v, below.v[i]);
 		if (rc < 0)
 			goto out;
 	}
@@ -685,7 +685,7 @@ int tree_rm(struct view *v, const char *path)
 	node_del_child(np, name);
 	rc = view_put(v, np);
 out:
-	strv_free(&todo);
+	strv_free(&below);
 	return rc;
 }
 
