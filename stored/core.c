@@ -143,15 +143,22 @@ static int parse_domid(const char *s, unsigned *out)
 
 /* ---- database operations --------------------------------------------- */
 
-static int do_read(struct req *r)
+/* READ, DIRECTORY, DIRECTORY_PART: the node at the first argument, if
+ * the caller may read it. */
+static int read_arg_node(struct req *r, const struct node **n)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1];
 	struct view v = req_view(r);
-	const struct node *n;
 	int rc = canon_path(r, r->argv[0], path, sizeof(path), NULL);
 
-	if (rc == 0)
-		rc = tree_read(&v, path, &n);
+	return rc < 0 ? rc : tree_read(&v, path, n);
+}
+
+static int do_read(struct req *r)
+{
+	const struct node *n;
+	int rc = read_arg_node(r, &n);
+
 	if (rc < 0)
 		return rc;
 	if (n->vlen)
@@ -196,13 +203,9 @@ static int do_rm(struct req *r)
 
 static int do_directory(struct req *r)
 {
-	char path[XENSTORE_ABS_PATH_MAX + 1];
-	struct view v = req_view(r);
 	const struct node *n;
-	int rc = canon_path(r, r->argv[0], path, sizeof(path), NULL);
+	int rc = read_arg_node(r, &n);
 
-	if (rc == 0)
-		rc = tree_read(&v, path, &n);
 	if (rc < 0)
 		return rc;
 	if (n->childlen > sizeof(r->out))
@@ -217,16 +220,12 @@ static int do_directory(struct req *r)
  * fit, and one more NUL when the list is complete. */
 static int do_directory_part(struct req *r)
 {
-	char path[XENSTORE_ABS_PATH_MAX + 1];
-	struct view v = req_view(r);
 	const struct node *n;
 	unsigned long off;
 	unsigned len, end;
 	char *e;
-	int rc = canon_path(r, r->argv[0], path, sizeof(path), NULL);
+	int rc = read_arg_node(r, &n);
 
-	if (rc == 0)
-		rc = tree_read(&v, path, &n);
 	if (rc < 0)
 		return rc;
 	errno = 0;
