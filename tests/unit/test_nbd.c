@@ -57,7 +57,7 @@ static void mem_complete(evutil_socket_t fd, short what, void *arg)
 		if (io->op == BLKIO_READ)
 			memcpy(io->buf, m->data + io->offset, io->len);
 		else if (io->op == BLKIO_WRITE)
-			memcpy(m->data + io->offset, io->buf, io->len);
+			blkio_copy_data(io, 0, m->data + io->offset, io->len);
 		else if (io->op == BLKIO_FLUSH)
 			m->nflush++;
 		else

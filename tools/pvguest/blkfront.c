@@ -734,8 +734,8 @@ static int issue(struct blkfront *bf, struct ring *r, struct blkio *io,
 			.last_sect = (uint8_t)(seg_len / SECTOR - 1),
 		};
 		if (wr)
-			memcpy(s->pages[i]->p, (char *)io->buf + off +
-			       (uint64_t)i * HV_PAGE_SIZE, seg_len);
+			blkio_copy_data(io, off + (uint64_t)i * HV_PAGE_SIZE,
+				     s->pages[i]->p, seg_len);
 		if (nind) {
 			struct blkif_request_segment *segs =
 				s->pages[nseg + i / BLKFRONT_SEGS_PER_INDIRECT_PAGE]->p;
@@ -860,20 +860,21 @@ static int status_errno(int16_t status)
 	       status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
 }
 
-/* Consumes r's responses.  False when the backend broke the protocol. */
-static bool poll_ring(struct blkfront *bf, struct ring *r, unsigned spin_ns)
+/* Consumes the responses r holds now (no waiting).  Their count, or -1
+ * when the backend broke the protocol. */
+static int poll_ring(struct blkfront *bf, struct ring *r)
 {
 	RING_IDX i, rp;
-	int more;
+	int got = 0;
 
-	do {
+	while (RING_HAS_UNCONSUMED_RESPONSES(&r->fr) && !bf->again) {
 		rp = r->fr.sring->rsp_prod;
 		PVD_RMB();
 		if (RING_RESPONSE_PROD_OVERFLOW(&r->fr, rp) ||
 		    rp - r->fr.rsp_cons > r->fr.req_prod_pvt - r->fr.rsp_cons) {
 			log_err("vbd %s: backend claims %u responses, %u requests in flight",
 				bf->devid, rp - r->fr.rsp_cons, r->inflight);
-			return false;
+			return -1;
 		}
 		for (i = r->fr.rsp_cons; i != rp; i++) {
 			blkif_response_t rsp;
@@ -888,14 +889,14 @@ static bool poll_ring(struct blkfront *bf, struct ring *r, unsigned spin_ns)
 				log_err("vbd %s: response id %" PRIu64 " names no request in flight",
 					bf->devid, id);
 				r->fr.rsp_cons = i;
-				return false;
+				return -1;
 			}
 			s = &r->shadow[id];
 			if (rsp.operation != s->op) {
 				log_err("vbd %s: response to %u has operation %u",
 					bf->devid, s->op, rsp.operation);
 				r->fr.rsp_cons = i;
-				return false;
+				return -1;
 			}
 			bf->st.responses++;
 			io = s->io;
@@ -924,19 +925,38 @@ static bool poll_ring(struct blkfront *bf, struct ring *r, unsigned spin_ns)
 			}
 			shadow_free(bf, r, (uint32_t)id);
 			sub_done(bf, io, err);
+			got++;
 		}
 		r->fr.rsp_cons = i;
-		if (r->inflight) {
-			more = HV_RING_WAIT_RESPONSES(&r->fr, spin_ns);
-		} else {
-			r->fr.sring->rsp_event = i + 1;
-			PVD_MB();
-			more = RING_HAS_UNCONSUMED_RESPONSES(&r->fr);
-		}
-	} while (more && !bf->again);
-	if (more)
-		bf->again = true;
-	return true;
+	}
+	return got;
+}
+
+static bool any_responses(struct blkfront *bf)
+{
+	for (unsigned k = 0; k < bf->nrings; k++)
+		if (bf->rings[k].up && bf->rings[k].shadow &&
+		    RING_HAS_UNCONSUMED_RESPONSES(&bf->rings[k].fr))
+			return true;
+	return false;
+}
+
+/* Xen's final check on every ring: asks the backend to notify on its next
+ * response.  True when one arrived meanwhile. */
+static bool arm_rings(struct blkfront *bf)
+{
+	bool work = false;
+
+	for (unsigned k = 0; k < bf->nrings; k++) {
+		struct ring *r = &bf->rings[k];
+		int more;
+
+		if (!r->up || !r->shadow)
+			continue;
+		RING_FINAL_CHECK_FOR_RESPONSES(&r->fr, more);
+		work |= more != 0;
+	}
+	return work;
 }
 
 static void handle_broken(struct blkfront *bf)
@@ -950,6 +970,12 @@ static void handle_broken(struct blkfront *bf)
 	bf->broken = false;
 }
 
+/* Issues what is queued and consumes responses.  Once responses were
+ * consumed it goes back to the event loop (bf->kick) instead of spinning:
+ * their owners' work (an NBD reply to send, a request read off a socket)
+ * runs there, and a client waiting for a reply shares this CPU.  Only a
+ * round that found nothing spins, on all rings at once, for up to
+ * spin_ns; then the rings are armed and it sleeps. */
 static void process(struct blkfront *bf)
 {
 	if (bf->busy) {
@@ -957,14 +983,38 @@ static void process(struct blkfront *bf)
 		return;
 	}
 	bf->busy = true;
-	do {
+	for (;;) {
+		unsigned inflight = 0;
+		int got = 0;
+
 		bf->again = false;
 		kick_queue(bf);
-		for (unsigned k = 0; k < bf->nrings && !bf->broken; k++)
-			if (bf->rings[k].up && bf->rings[k].shadow &&
-			    !poll_ring(bf, &bf->rings[k], bf->o.spin_ns))
+		for (unsigned k = 0; k < bf->nrings && !bf->broken; k++) {
+			struct ring *r = &bf->rings[k];
+			int n;
+
+			if (!r->up || !r->shadow)
+				continue;
+			n = poll_ring(bf, r);
+			if (n < 0)
 				bf->broken = true;
-	} while (bf->again && !bf->broken && can_issue(bf));
+			else
+				got += n;
+			inflight += r->inflight;
+		}
+		if (bf->broken || !can_issue(bf))
+			break;
+		if (bf->again)
+			continue;
+		if (got) {
+			event_active(bf->kick, EV_TIMEOUT, 0);
+			break;
+		}
+		if (inflight && HV_SPIN_UNTIL(any_responses(bf), bf->o.spin_ns))
+			continue;
+		if (!arm_rings(bf))
+			break;
+	}
 	bf->busy = false;
 	if (bf->broken)
 		handle_broken(bf);
@@ -1005,8 +1055,17 @@ int blkfront_submit(void *disk, struct blkio *io)
 	switch (io->op) {
 	case BLKIO_READ:
 	case BLKIO_WRITE:
-		if (!io->len || io->len > BLKIO_MAX_LEN || !io->buf)
+		if (!io->len || io->len > BLKIO_MAX_LEN ||
+		    (!io->buf && !(io->op == BLKIO_WRITE && io->iovcnt)))
 			return -EINVAL;
+		if (io->op == BLKIO_WRITE && io->iovcnt) {
+			uint64_t total = 0;
+
+			for (unsigned k = 0; k < io->iovcnt; k++)
+				total += io->iov[k].iov_len;
+			if (total < io->len)
+				return -EINVAL;
+		}
 		if (io->op == BLKIO_WRITE && (bf->info & VDISK_READONLY))
 			return -EROFS;
 		if (io->offset % align || io->len % align)
@@ -1604,6 +1663,9 @@ static int bf_probe(const struct frontend_env *env, struct frontend_dev *dev)
 	bf->bstate = bf->last_bstate = XenbusStateUnknown;
 	bf->timer = event_new(env->base, -1, EV_PERSIST, bf_on_timer, bf);
 	bf->kick = event_new(env->base, -1, 0, bf_on_kick, bf);
+	/* Fails on a loop without priorities (unit tests): harmless. */
+	if (bf->kick)
+		(void)event_priority_set(bf->kick, FRONTEND_PRIO_IDLE);
 	if (!bf->timer || !bf->kick || event_add(bf->timer, &tv) < 0) {
 		if (bf->timer)
 			event_free(bf->timer);

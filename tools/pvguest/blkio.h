@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
 
 enum blkio_op {
 	BLKIO_READ,
@@ -27,6 +29,10 @@ struct blkio {
 	uint64_t offset;	/* bytes, a multiple of the disk's sector size */
 	uint64_t len;		/* bytes, ditto; read/write at most BLKIO_MAX_LEN */
 	void *buf;		/* read/write: len bytes */
+	/* A write's data in pieces instead of buf (iovcnt 0: buf), so that a
+	 * caller holding it in several buffers need not join them first. */
+	const struct iovec *iov;
+	unsigned iovcnt;
 	blkio_done_fn *done;	/* called exactly once, never from submit */
 	void *arg;		/* the submitter's */
 
@@ -40,6 +46,29 @@ struct blkio {
 };
 
 #define BLKIO_MAX_LEN (32u << 20)
+
+/* Copies len bytes of a write's data, from byte pos on, into dst: from
+ * buf, or from the iovecs. */
+static inline void blkio_copy_data(const struct blkio *io, uint64_t pos,
+				   void *dst, uint64_t len)
+{
+	const struct iovec *v = io->iov;
+	unsigned n = io->iovcnt;
+
+	if (!n) {
+		memcpy(dst, (const char *)io->buf + pos, len);
+		return;
+	}
+	for (; n && pos >= v->iov_len; n--, v++)
+		pos -= v->iov_len;
+	for (; n && len; n--, v++, pos = 0) {
+		uint64_t k = v->iov_len - pos < len ? v->iov_len - pos : len;
+
+		memcpy(dst, (const char *)v->iov_base + pos, k);
+		dst = (char *)dst + k;
+		len -= k;
+	}
+}
 
 typedef int blkio_submit_fn(void *disk, struct blkio *io);
 

@@ -27,6 +27,14 @@ struct blkfront_config;
 /* Most devices of one type. */
 #define FRONTEND_DEVS_MAX 256
 
+/* pvguest's event loop has FRONTEND_PRIORITIES priorities; the default
+ * one (1) for descriptors, FRONTEND_PRIO_IDLE for a frontend's "look at
+ * the rings again" after it delivered completions: it runs once what
+ * those completions started (a reply written to a socket, a request read
+ * from one) has run. */
+#define FRONTEND_PRIORITIES 3
+#define FRONTEND_PRIO_IDLE 2
+
 /* What a frontend works with. */
 struct frontend_env {
 	struct event_base *base;

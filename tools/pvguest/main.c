@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -542,8 +543,13 @@ int main(int argc, char **argv)
 			/* Harmless: every path we use is absolute. */
 		}
 	}
+	/* NBD payloads are up to 4 MiB: from the heap, not a fresh mmap
+	 * (page faults and zeroing on every request); the heap is bounded
+	 * by the NBD export's per-client limits. */
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	x.base = event_base_new();
-	if (!x.base) {
+	if (!x.base || event_base_priority_init(x.base, FRONTEND_PRIORITIES) < 0) {
 		fprintf(stderr, "pvguest: cannot create the event loop\n");
 		return 1;
 	}
@@ -560,16 +566,18 @@ int main(int argc, char **argv)
 		event_base_free(x.base);
 		return 1;
 	}
-	if (x.status_fd >= 0) {
+	if (x.status_fd >= 0)
 		to_log_file(&x);
+	/* Logged before the parent is released: whoever started us finds it. */
+	log_info("domain %lu (%s) ready; the store serves its ring once the toolstack introduces it",
+		 x.o.domid, x.o.name);
+	if (x.status_fd >= 0) {
 		/* The parent may go now; our stdio is not its. */
 		write_all(x.status_fd, "k", 1);
 		close(x.status_fd);
 		fd_to_null(STDIN_FILENO);
 		fd_to_null(STDOUT_FILENO);
 	}
-	log_info("domain %lu (%s) ready; the store serves its ring once the toolstack introduces it",
-		 x.o.domid, x.o.name);
 	event_base_dispatch(x.base);
 	/* The guest first: its disks fail what the load generator has in
 	 * flight. */

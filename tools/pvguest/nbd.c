@@ -27,6 +27,8 @@
 #include "nbd.h"
 #include "pvd/log.h"
 
+#define NBD_IO_CHUNK		(1u << 20)	/* bytes per socket read/write */
+
 #define NBD_MAGIC		0x4e42444d41474943ull	/* "NBDMAGIC" */
 #define NBD_OPTS_MAGIC		0x49484156454f5054ull	/* "IHAVEOPT" */
 #define NBD_REP_MAGIC		0x3e889045565a9ull
@@ -113,11 +115,16 @@ struct nbd_client {
 	struct nbd_client *next;
 };
 
+/* A read's data is read into data[]; a write's payload is moved (not
+ * copied) off the input into its own evbuffer, handed to the disk as the
+ * iovecs of its chains. */
 struct nbd_req {
 	struct blkio io;
 	struct nbd_client *c;
 	uint8_t handle[8];
 	uint16_t type;
+	struct evbuffer *payload;
+	struct iovec *iov;
 	char data[];
 };
 
@@ -453,9 +460,17 @@ static void simple_reply(struct nbd_client *c, const uint8_t handle[8],
 	evbuffer_add(out, handle, 8);
 }
 
+static void req_free(struct nbd_req *r)
+{
+	if (r->payload)
+		evbuffer_free(r->payload);
+	free(r->iov);
+	free(r);
+}
+
 static void req_cleanup(const void *data, size_t len, void *arg)
 {
-	free(arg);
+	req_free(arg);
 }
 
 static void req_done(struct blkio *io, int err)
@@ -467,7 +482,7 @@ static void req_done(struct blkio *io, int err)
 	if (r->type == NBD_CMD_WRITE || r->type == NBD_CMD_READ)
 		c->bytes -= r->io.len;
 	if (!c->bev) {
-		free(r);
+		req_free(r);
 		if (!c->inflight)
 			nc_free(c);
 		return;
@@ -477,17 +492,43 @@ static void req_done(struct blkio *io, int err)
 		/* The reply owns the buffer now: no copy. */
 		if (evbuffer_add_reference(bufferevent_get_output(c->bev), r->data,
 					   r->io.len, req_cleanup, r) < 0) {
-			free(r);
+			req_free(r);
 			nc_close(c);
 			return;
 		}
 	} else {
-		free(r);
+		req_free(r);
 	}
 	if (c->closing)
 		nc_close_if_done(c);	/* may free c */
 	else if (c->ex)
 		nc_maybe_resume(c);
+}
+
+/* Moves a write's len bytes of payload off the input into r->payload and
+ * points r->io at its chains. */
+static int take_payload(struct nbd_req *r, struct evbuffer *in, uint32_t len)
+{
+	int n;
+
+	r->payload = evbuffer_new();
+	if (!r->payload) {
+		evbuffer_drain(in, len);
+		return -ENOMEM;
+	}
+	n = evbuffer_remove_buffer(in, r->payload, len);
+	if (n != (int)len) {
+		/* The message must leave the input all the same. */
+		evbuffer_drain(in, len - (uint32_t)(n > 0 ? n : 0));
+		return -ENOMEM;
+	}
+	n = evbuffer_peek(r->payload, -1, NULL, NULL, 0);
+	r->iov = n > 0 ? calloc((size_t)n, sizeof(*r->iov)) : NULL;
+	if (!r->iov || evbuffer_peek(r->payload, -1, NULL, r->iov, n) != n)
+		return -ENOMEM;
+	r->io.iov = r->iov;
+	r->io.iovcnt = (unsigned)n;
+	return 0;
 }
 
 /* One request: header h, and (a write) its payload still in the input
@@ -528,7 +569,7 @@ static void handle_req(struct nbd_client *c, const uint8_t *h,
 	else if (type != NBD_CMD_FLUSH && (off > d->size || len > d->size - off))
 		err = type == NBD_CMD_WRITE ? NBD_ENOSPC : NBD_EINVAL;
 	r = err || (type != NBD_CMD_FLUSH && len == 0) ? NULL :
-	    malloc(sizeof(*r) + (data ? len : 0));
+	    malloc(sizeof(*r) + (type == NBD_CMD_READ ? len : 0));
 	if (!r) {
 		if (type == NBD_CMD_WRITE)
 			evbuffer_drain(in, len);
@@ -537,6 +578,8 @@ static void handle_req(struct nbd_client *c, const uint8_t *h,
 		return;
 	}
 	memset(&r->io, 0, sizeof(r->io));
+	r->payload = NULL;
+	r->iov = NULL;
 	r->c = c;
 	memcpy(r->handle, h + 8, 8);
 	r->type = type;
@@ -546,19 +589,20 @@ static void handle_req(struct nbd_client *c, const uint8_t *h,
 		    type != NBD_CMD_FLUSH;
 	r->io.offset = type == NBD_CMD_FLUSH ? 0 : off;
 	r->io.len = type == NBD_CMD_FLUSH ? 0 : len;
-	r->io.buf = data ? r->data : NULL;
+	r->io.buf = type == NBD_CMD_READ ? r->data : NULL;
 	r->io.done = req_done;
-	if (type == NBD_CMD_WRITE)
-		evbuffer_remove(in, r->data, len);
+	if (type == NBD_CMD_WRITE && (rc = take_payload(r, in, len)) < 0)
+		goto fail;
 	rc = c->ex->submit(c->ex->submit_arg, &r->io);
-	if (rc < 0) {
-		simple_reply(c, h + 8, nbd_errno(rc));
-		free(r);
-		return;
-	}
+	if (rc < 0)
+		goto fail;
 	c->inflight++;
 	if (data)
 		c->bytes += len;
+	return;
+fail:
+	simple_reply(c, h + 8, nbd_errno(rc));
+	req_free(r);
 }
 
 static void nc_read(struct bufferevent *bev, void *arg)
@@ -695,6 +739,11 @@ static void nbd_on_accept(evutil_socket_t lfd, short what, void *arg)
 		/* No more input than the largest message. */
 		bufferevent_setwatermark(c->bev, EV_READ, 0,
 					 REQ_HDR + NBD_MAX_PAYLOAD + 4096);
+		/* libevent moves 16 KiB per callback by default: a 1 MiB
+		 * write would take 64 turns of the loop, and a burst of 4 KiB
+		 * writes would reach the ring four at a time. */
+		bufferevent_set_max_single_read(c->bev, NBD_IO_CHUNK);
+		bufferevent_set_max_single_write(c->bev, NBD_IO_CHUNK);
 		bufferevent_set_timeouts(c->bev, &hs, NULL);
 		c->next = ex->clients;
 		ex->clients = c;
