@@ -9,8 +9,9 @@
  *
  * Requests beyond the io_context's depth wait in a FIFO and go in as
  * completions make room.  fdatasync goes through IOCB_CMD_FDSYNC (Linux
- * 4.18+), with a synchronous fallback; discard is synchronous (fallocate
- * or BLKDISCARD have no AIO form).
+ * 4.18+); where a file refuses it, and for discard (fallocate and
+ * BLKDISCARD have no AIO form), the call runs in the engine's worker
+ * thread (worker.c), never in the event loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "pvd/log.h"
 #include "eng_util.h"
 #include "store.h"
+#include "worker.h"
 
 _Static_assert(sizeof(struct iocb) <= sizeof(((struct blk_io *)0)->priv),
 	       "an iocb fits in blk_io.priv");
@@ -44,6 +46,7 @@ struct aio_eng {
 	unsigned depth, inflight, nbatch;
 	struct iocb **batch;
 	struct blk_ioq wait, done;
+	struct blk_worker *worker;
 };
 
 struct aio_store {
@@ -62,6 +65,24 @@ static struct aio_store *to_store(struct blk_store *s)
 	return container_of(s, struct aio_store, base);
 }
 
+/* In the worker thread: the calls with no AIO form. */
+static int aio_job(struct blk_io *io)
+{
+	struct aio_store *s = to_store(io->store);
+
+	return io->op == BLK_IO_DISCARD ? blk_file_discard(&s->f, io->offset, io->len)
+					: blk_file_sync(&s->f);
+}
+
+/* To the worker thread; inline if it cannot be started. */
+static void offload(struct aio_eng *a, struct blk_io *io)
+{
+	if (blk_worker_submit(a->worker, io) < 0) {
+		io->res = aio_job(io);
+		ioq_push(&a->done, io);
+	}
+}
+
 static int aio_engine_create(unsigned depth, struct blk_engine **out)
 {
 	struct aio_eng *a = calloc(1, sizeof(*a));
@@ -77,6 +98,9 @@ static int aio_engine_create(unsigned depth, struct blk_engine **out)
 		rc = a->efd < 0 ? -errno : -ENOMEM;
 		goto fail;
 	}
+	rc = blk_worker_create(aio_job, a->efd, &a->worker);
+	if (rc < 0)
+		goto fail;
 	rc = io_setup((int)a->depth, &a->ctx);
 	if (rc < 0) {
 		log_err("io_setup(%u): %s", a->depth, strerror(-rc));
@@ -85,6 +109,7 @@ static int aio_engine_create(unsigned depth, struct blk_engine **out)
 	*out = &a->base;
 	return 0;
 fail:
+	blk_worker_destroy(a->worker);
 	if (a->efd >= 0)
 		close(a->efd);
 	free(a->batch);
@@ -102,6 +127,7 @@ static void aio_engine_destroy(struct blk_engine *e)
 	/* The transport drains before destroying; io_destroy waits for
 	 * anything left in flight. */
 	io_destroy(a->ctx);
+	blk_worker_destroy(a->worker);
 	close(a->efd);
 	free(a->batch);
 	free(a);
@@ -119,11 +145,10 @@ static void batch_fail_first(struct aio_eng *a, int err)
 
 	memmove(a->batch, a->batch + 1, --a->nbatch * sizeof(*a->batch));
 	if (io->op == BLK_IO_FLUSH && err == -EINVAL) {
-		/* No IOCB_CMD_FDSYNC for this file: sync now. */
-		struct aio_store *s = to_store(io->store);
-
-		s->sync_fallback = true;
-		err = blk_file_sync(&s->f);
+		/* No IOCB_CMD_FDSYNC for this file: the worker syncs. */
+		to_store(io->store)->sync_fallback = true;
+		offload(a, io);
+		return;
 	}
 	io->res = err;
 	ioq_push(&a->done, io);
@@ -187,6 +212,7 @@ static unsigned aio_reap(struct blk_engine *e, unsigned max)
 	struct aio_uring *r = (struct aio_uring *)a->ctx;
 	unsigned n;
 
+	blk_worker_reap(a->worker, &a->done);
 	n = ioq_complete(&a->done, max);
 	if (r->magic == AIO_RING_MAGIC && r->incompat_features == 0) {
 		n += user_reap(a, max - n);
@@ -219,7 +245,7 @@ static bool aio_ready(struct blk_engine *e)
 	struct aio_eng *a = to_eng(e);
 	struct aio_uring *r = (struct aio_uring *)a->ctx;
 
-	if (a->done.n)
+	if (a->done.n || blk_worker_ready(a->worker))
 		return true;
 	if (!a->inflight)
 		return false;
@@ -291,8 +317,8 @@ static int aio_flush(struct blk_store *bs, struct blk_io *io)
 	struct iocb *cb = (struct iocb *)io->priv;
 
 	if (s->sync_fallback) {
-		io->res = blk_file_sync(&s->f);
-		ioq_push(&a->done, io);
+		io->store = bs;
+		offload(a, io);
 		return 0;
 	}
 	io_prep_fdsync(cb, s->f.fd);
@@ -303,10 +329,8 @@ static int aio_flush(struct blk_store *bs, struct blk_io *io)
 
 static int aio_discard(struct blk_store *bs, struct blk_io *io)
 {
-	struct aio_store *s = to_store(bs);
-
-	io->res = blk_file_discard(&s->f, io->offset, io->len);
-	ioq_push(&to_eng(bs->engine)->done, io);
+	io->store = bs;
+	offload(to_eng(bs->engine), io);
 	return 0;
 }
 

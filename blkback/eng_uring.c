@@ -5,7 +5,8 @@
  * wakes the libevent loop, and the completion queue is checked in user
  * space (io_uring_cq_ready) for the transport's spin.  fdatasync and a
  * file's hole punching are asynchronous here (IORING_OP_FSYNC,
- * IORING_OP_FALLOCATE); BLKDISCARD on a block device is synchronous.
+ * IORING_OP_FALLOCATE); BLKDISCARD on a block device runs in the engine's
+ * worker thread (worker.c).
  * Requests beyond what the completion queue holds wait in a FIFO.
  */
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "pvd/log.h"
 #include "eng_util.h"
 #include "store.h"
+#include "worker.h"
 
 struct uring_eng {
 	struct blk_engine base;
@@ -26,6 +28,7 @@ struct uring_eng {
 	int efd;
 	unsigned cap, inflight, queued;
 	struct blk_ioq wait, done;
+	struct blk_worker *worker;
 };
 
 struct uring_store {
@@ -41,6 +44,14 @@ static struct uring_eng *to_eng(struct blk_engine *e)
 static struct uring_store *to_store(struct blk_store *s)
 {
 	return container_of(s, struct uring_store, base);
+}
+
+/* In the worker thread: BLKDISCARD, which io_uring cannot do. */
+static int uring_job(struct blk_io *io)
+{
+	struct uring_store *s = to_store(io->store);
+
+	return blk_file_discard(&s->f, io->offset, io->len);
 }
 
 static int uring_engine_create(unsigned depth, struct blk_engine **out)
@@ -80,6 +91,11 @@ static int uring_engine_create(unsigned depth, struct blk_engine **out)
 		goto fail;
 	}
 	u->cap = p.cq_entries;
+	rc = blk_worker_create(uring_job, u->efd, &u->worker);
+	if (rc < 0) {
+		io_uring_queue_exit(&u->ring);
+		goto fail;
+	}
 	*out = &u->base;
 	return 0;
 fail:
@@ -96,6 +112,7 @@ static void uring_engine_destroy(struct blk_engine *e)
 		return;
 	u = to_eng(e);
 	io_uring_queue_exit(&u->ring);
+	blk_worker_destroy(u->worker);
 	close(u->efd);
 	free(u);
 }
@@ -168,6 +185,7 @@ static unsigned uring_reap(struct blk_engine *e, unsigned max)
 	struct io_uring_cqe *cqes[64];
 	unsigned n;
 
+	blk_worker_reap(u->worker, &u->done);
 	n = ioq_complete(&u->done, max);
 	while (n < max) {
 		unsigned want = max - n < 64 ? max - n : 64;
@@ -202,7 +220,8 @@ static bool uring_ready(struct blk_engine *e)
 {
 	struct uring_eng *u = to_eng(e);
 
-	return u->done.n || (u->inflight && io_uring_cq_ready(&u->ring));
+	return u->done.n || blk_worker_ready(u->worker) ||
+	       (u->inflight && io_uring_cq_ready(&u->ring));
 }
 
 static int uring_open(struct blk_engine *e, const char *path, bool readonly,
@@ -251,8 +270,13 @@ static int uring_discard(struct blk_store *bs, struct blk_io *io)
 	struct uring_store *s = to_store(bs);
 
 	if (s->f.info.blockdev || s->f.info.readonly) {
-		io->res = blk_file_discard(&s->f, io->offset, io->len);
-		ioq_push(&to_eng(bs->engine)->done, io);
+		struct uring_eng *u = to_eng(bs->engine);
+
+		io->store = bs;
+		if (blk_worker_submit(u->worker, io) < 0) {
+			io->res = blk_file_discard(&s->f, io->offset, io->len);
+			ioq_push(&u->done, io);
+		}
 		return 0;
 	}
 	return uring_submit(bs, io);

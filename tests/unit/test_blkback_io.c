@@ -3,10 +3,31 @@
  * data written and read back, every operation and feature, and the
  * guest-side misbehaviour a backend must survive, each answered with an
  * error (or a halted ring) while the other guest's disk keeps working. */
+#include <poll.h>
 #include <pthread.h>
 #include <sys/wait.h>
 
 #include "blkback_harness.h"
+
+/* Link seam (test_blkback_io.wrap): fallocate, the hole punch behind a
+ * discard on a file, can be held until the test lets it go, as a slow
+ * BLKDISCARD on a real device would be. */
+static struct {
+	int gate[2];
+	int hold, entered;
+} slow_seam = { { -1, -1 }, 0, 0 };
+
+int __real_fallocate(int fd, int mode, off_t off, off_t len);
+int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	if (__atomic_load_n(&slow_seam.hold, __ATOMIC_ACQUIRE)) {
+		struct pollfd p = { .fd = slow_seam.gate[0], .events = POLLIN };
+
+		__atomic_store_n(&slow_seam.entered, 1, __ATOMIC_RELEASE);
+		poll(&p, 1, 10000);	/* bounded: the test releases it */
+	}
+	return __real_fallocate(fd, mode, off, len);
+}
 
 #define DISK_SIZE (16 << 20)
 
@@ -154,6 +175,46 @@ static void test_flush_barrier_discard(void **state)
 		assert_int_equal(((uint8_t *)tpage(g, 0))[i], 0);
 	assert_int_equal(g->vbd.q[0]->st.f_req, 4);
 	assert_int_equal(g->vbd.q[0]->st.ds_req, 1);
+}
+
+/* A discard the storage takes long over runs in the engine's worker
+ * thread: meanwhile the other guest's disk is served, and the discard is
+ * answered once the storage is done. */
+static void test_slow_discard_does_not_stall(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_request_discard_t *d;
+	blkif_response_t r;
+
+	assert_true(g->vbd.disk.lim.discard);
+	assert_int_equal(pipe(slow_seam.gate), 0);
+	__atomic_store_n(&slow_seam.entered, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&slow_seam.hold, 1, __ATOMIC_RELEASE);
+	d = (void *)treq(g, 0);
+	d->operation = BLKIF_OP_DISCARD;
+	d->id = 7;
+	d->sector_number = 64;
+	d->nr_sectors = 64;
+	tpush(g, 0);
+	for (int i = 0; i < 4000 && !__atomic_load_n(&slow_seam.entered, __ATOMIC_ACQUIRE); i++) {
+		tturn(f);
+		usleep(250);
+	}
+	assert_true(__atomic_load_n(&slow_seam.entered, __ATOMIC_ACQUIRE));
+	/* The loop is free: the other disk works, this one has no answer. */
+	tround_trip(f, &f->g[1], 0, 128, 2, 11);
+	tturn(f);
+	assert_int_equal(tavail(g, 0), 0);
+	__atomic_store_n(&slow_seam.hold, 0, __ATOMIC_RELEASE);
+	assert_int_equal(write(slow_seam.gate[1], "x", 1), 1);
+	assert_true(twait(f, g, 0, 1));
+	r = tget(g, 0);
+	assert_int_equal(r.id, 7);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	close(slow_seam.gate[0]);
+	close(slow_seam.gate[1]);
+	slow_seam.gate[0] = slow_seam.gate[1] = -1;
 }
 
 /* A barrier waits for what was before it, and what comes after waits
@@ -878,6 +939,7 @@ int main(void)
 		T(test_partial_segments),
 		T(test_indirect),
 		T(test_flush_barrier_discard),
+		T(test_slow_discard_does_not_stall),
 		T(test_barrier_order),
 		T(test_response_padding),
 		T(test_read_only_disk),
