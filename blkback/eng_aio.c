@@ -49,26 +49,15 @@ struct aio_eng {
 	struct blk_worker *worker;
 };
 
-struct aio_store {
-	struct blk_store base;
-	struct blk_file f;
-	bool sync_fallback;
-};
-
 static struct aio_eng *to_eng(struct blk_engine *e)
 {
 	return container_of(e, struct aio_eng, base);
 }
 
-static struct aio_store *to_store(struct blk_store *s)
-{
-	return container_of(s, struct aio_store, base);
-}
-
 /* In the worker thread: the calls with no AIO form. */
 static int aio_job(struct blk_io *io)
 {
-	struct aio_store *s = to_store(io->store);
+	struct blk_file_store *s = blk_file_store_of(io->store);
 
 	return io->op == BLK_IO_DISCARD ? blk_file_discard(&s->f, io->offset, io->len)
 					: blk_file_sync(&s->f);
@@ -146,7 +135,7 @@ static void batch_fail_first(struct aio_eng *a, int err)
 	memmove(a->batch, a->batch + 1, --a->nbatch * sizeof(*a->batch));
 	if (io->op == BLK_IO_FLUSH && err == -EINVAL) {
 		/* No IOCB_CMD_FDSYNC for this file: the worker syncs. */
-		to_store(io->store)->sync_fallback = true;
+		blk_file_store_of(io->store)->sync_fallback = true;
 		offload(a, io);
 		return;
 	}
@@ -254,37 +243,6 @@ static bool aio_ready(struct blk_engine *e)
 	return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) != r->head;
 }
 
-static int aio_open(struct blk_engine *e, const char *path, bool readonly,
-		    struct blk_store **out, struct blk_store_info *info)
-{
-	struct aio_store *s = calloc(1, sizeof(*s));
-	int rc;
-
-	if (!s)
-		return -ENOMEM;
-	rc = blk_file_open(path, readonly, &s->f);
-	if (rc < 0) {
-		free(s);
-		return rc;
-	}
-	s->base.ops = &blk_backend_aio;
-	s->base.engine = e;
-	*info = s->f.info;
-	*out = &s->base;
-	return 0;
-}
-
-static void aio_close(struct blk_store *bs)
-{
-	struct aio_store *s;
-
-	if (!bs)
-		return;
-	s = to_store(bs);
-	blk_file_close(&s->f);
-	free(s);
-}
-
 static void enqueue(struct aio_eng *a, struct blk_io *io, struct iocb *cb)
 {
 	io_set_eventfd(cb, a->efd);
@@ -297,7 +255,7 @@ static void enqueue(struct aio_eng *a, struct blk_io *io, struct iocb *cb)
 
 static int aio_submit_rw(struct blk_store *bs, struct blk_io *io)
 {
-	struct aio_store *s = to_store(bs);
+	struct blk_file_store *s = blk_file_store_of(bs);
 	struct iocb *cb = (struct iocb *)io->priv;
 
 	if (io->op == BLK_IO_READ)
@@ -312,7 +270,7 @@ static int aio_submit_rw(struct blk_store *bs, struct blk_io *io)
 
 static int aio_flush(struct blk_store *bs, struct blk_io *io)
 {
-	struct aio_store *s = to_store(bs);
+	struct blk_file_store *s = blk_file_store_of(bs);
 	struct aio_eng *a = to_eng(bs->engine);
 	struct iocb *cb = (struct iocb *)io->priv;
 
@@ -334,9 +292,10 @@ static int aio_discard(struct blk_store *bs, struct blk_io *io)
 	return 0;
 }
 
-static int aio_size(struct blk_store *bs, uint64_t *bytes)
+static int aio_open(struct blk_engine *e, const char *path, bool readonly,
+		    struct blk_store **out, struct blk_store_info *info)
 {
-	return blk_file_size(&to_store(bs)->f, bytes);
+	return blk_file_store_open(&blk_backend_aio, e, path, readonly, out, info);
 }
 
 const struct blk_backend_ops blk_backend_aio = {
@@ -349,9 +308,9 @@ const struct blk_backend_ops blk_backend_aio = {
 	.reap = aio_reap,
 	.ready = aio_ready,
 	.open = aio_open,
-	.close = aio_close,
+	.close = blk_file_store_close,
 	.submit_rw = aio_submit_rw,
 	.flush = aio_flush,
 	.discard = aio_discard,
-	.size = aio_size,
+	.size = blk_file_store_size,
 };

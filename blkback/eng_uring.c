@@ -31,25 +31,15 @@ struct uring_eng {
 	struct blk_worker *worker;
 };
 
-struct uring_store {
-	struct blk_store base;
-	struct blk_file f;
-};
-
 static struct uring_eng *to_eng(struct blk_engine *e)
 {
 	return container_of(e, struct uring_eng, base);
 }
 
-static struct uring_store *to_store(struct blk_store *s)
-{
-	return container_of(s, struct uring_store, base);
-}
-
 /* In the worker thread: BLKDISCARD, which io_uring cannot do. */
 static int uring_job(struct blk_io *io)
 {
-	struct uring_store *s = to_store(io->store);
+	struct blk_file_store *s = blk_file_store_of(io->store);
 
 	return blk_file_discard(&s->f, io->offset, io->len);
 }
@@ -126,7 +116,7 @@ static int uring_engine_fd(struct blk_engine *e)
 static bool prep(struct uring_eng *u, struct blk_io *io)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-	struct uring_store *s = to_store(io->store);
+	struct blk_file_store *s = blk_file_store_of(io->store);
 
 	if (!sqe)
 		return false;
@@ -224,37 +214,6 @@ static bool uring_ready(struct blk_engine *e)
 	       (u->inflight && io_uring_cq_ready(&u->ring));
 }
 
-static int uring_open(struct blk_engine *e, const char *path, bool readonly,
-		      struct blk_store **out, struct blk_store_info *info)
-{
-	struct uring_store *s = calloc(1, sizeof(*s));
-	int rc;
-
-	if (!s)
-		return -ENOMEM;
-	rc = blk_file_open(path, readonly, &s->f);
-	if (rc < 0) {
-		free(s);
-		return rc;
-	}
-	s->base.ops = &blk_backend_uring;
-	s->base.engine = e;
-	*info = s->f.info;
-	*out = &s->base;
-	return 0;
-}
-
-static void uring_close(struct blk_store *bs)
-{
-	struct uring_store *s;
-
-	if (!bs)
-		return;
-	s = to_store(bs);
-	blk_file_close(&s->f);
-	free(s);
-}
-
 static int uring_submit(struct blk_store *bs, struct blk_io *io)
 {
 	struct uring_eng *u = to_eng(bs->engine);
@@ -267,7 +226,7 @@ static int uring_submit(struct blk_store *bs, struct blk_io *io)
 
 static int uring_discard(struct blk_store *bs, struct blk_io *io)
 {
-	struct uring_store *s = to_store(bs);
+	struct blk_file_store *s = blk_file_store_of(bs);
 
 	if (s->f.info.blockdev || s->f.info.readonly) {
 		struct uring_eng *u = to_eng(bs->engine);
@@ -282,9 +241,10 @@ static int uring_discard(struct blk_store *bs, struct blk_io *io)
 	return uring_submit(bs, io);
 }
 
-static int uring_size(struct blk_store *bs, uint64_t *bytes)
+static int uring_open(struct blk_engine *e, const char *path, bool readonly,
+		    struct blk_store **out, struct blk_store_info *info)
 {
-	return blk_file_size(&to_store(bs)->f, bytes);
+	return blk_file_store_open(&blk_backend_uring, e, path, readonly, out, info);
 }
 
 const struct blk_backend_ops blk_backend_uring = {
@@ -297,9 +257,9 @@ const struct blk_backend_ops blk_backend_uring = {
 	.reap = uring_reap,
 	.ready = uring_ready,
 	.open = uring_open,
-	.close = uring_close,
+	.close = blk_file_store_close,
 	.submit_rw = uring_submit,
 	.flush = uring_submit,
 	.discard = uring_discard,
-	.size = uring_size,
+	.size = blk_file_store_size,
 };

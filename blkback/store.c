@@ -1,5 +1,6 @@
 /* Storage files shared by the engines: open, size, discard, sync. */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -205,4 +206,41 @@ int blk_file_discard(struct blk_file *f, uint64_t off, uint64_t len)
 int blk_file_sync(struct blk_file *f)
 {
 	return fdatasync(f->fd) < 0 ? -errno : 0;
+}
+
+int blk_file_store_open(const struct blk_backend_ops *ops, struct blk_engine *e,
+			const char *path, bool readonly, struct blk_store **out,
+			struct blk_store_info *info)
+{
+	struct blk_file_store *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = blk_file_open(path, readonly, &s->f);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	s->base.ops = ops;
+	s->base.engine = e;
+	*info = s->f.info;
+	*out = &s->base;
+	return 0;
+}
+
+void blk_file_store_close(struct blk_store *bs)
+{
+	struct blk_file_store *s;
+
+	if (!bs)
+		return;
+	s = blk_file_store_of(bs);
+	blk_file_close(&s->f);
+	free(s);
+}
+
+int blk_file_store_size(struct blk_store *bs, uint64_t *bytes)
+{
+	return blk_file_size(&blk_file_store_of(bs)->f, bytes);
 }
