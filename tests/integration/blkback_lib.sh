@@ -40,37 +40,11 @@ blkback_start() {
 	log "pvd-blkback running, pid $BLKBACK_PID"
 }
 
-blkback_stop() {
-	[ -n "$BLKBACK_PID" ] || return 0
-	kill -TERM "$BLKBACK_PID" 2>/dev/null
-	if wait_pid_gone "$BLKBACK_PID"; then
-		wait "$BLKBACK_PID" 2>/dev/null
-		BLKBACK_EXIT=$?
-	else
-		kill -KILL "$BLKBACK_PID" 2>/dev/null
-		wait_pid_gone "$BLKBACK_PID" 5
-		wait "$BLKBACK_PID" 2>/dev/null
-		BLKBACK_EXIT=timeout
-	fi
-	BLKBACK_PID=
-}
+blkback_stop() { daemon_stop BLKBACK; }
 
-blkback_kill9() {
-	pid_ours "$BLKBACK_PID" || die "pvd-blkback (pid $BLKBACK_PID) died before kill -9"
-	kill -KILL "$BLKBACK_PID"
-	wait_pid_gone "$BLKBACK_PID" 5 || die "pid $BLKBACK_PID survived SIGKILL"
-	wait "$BLKBACK_PID" 2>/dev/null
-	BLKBACK_PID=
-}
+blkback_kill9() { daemon_kill9 BLKBACK pvd-blkback; }
 
-blkback_alive() {
-	if [ -n "$BLKBACK_PID" ] && pid_alive "$BLKBACK_PID"; then
-		pass "$1"
-	else
-		fail "$1" "pvd-blkback (pid ${BLKBACK_PID:-none}) is not running" \
-			"$(tail -n 5 "$PVD_RUNDIR/blkback.stderr" "$BLKBACK_LOG" 2>/dev/null)"
-	fi
-}
+blkback_alive() { daemon_alive BLKBACK pvd-blkback "$1" "$PVD_RUNDIR/blkback.stderr" "$BLKBACK_LOG"; }
 
 # front ARGS...: runs blkfront_test in the foreground (bounded).
 front() {

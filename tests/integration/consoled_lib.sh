@@ -45,37 +45,11 @@ consoled_ready() {
 	[ -s "$CONSOLED_PIDFILE" ] && [ "$(cat "$CONSOLED_PIDFILE")" = "$CONSOLED_PID" ]
 }
 
-consoled_stop() {
-	[ -n "$CONSOLED_PID" ] || return 0
-	kill -TERM "$CONSOLED_PID" 2>/dev/null
-	if wait_pid_gone "$CONSOLED_PID"; then
-		wait "$CONSOLED_PID" 2>/dev/null
-		CONSOLED_EXIT=$?
-	else
-		kill -KILL "$CONSOLED_PID" 2>/dev/null
-		wait_pid_gone "$CONSOLED_PID" 5
-		wait "$CONSOLED_PID" 2>/dev/null
-		CONSOLED_EXIT=timeout
-	fi
-	CONSOLED_PID=
-}
+consoled_stop() { daemon_stop CONSOLED; }
 
-consoled_kill9() {
-	pid_ours "$CONSOLED_PID" || die "pvd-consoled (pid $CONSOLED_PID) died before kill -9"
-	kill -KILL "$CONSOLED_PID"
-	wait_pid_gone "$CONSOLED_PID" 5 || die "pid $CONSOLED_PID survived SIGKILL"
-	wait "$CONSOLED_PID" 2>/dev/null
-	CONSOLED_PID=
-}
+consoled_kill9() { daemon_kill9 CONSOLED pvd-consoled; }
 
-consoled_alive() {
-	if [ -n "$CONSOLED_PID" ] && pid_alive "$CONSOLED_PID"; then
-		pass "$1"
-	else
-		fail "$1" "pvd-consoled (pid ${CONSOLED_PID:-none}) is not running" \
-			"$(tail -n 5 "$PVD_RUNDIR/consoled.stderr" 2>/dev/null)"
-	fi
-}
+consoled_alive() { daemon_alive CONSOLED pvd-consoled "$1" "$PVD_RUNDIR/consoled.stderr"; }
 
 # guest_start NAME DOMID [console_guest options]: a simulated guest obeying
 # commands written to its FIFO.  Sets NAME_domid, NAME_console_port,

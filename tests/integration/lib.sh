@@ -226,37 +226,60 @@ stored_start() {
 
 # stored_stop: SIGTERM, bounded wait; sets STORED_EXIT (exit status, or
 # "timeout" after which it was killed).
-stored_stop() {
-	[ -n "$STORED_PID" ] || return 0
-	pid_ours "$STORED_PID" || { wait "$STORED_PID" 2>/dev/null; STORED_EXIT=$?; STORED_PID=; return 0; }
-	kill -TERM "$STORED_PID" 2>/dev/null
-	if wait_pid_gone "$STORED_PID"; then
-		wait "$STORED_PID" 2>/dev/null
-		STORED_EXIT=$?
-	else
-		kill -KILL "$STORED_PID" 2>/dev/null
-		wait_pid_gone "$STORED_PID" 5
-		wait "$STORED_PID" 2>/dev/null
-		STORED_EXIT=timeout
+# daemon_stop NAME: SIGTERM to the daemon whose pid is in ${NAME}_PID,
+# SIGKILL if it outlives the wait; its exit status (or "timeout") goes to
+# ${NAME}_EXIT.  Idempotent; a pid that is no longer ours is only reaped.
+daemon_stop() {
+	local -n _dpid=${1}_PID _dexit=${1}_EXIT
+	[ -n "$_dpid" ] || return 0
+	if ! pid_ours "$_dpid"; then
+		wait "$_dpid" 2>/dev/null
+		_dexit=$?
+		_dpid=
+		return 0
 	fi
-	STORED_PID=
+	kill -TERM "$_dpid" 2>/dev/null
+	if wait_pid_gone "$_dpid"; then
+		wait "$_dpid" 2>/dev/null
+		_dexit=$?
+	else
+		kill -KILL "$_dpid" 2>/dev/null
+		wait_pid_gone "$_dpid" 5
+		wait "$_dpid" 2>/dev/null
+		_dexit=timeout
+	fi
+	_dpid=
 }
+
+# daemon_kill9 NAME WHAT: crash it (restart and persistence tests).
+daemon_kill9() {
+	local -n _dpid=${1}_PID
+	[ -n "$_dpid" ] || return 0
+	pid_ours "$_dpid" || die "$2 (pid $_dpid) died before kill -9"
+	kill -KILL "$_dpid" 2>/dev/null
+	wait_pid_gone "$_dpid" 5 || die "pid $_dpid survived SIGKILL"
+	wait "$_dpid" 2>/dev/null
+	_dpid=
+}
+
+# daemon_alive NAME WHAT CHECK [LOGFILE...]: a check that it still runs
+# (the tail of its logs if not).
+daemon_alive() {
+	local -n _dpid=${1}_PID
+	local what=$2 check=$3
+	shift 3
+	if [ -n "$_dpid" ] && pid_alive "$_dpid"; then
+		pass "$check"
+	else
+		fail "$check" "$what (pid ${_dpid:-none}) is not running" \
+			"$( [ $# -gt 0 ] && tail -n 5 "$@" 2>/dev/null)"
+	fi
+}
+
+stored_stop() { daemon_stop STORED; }
 
 # stored_kill9: crash the daemon (persistence tests).
-stored_kill9() {
-	[ -n "$STORED_PID" ] || return 0
-	pid_ours "$STORED_PID" || die "pvd-stored (pid $STORED_PID) died before kill -9"
-	kill -KILL "$STORED_PID" 2>/dev/null
-	wait_pid_gone "$STORED_PID" 5 || die "pid $STORED_PID survived SIGKILL"
-	wait "$STORED_PID" 2>/dev/null
-	STORED_PID=
-}
+stored_kill9() { daemon_kill9 STORED pvd-stored; }
 
-# stored_alive NAME: check the daemon is still running.
-stored_alive() {
-	if [ -n "$STORED_PID" ] && pid_alive "$STORED_PID"; then
-		pass "$1"
-	else
-		fail "$1" "pvd-stored (pid ${STORED_PID:-none}) is not running"
-	fi
-}
+# stored_alive CHECK: the daemon still runs.
+stored_alive() { daemon_alive STORED pvd-stored "$1"; }
