@@ -1007,7 +1007,11 @@ static void process(struct blkfront *bf)
 		if (bf->again)
 			continue;
 		if (got) {
+			/* Armed too: should the loop stay busy with other
+			 * events, the backend's next response still reaches us
+			 * through the event channel. */
 			event_active(bf->kick, EV_TIMEOUT, 0);
+			arm_rings(bf);
 			break;
 		}
 		if (inflight && HV_SPIN_UNTIL(any_responses(bf), bf->o.spin_ns))
