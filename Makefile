@@ -46,7 +46,7 @@ FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration fuzz fuzz-run bench demo install clean
+.PHONY: all deps check check-unit check-integration check-xen fuzz fuzz-run bench demo install clean
 all: $(DAEMONS) $(TOOL_BINS)
 
 deps:
@@ -133,6 +133,12 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/demo.sh
+
+# pvd on a real Xen 4.17 host booted under QEMU (tests/xen/, docs/xen-host.md):
+# Linux's own blkfront and console in a domU, served from dom0.
+check-xen: deps
+	@$(MAKE) --no-print-directory all
+	@XT_BUILD=$(BUILD)/xen XT_BIN=$(BUILD)/bin tests/xen/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
