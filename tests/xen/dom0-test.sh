@@ -85,7 +85,10 @@ mark() {
 	while ! grep -q "XENTEST SYNC $2" "$CONS/guest-$1.log" 2>/dev/null; do
 		n=$((n - 1))
 		if [ "$n" -le 0 ] || gone "$1"; then
-			info "guest $1: no '$2' (domain $(gone "$1" && echo gone || echo "still there"))"
+			# The console's last output may land as it closes.
+			sleep 2
+			grep -q "XENTEST SYNC $2" "$CONS/guest-$1.log" 2>/dev/null && return 0
+			info "guest $1: no '$2' (after $(( $3 - n / 5 ))s; domain $(gone "$1" && echo gone || echo "still there"))"
 			return 1
 		fi
 		usleep 200000
@@ -108,7 +111,16 @@ domcfg() {
 
 # gone NAME: the domain's home left the store (libxl removes it when the
 # domain is destroyed); cheaper and steadier under emulation than asking xl.
-gone() { ! xenstore-exists "/local/domain/$(cat /run/domid-$1 2>/dev/null || echo none)"; }
+gone() {
+	local p="/local/domain/$(cat /run/domid-$1 2>/dev/null || echo none)" rc
+	xenstore-exists "$p" 2>>$D/gone.log && return 1
+	rc=$?
+	# Not there, or the client failed: ask xl as well before believing it.
+	sleep 1
+	xl domid "$1" >/dev/null 2>>$D/gone.log && { echo "$(now) $1: xenstore-exists $p: $rc, xl: there" >> $D/gone.log; return 1; }
+	echo "$(now) $1: xenstore-exists $p: $rc, xl: gone" >> $D/gone.log
+	return 0
+}
 
 # state DIR: the state node of a store directory.
 state() { xenstore-read "$1/state" 2>/dev/null; }
@@ -194,11 +206,19 @@ if mark pvd disks-up 120; then
 	ind=$(r $BE/feature-max-indirect-segments)
 	info "negotiated xvda: backend offers max-queues=$(r $BE/multi-queue-max-queues) max-ring-page-order=$(r $BE/max-ring-page-order) max-indirect-segments=$ind persistent=$(r $BE/feature-persistent) discard=$(r $BE/feature-discard) flush=$(r $BE/feature-flush-cache) barrier=$(r $BE/feature-barrier); frontend took queues=$nq ring-page-order=$(r $FE/ring-page-order) persistent=$(r $FE/feature-persistent) protocol=$(r $FE/protocol)"
 	sed 's/^/XENTEST INFO store: /' $OUT/store-xvda-frontend.txt
-	if [ "$pers" = 1/1 ] && [ "$ind" != - ] && [ "$ind" -gt 0 ] && [ "$nq" != - ] && [ "$nq" -gt 1 ] &&
-	   [ "$(r $FE/ring-page-order)" != - ] && [ "$(r $FE/ring-page-order)" -gt 0 ]; then
-		pass "features persistent grants $pers, indirect segments $ind, $nq queues, ring-page-order $(r $FE/ring-page-order)"
+	"$BIN/pvctl" list 2>&1 | sed "s/^/XENTEST INFO pvctl list: /"
+	"$BIN/pvctl" block-list pvd 2>&1 | sed "s/^/XENTEST INFO pvctl block-list: /"
+	# What the guest's blkfront made of it (/sys/block/xvda as it printed
+	# it): more than BLKIF_MAX_SEGMENTS_PER_REQUEST (11) segments per
+	# request means indirect descriptors; one hardware queue per ring.
+	gq=$(grep -o 'xvda size=[^ ]* hw_queues=[0-9]*' $CONS/guest-pvd.log | head -1 | sed 's/.*=//')
+	gs=$(grep -o 'xvda size=[^ ]* hw_queues=[0-9]* max_segments=[0-9]*' $CONS/guest-pvd.log | head -1 | sed 's/.*=//')
+	ro=$(r $FE/ring-page-order)
+	if [ "$pers" = 1/1 ] && [ "$ind" != - ] && [ "$ind" -gt 0 ] && [ "${gs:-0}" -gt 11 ] &&
+	   [ "$nq" != - ] && [ "$nq" -gt 1 ] && [ "${gq:-0}" = "$nq" ] && [ "$ro" != - ] && [ "$ro" -gt 0 ]; then
+		pass "features persistent grants (frontend/backend) $pers; indirect: backend offers $ind segments, the guest's queue takes $gs per request; $nq queues (guest: $gq hardware queues); ring-page-order $ro ($((1 << ro)) pages per ring)"
 	else
-		fail "features persistent $pers indirect $ind queues $nq ring-page-order $(r $FE/ring-page-order)"
+		fail "features persistent $pers indirect $ind/$gs queues $nq/$gq ring-page-order $ro"
 	fi
 else
 	fail "vbd-connected-xvda the guest never saw its disks"
@@ -270,7 +290,18 @@ if [ "$(dd if=$D/disk.img bs=$MIB skip=32 count=16 2>/dev/null | tr -d '\0' | wc
 	info "the discarded range reads as zeroes in dom0"
 fi
 
+# The guest's flushes reached pvd-blkback (pvctl stats: Flushes column).
 "$BIN/pvctl" stats > $OUT/pvctl-stats.txt 2>&1
+sed 's/^/XENTEST INFO pvctl stats: /' $OUT/pvctl-stats.txt
+fl=$(awk '$3 == "xvda" && $4 == "all" { print $8 }' $OUT/pvctl-stats.txt)
+if [ -n "$fl" ] && [ "$fl" -gt 0 ]; then
+	pass "flush pvd-blkback served $fl flush request(s) from the guest on xvda"
+else
+	fail "flush pvd-blkback counted '${fl}' flushes on xvda"
+fi
+
+# xl does not know the disks pvctl attached: remove what is left of them.
+xenstore-rm /local/domain/0/backend/vbd/$DOM 2>/dev/null
 save
 kill $BLKBACK $CONSOLED 2>/dev/null
 info "dom0 test done at $(now)s"

@@ -156,7 +156,7 @@ fi
 EXPECT="dom0-up anchor-connected anchor-pattern anchor-dd
 pvd-daemons vbd-connected-xvda vbd-connected-xvdb vbd-connected-xvdc
 pattern-xvda pattern-xvdb pattern-xvdc features discard console-boot console-input
-detach-guest detach-store no-oops bytes-xvda bytes-xvdb bytes-xvdc holes-xvda pvd-dd"
+detach-guest detach-store no-oops bytes-xvda bytes-xvdb bytes-xvdc holes-xvda flush pvd-dd"
 
 boot_once() {
 	local attempt=$1 serial=$B/serial-$1.log qpid rc=0 t0
@@ -176,8 +176,12 @@ boot_once() {
 	qpid=$!
 	echo "$qpid" > "$B/qemu.pid"
 	# Bounded: the dom0 script prints XENTEST END when it is done.
-	local waited=0
+	local waited=0 t_dom0="" t_domu=""
 	while kill -0 "$qpid" 2>/dev/null; do
+		# Boot times, to the second: dom0's /init, the first domU's first line.
+		waited=$(( $(date +%s) - ${t0%.*} ))
+		[ -z "$t_dom0" ] && grep -q "XENTEST PASS dom0-up" "$serial" 2>/dev/null && t_dom0=$waited
+		[ -z "$t_domu" ] && grep -q "^\[domU anchor\]" "$serial" 2>/dev/null && t_domu=$waited
 		if grep -q '^XENTEST END' "$serial" 2>/dev/null; then
 			sleep 1
 			break
@@ -188,12 +192,12 @@ boot_once() {
 			break
 		fi
 		sleep 1
-		waited=$((waited + 1))
 	done
 	kill "$qpid" 2>/dev/null || true
 	wait "$qpid" 2>/dev/null || true
 	rm -f "$B/qemu.pid"
 	echo "$(date +%s.%N) $t0" | awk '{ printf "%.1f\n", $1 - $2 }' > "$B/out/wall.txt"
+	echo "QEMU start to dom0's test script: ${t_dom0:-?} s, to the first domU's first console line: ${t_domu:-?} s" > "$B/out/boot.txt"
 	tr -d '\r' < "$serial" > "$serial.txt"
 	# Booted at all?  (A hang early in dom0 is retried.)
 	grep -q 'XENTEST PASS dom0-up' "$serial.txt" || return 2
@@ -212,7 +216,24 @@ cp "$serial" "$B/xentest.log" 2>/dev/null || true
 
 # ------------------------------------------------------------ verdict
 echo "==== XENTEST results (attempt $attempt, $(cat "$B/out/wall.txt" 2>/dev/null)s wall) ===="
+echo "  $(cat "$B/out/boot.txt" 2>/dev/null)"
 grep -E '^(\[domU[^]]*\] )?XENTEST (INFO|FIGURE)' "$serial" | sed 's/^/  /' || true
+# pvd-blkback against Linux's xen-blkback, same domU kernel, same kind of
+# backing (a loop device over a dom0 tmpfs file), same run: the median of
+# the guest's 3 rounds each (the host is shared and emulation is noisy).
+grep -E 'XENTEST FIGURE (anchor|pvd)-dd round' "$serial" | awk '
+	function med(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n ? a[int((n + 1) / 2)] + 0 : 0 }
+	{ l = $0; sub(/.*XENTEST FIGURE /, "", l); split(l, a, " "); who = a[1]
+	  match(l, /write [0-9.]+ s = [0-9.]+/); w = substr(l, RSTART, RLENGTH); sub(/.*= /, "", w)
+	  match(l, /read [0-9.]+ s = [0-9.]+/); r = substr(l, RSTART, RLENGTH); sub(/.*= /, "", r)
+	  ws[who] = ws[who] " " w; rs[who] = rs[who] " " r }
+	END { aw = med(ws["anchor-dd"]); ar = med(rs["anchor-dd"]); pw = med(ws["pvd-dd"]); pr = med(rs["pvd-dd"])
+	  if (aw > 0 && ar > 0 && pw > 0)
+		printf "  dd in the domU, median of 3 rounds: Linux xen-blkback write %.1f MB/s read %.1f MB/s; pvd-blkback write %.1f MB/s (%.2fx) read %.1f MB/s (%.2fx)\n",
+			aw, ar, pw, pw / aw, pr, pr / ar }'
 fail=0
 for t in $EXPECT; do
 	if grep -qE "XENTEST FAIL $t( |\$)" "$serial"; then
