@@ -208,6 +208,8 @@ if mark pvd disks-up 120; then
 	sed 's/^/XENTEST INFO store: /' $OUT/store-xvda-frontend.txt
 	"$BIN/pvctl" list 2>&1 | sed "s/^/XENTEST INFO pvctl list: /"
 	"$BIN/pvctl" block-list pvd 2>&1 | sed "s/^/XENTEST INFO pvctl block-list: /"
+	# The hypervisor layer's calls the daemons do not make, on this domU.
+	"$XT_BIN/../tests/xen/hv_probe" "$DOM" 2>&1 || true
 	# What the guest's blkfront made of it (/sys/block/xvda as it printed
 	# it): more than BLKIF_MAX_SEGMENTS_PER_REQUEST (11) segments per
 	# request means indirect descriptors; one hardware queue per ring.

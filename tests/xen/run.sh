@@ -107,7 +107,7 @@ DOM0_MODS="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc xen-blkback loop
 virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci 9pnet 9pnet_virtio netfs fscache 9p"
 DOM0_PROGS="$XENBIN/xl $XENBIN/xenstored $XENBIN/xen-init-dom0 $XENBIN/xenconsoled $XENBIN/xenconsole
 $XENBIN/xenstore-control /usr/bin/xenstore /sbin/lvm /sbin/dmsetup"
-PVD_PROGS=$(ls "$BIN"/pvd-* "$BIN"/pvctl)
+PVD_PROGS=$(ls "$BIN"/pvd-* "$BIN"/pvctl "$BIN"/../tests/xen/*)
 key=$( { sha256sum "$here/dom0-init.sh" "$0"; echo "$KVER $DOM0_MODS"; ls -l $DOM0_PROGS;
 	for p in $PVD_PROGS; do ldd "$p"; done | grep -o '/[^ ]*' | sort -u; } | sha256sum | cut -c1-32)
 if ! stamp_ok dom0.cpio.gz "$key"; then
@@ -156,7 +156,8 @@ fi
 EXPECT="dom0-up anchor-connected anchor-pattern anchor-dd
 pvd-daemons vbd-connected-xvda vbd-connected-xvdb vbd-connected-xvdc
 pattern-xvda pattern-xvdb pattern-xvdc features discard console-boot console-input
-detach-guest detach-store no-oops bytes-xvda bytes-xvdb bytes-xvdc holes-xvda flush pvd-dd"
+detach-guest detach-store no-oops bytes-xvda bytes-xvdb bytes-xvdc holes-xvda flush pvd-dd
+hv-open hv-alive hv-copy-from hv-unmap hv-copy-to hv-copy-errors hv-map-errors hv-evtchn hv-evtchn-errors"
 
 boot_once() {
 	local attempt=$1 serial=$B/serial-$1.log qpid rc=0 t0
