@@ -143,8 +143,8 @@ xl unpause anchor
 mark anchor domu-done 240 || fail "anchor-dd guest did not finish"
 waitfor 60 gone anchor || info "anchor domain still there: $(xl list)"
 unrelay anchor
-"$BIN/pvctl" block-detach --force --timeout 5 "$ADOM" xvda >/dev/null 2>&1
-xenstore-rm /local/domain/0/backend/vbd/$ADOM 2>/dev/null
+"$BIN/pvctl" block-detach --force --timeout 5 "$ADOM" xvda > $D/left-anchor.log 2>&1 ||
+	info "anchor leftover: $(cat $D/left-anchor.log)"
 rmmod xen_blkback || die "pvd-daemons cannot unload xen-blkback"
 losetup -d /dev/loop0
 
@@ -249,6 +249,14 @@ if mark pvd want-detach 120; then
 	else
 		fail "detach-store $(cat $D/detach.log)"
 	fi
+	# And attach one to the running guest.
+	truncate -s 16M $D/hot.img
+	printf 'xentest-hot-attach %s\n' "$$" | dd of=$D/hot.img conv=notrunc 2>/dev/null
+	if "$BIN/pvctl" block-attach pvd "$D/hot.img,raw,xvdd,w" > $D/hot.log 2>&1; then
+		info "hot-attach: pvctl block-attach xvdd to the running guest"
+	else
+		fail "hot-attach pvctl block-attach: $(cat $D/hot.log)"
+	fi
 fi
 
 mark pvd domu-done 240 || fail "no-oops the guest did not finish"
@@ -302,8 +310,17 @@ else
 	fail "flush pvd-blkback counted '${fl}' flushes on xvda"
 fi
 
-# xl does not know the disks pvctl attached: remove what is left of them.
-xenstore-rm /local/domain/0/backend/vbd/$DOM 2>/dev/null
+# xl does not know the disks pvctl attached: their backend directories
+# outlive the domain, and pvctl removes them by the dead domain's id.
+left=""
+for v in xvda xvdc xvdd; do
+	"$BIN/pvctl" block-detach --timeout 10 "$DOM" $v > $D/left-$v.log 2>&1 || left="$left $v: $(cat $D/left-$v.log)"
+done
+if [ -z "$left" ] && ! xenstore-exists /local/domain/0/backend/vbd/$DOM; then
+	pass "leftover-detach pvctl block-detach by domid removed the dead domain's xvda, xvdc, xvdd"
+else
+	fail "leftover-detach$left; left: $(xenstore-list /local/domain/0/backend/vbd/$DOM 2>&1 | tr '\n' ' ')"
+fi
 save
 kill $BLKBACK $CONSOLED 2>/dev/null
 info "dom0 test done at $(now)s"

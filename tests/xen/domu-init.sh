@@ -157,6 +157,17 @@ pvd)
 	else
 		fail "detach-guest xvdb still there after 60s"
 	fi
+	# Attach under the running guest: dom0 hot-plugs xvdd, whose first
+	# bytes it wrote; blkfront picks it up from the store.
+	if waitfor 60 test -b /dev/xvdd; then
+		got=$(dd if=/dev/xvdd bs=512 count=1 iflag=direct 2>/dev/null | head -c 20)
+		case "$got" in
+		xentest-hot-attach*) pass "hot-attach xvdd appeared in the running guest and reads '$got'" ;;
+		*) fail "hot-attach xvdd reads '$got'" ;;
+		esac
+	else
+		fail "hot-attach no /dev/xvdd after 60s"
+	fi
 	if dmesg | grep -qE 'Oops|BUG:|WARNING:|Call Trace'; then
 		dmesg | grep -E -A5 'Oops|BUG:|WARNING:|Call Trace' | sed 's/^/XENTEST INFO dmesg: /'
 	fi
