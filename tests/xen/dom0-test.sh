@@ -29,6 +29,18 @@ pass() { echo "XENTEST PASS $*"; }
 fail() { echo "XENTEST FAIL $*"; }
 info() { echo "XENTEST INFO $*"; }
 
+# pvctl, bounded: a hang is a failure with the store's view of the disks.
+pvctl() {
+	timeout 60 "$BIN/pvctl" "$@"
+	local rc=$?
+	if [ $rc -ge 124 ]; then
+		echo "pvctl $*: no answer within 60s (exit $rc)" > /dev/console
+		xenstore-ls -fp /local/domain/0/backend/vbd 2>&1 | sed 's/^/XENTEST INFO hang: /' > /dev/console
+		tail -5 $D/pvd-blkback.log 2>&1 | sed 's/^/XENTEST INFO hang: /' > /dev/console
+	fi
+	return $rc
+}
+
 waitfor() {
 	local n=$(($1 * 10))
 	shift
@@ -59,7 +71,7 @@ xenstored -N -V > $D/xenstored.log 2>&1 &
 waitfor 20 test -S /run/xenstored/socket || die "xenstored socket: $(tail -5 $D/xenstored.log)"
 xen-init-dom0 > $D/xen-init-dom0.log 2>&1 || die "xen-init-dom0 $(cat $D/xen-init-dom0.log)"
 cp "$XT_BUILD/vmlinux" "$XT_BUILD/domu.cpio.gz" /tmp/ || die "copying the domU kernel"
-info "dom0 ready at $(now)s: $(xl info | grep -E '^(xen_version|nr_cpus|free_memory)' | tr -s ' ' | tr '\n' ' ')"
+info "dom0 ready at $(now)s: $(xl info | grep -E '^(xen_version|nr_cpus|free_memory)' | tr -s ' ' | tr '\n' ' ') cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) avx: $(grep -qw avx /proc/cpuinfo && echo yes || echo no)"
 
 "$BIN/pvd-consoled" -f --log-dir $CONS --log-file $D/pvd-consoled.log --log-level debug \
 	--pidfile /run/pvd-consoled.pid &
@@ -134,7 +146,7 @@ xl create -p /tmp/anchor.cfg > $D/xl-anchor.log 2>&1 || die "anchor-connected xl
 ADOM=$(xl domid anchor)
 echo $ADOM > /run/domid-anchor
 info "anchor domU $ADOM created paused in $(echo "$(now) $t0" | awk '{print $1-$2}')s"
-"$BIN/pvctl" block-attach anchor phy:/dev/loop0,xvda,w || die "anchor-connected pvctl block-attach"
+pvctl block-attach anchor phy:/dev/loop0,xvda,w || die "anchor-connected pvctl block-attach"
 # What Debian's block hotplug script would do for the in-kernel backend.
 BE=/local/domain/0/backend/vbd/$ADOM/51712
 xenstore-write $BE/physical-device "$(printf '%x:%x' 7 0)"
@@ -143,7 +155,7 @@ xl unpause anchor
 mark anchor domu-done 240 || fail "anchor-dd guest did not finish"
 waitfor 60 gone anchor || info "anchor domain still there: $(xl list)"
 unrelay anchor
-"$BIN/pvctl" block-detach --force --timeout 5 "$ADOM" xvda > $D/left-anchor.log 2>&1 ||
+pvctl block-detach --force --timeout 5 "$ADOM" xvda > $D/left-anchor.log 2>&1 ||
 	info "anchor leftover: $(cat $D/left-anchor.log)"
 rmmod xen_blkback || die "pvd-daemons cannot unload xen-blkback"
 losetup -d /dev/loop0
@@ -175,11 +187,11 @@ xl create -p /tmp/pvd.cfg > $D/xl-pvd.log 2>&1 || die "vbd-connected-xvda xl cre
 DOM=$(xl domid pvd)
 echo $DOM > /run/domid-pvd
 info "pvd domU $DOM created paused in $(echo "$(now) $t0" | awk '{print $1-$2}')s"
-"$BIN/pvctl" block-attach pvd "$D/disk.img,raw,xvda,w" ||
+pvctl block-attach pvd "$D/disk.img,raw,xvda,w" ||
 	fail "vbd-connected-xvda pvctl block-attach"
-"$BIN/pvctl" block-attach pvd phy:/dev/loop1,xvdb,w || fail "vbd-connected-xvdb pvctl block-attach"
-[ -n "$LV" ] && { "$BIN/pvctl" block-attach pvd "phy:$LV,xvdc,w" || fail "vbd-connected-xvdc pvctl block-attach"; }
-"$BIN/pvctl" block-list pvd > $OUT/block-list-attached.txt 2>&1
+pvctl block-attach pvd phy:/dev/loop1,xvdb,w || fail "vbd-connected-xvdb pvctl block-attach"
+[ -n "$LV" ] && { pvctl block-attach pvd "phy:$LV,xvdc,w" || fail "vbd-connected-xvdc pvctl block-attach"; }
+pvctl block-list pvd > $OUT/block-list-attached.txt 2>&1
 relay pvd
 xl unpause pvd
 
@@ -206,8 +218,8 @@ if mark pvd disks-up 120; then
 	ind=$(r $BE/feature-max-indirect-segments)
 	info "negotiated xvda: backend offers max-queues=$(r $BE/multi-queue-max-queues) max-ring-page-order=$(r $BE/max-ring-page-order) max-indirect-segments=$ind persistent=$(r $BE/feature-persistent) discard=$(r $BE/feature-discard) flush=$(r $BE/feature-flush-cache) barrier=$(r $BE/feature-barrier); frontend took queues=$nq ring-page-order=$(r $FE/ring-page-order) persistent=$(r $FE/feature-persistent) protocol=$(r $FE/protocol)"
 	sed 's/^/XENTEST INFO store: /' $OUT/store-xvda-frontend.txt
-	"$BIN/pvctl" list 2>&1 | sed "s/^/XENTEST INFO pvctl list: /"
-	"$BIN/pvctl" block-list pvd 2>&1 | sed "s/^/XENTEST INFO pvctl block-list: /"
+	pvctl list 2>&1 | sed "s/^/XENTEST INFO pvctl list: /"
+	pvctl block-list pvd 2>&1 | sed "s/^/XENTEST INFO pvctl block-list: /"
 	# The hypervisor layer's calls the daemons do not make, on this domU.
 	"$XT_BIN/../tests/xen/hv_probe" "$DOM" 2>&1 || true
 	# What the guest's blkfront made of it (/sys/block/xvda as it printed
@@ -244,7 +256,7 @@ fi
 
 if mark pvd want-detach 120; then
 	t0=$(now)
-	if "$BIN/pvctl" block-detach pvd xvdb > $D/detach.log 2>&1; then
+	if pvctl block-detach pvd xvdb > $D/detach.log 2>&1; then
 		pass "detach-store pvctl block-detach xvdb in $(echo "$(now) $t0" | awk '{print $1-$2}')s; nodes gone: $(xenstore-exists /local/domain/0/backend/vbd/$DOM/51728 && echo no || echo yes)"
 	else
 		fail "detach-store $(cat $D/detach.log)"
@@ -252,7 +264,7 @@ if mark pvd want-detach 120; then
 	# And attach one to the running guest.
 	truncate -s 16M $D/hot.img
 	printf 'xentest-hot-attach %s\n' "$$" | dd of=$D/hot.img conv=notrunc 2>/dev/null
-	if "$BIN/pvctl" block-attach pvd "$D/hot.img,raw,xvdd,w" > $D/hot.log 2>&1; then
+	if pvctl block-attach pvd "$D/hot.img,raw,xvdd,w" > $D/hot.log 2>&1; then
 		info "hot-attach: pvctl block-attach xvdd to the running guest"
 	else
 		fail "hot-attach pvctl block-attach: $(cat $D/hot.log)"
@@ -266,7 +278,7 @@ unrelay pvd
 # The guest's console, as pvd-consoled logged it.
 G=$CONS/guest-pvd.log
 if grep -q 'Linux version' $G && grep -q 'XENTEST INFO domU pvd up' $G; then
-	pass "console-boot pvd-consoled logged $(wc -l < $G) lines from the guest's boot, e.g. '$(grep -m1 -o 'Linux version [^ ]*' $G)'"
+	pass "console-boot pvd-consoled logged $(wc -l < $G) lines from the guest's boot, e.g. '$(grep -m1 -o 'Linux version [^ ]*' $G)' (xenconsoled: $(pidof xenconsoled >/dev/null && echo running || echo 'not running'))"
 else
 	fail "console-boot no boot messages in $G"
 fi
@@ -301,7 +313,7 @@ if [ "$(dd if=$D/disk.img bs=$MIB skip=32 count=16 2>/dev/null | tr -d '\0' | wc
 fi
 
 # The guest's flushes reached pvd-blkback (pvctl stats: Flushes column).
-"$BIN/pvctl" stats > $OUT/pvctl-stats.txt 2>&1
+pvctl stats > $OUT/pvctl-stats.txt 2>&1
 sed 's/^/XENTEST INFO pvctl stats: /' $OUT/pvctl-stats.txt
 fl=$(awk '$3 == "xvda" && $4 == "all" { print $8 }' $OUT/pvctl-stats.txt)
 if [ -n "$fl" ] && [ "$fl" -gt 0 ]; then
@@ -314,7 +326,7 @@ fi
 # outlive the domain, and pvctl removes them by the dead domain's id.
 left=""
 for v in xvda xvdc xvdd; do
-	"$BIN/pvctl" block-detach --timeout 10 "$DOM" $v > $D/left-$v.log 2>&1 || left="$left $v: $(cat $D/left-$v.log)"
+	pvctl block-detach --timeout 10 "$DOM" $v > $D/left-$v.log 2>&1 || left="$left $v: $(cat $D/left-$v.log)"
 done
 if [ -z "$left" ] && ! xenstore-exists /local/domain/0/backend/vbd/$DOM; then
 	pass "leftover-detach pvctl block-detach by domid removed the dead domain's xvda, xvdc, xvdd"
