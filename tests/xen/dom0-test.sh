@@ -9,8 +9,10 @@
 #     paused by xl, three disks attached with pvctl (a raw file, a loop
 #     device, an LVM logical volume), unpaused.  The guest writes and
 #     checks patterns, measures dd on the loop device, discards, reads a
-#     line from its console; dom0 detaches xvdb under it; after the guest
-#     shut down dom0 checks the bytes and the holes in the backing store.
+#     line from its console; dom0 runs hv_probe on it, detaches xvdb
+#     under it and attaches xvdd to it; after the guest shut down dom0
+#     checks the bytes and the holes in the backing store and removes the
+#     disks' leftover backend directories with pvctl.
 #
 # Results are XENTEST PASS/FAIL/INFO/FIGURE lines on the serial console:
 # dom0's own, and the guest's, relayed from pvd-consoled's log.
