@@ -40,13 +40,15 @@ DAEMONS    := $(BIN)/pvd-stored $(addprefix $(BIN)/pvd-,$(BACKENDS))
 TOOL_BINS  := $(addprefix $(BIN)/,$(TOOLS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(ITEST_SRC))
+# Helper programs run inside the real-Xen test's dom0 (tests/xen/).
+XEN_BINS   := $(patsubst tests/xen/%.c,$(BUILD)/tests/xen/%,$(sort $(wildcard tests/xen/*.c)))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration fuzz fuzz-run bench demo install clean
+.PHONY: all deps check check-unit check-integration check-xen fuzz fuzz-run bench demo install clean
 all: $(DAEMONS) $(TOOL_BINS)
 
 deps:
@@ -98,6 +100,10 @@ $(BUILD)/tests/integration/%: $(OBJ)/tests/integration/%.o $(LIBPVD)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
+$(BUILD)/tests/xen/%: $(OBJ)/tests/xen/%.o $(LIBPVD)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
 $(BUILD)/tests/bench/%: $(OBJ)/tests/bench/%.o $(LIBPVD)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
@@ -108,7 +114,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(STORED_SRC) $(wildcard tests/har
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+tests: $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(XEN_BINS)
 
 check: deps
 	@$(MAKE) --no-print-directory all tests
@@ -133,6 +139,12 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/demo.sh
+
+# pvd on a real Xen 4.17 host booted under QEMU (tests/xen/, docs/xen-host.md):
+# Linux's own blkfront and console in a domU, served from dom0.
+check-xen: deps
+	@$(MAKE) --no-print-directory all $(XEN_BINS)
+	@XT_BUILD=$(BUILD)/xen XT_BIN=$(BUILD)/bin tests/xen/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin

@@ -26,7 +26,8 @@
 
 struct hv_xen {
 	struct hv base;
-	xentoollog_logger logger;
+	xentoollog_logger logger;      /* libxenctrl: its levels */
+	xentoollog_logger call_logger; /* libxengnttab, libxenevtchn: debug */
 	xengnttab_handle *xgt;
 	xenevtchn_handle *xce;
 	xc_interface *xch;      /* opened on first hv_domain_alive */
@@ -56,6 +57,19 @@ static void hvx_log_vmessage(struct xentoollog_logger *logger,
 			strerror(errnoval));
 	else
 		log_msg(lvl, context ? context : "xen", "%s", buf);
+}
+
+/* What libxengnttab and libxenevtchn report is the failure of one call,
+ * which is returned to our caller as -errno and logged there with the
+ * guest's identity; at their own level ("gnttab: mmap failed" is an
+ * error) a guest handing out bad grant references would fill the log. */
+static void hvx_log_call_vmessage(struct xentoollog_logger *logger,
+				  xentoollog_level level, int errnoval,
+				  const char *context, const char *format,
+				  va_list al)
+{
+	hvx_log_vmessage(logger, level < XTL_DEBUG ? level : XTL_DEBUG, errnoval,
+			 context, format, al);
 }
 
 static void hvx_log_progress(struct xentoollog_logger *logger, const char *context,
@@ -306,14 +320,16 @@ int hv_xen_open(struct hv **out, const struct hv_config *cfg)
 	x->logger.vmessage = hvx_log_vmessage;
 	x->logger.progress = hvx_log_progress;
 	x->logger.destroy = hvx_log_destroy;
+	x->call_logger = x->logger;
+	x->call_logger.vmessage = hvx_log_call_vmessage;
 	errno = 0;
-	x->xgt = xengnttab_open(&x->logger, 0);
+	x->xgt = xengnttab_open(&x->call_logger, 0);
 	if (!x->xgt) {
 		rc = open_error("/dev/xen/gntdev", errno);
 		goto fail;
 	}
 	errno = 0;
-	x->xce = xenevtchn_open(&x->logger, 0);
+	x->xce = xenevtchn_open(&x->call_logger, 0);
 	if (!x->xce) {
 		rc = open_error("/dev/xen/evtchn", errno);
 		goto fail;

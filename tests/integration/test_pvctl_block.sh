@@ -231,7 +231,14 @@ rm -f "$PVD_RUNDIR/guests/dom$DOM/vbd-51744.nbd.uri"
 expect_ok "detach it (--force)" pvctl block-detach --force --timeout 1 blk xvdc
 expect_eq "domain 99's disk is untouched" /keep "$(xs read /local/domain/0/backend/vbd/99/51744/params 2>&1)"
 expect_eq "nothing of xvdc is left (libxl's record included)" "$BEFORE" "$(snapshot)"
-xs rm /local/domain/0/backend/vbd/99
+# A domain gone from the store (xl destroyed it, not knowing pvctl's
+# disks) leaves its backend directory: its domid still names the disk.
+expect_fail "detach from a domid with neither domain nor disk" "pvctl: domain '98' does not exist" \
+	pvctl block-detach 98 xvdc
+expect_ok "a gone domain's leftover disk is removed by its domid (--force)" \
+	pvctl block-detach --force --timeout 1 99 xvdc
+expect_eq "domain 99's leftover directory is gone" "" "$(xs ls /local/domain/0/backend/vbd/99 2>/dev/null)"
+xs rm /local/domain/0/backend/vbd/99 2>/dev/null
 xs rm /libxl
 [ -z "$(xs ls /local/domain/0/backend/vbd 2>/dev/null)" ] && xs rm /local/domain/0/backend/vbd
 BEFORE=$(snapshot)

@@ -52,6 +52,8 @@ static struct {
 	int closed;
 	/* domain info */
 	int xc_handle, xc_open_errno, xc_closed;
+	/* the loggers the libraries were given */
+	struct xentoollog_logger *gnt_logger, *evt_logger;
 	int info_n;
 	xc_domaininfo_t info;
 } fk;
@@ -67,6 +69,7 @@ xengnttab_handle *__wrap_xengnttab_open(struct xentoollog_logger *l, unsigned f)
 	if (!fk.fake)
 		return __real_xengnttab_open(l, f);
 	assert_non_null(l);
+	fk.gnt_logger = l;
 	return (xengnttab_handle *)&fk.gnt_handle;
 }
 
@@ -85,6 +88,7 @@ xenevtchn_handle *__wrap_xenevtchn_open(struct xentoollog_logger *l, unsigned f)
 {
 	if (!fk.fake)
 		return __real_xenevtchn_open(l, f);
+	fk.evt_logger = l;
 	return (xenevtchn_handle *)&fk.evt_handle;
 }
 
@@ -475,6 +479,53 @@ static void test_gntst_to_errno(void **state)
 	assert_int_equal(hv_gntst_to_errno(-100), -EIO);
 }
 
+
+/* What a library says through a logger, as libxentoollog's xtl_log does. */
+static void lib_says(struct xentoollog_logger *l, xentoollog_level level,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	l->vmessage(l, level, -1, "gnttab", fmt, ap);
+	va_end(ap);
+}
+
+static size_t file_size(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	fclose(f);
+	return (size_t)n;
+}
+
+/* A guest's bad grant makes libxengnttab report "mmap failed" as an error;
+ * the failure reaches the caller as -errno, so the library's line is kept
+ * for debugging only (else a guest could fill the log).  libxenctrl's
+ * messages keep their level. */
+static void test_library_call_errors_at_debug(void **state)
+{
+	char path[] = "/tmp/test_hv_xen.logXXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_non_null(fk.gnt_logger);
+	assert_non_null(fk.evt_logger);
+	log_init("test_hv_xen", LOG_LVL_WARN, path);
+	lib_says(fk.gnt_logger, XTL_ERROR, "mmap failed");
+	lib_says(fk.evt_logger, XTL_ERROR, "ioctl failed");
+	assert_int_equal(file_size(path), 0);
+	log_set_level(LOG_LVL_DEBUG);
+	lib_says(fk.gnt_logger, XTL_ERROR, "mmap failed");
+	assert_true(file_size(path) > 0);
+	log_init("test_hv_xen", LOG_LVL_ERR, NULL);
+	unlink(path);
+}
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +541,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_evtchn_translation,
 						setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_domain_alive_translation,
+						setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_library_call_errors_at_debug,
 						setup_fake, teardown_fake),
 	};
 

@@ -481,6 +481,16 @@ static const struct option detach_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* dom0's backend directory of the device exists. */
+static bool backend_left(struct pvctl *p, unsigned domid, uint32_t devid)
+{
+	char path[PATH_LEN];
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vbd/%u/%u", domid,
+		 (unsigned)devid);
+	return pvctl_stat(p, XBT_NULL, path) == 0;
+}
+
 int cmd_block_detach(struct pvctl *p, int argc, char **argv)
 {
 	struct detach d = { .reported = false };
@@ -522,7 +532,14 @@ int cmd_block_detach(struct pvctl *p, int argc, char **argv)
 			  shown);
 		return 1;
 	}
-	if (pvctl_connect(p) < 0 || pvctl_lookup(p, argv[optind], &domid) < 0)
+	if (pvctl_connect(p) < 0)
+		return 1;
+	/* A domain gone from the store (destroyed by xl, which does not know
+	 * the disks pvctl attached) leaves their backend directories: its
+	 * domid still names them, so that they can be removed. */
+	if (!(pvctl_parse_domid(argv[optind], &domid) == 0 &&
+	      backend_left(p, domid, d.v.devid)) &&
+	    pvctl_lookup(p, argv[optind], &domid) < 0)
 		return 1;
 	d.v.domid = domid;
 	rc = pvctl_txn(p, close_txn, &d);

@@ -1,0 +1,340 @@
+#!/bin/sh
+# The test, run in the test's dom0 (tests/xen/dom0-init.sh) from the 9p
+# share.  Xen's own xenstored, no xenconsoled: pvd-consoled serves every
+# domU console from the start.
+#
+#  1. anchor: a domU whose disk (a loop device) is served by Linux's
+#     in-kernel xen-blkback; the guest measures dd throughput.
+#  2. pvd: xen-blkback unloaded, pvd-blkback started; a domU created
+#     paused by xl, three disks attached with pvctl (a raw file, a loop
+#     device, an LVM logical volume), unpaused.  The guest writes and
+#     checks patterns, measures dd on the loop device, discards, reads a
+#     line from its console; dom0 runs hv_probe on it, detaches xvdb
+#     under it and attaches xvdd to it; after the guest shut down dom0
+#     checks the bytes and the holes in the backing store and removes the
+#     disks' leftover backend directories with pvctl.
+#
+# Results are XENTEST PASS/FAIL/INFO/FIGURE lines on the serial console:
+# dom0's own, and the guest's, relayed from pvd-consoled's log.
+XB=/usr/lib/xen-4.17/bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:$XB
+export PVD_RUNDIR=/run/pvd
+OUT=$XT_BUILD/out
+BIN=$XT_BIN
+D=/data
+CONS=$D/console
+MIB=1048576
+mkdir -p "$OUT" "$PVD_RUNDIR"
+
+now() { cut -d' ' -f1 /proc/uptime; }
+pass() { echo "XENTEST PASS $*"; }
+fail() { echo "XENTEST FAIL $*"; }
+info() { echo "XENTEST INFO $*"; }
+
+# pvctl, bounded: a hang is a failure with the store's view of the disks.
+pvctl() {
+	timeout 60 "$BIN/pvctl" "$@"
+	local rc=$?
+	if [ $rc -ge 124 ]; then
+		echo "pvctl $*: no answer within 60s (exit $rc)" > /dev/console
+		xenstore-ls -fp /local/domain/0/backend/vbd 2>&1 | sed 's/^/XENTEST INFO hang: /' > /dev/console
+		tail -5 $D/pvd-blkback.log 2>&1 | sed 's/^/XENTEST INFO hang: /' > /dev/console
+	fi
+	return $rc
+}
+
+waitfor() {
+	local n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ "$n" -le 0 ] && return 1
+		usleep 100000
+	done
+}
+
+save() {
+	cp "$CONS"/*.log "$D"/*.log /var/log/xen/* "$OUT"/ 2>/dev/null
+	xenstore-ls -fp > "$OUT/xenstore-final.txt" 2>&1
+	dmesg > "$OUT/dom0-dmesg.txt"
+}
+
+die() {
+	fail "$*"
+	save
+	exit 1
+}
+
+# ------------------------------------------------------------ dom0 set-up
+mkdir -p $D
+mount -t tmpfs -o size=800M tmpfs $D
+mkdir -p $CONS
+xenstored -N -V > $D/xenstored.log 2>&1 &
+waitfor 20 test -S /run/xenstored/socket || die "xenstored socket: $(tail -5 $D/xenstored.log)"
+xen-init-dom0 > $D/xen-init-dom0.log 2>&1 || die "xen-init-dom0 $(cat $D/xen-init-dom0.log)"
+cp "$XT_BUILD/vmlinux" "$XT_BUILD/domu.cpio.gz" /tmp/ || die "copying the domU kernel"
+info "dom0 ready at $(now)s: $(xl info | grep -E '^(xen_version|nr_cpus|free_memory)' | tr -s ' ' | tr '\n' ' ') cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) avx: $(grep -qw avx /proc/cpuinfo && echo yes || echo no)"
+
+"$BIN/pvd-consoled" -f --log-dir $CONS --log-file $D/pvd-consoled.log --log-level debug \
+	--pidfile /run/pvd-consoled.pid &
+CONSOLED=$!
+waitfor 20 test -s /run/pvd-consoled.pid || die "pvd-daemons pvd-consoled did not start: $(cat $D/pvd-consoled.log)"
+
+# Relays a guest's console log to ours, prefixed, while it lives.
+relay() {
+	waitfor 60 test -e "$CONS/guest-$1.log" || return
+	( tail -n +1 -f "$CONS/guest-$1.log" & echo $! > /run/relay-$1.pid; wait ) |
+		while IFS= read -r l; do echo "[domU $1] $l"; done &
+}
+
+# Stops it once the tail caught up (it polls every second).
+unrelay() {
+	sleep 2
+	kill "$(cat /run/relay-$1.pid)" 2>/dev/null
+}
+
+# mark NAME MARK SECONDS: waits for the guest NAME to print XENTEST SYNC MARK.
+mark() {
+	local n=$(($3 * 5))
+	while ! grep -q "XENTEST SYNC $2" "$CONS/guest-$1.log" 2>/dev/null; do
+		n=$((n - 1))
+		if [ "$n" -le 0 ] || gone "$1"; then
+			# The console's last output may land as it closes.
+			sleep 2
+			grep -q "XENTEST SYNC $2" "$CONS/guest-$1.log" 2>/dev/null && return 0
+			info "guest $1: no '$2' (after $(( $3 - n / 5 ))s; domain $(gone "$1" && echo gone || echo "still there"))"
+			return 1
+		fi
+		usleep 200000
+	done
+}
+
+domcfg() {
+	cat > /tmp/$1.cfg <<-EOF
+	name = "$1"
+	type = "pv"
+	kernel = "/tmp/vmlinux"
+	ramdisk = "/tmp/domu.cpio.gz"
+	extra = "console=hvc0 loglevel=6 xt=$2"
+	memory = 256
+	vcpus = 2
+	on_poweroff = "destroy"
+	on_crash = "destroy"
+	EOF
+}
+
+# gone NAME: the domain's home left the store (libxl removes it when the
+# domain is destroyed); cheaper and steadier under emulation than asking xl.
+gone() {
+	local p="/local/domain/$(cat /run/domid-$1 2>/dev/null || echo none)" rc
+	xenstore-exists "$p" 2>>$D/gone.log && return 1
+	rc=$?
+	# Not there, or the client failed: ask xl as well before believing it.
+	sleep 1
+	xl domid "$1" >/dev/null 2>>$D/gone.log && { echo "$(now) $1: xenstore-exists $p: $rc, xl: there" >> $D/gone.log; return 1; }
+	echo "$(now) $1: xenstore-exists $p: $rc, xl: gone" >> $D/gone.log
+	return 0
+}
+
+# state DIR: the state node of a store directory.
+state() { xenstore-read "$1/state" 2>/dev/null; }
+
+# ------------------------------------------------------------ 1. anchor
+domcfg anchor anchor
+truncate -s 64M $D/anchor.img
+losetup /dev/loop0 $D/anchor.img || die "anchor-connected losetup"
+t0=$(now)
+xl create -p /tmp/anchor.cfg > $D/xl-anchor.log 2>&1 || die "anchor-connected xl create: $(cat $D/xl-anchor.log)"
+ADOM=$(xl domid anchor)
+echo $ADOM > /run/domid-anchor
+info "anchor domU $ADOM created paused in $(echo "$(now) $t0" | awk '{print $1-$2}')s"
+pvctl block-attach anchor phy:/dev/loop0,xvda,w || die "anchor-connected pvctl block-attach"
+# What Debian's block hotplug script would do for the in-kernel backend.
+BE=/local/domain/0/backend/vbd/$ADOM/51712
+xenstore-write $BE/physical-device "$(printf '%x:%x' 7 0)"
+relay anchor
+xl unpause anchor
+mark anchor domu-done 240 || fail "anchor-dd guest did not finish"
+waitfor 60 gone anchor || info "anchor domain still there: $(xl list)"
+unrelay anchor
+pvctl block-detach --force --timeout 5 "$ADOM" xvda > $D/left-anchor.log 2>&1 ||
+	info "anchor leftover: $(cat $D/left-anchor.log)"
+rmmod xen_blkback || die "pvd-daemons cannot unload xen-blkback"
+losetup -d /dev/loop0
+
+# ------------------------------------------------------------ 2. pvd
+"$BIN/pvd-blkback" -f --log-file $D/pvd-blkback.log --pidfile /run/pvd-blkback.pid &
+BLKBACK=$!
+waitfor 20 test -s /run/pvd-blkback.pid || die "pvd-daemons pvd-blkback did not start: $(cat $D/pvd-blkback.log)"
+pass "pvd-daemons pvd-consoled ($CONSOLED) and pvd-blkback ($BLKBACK), hypervisor layer picked with no setting: $(grep -ho "(hv [a-z]*)" $D/pvd-blkback.log | head -1) $(grep -ho "hypervisor layer: [a-z]*" $D/pvd-consoled.log | head -1)"
+
+# The backing store: a sparse raw file, a loop device, an LVM volume.
+truncate -s 64M $D/disk.img
+truncate -s 64M $D/loop.img
+losetup /dev/loop1 $D/loop.img || die "vbd-connected-xvdb losetup"
+truncate -s 128M $D/pv.img
+losetup /dev/loop2 $D/pv.img || die "vbd-connected-xvdc losetup"
+LV=""
+if pvcreate -q /dev/loop2 > $D/lvm.log 2>&1 && vgcreate -q xtvg /dev/loop2 >> $D/lvm.log 2>&1 &&
+   lvcreate -q -y -L 64M -n lv xtvg >> $D/lvm.log 2>&1 && test -b /dev/xtvg/lv; then
+	LV=/dev/xtvg/lv
+	info "LVM: $(lvs --noheadings -o lv_path,lv_size,devices 2>/dev/null | tr -s ' ')"
+else
+	fail "vbd-connected-xvdc LVM: $(tail -3 $D/lvm.log | tr '\n' ' ')"
+fi
+
+domcfg pvd pvd
+t0=$(now)
+xl create -p /tmp/pvd.cfg > $D/xl-pvd.log 2>&1 || die "vbd-connected-xvda xl create: $(cat $D/xl-pvd.log)"
+DOM=$(xl domid pvd)
+echo $DOM > /run/domid-pvd
+info "pvd domU $DOM created paused in $(echo "$(now) $t0" | awk '{print $1-$2}')s"
+pvctl block-attach pvd "$D/disk.img,raw,xvda,w" ||
+	fail "vbd-connected-xvda pvctl block-attach"
+pvctl block-attach pvd phy:/dev/loop1,xvdb,w || fail "vbd-connected-xvdb pvctl block-attach"
+[ -n "$LV" ] && { pvctl block-attach pvd "phy:$LV,xvdc,w" || fail "vbd-connected-xvdc pvctl block-attach"; }
+pvctl block-list pvd > $OUT/block-list-attached.txt 2>&1
+relay pvd
+xl unpause pvd
+
+# Connected: state 4 on both sides, and what was negotiated.
+if mark pvd disks-up 120; then
+	for d in xvda:51712 xvdb:51728 xvdc:51744; do
+		v=${d%%:*} id=${d#*:}
+		FE=/local/domain/$DOM/device/vbd/$id BE=/local/domain/0/backend/vbd/$DOM/$id
+		fs=$(state $FE) bs=$(state $BE)
+		if [ "$fs" = 4 ] && [ "$bs" = 4 ]; then
+			pass "vbd-connected-$v frontend state $fs, backend state $bs ($(xenstore-read $BE/type):$(xenstore-read $BE/params))"
+		else
+			fail "vbd-connected-$v frontend state $fs, backend state $bs"
+		fi
+	done
+	FE=/local/domain/$DOM/device/vbd/51712 BE=/local/domain/0/backend/vbd/$DOM/51712
+	xenstore-ls -fp $FE > $OUT/store-xvda-frontend.txt 2>&1
+	xenstore-ls -fp $BE > $OUT/store-xvda-backend.txt 2>&1
+	r() { xenstore-read "$1" 2>/dev/null || echo -; }
+	nq=$(r $FE/multi-queue-num-queues)
+	order=$(r $FE/ring-page-order)
+	[ "$nq" != - ] && order=$(r $FE/queue-0/ring-page-order 2>/dev/null || echo "$order")
+	pers="$(r $FE/feature-persistent)/$(r $BE/feature-persistent)"
+	ind=$(r $BE/feature-max-indirect-segments)
+	info "negotiated xvda: backend offers max-queues=$(r $BE/multi-queue-max-queues) max-ring-page-order=$(r $BE/max-ring-page-order) max-indirect-segments=$ind persistent=$(r $BE/feature-persistent) discard=$(r $BE/feature-discard) flush=$(r $BE/feature-flush-cache) barrier=$(r $BE/feature-barrier); frontend took queues=$nq ring-page-order=$(r $FE/ring-page-order) persistent=$(r $FE/feature-persistent) protocol=$(r $FE/protocol)"
+	sed 's/^/XENTEST INFO store: /' $OUT/store-xvda-frontend.txt
+	pvctl list 2>&1 | sed "s/^/XENTEST INFO pvctl list: /"
+	pvctl block-list pvd 2>&1 | sed "s/^/XENTEST INFO pvctl block-list: /"
+	# The hypervisor layer's calls the daemons do not make, on this domU.
+	"$XT_BIN/../tests/xen/hv_probe" "$DOM" 2>&1 || true
+	# What the guest's blkfront made of it (/sys/block/xvda as it printed
+	# it): more than BLKIF_MAX_SEGMENTS_PER_REQUEST (11) segments per
+	# request means indirect descriptors; one hardware queue per ring.
+	gq=$(grep -o 'xvda size=[^ ]* hw_queues=[0-9]*' $CONS/guest-pvd.log | head -1 | sed 's/.*=//')
+	gs=$(grep -o 'xvda size=[^ ]* hw_queues=[0-9]* max_segments=[0-9]*' $CONS/guest-pvd.log | head -1 | sed 's/.*=//')
+	ro=$(r $FE/ring-page-order)
+	if [ "$pers" = 1/1 ] && [ "$ind" != - ] && [ "$ind" -gt 0 ] && [ "${gs:-0}" -gt 11 ] &&
+	   [ "$nq" != - ] && [ "$nq" -gt 1 ] && [ "${gq:-0}" = "$nq" ] && [ "$ro" != - ] && [ "$ro" -gt 0 ]; then
+		pass "features persistent grants (frontend/backend) $pers; indirect: backend offers $ind segments, the guest's queue takes $gs per request; $nq queues (guest: $gq hardware queues); ring-page-order $ro ($((1 << ro)) pages per ring)"
+	else
+		fail "features persistent $pers indirect $ind/$gs queues $nq/$gq ring-page-order $ro"
+	fi
+else
+	fail "vbd-connected-xvda the guest never saw its disks"
+fi
+
+# Discard: blocks of the file with 48 MiB written, then after the discard.
+if mark pvd written-48 240; then
+	b48=$(( $(stat -c %b $D/disk.img) * 512 / MIB ))
+	info "disk.img: ${b48} MiB allocated after 48 MiB written"
+	TTY=$(xenstore-read /local/domain/$DOM/console/tty)
+	echo go > "$TTY"
+else
+	fail "holes-xvda the guest never wrote 48 MiB"
+fi
+
+if mark pvd want-input 120; then
+	TTY=$(xenstore-read /local/domain/$DOM/console/tty)
+	info "console pty $TTY"
+	echo "xentest-ping-$$" > "$TTY"
+fi
+
+if mark pvd want-detach 120; then
+	t0=$(now)
+	if pvctl block-detach pvd xvdb > $D/detach.log 2>&1; then
+		pass "detach-store pvctl block-detach xvdb in $(echo "$(now) $t0" | awk '{print $1-$2}')s; nodes gone: $(xenstore-exists /local/domain/0/backend/vbd/$DOM/51728 && echo no || echo yes)"
+	else
+		fail "detach-store $(cat $D/detach.log)"
+	fi
+	# And attach one to the running guest.
+	truncate -s 16M $D/hot.img
+	printf 'xentest-hot-attach %s\n' "$$" | dd of=$D/hot.img conv=notrunc 2>/dev/null
+	if pvctl block-attach pvd "$D/hot.img,raw,xvdd,w" > $D/hot.log 2>&1; then
+		info "hot-attach: pvctl block-attach xvdd to the running guest"
+	else
+		fail "hot-attach pvctl block-attach: $(cat $D/hot.log)"
+	fi
+fi
+
+mark pvd domu-done 240 || fail "no-oops the guest did not finish"
+waitfor 60 gone pvd || info "pvd domain still there: $(xl list)"
+unrelay pvd
+
+# The guest's console, as pvd-consoled logged it.
+G=$CONS/guest-pvd.log
+if grep -q 'Linux version' $G && grep -q 'XENTEST INFO domU pvd up' $G; then
+	pass "console-boot pvd-consoled logged $(wc -l < $G) lines from the guest's boot, e.g. '$(grep -m1 -o 'Linux version [^ ]*' $G)' (xenconsoled: $(pidof xenconsoled >/dev/null && echo running || echo 'not running'))"
+else
+	fail "console-boot no boot messages in $G"
+fi
+if grep -qE 'Oops|BUG:|WARNING:|Call Trace|general protection' $G $CONS/guest-anchor.log; then
+	fail "no-oops $(grep -hE 'Oops|BUG:|WARNING:|Call Trace' $G | head -2)"
+else
+	pass "no-oops in the guests' console logs"
+fi
+
+# dom0's view of the bytes.
+want=$(i=0; while [ $i -lt 32 ]; do seq 1 200000 | head -c $MIB; i=$((i + 1)); done | md5sum | cut -d' ' -f1)
+chk() {
+	got=$(dd if="$2" bs=$MIB count=32 2>/dev/null | md5sum | cut -d' ' -f1)
+	if [ "$got" = "$want" ]; then
+		pass "bytes-$1 $2 holds the guest's 32 MiB pattern (md5 $got)"
+	else
+		fail "bytes-$1 $2 md5 $got, want $want"
+	fi
+}
+chk xvda $D/disk.img
+chk xvdb /dev/loop1
+[ -n "$LV" ] && chk xvdc $LV
+
+ball=$(( $(stat -c %b $D/disk.img) * 512 / MIB ))
+if [ -n "${b48:-}" ] && [ "$ball" -le 33 ] && [ "$b48" -ge 47 ]; then
+	pass "holes-xvda disk.img allocation ${b48} MiB -> ${ball} MiB after the guest's blkdiscard of 16 MiB"
+else
+	fail "holes-xvda disk.img allocation ${b48:-?} MiB -> ${ball} MiB"
+fi
+if [ "$(dd if=$D/disk.img bs=$MIB skip=32 count=16 2>/dev/null | tr -d '\0' | wc -c)" = 0 ]; then
+	info "the discarded range reads as zeroes in dom0"
+fi
+
+# The guest's flushes reached pvd-blkback (pvctl stats: Flushes column).
+pvctl stats > $OUT/pvctl-stats.txt 2>&1
+sed 's/^/XENTEST INFO pvctl stats: /' $OUT/pvctl-stats.txt
+fl=$(awk '$3 == "xvda" && $4 == "all" { print $8 }' $OUT/pvctl-stats.txt)
+if [ -n "$fl" ] && [ "$fl" -gt 0 ]; then
+	pass "flush pvd-blkback served $fl flush request(s) from the guest on xvda"
+else
+	fail "flush pvd-blkback counted '${fl}' flushes on xvda"
+fi
+
+# xl does not know the disks pvctl attached: their backend directories
+# outlive the domain, and pvctl removes them by the dead domain's id.
+left=""
+for v in xvda xvdc xvdd; do
+	pvctl block-detach --timeout 10 "$DOM" $v > $D/left-$v.log 2>&1 || left="$left $v: $(cat $D/left-$v.log)"
+done
+if [ -z "$left" ] && ! xenstore-exists /local/domain/0/backend/vbd/$DOM; then
+	pass "leftover-detach pvctl block-detach by domid removed the dead domain's xvda, xvdc, xvdd"
+else
+	fail "leftover-detach$left; left: $(xenstore-list /local/domain/0/backend/vbd/$DOM 2>&1 | tr '\n' ' ')"
+fi
+save
+kill $BLKBACK $CONSOLED 2>/dev/null
+info "dom0 test done at $(now)s"

@@ -1,0 +1,183 @@
+#!/bin/sh
+# /init of the test's domU (tests/xen/run.sh).  Everything it prints goes to
+# hvc0, i.e. to the console backend in dom0 (pvd-consoled), whose log the
+# dom0 script reads: XENTEST PASS/FAIL/INFO/FIGURE lines are results,
+# XENTEST SYNC lines ask dom0 to act.  xt=anchor or xt=pvd on the kernel
+# command line picks the part.  Every wait is bounded.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mode=none
+for a in $(cat /proc/cmdline); do
+	case "$a" in xt=*) mode=${a#xt=} ;; esac
+done
+echo "XENTEST INFO domU $mode up after $(cut -d' ' -f1 /proc/uptime)s, $(nproc) vcpus"
+
+pass() { echo "XENTEST PASS $*"; }
+fail() { echo "XENTEST FAIL $*"; }
+
+# Linux's blkfront as shipped asks for a one-page ring; ask for a multi-page
+# one (order 2) so that the backend's support is exercised.  Same for the
+# in-kernel backend (the anchor) and pvd.
+insmod /lib/modules/*/kernel/drivers/block/xen-blkfront.ko max_ring_page_order=2 ||
+	fail "blkfront-module"
+
+MIB=1048576
+PAT=/tmp/pattern
+# A deterministic 1 MiB block; dom0 builds the same one.
+seq 1 200000 | head -c $MIB > $PAT
+
+# waitfor SECONDS COMMAND...: bounded wait for a condition.
+waitfor() {
+	local n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ "$n" -le 0 ] && return 1
+		usleep 100000
+	done
+}
+
+# pattern DISK MIB: writes MIB MiB of the pattern, flushes, reads back
+# with O_DIRECT and compares.
+pattern() {
+	local d=$1 n=$2 i=0 want got
+	want=$(i=0; while [ $i -lt "$n" ]; do cat $PAT; i=$((i + 1)); done | md5sum | cut -d' ' -f1)
+	while [ $i -lt "$n" ]; do
+		dd if=$PAT of=/dev/$d bs=$MIB seek=$i count=1 oflag=direct conv=notrunc 2>/dev/null ||
+			{ fail "$3 write error at MiB $i"; return 1; }
+		i=$((i + 1))
+	done
+	sync
+	# fsync: a flush request (write cache is "write back") down to the backend
+	dd if=/dev/null of=/dev/$d count=0 conv=notrunc,fsync 2>/dev/null || { fail "$3 fsync"; return 1; }
+	blockdev --flushbufs /dev/$d
+	got=$(dd if=/dev/$d bs=$MIB count=$n iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+	if [ "$want" = "$got" ]; then
+		pass "$3 $d: $n MiB written, flushed, read back, md5 $got"
+	else
+		fail "$3 $d: md5 $got, want $want"
+	fi
+}
+
+# speed DISK: dd throughput as busybox reports it, O_DIRECT, 1 MiB blocks.
+speed() {
+	local d=$1 label=$2 t0 t1 t2 w r round=1 ok=1
+	while [ $round -le 5 ]; do
+		t0=$(cut -d' ' -f1 /proc/uptime)
+		w=$(dd if=/dev/zero of=/dev/$d bs=$MIB count=64 oflag=direct conv=fsync 2>&1 | tail -1)
+		t1=$(cut -d' ' -f1 /proc/uptime)
+		r=$(dd if=/dev/$d of=/dev/null bs=$MIB count=64 iflag=direct 2>&1 | tail -1)
+		t2=$(cut -d' ' -f1 /proc/uptime)
+		if [ "$w$r" != "64+0 records out64+0 records out" ]; then
+			fail "$label dd: $w / $r"
+			return 1
+		fi
+		echo "$t0 $t1 $t2" | awk -v l="$label" -v n=$round '{
+			w = $2 - $1; r = $3 - $2; if (w <= 0) w = 0.01; if (r <= 0) r = 0.01
+			printf "XENTEST FIGURE %s round %d: dd 64 MiB, 1 MiB blocks, O_DIRECT: write %.2f s = %.1f MB/s, read %.2f s = %.1f MB/s\n", l, n, w, 67.108864 / w, r, 67.108864 / r }'
+		round=$((round + 1))
+	done
+	pass "$label 5 x 64 MiB written and read with dd"
+}
+
+features() {
+	local d=$1 q=/sys/block/$1/queue
+	echo "XENTEST INFO $d size=$(($(cat /sys/block/$d/size) / 2048))MiB" \
+		"hw_queues=$(ls /sys/block/$d/mq | wc -l)" \
+		"max_segments=$(cat $q/max_segments)" \
+		"max_hw_sectors_kb=$(cat $q/max_hw_sectors_kb)" \
+		"discard_max_bytes=$(cat $q/discard_max_bytes)" \
+		"write_cache=$(cat $q/write_cache 2>/dev/null)" \
+		"ro=$(cat /sys/block/$d/ro)"
+}
+
+case $mode in
+anchor)
+	if waitfor 60 test -b /dev/xvda; then
+		pass "anchor-connected xvda from Linux's xen-blkback"
+		features xvda
+		speed xvda anchor-dd
+		pattern xvda 32 anchor-pattern
+	else
+		fail "anchor-connected no xvda after 60s"
+	fi
+	;;
+pvd)
+	for d in xvda xvdb xvdc; do
+		if waitfor 60 test -b /dev/$d; then
+			features $d
+		else
+			fail "vbd-connected-$d no /dev/$d after 60s"
+		fi
+	done
+	# Measured before dom0 is asked to look (its checks would compete for
+	# the CPUs), so that dom0 is as idle as during the anchor's rounds.
+	[ -b /dev/xvdb ] && speed xvdb pvd-dd
+	echo "XENTEST SYNC disks-up"
+	for d in xvda xvdb xvdc; do
+		[ -b /dev/$d ] && pattern $d 32 pattern-$d
+	done
+	# Discard: 16 MiB written past the pattern, then discarded; dom0 checks
+	# that the file's blocks went away.
+	if [ -b /dev/xvda ]; then
+		i=32
+		while [ $i -lt 48 ]; do
+			dd if=$PAT of=/dev/xvda bs=$MIB seek=$i count=1 oflag=direct conv=notrunc 2>/dev/null
+			i=$((i + 1))
+		done
+		sync
+		# dom0 measures the file's blocks, then tells us to go on.
+		echo "XENTEST SYNC written-48"
+		read -t 60 line || fail "discard no go-ahead from dom0"
+		if out=$(blkdiscard -o $((32 * MIB)) -l $((16 * MIB)) /dev/xvda 2>&1); then
+			pass "discard blkdiscard of 16 MiB at 32 MiB on xvda (discard_max_bytes=$(cat /sys/block/xvda/queue/discard_max_bytes))"
+		else
+			fail "discard blkdiscard: $out"
+		fi
+	fi
+	# Console input: dom0 writes a line into our pty.
+	echo "XENTEST SYNC want-input"
+	if read -t 60 line; then
+		case "$line" in
+		*xentest-ping*) pass "console-input read '$line' from hvc0" ;;
+		*) fail "console-input read '$line'" ;;
+		esac
+	else
+		fail "console-input nothing within 60s"
+	fi
+	# Detach under the running guest.
+	echo "XENTEST SYNC want-detach"
+	if waitfor 60 test ! -e /sys/block/xvdb; then
+		if dd if=/dev/xvdb of=/dev/null bs=4096 count=1 2>/dev/null; then
+			fail "detach-guest xvdb still readable"
+		else
+			pass "detach-guest xvdb went away; $(ls /sys/block | tr '\n' ' ')left"
+		fi
+	else
+		fail "detach-guest xvdb still there after 60s"
+	fi
+	# Attach under the running guest: dom0 hot-plugs xvdd, whose first
+	# bytes it wrote; blkfront picks it up from the store.
+	if waitfor 60 test -b /dev/xvdd; then
+		got=$(dd if=/dev/xvdd bs=512 count=1 iflag=direct 2>/dev/null | head -c 20)
+		case "$got" in
+		xentest-hot-attach*) pass "hot-attach xvdd appeared in the running guest and reads '$got'" ;;
+		*) fail "hot-attach xvdd reads '$got'" ;;
+		esac
+	else
+		fail "hot-attach no /dev/xvdd after 60s"
+	fi
+	if dmesg | grep -qE 'Oops|BUG:|WARNING:|Call Trace'; then
+		dmesg | grep -E -A5 'Oops|BUG:|WARNING:|Call Trace' | sed 's/^/XENTEST INFO dmesg: /'
+	fi
+	;;
+*)
+	fail "domU-mode unknown mode $mode"
+	;;
+esac
+sync
+echo "XENTEST SYNC domu-done"
+poweroff -f
