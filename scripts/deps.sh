@@ -1,12 +1,14 @@
 #!/bin/sh
-# Installs the Debian packages pvd needs to build, test and benchmark.
-# As root it runs apt-get; otherwise it prints the apt-get line and fails.
+# Installs the Debian packages pvd needs to build, test and benchmark (or
+# the packages named as arguments: tests/xen/deps.sh).  As root it runs
+# apt-get; otherwise it prints the apt-get line and fails.
 set -eu
 
 PKGS="gcc make pkg-config clang libclang-rt-14-dev
 libevent-dev libaio-dev liburing-dev libssl-dev libnl-3-dev libnl-route-3-dev
 libcmocka-dev libsystemd-dev libxen-dev zlib1g-dev
 xenstore-utils redis-server redis-tools procps psmisc fio qemu-utils libnbd-bin tmux python3"
+[ $# -gt 0 ] && PKGS="$*"
 
 missing=""
 for p in $PKGS; do
