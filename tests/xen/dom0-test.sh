@@ -227,8 +227,18 @@ if mark pvd disks-up 120; then
 	# What the guest's blkfront made of it (/sys/block/xvda as it printed
 	# it): more than BLKIF_MAX_SEGMENTS_PER_REQUEST (11) segments per
 	# request means indirect descriptors; one hardware queue per ring.
-	gq=$(grep -o 'xvda size=[^ ]* hw_queues=[0-9]*' $CONS/guest-pvd.log | head -1 | sed 's/.*=//')
-	gs=$(grep -o 'xvda size=[^ ]* hw_queues=[0-9]* max_segments=[0-9]*' $CONS/guest-pvd.log | head -1 | sed 's/.*=//')
+	# pvd-consoled may be writing that line as we read: wait (bounded)
+	# for it whole, and take both figures from the same copy.
+	gline= i=0
+	while [ $i -lt 50 ]; do
+		gline=$(grep -o 'xvda size=[^ ]* hw_queues=[0-9]* max_segments=[0-9]* max_hw' \
+			$CONS/guest-pvd.log | head -1)
+		[ -n "$gline" ] && break
+		sleep 0.2
+		i=$((i + 1))
+	done
+	gq=$(printf '%s\n' "$gline" | sed -n 's/.*hw_queues=\([0-9]*\).*/\1/p')
+	gs=$(printf '%s\n' "$gline" | sed -n 's/.*max_segments=\([0-9]*\).*/\1/p')
 	ro=$(r $FE/ring-page-order)
 	if [ "$pers" = 1/1 ] && [ "$ind" != - ] && [ "$ind" -gt 0 ] && [ "${gs:-0}" -gt 11 ] &&
 	   [ "$nq" != - ] && [ "$nq" -gt 1 ] && [ "${gq:-0}" = "$nq" ] && [ "$ro" != - ] && [ "$ro" -gt 0 ]; then
