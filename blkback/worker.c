@@ -27,7 +27,7 @@ struct blk_worker {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct blk_ioq todo, done;
+	struct blk_ioq queued, done;
 	unsigned ndone;		/* done.n, readable without the lock */
 	bool started, stop;
 };
@@ -55,11 +55,11 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct blk_io *io;
 
-		while (!w->todo.n && !w->stop)
+		while (!w->queued.n && !w->stop)
 			pthread_cond_wait(&w->cond, &w->lock);
 		if (w->stop)
 			break;
-		io = ioq_pop(&w->todo);
+		io = ioq_pop(&w->queued);
 		pthread_mutex_unlock(&w->lock);
 		io->res = w->fn(io);
 		pthread_mutex_lock(&w->lock);
@@ -101,7 +101,7 @@ int blk_worker_submit(struct blk_worker *w, struct blk_io *io)
 		w->started = rc == 0;
 	}
 	if (rc == 0) {
-		ioq_push(&w->todo, io);
+		ioq_push(&w->queued, io);
 		pthread_cond_signal(&w->cond);
 	}
 	pthread_mutex_unlock(&w->lock);
