@@ -31,6 +31,7 @@
 #include <xen/io/protocols.h>
 
 #include "pvd/log.h"
+#include "pvd/num.h"
 #include "loop.h"
 #include "vbd.h"
 #include "xbstate.h"
@@ -72,21 +73,6 @@ static char *xb_read(struct blk_xenbus *xb, xs_transaction_t t,
 }
 
 /* A decimal number in [0, max]: 0, -ENOENT, or -EINVAL. */
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 static int xb_read_uint(struct blk_xenbus *xb, const char *dir,
 			const char *node, uint64_t max, uint64_t *out)
 {
@@ -95,7 +81,7 @@ static int xb_read_uint(struct blk_xenbus *xb, const char *dir,
 
 	if (!v)
 		return -ENOENT;
-	rc = parse_uint(v, max, out);
+	rc = pvd_parse_uint(v, max, out);
 	free(v);
 	return rc;
 }
@@ -612,7 +598,7 @@ static struct blk_xb_dev *dev_find(struct blk_xenbus *xb, domid_t domid,
 
 static bool parse_id(const char *s, uint64_t max, uint64_t *out)
 {
-	return parse_uint(s, max, out) == 0;
+	return pvd_parse_uint(s, max, out) == 0;
 }
 
 /* Every device under root, probing new ones and dropping vanished ones. */

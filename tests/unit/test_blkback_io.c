@@ -143,11 +143,23 @@ static void test_indirect(void **state)
 	assert_int_equal(g->vbd.q[0]->st.wr_sect, 2048);
 }
 
+/* Queues a discard of nr sectors from sector on queue 0 (not pushed). */
+static blkif_request_discard_t *tdiscard(struct tguest *g, uint64_t id,
+					 uint64_t sector, uint64_t nr)
+{
+	blkif_request_discard_t *d = (void *)treq(g, 0);
+
+	d->operation = BLKIF_OP_DISCARD;
+	d->id = id;
+	d->sector_number = sector;
+	d->nr_sectors = nr;
+	return d;
+}
+
 static void test_flush_barrier_discard(void **state)
 {
 	struct tfx *f = *state;
 	struct tguest *g = &f->g[0];
-	blkif_request_discard_t *d;
 	blkif_request_t *r;
 
 	r = treq(g, 0);
@@ -163,11 +175,7 @@ static void test_flush_barrier_discard(void **state)
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
 	trw(g, 0, BLKIF_OP_WRITE_BARRIER, 1, 800, 2, 0);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
-	d = (void *)treq(g, 0);
-	d->operation = BLKIF_OP_DISCARD;
-	d->id = 1;
-	d->sector_number = 800;
-	d->nr_sectors = 16;
+	tdiscard(g, 1, 800, 16);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
 	trw(g, 0, BLKIF_OP_READ, 1, 800, 2, 0);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
@@ -184,18 +192,13 @@ static void test_slow_discard_does_not_stall(void **state)
 {
 	struct tfx *f = *state;
 	struct tguest *g = &f->g[0];
-	blkif_request_discard_t *d;
 	blkif_response_t r;
 
 	assert_true(g->vbd.disk.lim.discard);
 	assert_int_equal(pipe(slow_seam.gate), 0);
 	__atomic_store_n(&slow_seam.entered, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&slow_seam.hold, 1, __ATOMIC_RELEASE);
-	d = (void *)treq(g, 0);
-	d->operation = BLKIF_OP_DISCARD;
-	d->id = 7;
-	d->sector_number = 64;
-	d->nr_sectors = 64;
+	tdiscard(g, 7, 64, 64);
 	tpush(g, 0);
 	for (int i = 0; i < 4000 && !__atomic_load_n(&slow_seam.entered, __ATOMIC_ACQUIRE); i++) {
 		tturn(f);
@@ -270,7 +273,6 @@ static void test_read_only_disk(void **state)
 {
 	struct tfx *f = *state;
 	struct tguest *g = &f->g[0];
-	blkif_request_discard_t *d;
 
 	tguest_free(f, g);
 	tguest_make(f, g, 3, 1, 0);
@@ -282,10 +284,7 @@ static void test_read_only_disk(void **state)
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
 	indirect(g, BLKIF_OP_WRITE, 1, 0, 20, 0);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
-	d = (void *)treq(g, 0);
-	d->operation = BLKIF_OP_DISCARD;
-	d->id = 1;
-	d->nr_sectors = 8;
+	tdiscard(g, 1, 0, 8);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_EOPNOTSUPP);
 	assert_other_served(f);
 }
@@ -336,7 +335,6 @@ static void test_uring_engine(void **state)
 {
 	struct tfx *f = *state;
 	struct tguest *g = &f->g[0];
-	blkif_request_discard_t *d;
 	blkif_request_t *r;
 
 	tguest_free(f, g);
@@ -359,11 +357,7 @@ static void test_uring_engine(void **state)
 	assert_int_equal(one(f, r), BLKIF_RSP_OKAY);
 	trw(g, 0, BLKIF_OP_WRITE_BARRIER, 1, 800, 2, 0);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
-	d = (void *)treq(g, 0);
-	d->operation = BLKIF_OP_DISCARD;
-	d->id = 1;
-	d->sector_number = 800;
-	d->nr_sectors = 16;
+	tdiscard(g, 1, 800, 16);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
 	trw(g, 0, BLKIF_OP_READ, 1, 800, 2, 0);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
@@ -535,7 +529,6 @@ static void test_loop_device(void **state)
 {
 	struct tfx *f = *state;
 	struct tguest *g = &f->g[0];
-	blkif_request_discard_t *d;
 	char cmd[256];
 	FILE *p;
 
@@ -558,10 +551,7 @@ static void test_loop_device(void **state)
 	tround_trip(f, g, 0, 0, 11, 21);
 	tround_trip(f, g, 0, DISK_SIZE / 512 - 8, 1, 22);
 	if (g->vbd.disk.lim.discard) {
-		d = (void *)treq(g, 0);
-		d->operation = BLKIF_OP_DISCARD;
-		d->id = 1;
-		d->nr_sectors = 64;
+		tdiscard(g, 1, 0, 64);
 		assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_OKAY);
 	}
 	trw(g, 0, BLKIF_OP_READ, 1, DISK_SIZE / 512, 1, 0);
@@ -634,16 +624,9 @@ static void test_range_past_end(void **state)
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
 	trw(g, 0, BLKIF_OP_FLUSH_DISKCACHE, 1, UINT64_MAX, 1, 0);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
-	d = (void *)treq(g, 0);
-	d->operation = BLKIF_OP_DISCARD;
-	d->id = 1;
-	d->sector_number = 8;
-	d->nr_sectors = UINT64_MAX - 4;
+	tdiscard(g, 1, 8, UINT64_MAX - 4);
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_ERROR);
-	d = (void *)treq(g, 0);
-	d->operation = BLKIF_OP_DISCARD;
-	d->id = 1;
-	d->nr_sectors = 8;
+	d = tdiscard(g, 1, 0, 8);
 	d->flag = BLKIF_DISCARD_SECURE;
 	assert_int_equal(tdo(f, g, 0, 1), BLKIF_RSP_EOPNOTSUPP);
 	assert_other_served(f);

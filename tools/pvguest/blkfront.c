@@ -48,6 +48,7 @@
 #include "nbd.h"
 #include "pvd/hv_sim.h"
 #include "pvd/log.h"
+#include "pvd/num.h"
 #include "xenbus.h"
 
 #define SECTOR 512u
@@ -176,21 +177,6 @@ void blkfront_opts_default(struct blkfront_opts *o)
 
 /* ---- parsing what the store says ---- */
 
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 /* Value i of the last chain as a number; def when missing; -EINVAL when
  * present but not a number in 0..max. */
 static int rd_num(struct blkfront *bf, unsigned i, uint64_t max, uint64_t def,
@@ -200,7 +186,7 @@ static int rd_num(struct blkfront *bf, unsigned i, uint64_t max, uint64_t def,
 		*out = def;
 		return 0;
 	}
-	if (parse_u64(bf->rd.vals[i], max, out) < 0) {
+	if (pvd_parse_uint(bf->rd.vals[i], max, out) < 0) {
 		log_warn("vbd %s: %s: bad value '%.32s'", bf->devid, bf->rd.paths[i],
 			 bf->rd.vals[i]);
 		return -EINVAL;
