@@ -83,16 +83,26 @@ endef
 BACKEND_LIBS := $(foreach b,$(BACKENDS),$(BUILD)/lib$(b).a)
 $(foreach b,$(BACKENDS),$(eval $(call backend_rule,$(b))))
 
+# A tool, like a daemon, is build/lib<tool>.a (its sources but main.c, which
+# unit tests and fuzz targets link) plus its main.c.
 define tool_rule
-$(BIN)/$(1): $(patsubst %.c,$(OBJ)/%.o,$(sort $(wildcard tools/$(1)/*.c))) $(LIBPVD)
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(OBJ)/%.o,$(sort $(filter-out tools/$(1)/main.c,$(wildcard tools/$(1)/*.c))))
+	@mkdir -p $$(dir $$@)
+	$$(AR) rcs $$@ $$^
+$(BIN)/$(1): $(OBJ)/tools/$(1)/main.o $(BUILD)/lib$(1).a $(LIBPVD)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
+TOOL_LIBS := $(foreach t,$(TOOLS),$(BUILD)/lib$(t).a)
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+# --version: the VERSION file, compiled into one object.
+$(OBJ)/common/version.o: CFLAGS += -DPVD_VERSION='"$(shell cat VERSION)"'
+$(OBJ)/common/version.o: VERSION
 
 # A unit test may name link-time seams in tests/unit/<test>.wrap
 # (e.g. "-Wl,--wrap=write").
-$(BUILD)/tests/unit/%: $(OBJ)/tests/unit/%.o $(HARNESS) $(LIBSTORED) $(BACKEND_LIBS) $(LIBPVD)
+$(BUILD)/tests/unit/%: $(OBJ)/tests/unit/%.o $(HARNESS) $(LIBSTORED) $(BACKEND_LIBS) $(TOOL_LIBS) $(LIBPVD)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(shell cat tests/unit/$*.wrap 2>/dev/null) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -108,11 +118,18 @@ $(BUILD)/tests/bench/%: $(OBJ)/tests/bench/%.o $(LIBPVD)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
-# libFuzzer targets: one per parser, built with clang.
+# libFuzzer targets: one per parser, built with clang from the sources of
+# the libraries they test (never an #include of a .c).  A target names
+# those libraries' folders in tests/fuzz/<target>.srcs (e.g. "blkback" or
+# "tools/pvguest"; main.c left out); without one it gets stored/.  common/
+# and tests/harness/ are always in.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(STORED_SRC) $(wildcard tests/harness/*.c)
+fuzz_dirs = $(or $(shell cat tests/fuzz/$(1).srcs 2>/dev/null),stored)
+fuzz_srcs = $(foreach d,$(call fuzz_dirs,$(1)),$(sort $(filter-out $(d)/main.c,$(wildcard $(d)/*.c))))
+.SECONDEXPANSION:
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $$(call fuzz_srcs,$$*) $(wildcard tests/harness/*.c) $$(wildcard tests/fuzz/$$*.srcs)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DPVD_VERSION='"$(shell cat VERSION)"' $(addprefix -I,$(call fuzz_dirs,$*)) -o $@ $(filter %.c,$^) $(LDLIBS)
 
 tests: $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(XEN_BINS)
 

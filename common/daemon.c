@@ -123,3 +123,54 @@ void daemon_signals_stop(struct daemon_signals *ds)
 		}
 	}
 }
+
+void daemon_opts_default(struct daemon_opts *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->level = LOG_LVL_INFO;
+}
+
+/* Is word one of the '|'-separated choices? */
+static int is_choice(const char *choices, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p = choices;
+
+	while (n && p && *p) {
+		if (!strncmp(p, word, n) && (p[n] == '|' || p[n] == '\0'))
+			return 1;
+		p = strchr(p, '|');
+		p = p ? p + 1 : NULL;
+	}
+	return 0;
+}
+
+int daemon_opt(struct daemon_opts *d, const char *prog, int ch,
+	       const char *arg, const char *hv_choices)
+{
+	switch (ch) {
+	case 'f':
+		d->foreground = 1;
+		return 1;
+	case DAEMON_O_VERSION:
+		pvd_print_version(prog);
+		exit(0);
+	case DAEMON_O_PIDFILE:
+		d->pidfile = arg;
+		return 1;
+	case DAEMON_O_LOG_FILE:
+		d->log_file = arg;
+		return 1;
+	case DAEMON_O_LOG_LEVEL:
+		if (log_parse_level(arg, &d->level) < 0)
+			fatal("--log-level: unknown level %s", arg);
+		return 1;
+	case DAEMON_O_HV:
+		if (strcmp(arg, "auto") && !is_choice(hv_choices, arg))
+			fatal("--hv: want auto|%s, got %s", hv_choices, arg);
+		d->hv = strcmp(arg, "auto") ? arg : NULL;
+		return 1;
+	default:
+		return 0;
+	}
+}

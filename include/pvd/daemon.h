@@ -3,7 +3,10 @@
 #ifndef PVD_DAEMON_H
 #define PVD_DAEMON_H
 
+#include <getopt.h>
 #include <stddef.h>
+
+#include "pvd/log.h"
 
 struct event_base;
 struct event;
@@ -26,6 +29,55 @@ struct daemon_signals {
 	struct event *term, *intr, *hup;
 	struct daemon_sig_cb on_term, on_hup;
 };
+
+/* The options every daemon takes, parsed in one place.  A daemon puts
+ * DAEMON_LONGOPTS first in its getopt_long table, DAEMON_SHORTOPTS in its
+ * short options and DAEMON_USAGE at the top of its usage text, and hands
+ * each option to daemon_opt before its own switch. */
+struct daemon_opts {
+	int foreground;
+	const char *pidfile;
+	const char *log_file;
+	enum log_level level;
+	const char *hv;		/* --hv as given; NULL when absent or "auto" */
+};
+
+enum {
+	DAEMON_O_PIDFILE = 0x1000, DAEMON_O_LOG_LEVEL, DAEMON_O_LOG_FILE,
+	DAEMON_O_HV, DAEMON_O_VERSION,
+};
+
+#define DAEMON_SHORTOPTS "fh"
+#define DAEMON_LONGOPTS							\
+	{ "foreground", no_argument, NULL, 'f' },			\
+	{ "help", no_argument, NULL, 'h' },				\
+	{ "version", no_argument, NULL, DAEMON_O_VERSION },		\
+	{ "pidfile", required_argument, NULL, DAEMON_O_PIDFILE },	\
+	{ "log-level", required_argument, NULL, DAEMON_O_LOG_LEVEL },	\
+	{ "log-file", required_argument, NULL, DAEMON_O_LOG_FILE },	\
+	{ "hv", required_argument, NULL, DAEMON_O_HV }
+#define DAEMON_USAGE							\
+"  -f, --foreground          stay in the foreground\n"		\
+"      --pidfile FILE        write the pid here once serving\n"	\
+"      --log-level LEVEL     error, warning, info (default) or debug\n" \
+"      --log-file FILE       log here instead of stderr (reopened on HUP)\n" \
+"      --hv auto|sim|xen     hypervisor layer (auto: $PVD_HV, xen on a\n" \
+"                            Xen dom0, else sim)\n"			\
+"      --version             print the version and exit\n"		\
+"  -h, --help                this text\n"
+
+/* Defaults: background, no pidfile, info level, stderr, hv auto. */
+void daemon_opts_default(struct daemon_opts *d);
+/* 1 when ch was a common option (taken into d; --version prints and
+ * exits), 0 when it is the daemon's own; 'h' is the daemon's own (its
+ * usage).  hv_choices: the --hv values this daemon takes besides "auto",
+ * e.g. "sim|xen"; a bad value is fatal. */
+int daemon_opt(struct daemon_opts *d, const char *prog, int ch,
+	       const char *arg, const char *hv_choices);
+
+/* "PROG (pvd) VERSION" on stdout: every program answers --version. */
+void pvd_print_version(const char *prog);
+const char *pvd_version(void);
 
 /* Detaches unless foreground; then writes the pidfile (if any).  Start-up
  * only: failures are fatal. */
