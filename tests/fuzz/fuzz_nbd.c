@@ -17,7 +17,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../tools/pvguest/nbd.c"
+#include <event2/event.h>
+
+#include "nbd.h"
+#include "pvd/log.h"
 
 #define FDISK (1u << 20)
 

@@ -18,15 +18,20 @@
 
 #include <cmocka.h>
 
-#include "../../tools/pvguest/xs_ring.c"
-#include "../../tools/pvguest/xenbus.c"
-#include "../../tools/pvguest/frontend.c"
-#include "../../tools/pvguest/gntalloc.c"
-#include "../../tools/pvguest/nbd.c"
-#include "../../tools/pvguest/blkfront.c"
+#include "../../tools/pvguest/xs_ring.h"
+#include "../../tools/pvguest/xenbus_xs.h"
+#include "../../tools/pvguest/frontend.h"
+#include "../../tools/pvguest/gntalloc.h"
+#include "../../tools/pvguest/nbd.h"
+#include "../../tools/pvguest/blkfront.h"
 #include "pvguest_fakestore.h"
 
+#include "../../tools/pvguest/guest.h"
 #include "pvd/hv.h"
+#include "pvd/hv_sim.h"
+#include <xen/io/protocols.h>
+#include <xen/io/xenbus.h>
+#include "pvd/log.h"
 
 #define GUEST 5
 #define DEVID "51712"
@@ -78,9 +83,14 @@ struct fx {
 	unsigned events[3];
 };
 
-/* What guest.c provides in pvguest. */
-int guest_port_handler_set(struct guest *g, evtchn_port_t port,
-			   guest_port_fn *fn, void *arg)
+/* Link-time seams (test_blkfront.wrap): what guest.c provides in pvguest,
+ * with this fixture standing in for the guest. */
+int __wrap_guest_port_handler_set(struct guest *g, evtchn_port_t port,
+				  guest_port_fn *fn, void *arg);
+const char *__wrap_guest_dir(const struct guest *g);
+
+int __wrap_guest_port_handler_set(struct guest *g, evtchn_port_t port,
+				  guest_port_fn *fn, void *arg)
 {
 	struct fx *f = (struct fx *)g;
 
@@ -105,7 +115,7 @@ int guest_port_handler_set(struct guest *g, evtchn_port_t port,
 	return 0;
 }
 
-const char *guest_dir(const struct guest *g)
+const char *__wrap_guest_dir(const struct guest *g)
 {
 	return ((const struct fx *)g)->dir;
 }

@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "../../tools/pvguest/xs_ring.c"
-#include "../../tools/pvguest/xenbus.c"
+#include "../../tools/pvguest/xenbus_xs.c"
 #include "../../tools/pvguest/xenbus_proxy.c"
 #include "../../tools/pvguest/frontend.c"
 #include "../../tools/pvguest/gntalloc.c"

@@ -13,26 +13,14 @@
 
 #include <cmocka.h>
 
-#include "../../tools/pvguest/xs_ring.c"
-#include "../../tools/pvguest/xenbus.c"
-#include "../../tools/pvguest/frontend.c"
-#include "../../tools/pvguest/gntalloc.c"
-#include "../../tools/pvguest/nbd.c"
-#include "../../tools/pvguest/blkfront.c"
+#include "../../tools/pvguest/xs_ring.h"
+#include "../../tools/pvguest/xenbus_xs.h"
+#include "../../tools/pvguest/frontend.h"
+#include "../../tools/pvguest/gntalloc.h"
+#include "../../tools/pvguest/nbd.h"
+#include "../../tools/pvguest/blkfront.h"
 #include "pvguest_fakestore.h"
-
-/* guest.c's, for blkfront.c (never reached here: no vbd is probed with a
- * grant allocator). */
-int guest_port_handler_set(struct guest *g, evtchn_port_t port,
-			   guest_port_fn *fn, void *arg)
-{
-	return -ENOSYS;
-}
-
-const char *guest_dir(const struct guest *g)
-{
-	return "/nonexistent";
-}
+#include "pvd/log.h"
 
 #define GUEST 5
 #define ROUNDS 60

@@ -21,19 +21,17 @@
 
 #include <cmocka.h>
 
-#include "../../tools/pvguest/xs_ring.c"
-#include "../../tools/pvguest/xenbus.c"
-#include "../../tools/pvguest/xenbus_proxy.c"
-#include "../../tools/pvguest/frontend.c"
+#include <event2/event.h>
+#include <xen/io/xs_wire.h>
+
+#include "../../tools/pvguest/guest.h"
+#include "../../tools/pvguest/xenbus_xs.h"
+#include "pvd/daemon.h"
+#include "pvd/hv.h"
+#include "pvd/log.h"
+
 /* The vbd frontend's XS_WATCH "device" "f:device", first on the ring. */
 #define FE_WATCH_LEN (sizeof(struct xsd_sockmsg) + sizeof("device\0f:device"))
-
-#include "../../tools/pvguest/gntalloc.c"
-#include "../../tools/pvguest/nbd.c"
-#include "../../tools/pvguest/blkfront.c"
-#include "../../tools/pvguest/guest.c"
-
-#include "pvd/hv.h"
 
 #define DOMID 7
 #define ROUNDS 2000
@@ -116,7 +114,7 @@ static void test_create_layout(void **state)
 	FILE *fp;
 
 	assert_int_equal(create(f, DOMID, &f->g), 0);
-	assert_int_equal(guest_start(f->g), 0);
+	assert_int_equal(guest_boot(f->g), 0);
 	parse_ready(f);
 	path_of(f, p, sizeof(p), "guests/dom7");
 	assert_string_equal(guest_dir(f->g), p);
@@ -238,7 +236,7 @@ static void test_client_to_store_and_back(void **state)
 	int fd, r;
 
 	assert_int_equal(create(f, DOMID, &f->g), 0);
-	assert_int_equal(guest_start(f->g), 0);
+	assert_int_equal(guest_boot(f->g), 0);
 	parse_ready(f);
 	/* The store: introduced with the ready line's values. */
 	assert_int_equal(hv_open(&hv, &cfg), 0);

@@ -23,7 +23,11 @@
 
 #include <cmocka.h>
 
-#include "../../tools/pvguest/nbd.c"
+#include <event2/event.h>
+
+#include "../../tools/pvguest/nbd.h"
+#include "../../tools/pvguest/nbd_proto.h"
+#include "pvd/log.h"
 
 #define DISK (4u << 20)
 #define PUMP 2000

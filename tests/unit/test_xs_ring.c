@@ -18,9 +18,10 @@
 
 #include <cmocka.h>
 
-#include "../../tools/pvguest/xs_ring.c"
+#include "../../tools/pvguest/xs_ring.h"
 
 #include "pvd/hv.h"
+#include "pvd/log.h"
 #include "pvd/hv_sim.h"
 
 #define MAXMSG 128

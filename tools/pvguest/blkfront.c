@@ -2,7 +2,7 @@
  *
  * Design, after Linux's xen-blkfront.c:
  *
- *  - Xenstore is asynchronous here (xenbus.h): a device runs one chain of
+ *  - Xenstore is asynchronous here (xenbus_xs.h): a device runs one chain of
  *    reads at a time (struct rd), each step's reply issuing the next; a
  *    backend state event during a chain is remembered and the state is
  *    read again when the chain ends.  Writes go out in order on the one
@@ -49,7 +49,7 @@
 #include "pvd/hv_sim.h"
 #include "pvd/log.h"
 #include "pvd/num.h"
-#include "xenbus.h"
+#include "xenbus_xs.h"
 
 #define SECTOR 512u
 #define PATH_LEN 256

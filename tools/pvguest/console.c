@@ -66,7 +66,7 @@
 #include "pvd/hv_sim.h"
 #include "pvd/log.h"
 #include "pvd/ring_util.h"
-#include "xenbus.h"
+#include "xenbus_xs.h"
 
 #define CON_ROUTE "c:"
 #define CON_WATCH_PATH "device"

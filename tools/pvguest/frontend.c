@@ -19,7 +19,7 @@
 #include "blkfront.h"
 #include "frontend.h"
 #include "pvd/log.h"
-#include "xenbus.h"
+#include "xenbus_xs.h"
 
 #define ROUTE "f:"
 #define WATCH_PATH "device"

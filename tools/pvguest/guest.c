@@ -22,7 +22,7 @@
 #include "pvd/daemon.h"
 #include "pvd/hv_sim.h"
 #include "pvd/log.h"
-#include "xenbus.h"
+#include "xenbus_xs.h"
 #include "xenbus_proxy.h"
 
 #define MAX_PORT_HANDLERS 64
@@ -309,7 +309,7 @@ fail:
 	return rc;
 }
 
-int guest_start(struct guest *g)
+int guest_boot(struct guest *g)
 {
 	struct frontend_env env = {
 		.base = g->base, .xb = g->xb, .dom = g->dom, .guest = g,

@@ -1,6 +1,6 @@
 /* One simulated guest domain: its memory, grant table and event channels
  * (the sim hypervisor, include/pvd/hv_sim.h), its xenstore connection over
- * the shared ring (xenbus.h), the xenbus socket (xenbus_proxy.h), the
+ * the shared ring (xenbus_xs.h), the xenbus socket (xenbus_proxy.h), the
  * frontends (frontend.h), and its state directory
  * <rundir>/guests/dom<N>/ (pid, log, xenbus.sock).
  *
@@ -43,7 +43,7 @@ int guest_create(struct guest **out, struct event_base *base,
 		 const struct guest_config *cfg);
 /* Starts the frontends and the first exchange on the ring: after any
  * change of user. */
-int guest_start(struct guest *g);
+int guest_boot(struct guest *g);
 /* Stops everything, destroys the domain and removes the state directory
  * (as much of it as our user may).  NULL is a no-op. */
 void guest_destroy(struct guest *g);

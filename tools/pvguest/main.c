@@ -488,7 +488,7 @@ static int start(struct ctx *x)
 		if (rc < 0)
 			return rc;
 	}
-	rc = guest_start(x->g);
+	rc = guest_boot(x->g);
 	if (rc == 0)
 		rc = console_start(&x->con, x->base, x->g, x->o.name, &x->o.con);
 	if (rc < 0)

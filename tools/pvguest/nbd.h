@@ -35,6 +35,8 @@ struct nbd_config {
 };
 
 #define NBD_MAX_CLIENTS 16u
+/* Options one client may send during the handshake before it is closed. */
+#define NBD_OPTS_PER_CLIENT 256u
 /* Per client: requests in flight, and bytes of request payloads plus
  * queued replies; beyond either, reading from the client pauses. */
 #define NBD_CLIENT_MAX_INFLIGHT 128u

@@ -37,7 +37,7 @@
 #include <xen/io/xs_wire.h>
 
 #include "pvd/log.h"
-#include "xenbus.h"
+#include "xenbus_xs.h"
 #include "xenbus_proxy.h"
 
 #define HDR_LEN sizeof(struct xsd_sockmsg)
@@ -844,4 +844,10 @@ void xenbus_proxy_get_stats(const struct xenbus_proxy *p,
 		.refused = p->refused, .bad_frames = p->bad_frames,
 		.events_dropped = p->events_dropped,
 	};
+	for (const struct client *c = p->clients; c; c = c->next) {
+		size_t n = c->bev ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
+
+		if (n > st->output_max)
+			st->output_max = n;
+	}
 }

@@ -6,7 +6,7 @@
  *
  * Several local clients share the ring, as with Linux's
  * drivers/xen/xenbus/xenbus_dev_frontend.c:
- *   - req_ids are rewritten to ids unique on the ring (xenbus.c) and mapped
+ *   - req_ids are rewritten to ids unique on the ring (xenbus_xs.c) and mapped
  *     back; each client gets its replies in the order it sent requests;
  *   - WATCH/UNWATCH tokens get the client's prefix "p<id>:"; events come
  *     back to that client with the prefix stripped;
@@ -63,6 +63,7 @@ struct xenbus_proxy_stats {
 	uint64_t refused;	/* connections over max_clients */
 	uint64_t bad_frames;	/* clients closed for a bad frame */
 	uint64_t events_dropped;
+	size_t output_max;	/* most unread bytes held for one client now */
 };
 
 void xenbus_proxy_get_stats(const struct xenbus_proxy *p,

@@ -1,5 +1,5 @@
 /* The guest's xenstore client: request ids, replies, watch routing.  See
- * xenbus.h.
+ * xenbus_xs.h.
  *
  * The store answers a connection's requests in order, so a reply almost
  * always matches the oldest request in flight; the list is searched from
@@ -12,7 +12,7 @@
 #include <event2/event.h>
 
 #include "pvd/log.h"
-#include "xenbus.h"
+#include "xenbus_xs.h"
 #include "xs_ring.h"
 
 #define MAX_ROUTES 8

@@ -12,8 +12,8 @@
  *
  * Callbacks run only from the event loop (xenbus_kick or a deferred event
  * of the xenbus), never from inside xenbus_request. */
-#ifndef PVGUEST_XENBUS_H
-#define PVGUEST_XENBUS_H
+#ifndef PVGUEST_XENBUS_XS_H
+#define PVGUEST_XENBUS_XS_H
 
 #include <stdbool.h>
 #include <stdint.h>
