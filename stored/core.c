@@ -10,6 +10,7 @@
 #include "domain.h"
 #include "journal.h"
 #include "pvd/log.h"
+#include "pvd/num.h"
 #include "ring.h"
 #include "stored.h"
 #include "txn.h"
@@ -126,19 +127,21 @@ static int cmp_len(const void *a, const void *b)
 	return la < lb ? -1 : la > lb;
 }
 
+/* Numbers on the wire: decimal digits only, as every client formats them
+ * ("%u"); a sign, a blank, a trailing byte or an overflow is EINVAL. */
+static int wire_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	return s && pvd_parse_uint(s, max, out) == 0 ? 0 : -EINVAL;
+}
+
 static int parse_domid(const char *s, unsigned *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
+	int rc = wire_uint(s, 0xffff, &v);
 
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 0xffff)
-		return -EINVAL;
-	*out = (unsigned)v;
-	return 0;
+	if (rc == 0)
+		*out = (unsigned)v;
+	return rc;
 }
 
 /* ---- database operations --------------------------------------------- */
@@ -221,16 +224,15 @@ static int do_directory(struct req *r)
 static int do_directory_part(struct req *r)
 {
 	const struct node *n;
-	unsigned long off;
+	uint64_t off;
 	unsigned len, end;
-	char *e;
 	int rc = read_arg_node(r, &n);
 
 	if (rc < 0)
 		return rc;
-	errno = 0;
-	off = strtoul(r->argv[1], &e, 10);
-	if (errno || *e || off > n->childlen ||
+	/* The offset must start a name: libxenstore sends back the byte
+	 * count it has read so far. */
+	if (wire_uint(r->argv[1], n->childlen, &off) < 0 ||
 	    (off > 0 && n->children[off - 1] != '\0'))
 		return -EINVAL;
 	len = (unsigned)snprintf(r->out, sizeof(r->out), "%" PRIx64, n->gen) + 1;
@@ -475,20 +477,13 @@ static int do_introduce(struct req *r)
 {
 	struct stored *sd = r->c->sd;
 	unsigned domid;
-	long long mfn;
-	unsigned long port;
+	uint64_t mfn, port;
 	struct domain *d;
-	char *e;
 
+	/* libxenstore sends the mfn (or gfn) as "%lu", the port as "%u". */
 	if (parse_domid(r->argv[0], &domid) < 0 || domid == 0 ||
-	    domid > DOMID_MAX_REAL)
-		return -EINVAL;
-	errno = 0;
-	mfn = strtoll(r->argv[1], &e, 10);
-	if (errno || *e || !*r->argv[1])
-		return -EINVAL;
-	port = strtoul(r->argv[2], &e, 10);
-	if (errno || *e || !*r->argv[2] || port > UINT32_MAX)
+	    domid > DOMID_MAX_REAL || wire_uint(r->argv[1], UINT64_MAX, &mfn) < 0 ||
+	    wire_uint(r->argv[2], UINT32_MAX, &port) < 0)
 		return -EINVAL;
 	d = domain_get(&sd->domains, domid, true);
 	if (!d)
@@ -496,12 +491,12 @@ static int do_introduce(struct req *r)
 	if (d->introduced) {
 		/* The same introduction again is harmless (a toolstack
 		 * retrying); a different one is a mistake. */
-		return d->mfn == (uint64_t)mfn && d->port == port ?
+		return d->mfn == mfn && d->port == port ?
 			reply_ok(r) : -EEXIST;
 	}
 	d->introduced = true;
 	d->shutdown = false;
-	d->mfn = (uint64_t)mfn;
+	d->mfn = mfn;
 	d->port = (unsigned)port;
 	if (sd->hv) {
 		int rc = ring_attach(sd, d);
@@ -699,10 +694,10 @@ static int control_quota(struct req *r)
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(r->argv[1], quota_fields[i].name) == 0) {
 			unsigned *v = (unsigned *)((char *)q + quota_fields[i].off);
-			char *e;
-			unsigned long val = strtoul(r->argv[2], &e, 10);
+			uint64_t val;
 
-			if (*e || !*r->argv[2] || val == 0 || val > UINT32_MAX)
+			if (wire_uint(r->argv[2], UINT32_MAX, &val) < 0 ||
+			    val == 0)
 				return -EINVAL;
 			*v = (unsigned)val;
 			return reply_ok(r);

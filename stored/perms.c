@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include "perms.h"
+#include "pvd/num.h"
 
+/* One entry: a letter and a decimal domid ("r5"), as libxenstore's
+ * xs_perm_to_string writes it; nothing else (no sign, blank or tail). */
 static int perm_parse_one(const char *s, struct xs_permissions *out)
 {
-	unsigned long id;
-	char *end;
+	uint64_t id;
 
 	switch (s[0]) {
 	case 'n': out->perms = XS_PERM_NONE; break;
@@ -17,11 +19,7 @@ static int perm_parse_one(const char *s, struct xs_permissions *out)
 	case 'b': out->perms = XS_PERM_READ | XS_PERM_WRITE; break;
 	default: return -EINVAL;
 	}
-	if (s[1] < '0' || s[1] > '9')
-		return -EINVAL;
-	errno = 0;
-	id = strtoul(s + 1, &end, 10);
-	if (errno || *end || id > 0xffff)
+	if (pvd_parse_uint(s + 1, 0xffff, &id) < 0)
 		return -EINVAL;
 	out->id = (unsigned)id;
 	return 0;

@@ -417,6 +417,49 @@ static void test_introduce_validation(void **state)
 	expect_err(f, f->d0, "ENOENT", XS_RESUME, 0, 1, "4");
 }
 
+/* Numbers on the wire are decimal digits only, as libxenstore, the
+ * xenstore utilities and Linux's xenbus write them ("%u", "%lu"):
+ * a sign, a blank, a trailing byte or an overflow is EINVAL, as
+ * xenstored answers; what legitimate clients send is taken. */
+static void test_wire_numbers_strict(void **state)
+{
+	static const char *const bad[] = {
+		"+3", " 3", "3 ", "3\n", "\t3", "3x", "-3", "0x3", "",
+		"18446744073709551616", "99999999999999999999999",
+	};
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *b = bad[i];
+
+		expect_err(f, f->d0, "EINVAL", XS_INTRODUCE, 0, 3, b, "10", "2");
+		expect_err(f, f->d0, "EINVAL", XS_INTRODUCE, 0, 3, "3", b, "2");
+		expect_err(f, f->d0, "EINVAL", XS_INTRODUCE, 0, 3, "3", "10", b);
+		expect_err(f, f->d0, "EINVAL", XS_GET_DOMAIN_PATH, 0, 1, b);
+		expect_err(f, f->d0, "EINVAL", XS_IS_DOMAIN_INTRODUCED, 0, 1, b);
+		expect_err(f, f->d0, "EINVAL", XS_DIRECTORY_PART, 0, 2, "/tool", b);
+		expect_err(f, f->d0, "EINVAL", XS_CONTROL, 0, 3, "quota", "nodes", b);
+		expect_err(f, f->d0, "EINVAL", XS_SET_PERMS, 0, 2, "/tool",
+			   b[0] ? b : "r");
+	}
+	/* The quota did not move; the store still answers. */
+	assert_int_equal(f->sd.quota.nodes, 1000);
+	/* Ports up to 2^32 - 1 and any "%lu" mfn are taken. */
+	OK(f->d0, XS_INTRODUCE, 0, NULL, 3, "3", "18446744073709551615",
+	   "4294967295");
+	expect_err(f, f->d0, "EINVAL", XS_INTRODUCE, 0, 3, "4", "1", "4294967296");
+	assert_int_equal(xs_req(f->d0, XS_GET_DOMAIN_PATH, 0, f->body, 1,
+				"65535"), XS_GET_DOMAIN_PATH);
+	assert_string_equal(f->body, "/local/domain/65535");
+	expect_err(f, f->d0, "EINVAL", XS_GET_DOMAIN_PATH, 0, 1, "65536");
+	assert_int_equal(xs_req(f->d0, XS_DIRECTORY_PART, 0, f->body, 2, "/tool",
+				"0"), XS_DIRECTORY_PART);
+	OK(f->d0, XS_CONTROL, 0, NULL, 3, "quota", "nodes", "4294967295");
+	expect_err(f, f->d0, "EINVAL", XS_CONTROL, 0, 3, "quota", "nodes",
+		   "4294967296");
+	expect_err(f, f->d0, "EINVAL", XS_CONTROL, 0, 3, "quota", "nodes", "0");
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -436,6 +479,7 @@ int main(void)
 		T(test_non_reading_client),
 		T(test_control),
 		T(test_introduce_validation),
+		T(test_wire_numbers_strict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

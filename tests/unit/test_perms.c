@@ -43,6 +43,27 @@ static void test_parse_rejects(void **state)
 	assert_int_equal(perms_parse("r1\0r2\0r3", 9, 2, &p), -E2BIG);
 }
 
+/* The domid is decimal digits only, as libxenstore writes it ("r5"):
+ * what strtoul would have skipped or stopped at is refused. */
+static void test_parse_strict_domid(void **state)
+{
+	static const char *const bad[] = {
+		"r+5", "r 5", "r\t5", "r5 ", "r5\n", "b5x", "w-0",
+		"n18446744073709551621", "r4294967301", "r65536", "r0x10",
+	};
+	struct perms p;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(perms_parse(bad[i], strlen(bad[i]) + 1, 16, &p),
+				 -EINVAL);
+	parse_ok("r65535", 7, &p);
+	assert_int_equal(p.p[0].id, 65535);
+	perms_free(&p);
+	parse_ok("b007", 5, &p);
+	assert_int_equal(p.p[0].id, 7);
+	perms_free(&p);
+}
+
 static void test_check(void **state)
 {
 	static const char in[] = "n5\0r7\0b8";
@@ -95,6 +116,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_format),
 		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_parse_strict_domid),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_default_entry),
 		cmocka_unit_test(test_revoke),
