@@ -1,8 +1,10 @@
 /* Connections: message framing, the output queue and its limits, and the
- * per-connection watches and transactions.  A transport (a unix socket
- * here; the per-domain shared ring through the hypervisor layer later)
- * supplies bytes in and takes bytes out through conn_ops; everything above
- * it is transport-agnostic.
+ * per-connection watches and transactions.  A transport supplies bytes in
+ * and takes bytes out through conn_ops; everything above it is
+ * transport-agnostic.  There are two: the unix sockets (sock.c: dom0's
+ * and the guest sockets) and an introduced domain's shared xenstore ring
+ * through the hypervisor layer (ring.c); the unit tests add an in-memory
+ * one (tests/harness/memconn.c).
  *
  * Bounded memory: input is read only while the connection's unsent output
  * is under a limit (a client that does not read its replies stalls only
