@@ -1,14 +1,15 @@
 /* Storage backends of pvd-blkback: what a virtual disk's data lives on.
  *
- * The transport (ring.c, pipeline.c) and a storage backend meet here and
+ * The transport (queue.c, pipeline.c) and a storage backend meet here and
  * nowhere else, as in QEMU's xen-block dataplane or libvhost-user: the
  * transport hands over iovecs (guest pages it has mapped), a byte offset
  * and a completion callback; the backend knows nothing of rings, grants or
  * guests, the transport nothing of files.
  *
  * An engine (struct blk_engine) is one instance of a backend in one
- * thread: an io_context (libaio), an io_uring, or nothing (null).  Stores
- * (struct blk_store) are the files and block devices it serves.  Requests
+ * thread: an io_context (libaio), an io_uring, or nothing (null).  Its
+ * backings (struct blk_backing) are the files and block devices it
+ * serves (backing.c for the file-based engines).  Requests
  * are queued by submit_*, handed to the kernel in one batch by commit(),
  * and completed by reap(), which runs their callbacks; a callback never
  * runs inside submit_* (so the transport never re-enters itself).
@@ -43,11 +44,11 @@ struct blk_io {
 	int res;                   /* engine: result waiting for reap() */
 	/* Engine-private, while in flight (an iocb for libaio). */
 	uint64_t priv[8] __attribute__((aligned(16)));
-	struct blk_store *store;   /* engine: set by submit_* */
+	struct blk_backing *backing;   /* engine: set by submit_* */
 };
 
 /* What open() found. */
-struct blk_store_info {
+struct blk_backing_info {
 	uint64_t size;        /* bytes */
 	unsigned lbs, pbs;    /* logical and physical block size */
 	bool blockdev;
@@ -60,7 +61,7 @@ struct blk_store_info {
 struct blk_engine {
 	const struct blk_backend_ops *ops;
 };
-struct blk_store {
+struct blk_backing {
 	const struct blk_backend_ops *ops;
 	struct blk_engine *engine;
 };
@@ -87,16 +88,16 @@ struct blk_backend_ops {
 	 * the transport's bounded spin. */
 	bool (*ready)(struct blk_engine *e);
 
-	/* ---- stores ---- */
+	/* ---- backings (files, devices) ---- */
 	int (*open)(struct blk_engine *e, const char *path, bool readonly,
-		    struct blk_store **out, struct blk_store_info *info);
-	void (*close)(struct blk_store *s);
+		    struct blk_backing **out, struct blk_backing_info *info);
+	void (*close)(struct blk_backing *s);
 	/* 0, or -errno when the request could not even be queued. */
-	int (*submit_rw)(struct blk_store *s, struct blk_io *io);
-	int (*flush)(struct blk_store *s, struct blk_io *io);
-	int (*discard)(struct blk_store *s, struct blk_io *io);
+	int (*submit_rw)(struct blk_backing *s, struct blk_io *io);
+	int (*flush)(struct blk_backing *s, struct blk_io *io);
+	int (*discard)(struct blk_backing *s, struct blk_io *io);
 	/* Current size in bytes (a file or LV may grow). */
-	int (*size)(struct blk_store *s, uint64_t *bytes);
+	int (*size)(struct blk_backing *s, uint64_t *bytes);
 };
 
 extern const struct blk_backend_ops blk_backend_aio;

@@ -24,7 +24,7 @@
 
 #include "pvd/log.h"
 #include "eng_util.h"
-#include "store.h"
+#include "backing.h"
 #include "worker.h"
 
 _Static_assert(sizeof(struct iocb) <= sizeof(((struct blk_io *)0)->priv),
@@ -57,10 +57,10 @@ static struct aio_eng *to_eng(struct blk_engine *e)
 /* In the worker thread: the calls with no AIO form. */
 static int aio_job(struct blk_io *io)
 {
-	struct blk_file_store *s = blk_file_store_of(io->store);
+	struct backing_file *s = backing_file_of(io->backing);
 
-	return io->op == BLK_IO_DISCARD ? blk_file_discard(&s->f, io->offset, io->len)
-					: blk_file_sync(&s->f);
+	return io->op == BLK_IO_DISCARD ? backing_discard(s, io->offset, io->len)
+					: backing_sync(s);
 }
 
 /* To the worker thread; inline if it cannot be started. */
@@ -135,7 +135,7 @@ static void batch_fail_first(struct aio_eng *a, int err)
 	memmove(a->batch, a->batch + 1, --a->nbatch * sizeof(*a->batch));
 	if (io->op == BLK_IO_FLUSH && err == -EINVAL) {
 		/* No IOCB_CMD_FDSYNC for this file: the worker syncs. */
-		blk_file_store_of(io->store)->sync_fallback = true;
+		backing_file_of(io->backing)->sync_fallback = true;
 		offload(a, io);
 		return;
 	}
@@ -253,49 +253,49 @@ static void enqueue(struct aio_eng *a, struct blk_io *io, struct iocb *cb)
 		ioq_push(&a->wait, io);
 }
 
-static int aio_submit_rw(struct blk_store *bs, struct blk_io *io)
+static int aio_submit_rw(struct blk_backing *bb, struct blk_io *io)
 {
-	struct blk_file_store *s = blk_file_store_of(bs);
+	struct backing_file *s = backing_file_of(bb);
 	struct iocb *cb = (struct iocb *)io->priv;
 
 	if (io->op == BLK_IO_READ)
-		io_prep_preadv(cb, s->f.fd, io->iov, (int)io->iovcnt,
+		io_prep_preadv(cb, s->fd, io->iov, (int)io->iovcnt,
 			       (long long)io->offset);
 	else
-		io_prep_pwritev(cb, s->f.fd, io->iov, (int)io->iovcnt,
+		io_prep_pwritev(cb, s->fd, io->iov, (int)io->iovcnt,
 				(long long)io->offset);
-	enqueue(to_eng(bs->engine), io, cb);
+	enqueue(to_eng(bb->engine), io, cb);
 	return 0;
 }
 
-static int aio_flush(struct blk_store *bs, struct blk_io *io)
+static int aio_flush(struct blk_backing *bb, struct blk_io *io)
 {
-	struct blk_file_store *s = blk_file_store_of(bs);
-	struct aio_eng *a = to_eng(bs->engine);
+	struct backing_file *s = backing_file_of(bb);
+	struct aio_eng *a = to_eng(bb->engine);
 	struct iocb *cb = (struct iocb *)io->priv;
 
 	if (s->sync_fallback) {
-		io->store = bs;
+		io->backing = bb;
 		offload(a, io);
 		return 0;
 	}
-	io_prep_fdsync(cb, s->f.fd);
-	io->store = bs;   /* for the fallback */
+	io_prep_fdsync(cb, s->fd);
+	io->backing = bb;   /* for the fallback */
 	enqueue(a, io, cb);
 	return 0;
 }
 
-static int aio_discard(struct blk_store *bs, struct blk_io *io)
+static int aio_discard(struct blk_backing *bb, struct blk_io *io)
 {
-	io->store = bs;
-	offload(to_eng(bs->engine), io);
+	io->backing = bb;
+	offload(to_eng(bb->engine), io);
 	return 0;
 }
 
 static int aio_open(struct blk_engine *e, const char *path, bool readonly,
-		    struct blk_store **out, struct blk_store_info *info)
+		    struct blk_backing **out, struct blk_backing_info *info)
 {
-	return blk_file_store_open(&blk_backend_aio, e, path, readonly, out, info);
+	return backing_open(&blk_backend_aio, e, path, readonly, out, info);
 }
 
 const struct blk_backend_ops blk_backend_aio = {
@@ -308,9 +308,9 @@ const struct blk_backend_ops blk_backend_aio = {
 	.reap = aio_reap,
 	.ready = aio_ready,
 	.open = aio_open,
-	.close = blk_file_store_close,
+	.close = backing_close,
 	.submit_rw = aio_submit_rw,
 	.flush = aio_flush,
 	.discard = aio_discard,
-	.size = blk_file_store_size,
+	.size = backing_size,
 };

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pvd/num.h"
 #include "eng_util.h"
 
 struct null_eng {
@@ -13,8 +14,8 @@ struct null_eng {
 	struct blk_ioq done;
 };
 
-struct null_store {
-	struct blk_store base;
+struct null_backing {
+	struct blk_backing base;
 	uint64_t size;
 };
 
@@ -58,42 +59,42 @@ static bool null_ready(struct blk_engine *e)
 	return container_of(e, struct null_eng, base)->done.n != 0;
 }
 
-static int parse_size(const char *s, uint64_t *out)
+/* "SIZE" of "null:SIZE": bytes with an optional K, M, G or T suffix, up
+ * to 2^63 - 1, rounded down to whole sectors; empty: 1 TiB. */
+static int parse_null_size(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
+	const uint64_t max = ~0ull >> 1;
+	size_t len = strlen(s);
+	uint64_t v;
+	int rc;
 
-	if (!*s) {
+	if (!len) {
 		*out = 1ull << 40;
 		return 0;
 	}
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	case 'T': case 't': shift = 40; end++; break;
-	default: break;
+	/* pvd_parse_size knows K, M and G; a null disk may be terabytes. */
+	if (s[len - 1] == 'T' || s[len - 1] == 't') {
+		rc = pvd_parse_uint_n(s, len - 1, 10, max >> 40, &v);
+		if (rc == 0)
+			v <<= 40;
+	} else {
+		rc = pvd_parse_size(s, 0, max, &v);
 	}
-	if (*end || v > (~0ull >> 1) >> shift)
+	if (rc < 0)
 		return -EINVAL;
-	*out = (uint64_t)v << shift & ~511ull;
+	*out = v & ~511ull;
 	return 0;
 }
 
 static int null_open(struct blk_engine *e, const char *path, bool readonly,
-		     struct blk_store **out, struct blk_store_info *info)
+		     struct blk_backing **out, struct blk_backing_info *info)
 {
-	struct null_store *s;
+	struct null_backing *s;
 	uint64_t size;
 
 	if (strncmp(path, "null:", 5) == 0)
 		path += 5;
-	if (parse_size(path, &size) < 0)
+	if (parse_null_size(path, &size) < 0)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -111,22 +112,22 @@ static int null_open(struct blk_engine *e, const char *path, bool readonly,
 	return 0;
 }
 
-static void null_close(struct blk_store *s)
+static void null_close(struct blk_backing *s)
 {
 	if (s)
-		free(container_of(s, struct null_store, base));
+		free(container_of(s, struct null_backing, base));
 }
 
-static int null_submit(struct blk_store *s, struct blk_io *io)
+static int null_submit(struct blk_backing *s, struct blk_io *io)
 {
 	io->res = 0;
 	ioq_push(&container_of(s->engine, struct null_eng, base)->done, io);
 	return 0;
 }
 
-static int null_size(struct blk_store *s, uint64_t *bytes)
+static int null_size(struct blk_backing *s, uint64_t *bytes)
 {
-	*bytes = container_of(s, struct null_store, base)->size;
+	*bytes = container_of(s, struct null_backing, base)->size;
 	return 0;
 }
 

@@ -19,7 +19,7 @@
 
 #include "pvd/log.h"
 #include "eng_util.h"
-#include "store.h"
+#include "backing.h"
 #include "worker.h"
 
 struct uring_eng {
@@ -39,9 +39,9 @@ static struct uring_eng *to_eng(struct blk_engine *e)
 /* In the worker thread: BLKDISCARD, which io_uring cannot do. */
 static int uring_job(struct blk_io *io)
 {
-	struct blk_file_store *s = blk_file_store_of(io->store);
+	struct backing_file *s = backing_file_of(io->backing);
 
-	return blk_file_discard(&s->f, io->offset, io->len);
+	return backing_discard(s, io->offset, io->len);
 }
 
 static int uring_engine_create(unsigned depth, struct blk_engine **out)
@@ -116,22 +116,22 @@ static int uring_engine_fd(struct blk_engine *e)
 static bool prep(struct uring_eng *u, struct blk_io *io)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-	struct blk_file_store *s = blk_file_store_of(io->store);
+	struct backing_file *s = backing_file_of(io->backing);
 
 	if (!sqe)
 		return false;
 	switch (io->op) {
 	case BLK_IO_READ:
-		io_uring_prep_readv(sqe, s->f.fd, io->iov, io->iovcnt, io->offset);
+		io_uring_prep_readv(sqe, s->fd, io->iov, io->iovcnt, io->offset);
 		break;
 	case BLK_IO_WRITE:
-		io_uring_prep_writev(sqe, s->f.fd, io->iov, io->iovcnt, io->offset);
+		io_uring_prep_writev(sqe, s->fd, io->iov, io->iovcnt, io->offset);
 		break;
 	case BLK_IO_FLUSH:
-		io_uring_prep_fsync(sqe, s->f.fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
 		break;
 	default:
-		io_uring_prep_fallocate(sqe, s->f.fd,
+		io_uring_prep_fallocate(sqe, s->fd,
 					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					io->offset, io->len);
 		break;
@@ -214,37 +214,37 @@ static bool uring_ready(struct blk_engine *e)
 	       (u->inflight && io_uring_cq_ready(&u->ring));
 }
 
-static int uring_submit(struct blk_store *bs, struct blk_io *io)
+static int uring_submit(struct blk_backing *bb, struct blk_io *io)
 {
-	struct uring_eng *u = to_eng(bs->engine);
+	struct uring_eng *u = to_eng(bb->engine);
 
-	io->store = bs;
+	io->backing = bb;
 	if (u->wait.head || u->inflight + u->queued >= u->cap || !prep(u, io))
 		ioq_push(&u->wait, io);
 	return 0;
 }
 
-static int uring_discard(struct blk_store *bs, struct blk_io *io)
+static int uring_discard(struct blk_backing *bb, struct blk_io *io)
 {
-	struct blk_file_store *s = blk_file_store_of(bs);
+	struct backing_file *s = backing_file_of(bb);
 
-	if (s->f.info.blockdev || s->f.info.readonly) {
-		struct uring_eng *u = to_eng(bs->engine);
+	if (s->info.blockdev || s->info.readonly) {
+		struct uring_eng *u = to_eng(bb->engine);
 
-		io->store = bs;
+		io->backing = bb;
 		if (blk_worker_submit(u->worker, io) < 0) {
-			io->res = blk_file_discard(&s->f, io->offset, io->len);
+			io->res = backing_discard(s, io->offset, io->len);
 			ioq_push(&u->done, io);
 		}
 		return 0;
 	}
-	return uring_submit(bs, io);
+	return uring_submit(bb, io);
 }
 
 static int uring_open(struct blk_engine *e, const char *path, bool readonly,
-		    struct blk_store **out, struct blk_store_info *info)
+		    struct blk_backing **out, struct blk_backing_info *info)
 {
-	return blk_file_store_open(&blk_backend_uring, e, path, readonly, out, info);
+	return backing_open(&blk_backend_uring, e, path, readonly, out, info);
 }
 
 const struct blk_backend_ops blk_backend_uring = {
@@ -257,9 +257,9 @@ const struct blk_backend_ops blk_backend_uring = {
 	.reap = uring_reap,
 	.ready = uring_ready,
 	.open = uring_open,
-	.close = blk_file_store_close,
+	.close = backing_close,
 	.submit_rw = uring_submit,
 	.flush = uring_submit,
 	.discard = uring_discard,
-	.size = blk_file_store_size,
+	.size = backing_size,
 };

@@ -1,5 +1,4 @@
 /* pvd-blkback: Xen's block backend (xen-blkback's job) in user space. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include "pvd/daemon.h"
 #include "pvd/hv.h"
 #include "pvd/log.h"
+#include "pvd/num.h"
 #include "pvd/ring_util.h"
 #include "ctl.h"
 #include "loop.h"
@@ -22,13 +22,9 @@
 #define DEFAULT_ENGINE "aio"
 
 struct opts {
-	int foreground;
-	const char *pidfile;
-	const char *log_file;
-	const char *hv;
+	struct daemon_opts d;
 	const char *ctl;
 	const char *engine;
-	enum log_level level;
 	unsigned spin_ns, depth, batch;
 	struct blk_xb_opts xb;
 };
@@ -48,13 +44,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: pvd-blkback [options]\n"
-"  -f, --foreground          stay in the foreground\n"
-"      --pidfile FILE        write the pid here once serving\n"
-"      --log-level LEVEL     error, warning, info (default) or debug\n"
-"      --log-file FILE       log here instead of stderr (reopened on HUP)\n"
+DAEMON_USAGE
 "      --engine aio|uring    storage engine (default " DEFAULT_ENGINE "); params\n"
 "                            \"null:SIZE\" always use the null engine\n"
-"      --hv auto|sim|xen     hypervisor layer (auto: $PVD_HV, xen on a dom0)\n"
 "      --domid N             the domain we serve from (default 0)\n"
 "      --ctl-socket PATH     control socket (default $PVD_RUNDIR/pvd-blkback.sock)\n"
 "      --spin-ns N           busy-poll before sleeping (default %u)\n"
@@ -65,22 +57,17 @@ static void usage(FILE *f)
 "      --max-indirect N      feature-max-indirect-segments (%u; 0: off)\n"
 "      --max-pgrants N       persistent grants per queue (%u)\n"
 "      --no-persistent       do not offer feature-persistent\n"
-"      --resize-interval MS  how often sizes are checked (1000; 0: never)\n"
-"  -h, --help\n", HV_SPIN_NS_DEFAULT, BLK_BATCH_DEFAULT, BLK_MAX_QUEUES,
+"      --resize-interval MS  how often sizes are checked (1000; 0: never)\n",
+		HV_SPIN_NS_DEFAULT, BLK_BATCH_DEFAULT, BLK_MAX_QUEUES,
 		BLK_MAX_RING_ORDER, BLK_MAX_RING_ORDER, BLK_MAX_INDIRECT_SEGS,
 		BLK_MAX_PGRANTS_DEFAULT);
 }
 
-enum { O_PID = 256, O_LEVEL, O_LOGF, O_HV, O_CTL, O_ENGINE, O_DOMID, O_SPIN,
-       O_DEPTH, O_BATCH, O_MAXQ, O_ORDER, O_IND, O_PGNT, O_NOPERS, O_RESIZE };
+enum { O_CTL = 256, O_ENGINE, O_DOMID, O_SPIN, O_DEPTH, O_BATCH, O_MAXQ,
+       O_ORDER, O_IND, O_PGNT, O_NOPERS, O_RESIZE };
 
 static const struct option longopts[] = {
-	{ "foreground", no_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pidfile", required_argument, NULL, O_PID },
-	{ "log-level", required_argument, NULL, O_LEVEL },
-	{ "log-file", required_argument, NULL, O_LOGF },
-	{ "hv", required_argument, NULL, O_HV },
+	DAEMON_LONGOPTS,
 	{ "ctl-socket", required_argument, NULL, O_CTL },
 	{ "engine", required_argument, NULL, O_ENGINE },
 	{ "domid", required_argument, NULL, O_DOMID },
@@ -96,24 +83,9 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static unsigned parse_num(const char *opt, const char *s, unsigned lo,
-			  unsigned hi)
+static void opts_default(struct opts *o)
 {
-	char *e;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &e, 10);
-	if (errno || *e || !*s || *s == '-' || v < lo || v > hi)
-		fatal("--%s: want a number in [%u, %u], got %s", opt, lo, hi, s);
-	return (unsigned)v;
-}
-
-static void parse_opts(int argc, char **argv, struct opts *o)
-{
-	int ch, idx = -1;
-
-	o->level = LOG_LVL_INFO;
+	daemon_opts_default(&o->d);
 	o->engine = DEFAULT_ENGINE;
 	o->spin_ns = HV_SPIN_NS_DEFAULT;
 	o->depth = 1024;
@@ -124,60 +96,59 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	o->xb.max_pgrants = BLK_MAX_PGRANTS_DEFAULT;
 	o->xb.persistent = true;
 	o->xb.resize_ms = 1000;
-	while ((ch = getopt_long(argc, argv, "fh", longopts, &idx)) != -1) {
-		const char *name = idx >= 0 ? longopts[idx].name : "";
+}
 
-		switch (ch) {
-		case 'f': o->foreground = 1; break;
-		case 'h': usage(stdout); exit(0);
-		case O_PID: o->pidfile = optarg; break;
-		case O_LOGF: o->log_file = optarg; break;
-		case O_HV:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "sim") &&
-			    strcmp(optarg, "xen"))
-				fatal("--hv: want auto, sim or xen, got %s", optarg);
-			o->hv = strcmp(optarg, "auto") ? optarg : NULL;
-			break;
-		case O_CTL: o->ctl = optarg; break;
-		case O_ENGINE: o->engine = optarg; break;
-		case O_LEVEL:
-			if (log_parse_level(optarg, &o->level) < 0)
-				fatal("--log-level: unknown level %s", optarg);
-			break;
-		case O_DOMID:
-			o->xb.self = (domid_t)parse_num(name, optarg, 0,
-							DOMID_FIRST_RESERVED - 1);
-			break;
-		case O_SPIN: o->spin_ns = parse_num(name, optarg, 0, 1000000); break;
-		case O_DEPTH: o->depth = parse_num(name, optarg, 16, 65536); break;
-		case O_BATCH: o->batch = parse_num(name, optarg, 1, 4096); break;
-		case O_MAXQ:
-			o->xb.max_queues = parse_num(name, optarg, 1, BLK_MAX_QUEUES);
-			break;
-		case O_ORDER:
-			o->xb.max_ring_order = parse_num(name, optarg, 0,
-							 BLK_MAX_RING_ORDER);
-			break;
-		case O_IND:
-			o->xb.max_indirect = parse_num(name, optarg, 0,
-						       BLK_MAX_INDIRECT_SEGS);
-			if (o->xb.max_indirect &&
-			    o->xb.max_indirect <= BLKIF_MAX_SEGMENTS_PER_REQUEST)
-				fatal("--max-indirect: 0 or more than %d",
-				      BLKIF_MAX_SEGMENTS_PER_REQUEST);
-			break;
-		case O_PGNT:
-			o->xb.max_pgrants = parse_num(name, optarg, 1, 1u << 16);
-			break;
-		case O_NOPERS: o->xb.persistent = false; break;
-		case O_RESIZE:
-			o->xb.resize_ms = parse_num(name, optarg, 0, 3600000);
-			break;
-		default:
+/* A number option in [lo, hi]: fatal otherwise. */
+static unsigned num(const char *opt, unsigned lo, unsigned hi)
+{
+	return (unsigned)pvd_opt_range(opt, optarg, lo, hi);
+}
+
+/* pvd-blkback's own options; 0, or -1 for one it does not know. */
+static int own_opt(struct opts *o, int ch)
+{
+	switch (ch) {
+	case 'h': usage(stdout); exit(0);
+	case O_CTL: o->ctl = optarg; break;
+	case O_ENGINE: o->engine = optarg; break;
+	case O_DOMID:
+		o->xb.self = (domid_t)num("domid", 0, DOMID_FIRST_RESERVED - 1);
+		break;
+	case O_SPIN: o->spin_ns = num("spin-ns", 0, 1000000); break;
+	case O_DEPTH: o->depth = num("queue-depth", 16, 65536); break;
+	case O_BATCH: o->batch = num("batch", 1, 4096); break;
+	case O_MAXQ: o->xb.max_queues = num("max-queues", 1, BLK_MAX_QUEUES); break;
+	case O_ORDER:
+		o->xb.max_ring_order = num("max-ring-order", 0, BLK_MAX_RING_ORDER);
+		break;
+	case O_IND:
+		o->xb.max_indirect = num("max-indirect", 0, BLK_MAX_INDIRECT_SEGS);
+		if (o->xb.max_indirect &&
+		    o->xb.max_indirect <= BLKIF_MAX_SEGMENTS_PER_REQUEST)
+			fatal("--max-indirect: 0 or more than %d",
+			      BLKIF_MAX_SEGMENTS_PER_REQUEST);
+		break;
+	case O_PGNT: o->xb.max_pgrants = num("max-pgrants", 1, 1u << 16); break;
+	case O_NOPERS: o->xb.persistent = false; break;
+	case O_RESIZE: o->xb.resize_ms = num("resize-interval", 0, 3600000); break;
+	default: return -1;
+	}
+	return 0;
+}
+
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+	int ch;
+
+	opts_default(o);
+	while ((ch = getopt_long(argc, argv, DAEMON_SHORTOPTS, longopts,
+				 NULL)) != -1) {
+		if (daemon_opt(&o->d, "pvd-blkback", ch, optarg, "sim|xen"))
+			continue;
+		if (own_opt(o, ch) < 0) {
 			usage(stderr);
 			exit(2);
 		}
-		idx = -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "pvd-blkback: unexpected argument: %s\n", argv[optind]);
@@ -213,7 +184,7 @@ static void stats_json(struct evbuffer *out, void *arg)
 
 static void start(struct blkback *b)
 {
-	struct hv_config hc = { .impl = b->o.hv, .domid = b->o.xb.self };
+	struct hv_config hc = { .impl = b->o.d.hv, .domid = b->o.xb.self };
 	int rc;
 
 	if (pvd_mkdir_p(pvd_rundir(), 0755) < 0)
@@ -247,15 +218,15 @@ int main(int argc, char **argv)
 
 	memset(&b, 0, sizeof(b));
 	parse_opts(argc, argv, &b.o);
-	log_init("pvd-blkback", b.o.level, b.o.log_file);
+	log_init("pvd-blkback", b.o.d.level, b.o.d.log_file);
 	/* Detach before anything a fork would not carry over (io_uring,
 	 * the hypervisor handle); the pidfile says we are serving. */
-	daemon_start(b.o.foreground, NULL);
+	daemon_start(b.o.d.foreground, NULL);
 	b.base = event_base_new();
 	if (!b.base)
 		fatal("cannot create the event loop");
 	start(&b);
-	daemon_start(1, b.o.pidfile);
+	daemon_start(1, b.o.d.pidfile);
 
 	event_base_dispatch(b.base);
 
@@ -265,7 +236,7 @@ int main(int argc, char **argv)
 	blk_loop_destroy(&b.loop);
 	hv_close(b.hv);
 	event_base_free(b.base);
-	daemon_remove_pidfile(b.o.pidfile);
+	daemon_remove_pidfile(b.o.d.pidfile);
 	log_info("stopped");
 	return 0;
 }

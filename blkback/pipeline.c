@@ -139,11 +139,11 @@ static void step_submit(struct blk_queue *q, struct blk_slot *s)
 	io->iov = s->iov;
 	io->iovcnt = s->req.nseg;
 	if (io->op == BLK_IO_READ || io->op == BLK_IO_WRITE)
-		rc = ops->submit_rw(q->disk->store, io);
+		rc = ops->submit_rw(q->disk->backing, io);
 	else if (io->op == BLK_IO_FLUSH)
-		rc = ops->flush(q->disk->store, io);
+		rc = ops->flush(q->disk->backing, io);
 	else
-		rc = ops->discard(q->disk->store, io);
+		rc = ops->discard(q->disk->backing, io);
 	if (rc < 0)
 		slot_io_done(io, rc);
 }

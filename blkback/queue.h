@@ -43,7 +43,7 @@ struct blk_link {
 /* What the transport knows of a disk; owned by the device (vbd.c). */
 struct blk_disk {
 	const struct blk_backend_ops *ops;
-	struct blk_store *store;
+	struct blk_backing *backing;
 	struct blk_limits lim;
 };
 

@@ -28,7 +28,7 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		log_err("engine %s: %s", ops->name, strerror(-rc));
 		return rc;
 	}
-	rc = ops->open(e, params, readonly, &v->disk.store, &v->info);
+	rc = ops->open(e, params, readonly, &v->disk.backing, &v->info);
 	if (rc < 0)
 		return rc;
 	v->disk.ops = ops;
@@ -48,8 +48,8 @@ void blk_vbd_close(struct blk_vbd *v)
 {
 	if (!v->open)
 		return;
-	v->disk.ops->close(v->disk.store);
-	v->disk.store = NULL;
+	v->disk.ops->close(v->disk.backing);
+	v->disk.backing = NULL;
 	v->open = false;
 }
 
@@ -125,7 +125,7 @@ int blk_vbd_resize(struct blk_vbd *v)
 
 	if (!v->open)
 		return 0;
-	rc = v->disk.ops->size(v->disk.store, &bytes);
+	rc = v->disk.ops->size(v->disk.backing, &bytes);
 	if (rc < 0)
 		return rc;
 	sectors = bytes >> BLK_SECTOR_SHIFT;

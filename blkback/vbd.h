@@ -45,7 +45,7 @@ struct blk_vbd {
 	domid_t domid;
 	struct blk_vbd_cfg cfg;
 	struct blk_disk disk;
-	struct blk_store_info info;
+	struct blk_backing_info info;
 	bool open;
 	unsigned nqueues;
 	struct blk_queue *q[BLK_MAX_QUEUES];

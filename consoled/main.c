@@ -14,13 +14,11 @@
 #include "consoled.h"
 #include "pvd/daemon.h"
 #include "pvd/log.h"
+#include "pvd/num.h"
 #include "tracker.h"
 
 struct opts {
-	int foreground;
-	const char *pidfile;
-	const char *log_file;
-	enum log_level level;
+	struct daemon_opts d;
 	struct consoled_opts c;
 };
 
@@ -33,10 +31,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: pvd-consoled [options]\n"
-"  -f, --foreground          stay in the foreground\n"
-"      --pidfile FILE        write the pid here once serving\n"
-"      --log-level LEVEL     error, warning, info (default) or debug\n"
-"      --log-file FILE       the daemon's log instead of stderr (reopened on HUP)\n"
+DAEMON_USAGE
 "      --log-dir DIR         log each guest's console to DIR/guest-<name>.log\n"
 "      --timestamps          prefix every logged line with the time\n"
 "      --log-max-bytes N     rotate a guest's log to .1 past N bytes\n"
@@ -45,97 +40,56 @@ static void usage(FILE *f)
 "      --rate-burst N        bytes a console may write at once (default 256K)\n"
 "      --buffer-size N       output kept per console while its pty is not\n"
 "                            read (default 64K; oldest dropped beyond)\n"
-"      --hv auto|sim|xen     hypervisor layer (auto: $PVD_HV, xen on a Xen\n"
-"                            dom0, else sim)\n"
-"  -h, --help\n"
 "Sizes take a K, M or G suffix (powers of 1024).  The store is found\n"
 "through $XENSTORED_PATH as libxenstore does.\n");
 }
 
-enum { O_PID = 256, O_LEVEL, O_LOGF, O_LOGDIR, O_TS, O_LOGMAX, O_RATE, O_BURST,
-       O_BUF, O_HV };
+enum { O_LOGDIR = 256, O_TS, O_LOGMAX, O_RATE, O_BURST, O_BUF };
 
 static const struct option longopts[] = {
-	{ "foreground", no_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "pidfile", required_argument, NULL, O_PID },
-	{ "log-level", required_argument, NULL, O_LEVEL },
-	{ "log-file", required_argument, NULL, O_LOGF },
+	DAEMON_LONGOPTS,
 	{ "log-dir", required_argument, NULL, O_LOGDIR },
 	{ "timestamps", no_argument, NULL, O_TS },
 	{ "log-max-bytes", required_argument, NULL, O_LOGMAX },
 	{ "rate-limit", required_argument, NULL, O_RATE },
 	{ "rate-burst", required_argument, NULL, O_BURST },
 	{ "buffer-size", required_argument, NULL, O_BUF },
-	{ "hv", required_argument, NULL, O_HV },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* A size: digits and an optional K/M/G suffix; at most max. */
-static uint64_t parse_size(const char *opt, const char *s, uint64_t min,
-			   uint64_t max)
+/* pvd-consoled's own options; 0, or -1 for one it does not know. */
+static int own_opt(struct consoled_opts *c, int ch)
 {
-	unsigned long long v;
-	char *e;
-	unsigned shift = 0;
-
-	errno = 0;
-	if (!*s || *s < '0' || *s > '9')
-		fatal("--%s: not a size: %s", opt, s);
-	v = strtoull(s, &e, 10);
-	if (*e == 'k' || *e == 'K')
-		shift = 10;
-	else if (*e == 'm' || *e == 'M')
-		shift = 20;
-	else if (*e == 'g' || *e == 'G')
-		shift = 30;
-	if (shift)
-		e++;
-	if (errno || *e || v > (max >> shift) || (v << shift) < min)
-		fatal("--%s: want a size from %llu to %llu, got %s", opt,
-		      (unsigned long long)min, (unsigned long long)max, s);
-	return (uint64_t)v << shift;
+	switch (ch) {
+	case 'h': usage(stdout); exit(0);
+	case O_LOGDIR: c->log_dir = optarg; break;
+	case O_TS: c->timestamps = true; break;
+	case O_LOGMAX:
+		c->log_max_bytes = pvd_opt_size("log-max-bytes", optarg, 0,
+						1ull << 40);
+		break;
+	case O_RATE: c->rate = pvd_opt_size("rate-limit", optarg, 0, 1ull << 40); break;
+	case O_BURST: c->burst = pvd_opt_size("rate-burst", optarg, 1, 1ull << 40); break;
+	case O_BUF:
+		c->buffer_size = (size_t)pvd_opt_size("buffer-size", optarg, 1,
+						      CONSOLED_BUFFER_MAX);
+		break;
+	default: return -1;
+	}
+	return 0;
 }
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	int ch;
 
+	daemon_opts_default(&o->d);
 	consoled_opts_default(&o->c);
-	o->level = LOG_LVL_INFO;
-	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'f': o->foreground = 1; break;
-		case 'h': usage(stdout); exit(0);
-		case O_PID: o->pidfile = optarg; break;
-		case O_LOGF: o->log_file = optarg; break;
-		case O_LOGDIR: o->c.log_dir = optarg; break;
-		case O_TS: o->c.timestamps = true; break;
-		case O_LEVEL:
-			if (log_parse_level(optarg, &o->level) < 0)
-				fatal("--log-level: unknown level %s", optarg);
-			break;
-		case O_LOGMAX:
-			o->c.log_max_bytes = parse_size("log-max-bytes", optarg, 0,
-							1ull << 40);
-			break;
-		case O_RATE:
-			o->c.rate = parse_size("rate-limit", optarg, 0, 1ull << 40);
-			break;
-		case O_BURST:
-			o->c.burst = parse_size("rate-burst", optarg, 1, 1ull << 40);
-			break;
-		case O_BUF:
-			o->c.buffer_size = (size_t)parse_size("buffer-size", optarg, 1,
-							      CONSOLED_BUFFER_MAX);
-			break;
-		case O_HV:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "sim") &&
-			    strcmp(optarg, "xen"))
-				fatal("--hv: want auto, sim or xen, got %s", optarg);
-			o->c.hv_impl = optarg;
-			break;
-		default:
+	while ((ch = getopt_long(argc, argv, DAEMON_SHORTOPTS, longopts,
+				 NULL)) != -1) {
+		if (daemon_opt(&o->d, "pvd-consoled", ch, optarg, "sim|xen"))
+			continue;
+		if (own_opt(&o->c, ch) < 0) {
 			usage(stderr);
 			exit(2);
 		}
@@ -144,6 +98,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "pvd-consoled: unexpected argument: %s\n", argv[optind]);
 		exit(2);
 	}
+	o->c.hv_impl = o->d.hv;
 	if (o->c.log_dir) {
 		struct stat st;
 
@@ -195,11 +150,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	parse_opts(argc, argv, &o);
-	log_init("pvd-consoled", o.level, o.log_file);
+	log_init("pvd-consoled", o.d.level, o.d.log_file);
 	raise_nofile();
 	/* Detach first: libxenstore's reader thread and the hypervisor
 	 * layer's endpoints belong to the process that made them. */
-	if (!o.foreground && daemon(0, 1) < 0)
+	if (!o.d.foreground && daemon(0, 1) < 0)
 		fatal("daemon: %s", strerror(errno));
 	base = event_base_new();
 	if (!base)
@@ -212,7 +167,7 @@ int main(int argc, char **argv)
 	rc = tracker_start(&m.cd, &tr);
 	if (rc < 0)
 		fatal("cannot follow the store: %s", strerror(-rc));
-	daemon_start(1, o.pidfile);
+	daemon_start(1, o.d.pidfile);
 	log_info("serving %u console(s)%s%s", tracker_nconsoles(tr),
 		 o.c.log_dir ? ", logs in " : "", o.c.log_dir ? o.c.log_dir : "");
 
@@ -223,7 +178,7 @@ int main(int argc, char **argv)
 	consoled_stop(&m.cd);
 	daemon_signals_stop(&sigs);
 	event_base_free(base);
-	daemon_remove_pidfile(o.pidfile);
+	daemon_remove_pidfile(o.d.pidfile);
 	log_info("stopped");
 	return m.cd.exit_code;
 }

@@ -1,4 +1,5 @@
-/* Storage files shared by the engines: open, size, discard, sync. */
+/* A disk's backing file or block device for the file-based engines:
+ * open, size, discard, sync (see backing.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -11,9 +12,10 @@
 #include <unistd.h>
 
 #include "pvd/log.h"
-#include "store.h"
+#include "pvd/num.h"
+#include "backing.h"
 
-const char *blk_params_path(const char *params)
+const char *backing_params_path(const char *params)
 {
 	static const char *const prefixes[] = { "phy:", "file:", "raw:" };
 
@@ -26,10 +28,11 @@ const char *blk_params_path(const char *params)
 	return params;
 }
 
+/* A number the kernel keeps in /sys/dev/block/M:N/queue/NAME, or dflt. */
 static unsigned sysfs_uint(dev_t dev, const char *name, unsigned dflt)
 {
 	char path[128], buf[32];
-	unsigned long long v;
+	uint64_t v;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/%s",
@@ -37,14 +40,14 @@ static unsigned sysfs_uint(dev_t dev, const char *name, unsigned dflt)
 	f = fopen(path, "re");
 	if (!f)
 		return dflt;
-	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%llu", &v) != 1 ||
-	    v > 0xffffffffull)
+	if (!fgets(buf, sizeof(buf), f) ||
+	    pvd_parse_uint_n(buf, strcspn(buf, "\n"), 10, 0xffffffffu, &v) < 0)
 		v = dflt;
 	fclose(f);
 	return (unsigned)v;
 }
 
-static int blockdev_info(struct blk_file *f, const struct stat *st,
+static int blockdev_info(struct backing_file *f, const struct stat *st,
 			 bool readonly)
 {
 	int lbs = 512, pbs = 4096, ro = 0;
@@ -104,13 +107,13 @@ static int open_path(const char *path, bool readonly, bool direct)
 	return fd;
 }
 
-int blk_file_open(const char *params, bool readonly, struct blk_file *f)
+static int file_open(const char *params, bool readonly,
+		     struct backing_file *f)
 {
-	const char *path = blk_params_path(params);
+	const char *path = backing_params_path(params);
 	struct stat st;
 	int rc;
 
-	memset(f, 0, sizeof(*f));
 	f->fd = open_path(path, readonly, true);
 	if (f->fd == -EINVAL)
 		f->fd = open_path(path, readonly, false);
@@ -164,14 +167,14 @@ fail:
 	return rc;
 }
 
-void blk_file_close(struct blk_file *f)
+static void file_close(struct backing_file *f)
 {
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
 }
 
-int blk_file_size(struct blk_file *f, uint64_t *bytes)
+static int file_size(struct backing_file *f, uint64_t *bytes)
 {
 	struct stat st;
 
@@ -186,7 +189,7 @@ int blk_file_size(struct blk_file *f, uint64_t *bytes)
 	return 0;
 }
 
-int blk_file_discard(struct blk_file *f, uint64_t off, uint64_t len)
+int backing_discard(struct backing_file *f, uint64_t off, uint64_t len)
 {
 	if (f->info.readonly)
 		return -EROFS;
@@ -203,44 +206,44 @@ int blk_file_discard(struct blk_file *f, uint64_t off, uint64_t len)
 	return 0;
 }
 
-int blk_file_sync(struct blk_file *f)
+int backing_sync(struct backing_file *f)
 {
 	return fdatasync(f->fd) < 0 ? -errno : 0;
 }
 
-int blk_file_store_open(const struct blk_backend_ops *ops, struct blk_engine *e,
-			const char *path, bool readonly, struct blk_store **out,
-			struct blk_store_info *info)
+int backing_open(const struct blk_backend_ops *ops, struct blk_engine *e,
+		 const char *params, bool readonly, struct blk_backing **out,
+		 struct blk_backing_info *info)
 {
-	struct blk_file_store *s = calloc(1, sizeof(*s));
+	struct backing_file *f = calloc(1, sizeof(*f));
 	int rc;
 
-	if (!s)
+	if (!f)
 		return -ENOMEM;
-	rc = blk_file_open(path, readonly, &s->f);
+	rc = file_open(params, readonly, f);
 	if (rc < 0) {
-		free(s);
+		free(f);
 		return rc;
 	}
-	s->base.ops = ops;
-	s->base.engine = e;
-	*info = s->f.info;
-	*out = &s->base;
+	f->base.ops = ops;
+	f->base.engine = e;
+	*info = f->info;
+	*out = &f->base;
 	return 0;
 }
 
-void blk_file_store_close(struct blk_store *bs)
+void backing_close(struct blk_backing *bb)
 {
-	struct blk_file_store *s;
+	struct backing_file *f;
 
-	if (!bs)
+	if (!bb)
 		return;
-	s = blk_file_store_of(bs);
-	blk_file_close(&s->f);
-	free(s);
+	f = backing_file_of(bb);
+	file_close(f);
+	free(f);
 }
 
-int blk_file_store_size(struct blk_store *bs, uint64_t *bytes)
+int backing_size(struct blk_backing *bb, uint64_t *bytes)
 {
-	return blk_file_size(&blk_file_store_of(bs)->f, bytes);
+	return file_size(backing_file_of(bb), bytes);
 }
