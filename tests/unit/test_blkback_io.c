@@ -413,9 +413,9 @@ static bool hold_ready(struct blk_engine *e)
 }
 
 static int hold_open(struct blk_engine *e, const char *path, bool ro,
-		     struct blk_store **out, struct blk_store_info *info)
+		     struct blk_backing **out, struct blk_backing_info *info)
 {
-	struct blk_store *s = calloc(1, sizeof(*s));
+	struct blk_backing *s = calloc(1, sizeof(*s));
 
 	s->engine = e;
 	memset(info, 0, sizeof(*info));
@@ -426,9 +426,9 @@ static int hold_open(struct blk_engine *e, const char *path, bool ro,
 	return 0;
 }
 
-static void hold_close(struct blk_store *s) { free(s); }
+static void hold_close(struct blk_backing *s) { free(s); }
 
-static int hold_submit(struct blk_store *s, struct blk_io *io)
+static int hold_submit(struct blk_backing *s, struct blk_io *io)
 {
 	struct hold_eng *h = hold_of(s->engine);
 
@@ -437,7 +437,7 @@ static int hold_submit(struct blk_store *s, struct blk_io *io)
 	return 0;
 }
 
-static int hold_size(struct blk_store *s, uint64_t *b)
+static int hold_size(struct blk_backing *s, uint64_t *b)
 {
 	*b = DISK_SIZE;
 	return 0;
