@@ -307,88 +307,154 @@ static int apply(struct store *st, struct domains *ds, struct pending *pd,
 	return rc;
 }
 
-int journal_load(struct journal *j, struct store *st, struct domains *ds)
-{
-	struct pending *pd = NULL;
-	size_t npd = 0, cap = 0;
-	uint64_t off = MAGIC_LEN, good = 0;
-	char magic[MAGIC_LEN];
-	struct journal *saved = st->journal;
-	unsigned batches = 0;
-	int rc = 0;
+/* Replay reads record by record, holds a batch's records until its
+ * commit record, then applies them together: a batch is all or nothing.
+ * The first record that is short, oversized or fails its CRC ends the
+ * replay there, and the file is cut after the last whole batch. */
+struct replay {
+	struct journal *j;
+	struct store *st;
+	struct domains *ds;
+	struct pending *pd;	/* the open batch */
+	size_t npd, cap;
+	uint64_t off;		/* next record */
+	uint64_t good;		/* end of the last applied batch */
+	unsigned batches;
+};
 
-	if (j->size == 0)
-		return 0;
+static int check_magic(struct journal *j)
+{
+	char magic[MAGIC_LEN];
+
 	if (pread(j->fd, magic, MAGIC_LEN, 0) != MAGIC_LEN ||
 	    memcmp(magic, MAGIC, MAGIC_LEN) != 0) {
 		log_err("%s is not a pvd-stored journal", j->path);
 		return -EINVAL;
 	}
-	good = MAGIC_LEN;
-	st->journal = NULL;	/* replay must not re-log */
-	for (;;) {
-		uint32_t hdr[2];
-		uint8_t *buf;
+	return 0;
+}
 
-		if (pread(j->fd, hdr, 8, (off_t)off) != 8)
-			break;
-		if (hdr[0] == 0 || hdr[0] > REC_MAX)
-			break;
-		buf = malloc(hdr[0]);
-		if (!buf) {
-			rc = -ENOMEM;
-			break;
-		}
-		if (pread(j->fd, buf, hdr[0], (off_t)off + 8) != (ssize_t)hdr[0] ||
-		    (uint32_t)crc32(0, buf, hdr[0]) != hdr[1]) {
+/* The record at rp->off, type byte first, in *out (malloc'd; its length
+ * in *len): 1, or 0 at the end of the good part, or -ENOMEM. */
+static int read_record(struct replay *rp, uint8_t **out, uint32_t *len)
+{
+	uint32_t hdr[2];
+	uint8_t *buf;
+
+	if (pread(rp->j->fd, hdr, 8, (off_t)rp->off) != 8)
+		return 0;
+	if (hdr[0] == 0 || hdr[0] > REC_MAX)
+		return 0;
+	buf = malloc(hdr[0]);
+	if (!buf)
+		return -ENOMEM;
+	if (pread(rp->j->fd, buf, hdr[0], (off_t)rp->off + 8) != (ssize_t)hdr[0] ||
+	    (uint32_t)crc32(0, buf, hdr[0]) != hdr[1]) {
+		free(buf);
+		return 0;
+	}
+	rp->off += 8 + hdr[0];
+	*out = buf;
+	*len = hdr[0];
+	return 1;
+}
+
+static void drop_batch(struct replay *rp)
+{
+	for (size_t i = 0; i < rp->npd; i++)
+		free(rp->pd[i].data - 1);
+	rp->npd = 0;
+}
+
+/* Takes buf (type byte first) into the open batch. */
+static int hold_record(struct replay *rp, uint8_t *buf, uint32_t len)
+{
+	if (rp->npd == rp->cap) {
+		size_t nc = rp->cap ? rp->cap * 2 : 64;
+		struct pending *np = realloc(rp->pd, nc * sizeof(*np));
+
+		if (!np) {
 			free(buf);
-			break;
+			return -ENOMEM;
 		}
-		off += 8 + hdr[0];
+		rp->pd = np;
+		rp->cap = nc;
+	}
+	rp->pd[rp->npd++] = (struct pending){ buf[0], buf + 1, len - 1 };
+	return 0;
+}
+
+static int commit_batch(struct replay *rp)
+{
+	int rc = apply(rp->st, rp->ds, rp->pd, rp->npd);
+
+	drop_batch(rp);
+	if (rc < 0)
+		return rc;
+	rp->good = rp->off;
+	rp->batches++;
+	return 0;
+}
+
+static int replay_records(struct replay *rp)
+{
+	uint8_t *buf;
+	uint32_t len;
+	int rc;
+
+	while ((rc = read_record(rp, &buf, &len)) > 0) {
 		if (buf[0] == REC_COMMIT) {
 			free(buf);
-			rc = apply(st, ds, pd, npd);
-			for (size_t i = 0; i < npd; i++)
-				free(pd[i].data - 1);
-			npd = 0;
-			if (rc < 0)
-				break;
-			good = off;
-			batches++;
-			continue;
+			rc = commit_batch(rp);
+		} else {
+			rc = hold_record(rp, buf, len);
 		}
-		if (npd == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct pending *np = realloc(pd, nc * sizeof(*np));
-
-			if (!np) {
-				free(buf);
-				rc = -ENOMEM;
-				break;
-			}
-			pd = np;
-			cap = nc;
-		}
-		pd[npd++] = (struct pending){ buf[0], buf + 1, hdr[0] - 1 };
+		if (rc < 0)
+			return rc;
 	}
-	for (size_t i = 0; i < npd; i++)
-		free(pd[i].data - 1);
-	free(pd);
+	return rc;
+}
+
+/* Cuts a torn or corrupt tail off, so that new records follow the last
+ * whole batch. */
+static int cut_tail(struct journal *j, uint64_t good)
+{
+	if (good >= j->size)
+		return 0;
+	log_warn("%s: dropping %llu bytes of torn or corrupt tail", j->path,
+		 (unsigned long long)(j->size - good));
+	if (ftruncate(j->fd, (off_t)good) < 0)
+		return -errno;
+	j->size = good;
+	return 0;
+}
+
+int journal_load(struct journal *j, struct store *st, struct domains *ds)
+{
+	struct replay rp = { j, st, ds, NULL, 0, 0, MAGIC_LEN, MAGIC_LEN, 0 };
+	struct journal *saved = st->journal;
+	int rc;
+
+	if (j->size == 0)
+		return 0;
+	rc = check_magic(j);
+	if (rc < 0)
+		return rc;
+	st->journal = NULL;	/* replay must not re-log */
+	rc = replay_records(&rp);
+	drop_batch(&rp);
+	free(rp.pd);
 	st->journal = saved;
 	if (rc < 0) {
 		log_err("replaying %s: %s", j->path, strerror(-rc));
 		return rc;
 	}
-	if (good < j->size) {
-		log_warn("%s: dropping %llu bytes of torn tail", j->path,
-			 (unsigned long long)(j->size - good));
-		if (ftruncate(j->fd, (off_t)good) < 0)
-			return -errno;
-		j->size = good;
-	}
+	rc = cut_tail(j, rp.good);
+	if (rc < 0)
+		return rc;
 	j->live = j->size;
 	store_recount(st);
-	log_info("replayed %u batches from %s (%zu nodes)", batches, j->path,
+	log_info("replayed %u batches from %s (%zu nodes)", rp.batches, j->path,
 		 st->nodes.count);
 	return 0;
 }
