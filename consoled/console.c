@@ -361,110 +361,10 @@ static int pty_open(struct console *c)
 	return 0;
 }
 
-int console_create(struct consoled *cd, const struct console_cfg *cfg,
-		   struct console **out)
+/* What console_create and console_destroy both undo: the events, the
+ * pty, the mapping, the buffers.  The event channel is the callers'. */
+static void console_free(struct console *c)
 {
-	struct console *c;
-	grant_ref_t ref;
-	void *page = NULL;
-	int rc;
-
-	*out = NULL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->cd = cd;
-	c->domid = cfg->domid;
-	c->devid = cfg->devid;
-	c->remote_port = cfg->remote_port;
-	c->ptm = c->pts = -1;
-	c->log.fd = -1;
-	if (cfg->devid < 0)
-		snprintf(c->label, sizeof(c->label), "dom%u", (unsigned)cfg->domid);
-	else
-		snprintf(c->label, sizeof(c->label), "dom%u console %d",
-			 (unsigned)cfg->domid, cfg->devid);
-	outbuf_init(&c->ob, cfg->buffer_size ? cfg->buffer_size : cd->opts.buffer_size);
-	ratelimit_init(&c->rl, cd->opts.rate, cd->opts.burst, hv_now_ns());
-
-	/* The primary console's page is the one the toolstack granted to
-	 * dom0 as GNTTAB_RESERVED_CONSOLE, as xenconsoled maps it: the
-	 * guest's console/ring-ref (a frame number) is not a reference. */
-	ref = cfg->devid < 0 ? GNTTAB_RESERVED_CONSOLE : cfg->ref;
-	c->ref = ref;
-	rc = hv_grant_map(cd->hv, cfg->domid, 1, &ref, 1, &page);
-	if (rc < 0) {
-		log_warn("%s: cannot map grant %u: %s", c->label, ref, strerror(-rc));
-		goto fail;
-	}
-	c->intf = page;
-	c->mapped = true;
-	rc = hv_evtchn_bind_interdomain(cd->hv, cfg->domid, cfg->remote_port,
-					&c->port);
-	if (rc < 0) {
-		log_warn("%s: cannot bind port %u: %s", c->label,
-			 cfg->remote_port, strerror(-rc));
-		goto fail;
-	}
-	c->bound = true;
-	rc = pty_open(c);
-	if (rc < 0) {
-		log_warn("%s: cannot open a pty: %s", c->label, strerror(-rc));
-		goto fail;
-	}
-	c->pty_rd = event_new(cd->base, c->ptm, EV_READ | EV_PERSIST,
-			      on_pty_readable, c);
-	c->pty_wr = event_new(cd->base, c->ptm, EV_WRITE, on_pty_writable, c);
-	c->timer = evtimer_new(cd->base, on_timer, c);
-	if (!c->pty_rd || !c->pty_wr || !c->timer) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	if (cfg->log_base && cd->opts.log_dir)
-		/* A log that cannot be opened is logged, not fatal. */
-		guestlog_open(&c->log, cd->opts.log_dir, cfg->log_base,
-			      cd->opts.log_max_bytes, cd->opts.timestamps);
-	rc = consoled_port_add(cd, c, c->port);
-	if (rc < 0)
-		goto fail;
-	set_event(c->pty_rd, &c->rd_on, true, NULL);
-	cd->nconsoles++;
-	log_info("%s: console on %s (port %u, grant %u)", c->label, c->tty,
-		 cfg->remote_port, ref);
-	*out = c;
-	/* The guest may have written before we came (or before a restart). */
-	drain_out(c);
-	notify(c);
-	return 0;
-fail:
-	if (c->pty_rd)
-		event_free(c->pty_rd);
-	if (c->pty_wr)
-		event_free(c->pty_wr);
-	if (c->timer)
-		event_free(c->timer);
-	if (c->ptm >= 0)
-		close(c->ptm);
-	if (c->pts >= 0)
-		close(c->pts);
-	if (c->bound)
-		hv_evtchn_unbind(cd->hv, c->port);
-	if (c->mapped)
-		hv_grant_unmap(cd->hv, page, 1);
-	outbuf_destroy(&c->ob);
-	guestlog_free(&c->log);
-	free(c);
-	return rc;
-}
-
-void console_destroy(struct console *c)
-{
-	if (!c)
-		return;
-	if (c->bound) {
-		consoled_port_del(c->cd, c, c->port);
-		hv_evtchn_unbind(c->cd->hv, c->port);
-	}
 	if (c->pty_rd)
 		event_free(c->pty_rd);
 	if (c->pty_wr)
@@ -479,9 +379,132 @@ void console_destroy(struct console *c)
 		close(c->pts);
 	outbuf_destroy(&c->ob);
 	guestlog_free(&c->log);
+	free(c);
+}
+
+/* Stage 1: the structure, nothing acquired yet. */
+static struct console *console_alloc(struct consoled *cd,
+				     const struct console_cfg *cfg)
+{
+	struct console *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->cd = cd;
+	c->domid = cfg->domid;
+	c->devid = cfg->devid;
+	c->remote_port = cfg->remote_port;
+	c->ptm = c->pts = -1;
+	c->log.fd = -1;
+	if (cfg->devid < 0)
+		snprintf(c->label, sizeof(c->label), "dom%u", (unsigned)cfg->domid);
+	else
+		snprintf(c->label, sizeof(c->label), "dom%u console %d",
+			 (unsigned)cfg->domid, cfg->devid);
+	outbuf_init(&c->ob, cfg->buffer_size ? cfg->buffer_size : cd->opts.buffer_size);
+	ratelimit_init(&c->rl, cd->opts.rate, cd->opts.burst, hv_now_ns());
+	return c;
+}
+
+/* Stage 2: the guest's side, its ring page and event channel.  The
+ * primary console's page is the one the toolstack granted to dom0 as
+ * GNTTAB_RESERVED_CONSOLE, as xenconsoled maps it: the guest's
+ * console/ring-ref (a frame number) is not a reference. */
+static int console_attach(struct console *c, const struct console_cfg *cfg)
+{
+	struct consoled *cd = c->cd;
+	void *page = NULL;
+	int rc;
+
+	c->ref = cfg->devid < 0 ? GNTTAB_RESERVED_CONSOLE : cfg->ref;
+	rc = hv_grant_map(cd->hv, cfg->domid, 1, &c->ref, 1, &page);
+	if (rc < 0) {
+		log_warn("%s: cannot map grant %u: %s", c->label, c->ref,
+			 strerror(-rc));
+		return rc;
+	}
+	c->intf = page;
+	c->mapped = true;
+	rc = hv_evtchn_bind_interdomain(cd->hv, cfg->domid, cfg->remote_port,
+					&c->port);
+	if (rc < 0) {
+		log_warn("%s: cannot bind port %u: %s", c->label,
+			 cfg->remote_port, strerror(-rc));
+		return rc;
+	}
+	c->bound = true;
+	return 0;
+}
+
+/* Stage 3: our side, the pty, its events and the guest's log. */
+static int console_open_host(struct console *c, const struct console_cfg *cfg)
+{
+	struct consoled *cd = c->cd;
+	int rc = pty_open(c);
+
+	if (rc < 0) {
+		log_warn("%s: cannot open a pty: %s", c->label, strerror(-rc));
+		return rc;
+	}
+	c->pty_rd = event_new(cd->base, c->ptm, EV_READ | EV_PERSIST,
+			      on_pty_readable, c);
+	c->pty_wr = event_new(cd->base, c->ptm, EV_WRITE, on_pty_writable, c);
+	c->timer = evtimer_new(cd->base, on_timer, c);
+	if (!c->pty_rd || !c->pty_wr || !c->timer)
+		return -ENOMEM;
+	if (cfg->log_base && cd->opts.log_dir)
+		/* A log that cannot be opened is logged, not fatal. */
+		guestlog_open(&c->log, cd->opts.log_dir, cfg->log_base,
+			      cd->opts.log_max_bytes, cd->opts.timestamps);
+	return 0;
+}
+
+int console_create(struct consoled *cd, const struct console_cfg *cfg,
+		   struct console **out)
+{
+	struct console *c;
+	int rc;
+
+	*out = NULL;
+	c = console_alloc(cd, cfg);
+	if (!c)
+		return -ENOMEM;
+	rc = console_attach(c, cfg);
+	if (rc < 0)
+		goto fail;
+	rc = console_open_host(c, cfg);
+	if (rc < 0)
+		goto fail;
+	rc = consoled_port_add(cd, c, c->port);
+	if (rc < 0)
+		goto fail;
+	set_event(c->pty_rd, &c->rd_on, true, NULL);
+	cd->nconsoles++;
+	log_info("%s: console on %s (port %u, grant %u)", c->label, c->tty,
+		 cfg->remote_port, c->ref);
+	*out = c;
+	/* The guest may have written before we came (or before a restart). */
+	drain_out(c);
+	notify(c);
+	return 0;
+fail:
+	if (c->bound)
+		hv_evtchn_unbind(cd->hv, c->port);
+	console_free(c);
+	return rc;
+}
+
+void console_destroy(struct console *c)
+{
+	if (!c)
+		return;
+	if (c->bound) {
+		consoled_port_del(c->cd, c, c->port);
+		hv_evtchn_unbind(c->cd->hv, c->port);
+	}
 	c->cd->nconsoles--;
 	log_debug("%s: console closed", c->label);
-	free(c);
+	console_free(c);
 }
 
 const char *console_tty(const struct console *c) { return c->tty; }

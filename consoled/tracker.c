@@ -29,6 +29,7 @@
 #include "consoled.h"
 #include "guestlog.h"
 #include "pvd/log.h"
+#include "pvd/num.h"
 #include "tracker.h"
 
 #define PATH_LEN 128
@@ -67,20 +68,15 @@ struct tracker {
 
 /* ---- parsing ---- */
 
+/* Store names and values are canonical: no leading zero (a guest that
+ * writes "07" is not talking about domain 7). */
 int tracker_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
-	unsigned long v = 0;
+	uint64_t v;
 
-	if (!s || !*s || (s[0] == '0' && s[1]) || strlen(s) > 20)
+	if (!s || (s[0] == '0' && s[1]) || pvd_parse_uint(s, max, &v) < 0)
 		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		if (v > (max - (unsigned long)(*s - '0')) / 10)
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-	}
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 
