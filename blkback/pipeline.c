@@ -4,9 +4,10 @@
  * The guest owns the ring: it can change a request while we read it
  * (XSA-155).  A request is therefore copied off the ring once, into the
  * slot, followed by a compiler barrier; every later stage reads only that
- * copy.  Responses are built in a zeroed local buffer and copied whole
- * (XSA-216).  The producer index is checked against the ring's size
- * before anything is consumed (RING_REQUEST_PROD_OVERFLOW): a guest that
+ * copy.  A response's ring slot is zeroed before its fields are written,
+ * so its padding never carries our stack or the old request (XSA-216).
+ * The producer index is checked against the ring's size before anything
+ * is consumed (RING_REQUEST_PROD_OVERFLOW): a guest that
  * claims more than a ring's worth halts its own ring, and nothing else.
  */
 #include <errno.h>

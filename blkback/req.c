@@ -133,13 +133,15 @@ int blk_req_parse_indirect(struct blk_req *r, const struct blk_limits *lim,
 	return rw_allowed(r, lim);
 }
 
+/* Zeroed where it is written, then filled: the padding of the ring's slot
+ * is whatever was there before (the guest's request), and a local copy
+ * would carry our stack whenever the compiler leaves its padding alone. */
 void blk_rsp_fill(void *dst, uint64_t id, uint8_t op, int16_t status)
 {
-	unsigned char b[sizeof(blkif_response_t)];
+	unsigned char *b = dst;
 
-	memset(b, 0, sizeof(b));
+	memset(b, 0, sizeof(blkif_response_t));
 	memcpy(b + offsetof(blkif_response_t, id), &id, sizeof(id));
 	memcpy(b + offsetof(blkif_response_t, operation), &op, sizeof(op));
 	memcpy(b + offsetof(blkif_response_t, status), &status, sizeof(status));
-	memcpy(dst, b, sizeof(b));
 }

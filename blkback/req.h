@@ -92,8 +92,9 @@ int blk_seg_parse(const struct blkif_request_segment *in, struct blk_seg *out,
 		  uint64_t *nr_sectors);
 /* Whether [sector, sector + nr) lies within the disk (no overflow). */
 bool blk_range_ok(uint64_t sector, uint64_t nr, uint64_t disk_sectors);
-/* The response to (id, op, status), every byte defined (XSA-216): the
- * padding of blkif_response_t is zero, never stack contents. */
+/* Writes the response to (id, op, status) at dst, every byte defined
+ * (XSA-216): the padding of blkif_response_t is zero, never stack
+ * contents nor what dst held before. */
 void blk_rsp_fill(void *dst, uint64_t id, uint8_t op, int16_t status);
 
 #endif

@@ -250,23 +250,69 @@ static void test_barrier_order(void **state)
 	}
 }
 
-/* Every byte of a response is defined: the padding is zero (XSA-216). */
+/* Response ids whose bytes 1 and 4-7 are 0xAA: in the ring's slot they lie
+ * where the response's padding goes (bytes 9 and 12-15), so a response
+ * that did not zero its padding would show 0xAA there. */
+#define DIRTY_ID(i) (0xaaaaaaaa0000aa00ull | (uint64_t)(i))
+
+/* Every byte of every response is defined (XSA-216), whatever the slot
+ * held: each kind of answer (data, flush, discard, error, unsupported)
+ * compared whole with the bytes it must be. */
 static void test_response_padding(void **state)
 {
 	struct tfx *f = *state;
 	struct tguest *g = &f->g[0];
-	RING_IDX idx = g->q[0].ring.req_prod_pvt;
-	const uint8_t *raw;
+	blkif_front_ring_t *fr = &g->q[0].ring;
+	static const struct { uint8_t op; int16_t st; } want[] = {
+		{ BLKIF_OP_READ, BLKIF_RSP_OKAY },
+		{ BLKIF_OP_WRITE, BLKIF_RSP_OKAY },
+		{ BLKIF_OP_FLUSH_DISKCACHE, BLKIF_RSP_OKAY },
+		{ BLKIF_OP_DISCARD, BLKIF_RSP_OKAY },
+		{ BLKIF_OP_READ, BLKIF_RSP_ERROR },          /* past the end */
+		{ BLKIF_OP_RESERVED_1, BLKIF_RSP_EOPNOTSUPP },
+	};
+	enum { N = sizeof(want) / sizeof(want[0]) };
+	RING_IDX first = fr->req_prod_pvt;
+	blkif_request_t *r;
 
-	trw(g, 0, BLKIF_OP_READ, 0x1122334455667788ull, 0, 1, 0);
+	trw(g, 0, BLKIF_OP_READ, DIRTY_ID(0), 0, 1, 0);
+	trw(g, 0, BLKIF_OP_WRITE, DIRTY_ID(1), 8, 1, 1);
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_FLUSH_DISKCACHE;
+	r->id = DIRTY_ID(2);
+	tdiscard(g, DIRTY_ID(3), 64, 8);
+	trw(g, 0, BLKIF_OP_READ, DIRTY_ID(4), DISK_SIZE / 512, 1, 2);
+	r = treq(g, 0);
+	r->operation = BLKIF_OP_RESERVED_1;
+	r->id = DIRTY_ID(5);
+	for (unsigned i = 0; i < N; i++) {
+		const uint8_t *raw = (const void *)RING_GET_REQUEST(fr, first + i);
+
+		assert_int_equal(raw[9], 0xaa);
+		for (unsigned k = 12; k < 16; k++)
+			assert_int_equal(raw[k], 0xaa);
+	}
 	tpush(g, 0);
-	assert_true(twait(f, g, 0, 1));
-	raw = (const uint8_t *)RING_GET_RESPONSE(&g->q[0].ring, idx);
-	assert_int_equal(raw[offsetof(blkif_response_t, operation) + 1], 0);
-	for (size_t i = offsetof(blkif_response_t, status) + 2;
-	     i < sizeof(blkif_response_t); i++)
-		assert_int_equal(raw[i], 0);
-	assert_int_equal(tget(g, 0).status, BLKIF_RSP_OKAY);
+	assert_true(twait(f, g, 0, N));
+	for (unsigned k = 0; k < N; k++) {
+		const uint8_t *raw = (const void *)RING_GET_RESPONSE(fr, fr->rsp_cons + k);
+		uint8_t exp[sizeof(blkif_response_t)];
+		uint64_t id;
+		unsigned i;
+
+		memcpy(&id, raw + offsetof(blkif_response_t, id), sizeof(id));
+		i = (unsigned)(id & 0xff);
+		assert_true(i < N);
+		assert_true(id == DIRTY_ID(i));
+		memset(exp, 0, sizeof(exp));
+		memcpy(exp + offsetof(blkif_response_t, id), &id, sizeof(id));
+		exp[offsetof(blkif_response_t, operation)] = want[i].op;
+		memcpy(exp + offsetof(blkif_response_t, status), &want[i].st,
+		       sizeof(want[i].st));
+		assert_memory_equal(raw, exp, sizeof(exp));
+	}
+	fr->rsp_cons += N;
+	assert_other_served(f);
 }
 
 static void test_read_only_disk(void **state)
