@@ -615,9 +615,11 @@ static void map_release(struct hv_sim *s, struct sim_map *m)
 	d->nmaps--;
 	free(m);
 	/* A dead domain's memory must not stay pinned here: forget it with
-	 * its last mapping (SIGKILL leaves no dead flag; the stat tells). */
+	 * its last mapping (SIGKILL leaves no dead flag; the stat tells).  The
+	 * stat is forced: an answer cached while the guest still ran (up to
+	 * 100 ms old) would keep its memory open until its id is reused. */
 	if (!d->nmaps && (__atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE) ||
-			  simdom_stale(s, d, false)))
+			  simdom_stale(s, d, true)))
 		simdom_forget(s, d);
 }
 

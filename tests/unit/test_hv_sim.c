@@ -1,6 +1,7 @@
 /* The simulated hypervisor against Xen's rules: one test per rule, with a
  * guest (struct hv_sim_domain) and a backend (struct hv) in one process,
  * each test in a private run directory. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -475,6 +476,69 @@ static void test_domain_alive(void **state)
 	assert_int_equal(hv_domain_alive(f->hv, DOMID_FIRST_RESERVED), -EINVAL);
 }
 
+/* Whether this process holds a descriptor of the memfd called name. */
+static int holds_memfd(const char *name)
+{
+	char want[64], path[300], link[256];
+	struct dirent *e;
+	DIR *dir = opendir("/proc/self/fd");
+	int found = 0;
+	ssize_t n;
+
+	assert_non_null(dir);
+	snprintf(want, sizeof(want), "/memfd:%s ", name);
+	while ((e = readdir(dir)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		found |= strncmp(link, want, strlen(want)) == 0;
+	}
+	closedir(dir);
+	return found;
+}
+
+/* A guest killed right after a death check (hv_domain_alive, once a
+ * second in pvd-stored) is let go of at its last unmap: the answer that
+ * check cached must not keep its memory open. */
+static void test_killed_guest_released_on_unmap(void **state)
+{
+	struct fx *f = *state;
+	grant_ref_t ref = GNTTAB_RESERVED_XENSTORE;
+	struct hv_sim_domain *d;
+	struct pollfd pfd;
+	void *addr;
+	int p[2], st;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(20);
+		if (hv_sim_domain_create(f->dir, 12, 4, &d) < 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	assert_int_equal(hv_grant_map(f->hv, 12, 1, &ref, 1, &addr), 0);
+	assert_true(holds_memfd("dom12.mem"));
+	assert_int_equal(hv_domain_alive(f->hv, 12), 1);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(hv_grant_unmap(f->hv, addr, 1), 0);
+	assert_false(holds_memfd("dom12.mem"));
+}
+
 static void test_unsealed_files_refused(void **state)
 {
 	struct fx *f = *state;
@@ -755,6 +819,7 @@ int main(void)
 		T(test_reserved_grants),
 		T(test_domain_lifecycle),
 		T(test_domain_alive),
+		T(test_killed_guest_released_on_unmap),
 		T(test_unsealed_files_refused),
 		T(test_evtchn_notify_pending),
 		T(test_evtchn_backend_alloc_unbound),
