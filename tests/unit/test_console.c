@@ -1,9 +1,10 @@
-/* pvguest's console frontend (tools/pvguest/console.c) on a simulated
+/* pvguest's console frontend (tools/pvguest/consfront.c, with its shell
+ * from sandbox.c and its device lines from devlist.c) on a simulated
  * domain in a private run directory, the test playing the console
  * backend on the guest's page (the same memory) and delivering its
- * notifications by calling the port handler: boot messages, a full out
- * ring holding back pvguest's messages (bounded, dropped and counted past
- * CONSOLE_MSG_MAX, order kept), a backend's bad indices in either
+ * notifications by kicking the console as its port handler does: boot
+ * messages, a full out ring holding back pvguest's messages (bounded,
+ * dropped and counted past CONSFRONT_MSG_MAX, order kept), a backend's bad indices in either
  * direction (nothing moves until they are sane, our own index never taken
  * from the page), input discarded without a shell, and a real shell on
  * its pty: input in, echo and output back, the shell started again after
@@ -20,20 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include "../../tools/pvguest/xs_ring.c"
-#include "../../tools/pvguest/xenbus_xs.c"
-#include "../../tools/pvguest/xenbus_proxy.c"
-#include "../../tools/pvguest/frontend.c"
-#include "../../tools/pvguest/gntalloc.c"
-#include "../../tools/pvguest/nbd.c"
-#include "../../tools/pvguest/blkfront.c"
-#include "../../tools/pvguest/guest.c"
-#include "../../tools/pvguest/console.c"
+#include <event2/event.h>
+
+#include "../../tools/pvguest/consfront.h"
+#include "../../tools/pvguest/guest.h"
+#include "pvd/hv.h"	/* before <xen/io/console.h>: Xen's types */
+#include "pvd/hv_sim.h"
+#include "pvd/log.h"
+#include <xen/io/console.h>
 
 #define DOMID 9
 /* Bounded waits on the shell (a real process): 20 s of 5 ms turns. */
@@ -43,8 +44,8 @@ struct fx {
 	char dir[64];
 	struct event_base *base;
 	struct guest *g;
-	struct console *c;
-	struct console_config cfg;
+	struct consfront *c;
+	struct consfront_config cfg;
 	struct xencons_interface *intf;	/* as the backend sees it */
 	char *out;			/* everything consumed so far */
 	size_t out_len;
@@ -79,7 +80,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	console_stop(f->c);
+	consfront_stop(f->c);
 	guest_destroy(f->g);
 	event_base_free(f->base);
 	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -90,13 +91,21 @@ static int teardown(void **state)
 
 static void start(struct fx *f)
 {
-	assert_int_equal(console_start(&f->c, f->base, f->g, "con", &f->cfg), 0);
+	assert_int_equal(consfront_start(&f->c, f->base, f->g, "con", &f->cfg), 0);
 }
 
-/* The backend's notification. */
+static struct consfront_stats stats(struct fx *f)
+{
+	struct consfront_stats st;
+
+	consfront_get_stats(f->c, &st);
+	return st;
+}
+
+/* The backend's notification (what the guest's port handler does). */
 static void kick(struct fx *f)
 {
-	on_port(f->c, guest_console_port(f->g));
+	consfront_kick(f->c);
 }
 
 /* The backend consumes everything in the out ring (checking the indices
@@ -168,14 +177,14 @@ static void test_full_ring_holds_messages_bounded(void **state)
 	/* Nobody consumes: the ring fills, then the message buffer, then
 	 * lines are dropped and counted. */
 	for (i = 0; i < 1000; i++)
-		console_printf(f->c, "line %04u of a flood of messages", i);
+		consfront_printf(f->c, "line %04u of a flood of messages", i);
 	assert_int_equal(f->intf->out_prod - f->intf->out_cons, sizeof(f->intf->out));
-	assert_true(f->c->msg_len <= CONSOLE_MSG_MAX);
-	assert_true(f->c->msg_dropped > 0);
+	assert_true(stats(f).msg_queued <= CONSFRONT_MSG_MAX);
+	assert_true(stats(f).msg_dropped > 0);
 	/* The backend catches up: what was kept arrives, in order, whole. */
 	for (i = 0; i < 20; i++)
 		consume(f);
-	assert_int_equal(f->c->msg_len, 0);
+	assert_int_equal(stats(f).msg_queued, 0);
 	for (i = 0; i < 1000; i++) {
 		snprintf(want, sizeof(want), "pvguest: line %04u of a flood of messages\r\n", i);
 		if (!strstr(f->out, want))
@@ -198,14 +207,14 @@ static void test_bad_out_indices(void **state)
 	prod = f->intf->out_prod;
 	/* A backend claiming to have consumed more than was produced. */
 	f->intf->out_cons = prod + 5000;
-	console_printf(f->c, "while the indices are bad");
+	consfront_printf(f->c, "while the indices are bad");
 	assert_int_equal(f->intf->out_prod, prod);
-	assert_true(f->c->out_bad);
+	assert_true(stats(f).out_stopped);
 	/* Our own index is ours: what the page says is not taken. */
 	f->intf->out_prod = 12345;
 	f->intf->out_cons = prod;
 	kick(f);
-	assert_false(f->c->out_bad);
+	assert_false(stats(f).out_stopped);
 	assert_int_equal(f->intf->out_prod, prod + strlen("pvguest: while the indices are bad\r\n"));
 	consume(f);
 	assert_non_null(strstr(f->out, "pvguest: while the indices are bad\r\n"));
@@ -225,12 +234,12 @@ static void test_bad_in_indices_and_no_shell(void **state)
 	f->intf->in_prod = cons + 5000;
 	kick(f);
 	assert_int_equal(f->intf->in_cons, cons);
-	assert_true(f->c->in_bad);
+	assert_true(stats(f).in_stopped);
 	/* Our consumer index is ours too. */
 	f->intf->in_cons = 777;
 	f->intf->in_prod = cons;
 	kick(f);
-	assert_false(f->c->in_bad);
+	assert_false(stats(f).in_stopped);
 	f->intf->in[MASK_XENCONS_IDX(cons, f->intf->in)] = 'x';
 	f->intf->in_prod = cons + 1;
 	kick(f);
@@ -257,11 +266,11 @@ static void test_shell(void **state)
 	/* A background job of the new shell goes with it at stop. */
 	input(f, "sleep 1000 & echo job-$!\r");
 	assert_true(wait_out(f, "job-"));
-	pid = f->c->pid;
+	pid = stats(f).shell_pid;
 	assert_true(pid > 0);
-	console_stop(f->c);
+	consfront_stop(f->c);
 	f->c = NULL;
-	/* Reaped by console_stop: the pid names nothing of ours now. */
+	/* Reaped by consfront_stop: the pid names nothing of ours now. */
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
 	assert_int_equal(errno, ECHILD);
 }
@@ -300,9 +309,9 @@ static void test_input_backpressure(void **state)
 	assert_int_equal(still, 50);
 	/* The ring stays full, the guest waits for the pty to take more. */
 	assert_true(f->intf->in_prod - f->intf->in_cons > sizeof(f->intf->in) - sizeof(chunk));
-	assert_true(f->c->wr_on);
-	assert_true(f->c->in_len > f->c->in_off);
-	assert_true(f->c->in_len <= sizeof(f->c->in));
+	assert_true(stats(f).pty_full);
+	assert_true(stats(f).in_held > 0);
+	assert_true(stats(f).in_held <= sizeof(f->intf->in));
 }
 
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)

@@ -58,7 +58,7 @@ int guest_ready_line(const struct guest *g, char *buf, size_t len);
 /* <rundir>/guests/dom<N> */
 const char *guest_dir(const struct guest *g);
 struct xenbus *guest_xenbus(struct guest *g);
-/* For the console frontend (console.h): the domain and its console port. */
+/* For the console frontend (consfront.h): the domain and its console port. */
 struct hv_sim_domain *guest_domain(struct guest *g);
 evtchn_port_t guest_console_port(const struct guest *g);
 

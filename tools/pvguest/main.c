@@ -35,7 +35,7 @@
 #include <event2/event.h>
 
 #include "blkfront.h"
-#include "console.h"
+#include "consfront.h"
 #include "guest.h"
 #include "loadgen.h"
 #include "pvd/daemon.h"
@@ -52,7 +52,7 @@ struct opts {
 	struct blkfront_opts blk;
 	const char *loadgen;
 	struct loadgen_spec lg;
-	struct console_config con;
+	struct consfront_config con;
 };
 
 struct ctx {
@@ -68,7 +68,7 @@ struct ctx {
 	struct guest *g;
 	struct blkfront_config blk;
 	struct loadgen *lg;
-	struct console *con;
+	struct consfront *con;
 	int exit_status;
 };
 
@@ -490,7 +490,7 @@ static int start(struct ctx *x)
 	}
 	rc = guest_boot(x->g);
 	if (rc == 0)
-		rc = console_start(&x->con, x->base, x->g, x->o.name, &x->o.con);
+		rc = consfront_start(&x->con, x->base, x->g, x->o.name, &x->o.con);
 	if (rc < 0)
 		return rc;
 	n = guest_ready_line(x->g, line, sizeof(line));
@@ -559,7 +559,7 @@ int main(int argc, char **argv)
 	}
 	rc = start(&x);
 	if (rc < 0) {
-		console_stop(x.con);
+		consfront_stop(x.con);
 		guest_destroy(x.g);
 		loadgen_destroy(x.lg);
 		daemon_signals_stop(&sigs);
@@ -581,7 +581,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(x.base);
 	/* The guest first: its disks fail what the load generator has in
 	 * flight. */
-	console_stop(x.con);
+	consfront_stop(x.con);
 	guest_destroy(x.g);
 	loadgen_destroy(x.lg);
 	daemon_signals_stop(&sigs);
