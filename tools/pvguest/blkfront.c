@@ -592,6 +592,17 @@ static uint64_t chunk_bytes(const struct blkfront *bf)
 	return (uint64_t)bf->segs_per_req * HV_PAGE_SIZE;
 }
 
+static void queue_io(struct blkfront *bf, struct blkio *io)
+{
+	io->next = NULL;
+	if (bf->q_tail)
+		bf->q_tail->next = io;
+	else
+		bf->q_head = io;
+	bf->q_tail = io;
+	bf->nqueued++;
+}
+
 static void io_finish(struct blkfront *bf, struct blkio *io)
 {
 	int err = io->err;
@@ -601,13 +612,7 @@ static void io_finish(struct blkfront *bf, struct blkio *io)
 		io->flush_phase = true;
 		io->nsubs = 1;
 		io->next_sub = io->ndone = 0;
-		io->next = NULL;
-		if (bf->q_tail)
-			bf->q_tail->next = io;
-		else
-			bf->q_head = io;
-		bf->q_tail = io;
-		bf->nqueued++;
+		queue_io(bf, io);
 		bf->again = true;
 		return;
 	}
@@ -641,49 +646,64 @@ static struct ring *pick_ring(struct blkfront *bf)
 	return best;
 }
 
-/* Puts sub-request sub of io on ring r.  0, or -EAGAIN when pages ran
- * out (nothing taken). */
-static int issue(struct blkfront *bf, struct ring *r, struct blkio *io,
-		 uint32_t sub)
-{
-	blkif_request_t req = { 0 };
-	struct shadow *s;
-	uint32_t id = r->free_head;
-	unsigned nseg = 0, nind = 0;
-	uint64_t off = 0, len = 0;
+/* What one sub-request is on the ring. */
+struct plan {
 	uint8_t op;
-	bool wr = false;
+	bool wr;
+	unsigned nseg, nind;	/* data pages, indirect pages */
+	uint64_t off, len;	/* of the data, within io */
+};
 
+/* The operation and pages of sub-request sub of io.  -E2BIG when it was
+ * planned for a backend that took more segments. */
+static int plan_sub(const struct blkfront *bf, const struct blkio *io,
+		    uint32_t sub, struct plan *p)
+{
+	*p = (struct plan){ 0 };
 	if (io->flush_phase || io->op == BLKIO_FLUSH) {
-		op = bf->flush ? BLKIF_OP_FLUSH_DISKCACHE : BLKIF_OP_WRITE_BARRIER;
-	} else if (io->op == BLKIO_DISCARD) {
-		op = BLKIF_OP_DISCARD;
-	} else {
-		wr = io->op == BLKIO_WRITE;
-		op = wr ? BLKIF_OP_WRITE : BLKIF_OP_READ;
-		off = (uint64_t)sub * io->chunk;
-		len = io->len - off < io->chunk ? io->len - off : io->chunk;
-		nseg = (unsigned)((len + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE);
-		if (nseg > bf->segs_per_req)
-			return -E2BIG;	/* planned for a backend that took more */
-		if (nseg > BLKIF_MAX_SEGMENTS_PER_REQUEST)
-			nind = (unsigned)((nseg + BLKFRONT_SEGS_PER_INDIRECT_PAGE - 1) /
-					  BLKFRONT_SEGS_PER_INDIRECT_PAGE);
+		p->op = bf->flush ? BLKIF_OP_FLUSH_DISKCACHE : BLKIF_OP_WRITE_BARRIER;
+		return 0;
 	}
-	s = &r->shadow[id];
-	/* Pages first: all or nothing. */
-	for (unsigned i = 0; i < nseg + nind; i++) {
+	if (io->op == BLKIO_DISCARD) {
+		p->op = BLKIF_OP_DISCARD;
+		return 0;
+	}
+	p->wr = io->op == BLKIO_WRITE;
+	p->op = p->wr ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+	p->off = (uint64_t)sub * io->chunk;
+	p->len = io->len - p->off < io->chunk ? io->len - p->off : io->chunk;
+	p->nseg = (unsigned)((p->len + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE);
+	if (p->nseg > bf->segs_per_req)
+		return -E2BIG;
+	if (p->nseg > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+		p->nind = (unsigned)((p->nseg + BLKFRONT_SEGS_PER_INDIRECT_PAGE - 1) /
+				     BLKFRONT_SEGS_PER_INDIRECT_PAGE);
+	return 0;
+}
+
+/* The shadow's pages: all or nothing (-EAGAIN). */
+static int plan_pages(struct blkfront *bf, struct shadow *s, const struct plan *p)
+{
+	for (unsigned i = 0; i < p->nseg + p->nind; i++) {
 		/* The backend writes data pages of a read; it only reads
 		 * indirect pages and the pages of a write. */
-		s->pages[i] = page_get(bf, i < nseg && !wr);
+		s->pages[i] = page_get(bf, i < p->nseg && !p->wr);
 		if (!s->pages[i]) {
 			while (i--)
 				page_put(bf, s->pages[i]);
 			return -EAGAIN;
 		}
 	}
-	if (op == BLKIF_OP_DISCARD) {
-		blkif_request_discard_t *d = (blkif_request_discard_t *)&req;
+	return 0;
+}
+
+/* The request's header: discard, indirect or direct. */
+static void req_header(const struct blkfront *bf, const struct blkio *io,
+		       const struct plan *p, const struct shadow *s, uint32_t id,
+		       blkif_request_t *req)
+{
+	if (p->op == BLKIF_OP_DISCARD) {
+		blkif_request_discard_t *d = (blkif_request_discard_t *)req;
 
 		d->operation = BLKIF_OP_DISCARD;
 		d->flag = 0;
@@ -691,26 +711,33 @@ static int issue(struct blkfront *bf, struct ring *r, struct blkio *io,
 		d->id = id;
 		d->sector_number = io->offset / SECTOR;
 		d->nr_sectors = io->len / SECTOR;
-	} else if (nind) {
-		blkif_request_indirect_t *ind = (blkif_request_indirect_t *)&req;
+	} else if (p->nind) {
+		blkif_request_indirect_t *ind = (blkif_request_indirect_t *)req;
 
 		ind->operation = BLKIF_OP_INDIRECT;
-		ind->indirect_op = op;
-		ind->nr_segments = (uint16_t)nseg;
+		ind->indirect_op = p->op;
+		ind->nr_segments = (uint16_t)p->nseg;
 		ind->id = id;
-		ind->sector_number = (io->offset + off) / SECTOR;
+		ind->sector_number = (io->offset + p->off) / SECTOR;
 		ind->handle = (blkif_vdev_t)bf->vdev;
-		for (unsigned k = 0; k < nind; k++)
-			ind->indirect_grefs[k] = s->pages[nseg + k]->ref;
+		for (unsigned k = 0; k < p->nind; k++)
+			ind->indirect_grefs[k] = s->pages[p->nseg + k]->ref;
 	} else {
-		req.operation = op;
-		req.nr_segments = (uint8_t)nseg;
-		req.handle = (blkif_vdev_t)bf->vdev;
-		req.id = id;
-		req.sector_number = (io->offset + off) / SECTOR;
+		req->operation = p->op;
+		req->nr_segments = (uint8_t)p->nseg;
+		req->handle = (blkif_vdev_t)bf->vdev;
+		req->id = id;
+		req->sector_number = (io->offset + p->off) / SECTOR;
 	}
-	for (unsigned i = 0; i < nseg; i++) {
-		uint64_t seg_len = len - (uint64_t)i * HV_PAGE_SIZE;
+}
+
+/* The segments (in the request, or in its indirect pages), and a write's
+ * data in their pages. */
+static void req_segments(const struct blkio *io, const struct plan *p,
+			 const struct shadow *s, blkif_request_t *req)
+{
+	for (unsigned i = 0; i < p->nseg; i++) {
+		uint64_t seg_len = p->len - (uint64_t)i * HV_PAGE_SIZE;
 		struct blkif_request_segment seg;
 
 		if (seg_len > HV_PAGE_SIZE)
@@ -719,24 +746,44 @@ static int issue(struct blkfront *bf, struct ring *r, struct blkio *io,
 			.gref = s->pages[i]->ref, .first_sect = 0,
 			.last_sect = (uint8_t)(seg_len / SECTOR - 1),
 		};
-		if (wr)
-			blkio_copy_data(io, off + (uint64_t)i * HV_PAGE_SIZE,
-				     s->pages[i]->p, seg_len);
-		if (nind) {
+		if (p->wr)
+			blkio_copy_data(io, p->off + (uint64_t)i * HV_PAGE_SIZE,
+					s->pages[i]->p, seg_len);
+		if (p->nind) {
 			struct blkif_request_segment *segs =
-				s->pages[nseg + i / BLKFRONT_SEGS_PER_INDIRECT_PAGE]->p;
+				s->pages[p->nseg + i / BLKFRONT_SEGS_PER_INDIRECT_PAGE]->p;
 
 			segs[i % BLKFRONT_SEGS_PER_INDIRECT_PAGE] = seg;
 		} else {
-			req.seg[i] = seg;
+			req->seg[i] = seg;
 		}
 	}
+}
+
+/* Puts sub-request sub of io on ring r.  0, or -EAGAIN when pages ran
+ * out (nothing taken). */
+static int issue(struct blkfront *bf, struct ring *r, struct blkio *io,
+		 uint32_t sub)
+{
+	blkif_request_t req = { 0 };
+	uint32_t id = r->free_head;
+	struct shadow *s = &r->shadow[id];
+	struct plan p;
+	int rc;
+
+	rc = plan_sub(bf, io, sub, &p);
+	if (rc == 0)
+		rc = plan_pages(bf, s, &p);
+	if (rc < 0)
+		return rc;
+	req_header(bf, io, &p, s, id, &req);
+	req_segments(io, &p, s, &req);
 	r->free_head = s->next_free;
 	s->io = io;
 	s->sub = sub;
-	s->op = op;
-	s->nseg = (uint16_t)nseg;
-	s->nind = (uint8_t)nind;
+	s->op = p.op;
+	s->nseg = (uint16_t)p.nseg;
+	s->nind = (uint8_t)p.nind;
 	*RING_GET_REQUEST(&r->fr, r->fr.req_prod_pvt) = req;
 	r->fr.req_prod_pvt++;
 	r->inflight++;
@@ -1008,17 +1055,6 @@ static void process(struct blkfront *bf)
 	bf->busy = false;
 	if (bf->broken)
 		handle_broken(bf);
-}
-
-static void queue_io(struct blkfront *bf, struct blkio *io)
-{
-	io->next = NULL;
-	if (bf->q_tail)
-		bf->q_tail->next = io;
-	else
-		bf->q_head = io;
-	bf->q_tail = io;
-	bf->nqueued++;
 }
 
 static void bf_on_kick(evutil_socket_t fd, short what, void *arg)
@@ -1296,35 +1332,39 @@ fail:
 	switch_state(bf, XenbusStateClosed);
 }
 
-/* Backend Connected: the disk's properties and features. */
-static void cont_connect(struct blkfront *bf)
+/* The disk's numbers from the backend: size, info, sector sizes,
+ * discard geometry, indirect segments.  0, or -EINVAL (logged). */
+static int read_disk(struct blkfront *bf, uint64_t *gran, uint64_t *align,
+		     uint64_t *indirect)
 {
-	uint64_t sectors, info, ssize, pssize, gran, align, indirect;
-	struct blkfront_info bi;
-	bool first;
-	int rc = 0;
+	uint64_t sectors, info, ssize, pssize;
 
-	if (bf->bstate != XenbusStateConnected || bf->fstate != XenbusStateInitialised)
-		return;	/* the backend moved on meanwhile: state is read again */
 	if (!bf->rd.have[K_SECTORS] || !bf->rd.have[K_INFO] || !bf->rd.have[K_SSIZE]) {
 		log_err("vbd %s: backend lacks sectors, info or sector-size", bf->devid);
-		goto fail;
+		return -EINVAL;
 	}
 	if (rd_num(bf, K_SECTORS, UINT64_MAX / SECTOR, 0, &sectors) < 0 ||
 	    rd_num(bf, K_INFO, UINT32_MAX, 0, &info) < 0 ||
 	    rd_num(bf, K_SSIZE, 65536, 0, &ssize) < 0 ||
 	    ssize < SECTOR || (ssize & (ssize - 1)) ||
 	    rd_num(bf, K_PSSIZE, 1u << 20, ssize, &pssize) < 0 || pssize % ssize ||
-	    rd_num(bf, K_DGRAN, UINT32_MAX, ssize, &gran) < 0 ||
-	    rd_num(bf, K_DALIGN, UINT32_MAX, 0, &align) < 0 ||
-	    rd_num(bf, K_INDIRECT, UINT32_MAX, 0, &indirect) < 0) {
+	    rd_num(bf, K_DGRAN, UINT32_MAX, ssize, gran) < 0 ||
+	    rd_num(bf, K_DALIGN, UINT32_MAX, 0, align) < 0 ||
+	    rd_num(bf, K_INDIRECT, UINT32_MAX, 0, indirect) < 0) {
 		log_err("vbd %s: bad disk properties from the backend", bf->devid);
-		goto fail;
+		return -EINVAL;
 	}
 	bf->sectors = sectors;
 	bf->info = (unsigned)info;
 	bf->sector_size = (unsigned)ssize;
 	bf->phys_sector_size = (unsigned)pssize;
+	return 0;
+}
+
+/* The features we use: the backend's, less what the options turn off. */
+static void pick_features(struct blkfront *bf, uint64_t gran, uint64_t align,
+			  uint64_t indirect)
+{
 	/* As Linux: flush-cache above barrier; both off with --blk-no-flush. */
 	bf->barrier = !bf->o.no_flush && rd_bool(bf, K_BARRIER);
 	bf->flush = !bf->o.no_flush && rd_bool(bf, K_FLUSH);
@@ -1343,25 +1383,94 @@ static void cont_connect(struct blkfront *bf)
 	bf->segs_per_req = indirect ? (unsigned)indirect : BLKIF_MAX_SEGMENTS_PER_REQUEST;
 	bf->ind_per_req = indirect ? (unsigned)((indirect + BLKFRONT_SEGS_PER_INDIRECT_PAGE - 1) /
 						BLKFRONT_SEGS_PER_INDIRECT_PAGE) : 0;
-	{
-		/* Enough for every slot of every ring, within half the
-		 * guest's memory. */
-		size_t want = 0, cap = hv_sim_domain_npages(bf->env.dom) / 2;
+}
 
-		for (unsigned k = 0; k < bf->nrings; k++) {
-			rc = ring_shadows(bf, &bf->rings[k]);
-			if (rc < 0)
-				goto fail;
-			want += (size_t)bf->rings[k].size *
-				(bf->segs_per_req + bf->ind_per_req);
-		}
-		bf->pool_max = (unsigned)(want < cap ? want : cap);
-		if (bf->pool_max < bf->segs_per_req + bf->ind_per_req) {
-			log_err("vbd %s: guest memory too small for one request",
-				bf->devid);
-			goto fail;
-		}
+/* Shadows for every ring, and a page pool enough for every slot of every
+ * ring, within half the guest's memory. */
+static int alloc_requests(struct blkfront *bf)
+{
+	size_t want = 0, cap = hv_sim_domain_npages(bf->env.dom) / 2;
+	int rc;
+
+	for (unsigned k = 0; k < bf->nrings; k++) {
+		rc = ring_shadows(bf, &bf->rings[k]);
+		if (rc < 0)
+			return rc;
+		want += (size_t)bf->rings[k].size * (bf->segs_per_req + bf->ind_per_req);
 	}
+	bf->pool_max = (unsigned)(want < cap ? want : cap);
+	if (bf->pool_max < bf->segs_per_req + bf->ind_per_req) {
+		log_err("vbd %s: guest memory too small for one request", bf->devid);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The disk as its NBD export offers it. */
+static void nbd_disk_of(const struct blkfront *bf, struct nbd_disk *d)
+{
+	struct blkfront_info bi;
+
+	blkfront_get_info(bf, &bi);
+	*d = (struct nbd_disk){ .size = bi.size, .block = bi.sector_size,
+				.readonly = bi.readonly, .can_flush = bi.can_flush,
+				.can_trim = bi.can_discard };
+}
+
+/* The disk's NBD export, on <guest dir>/vbd-<devid>.nbd, and a file
+ * beside it saying where to reach it (for pvctl block-list). */
+static void nbd_start(struct blkfront *bf)
+{
+	struct nbd_config nc = {
+		.path = bf->nbd_path, .name = bf->devid,
+		.submit = blkfront_submit, .submit_arg = bf,
+	};
+	FILE *f;
+
+	nbd_disk_of(bf, &nc.disk);
+	if (snprintf(bf->nbd_path, sizeof(bf->nbd_path), "%s/vbd-%s.nbd",
+		     guest_dir(bf->env.guest), bf->devid) >= (int)sizeof(bf->nbd_path))
+		bf->nbd_path[0] = 0;	/* nbd_export_start refuses */
+	if (snprintf(bf->uri_path, sizeof(bf->uri_path), "%s.uri",
+		     bf->nbd_path) >= (int)sizeof(bf->uri_path))
+		bf->uri_path[0] = 0;
+	if (nbd_export_start(&bf->nbd, bf->env.base, &nc) < 0)
+		return;
+	f = fopen(bf->uri_path, "w");
+	if (f) {
+		fprintf(f, "nbd+unix:///?socket=%s\n", bf->nbd_path);
+		fclose(f);
+	}
+	log_info("vbd %s: NBD export nbd+unix:///?socket=%s", bf->devid, bf->nbd_path);
+}
+
+/* A new connection or size: the export learns it (started once). */
+static void nbd_refresh(struct blkfront *bf)
+{
+	struct nbd_disk d;
+
+	if (bf->nbd) {
+		nbd_disk_of(bf, &d);
+		nbd_export_update(bf->nbd, &d);
+	} else if (!bf->o.no_nbd && bf->env.guest) {
+		nbd_start(bf);
+	}
+}
+
+/* Backend Connected: the disk's properties and features. */
+static void cont_connect(struct blkfront *bf)
+{
+	uint64_t gran, align, indirect;
+	struct blkfront_info bi;
+	bool first;
+
+	if (bf->bstate != XenbusStateConnected || bf->fstate != XenbusStateInitialised)
+		return;	/* the backend moved on meanwhile: state is read again */
+	if (read_disk(bf, &gran, &align, &indirect) < 0)
+		goto fail;
+	pick_features(bf, gran, align, indirect);
+	if (alloc_requests(bf) < 0)
+		goto fail;
 	first = !bf->connected_once;
 	bf->connected_once = true;
 	bf->disconnected_since = 0;
@@ -1372,41 +1481,7 @@ static void cont_connect(struct blkfront *bf)
 		 bf->flush ? "flush " : bf->barrier ? "barrier " : "",
 		 bf->discard ? "discard " : "", bf->persistent ? "persistent " : "",
 		 bf->max_indirect ? "indirect" : "", bf->segs_per_req);
-	if (!bf->o.no_nbd) {
-		struct nbd_disk d = {
-			.size = bi.size, .block = bi.sector_size,
-			.readonly = bi.readonly, .can_flush = bi.can_flush,
-			.can_trim = bi.can_discard,
-		};
-
-		if (bf->nbd) {
-			nbd_export_update(bf->nbd, &d);
-		} else if (bf->env.guest) {
-			struct nbd_config nc = {
-				.path = bf->nbd_path, .name = bf->devid, .disk = d,
-				.submit = blkfront_submit, .submit_arg = bf,
-			};
-			FILE *f;
-
-			if (snprintf(bf->nbd_path, sizeof(bf->nbd_path), "%s/vbd-%s.nbd",
-				     guest_dir(bf->env.guest), bf->devid) >=
-			    (int)sizeof(bf->nbd_path))
-				bf->nbd_path[0] = 0;	/* nbd_export_start refuses */
-			if (snprintf(bf->uri_path, sizeof(bf->uri_path), "%s.uri",
-				     bf->nbd_path) >= (int)sizeof(bf->uri_path))
-				bf->uri_path[0] = 0;
-			if (nbd_export_start(&bf->nbd, bf->env.base, &nc) == 0) {
-				/* For pvctl block-list: where to reach the disk. */
-				f = fopen(bf->uri_path, "w");
-				if (f) {
-					fprintf(f, "nbd+unix:///?socket=%s\n", bf->nbd_path);
-					fclose(f);
-				}
-				log_info("vbd %s: NBD export nbd+unix:///?socket=%s",
-					 bf->devid, bf->nbd_path);
-			}
-		}
-	}
+	nbd_refresh(bf);
 	if (!first)
 		bf->st.reconnects++;
 	tell(bf, BLKFRONT_CONNECTED);
@@ -1428,16 +1503,8 @@ static void cont_resize(struct blkfront *bf)
 	log_info("vbd %s: capacity %" PRIu64 " -> %" PRIu64 " sectors", bf->devid,
 		 bf->sectors, sectors);
 	bf->sectors = sectors;
-	if (bf->nbd) {
-		struct blkfront_info bi;
-		struct nbd_disk d;
-
-		blkfront_get_info(bf, &bi);
-		d = (struct nbd_disk){ .size = bi.size, .block = bi.sector_size,
-				       .readonly = bi.readonly, .can_flush = bi.can_flush,
-				       .can_trim = bi.can_discard };
-		nbd_export_update(bf->nbd, &d);
-	}
+	if (bf->nbd)
+		nbd_refresh(bf);
 }
 
 static void cont_state(struct blkfront *bf)

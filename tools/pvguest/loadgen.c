@@ -17,6 +17,7 @@
 
 #include "loadgen.h"
 #include "pvd/log.h"
+#include "pvd/num.h"
 #include "pvd/ring_util.h"
 
 #define HBUCKETS (64 * 16)
@@ -132,8 +133,7 @@ int loadgen_parse(const char *str, struct loadgen_spec *o, char *err, size_t err
 	strcpy(buf, str);
 	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *v = strchr(kv, '=');
-		unsigned long long n = 0;
-		char *e = NULL;
+		uint64_t n = 0;
 
 		if (!v) {
 			snprintf(err, errlen, "'%s': want key=value", kv);
@@ -162,9 +162,7 @@ int loadgen_parse(const char *str, struct loadgen_spec *o, char *err, size_t err
 			o->rw = (enum loadgen_rw)i;
 			continue;
 		}
-		errno = 0;
-		n = strtoull(v, &e, 10);
-		if (errno || e == v || *e || *v == '-') {
+		if (pvd_parse_uint(v, UINT64_MAX, &n) < 0) {
 			snprintf(err, errlen, "%s: not a number: '%s'", kv, v);
 			return -EINVAL;
 		}

@@ -2,7 +2,8 @@
  *
  *   pvguest --domid N --name NAME [--memory MiB] [--ready-fd FD]
  *           [--user USER] [-f] [--log-level LEVEL] [--blk-* ...]
- *           [--loadgen SPEC]
+ *           [--loadgen SPEC] [--console-shell CMD | --no-console-shell]
+ *   pvguest --version
  *
  * Start-up, in this order, so that every failure is one line on stderr and
  * a non-zero exit status (also when detaching: the parent waits for the
@@ -40,6 +41,7 @@
 #include "loadgen.h"
 #include "pvd/daemon.h"
 #include "pvd/log.h"
+#include "pvd/num.h"
 
 struct opts {
 	unsigned long domid;
@@ -102,6 +104,7 @@ static void usage(FILE *f)
 "                             'devid=51712,rw=randread,bs=4096,qd=32,seconds=5,verify=1,exit=1'\n"
 "      --no-console-shell     no shell on the console (pvguest's messages only)\n"
 "      --console-shell CMD    the console's shell (default: $PVD_GUEST_SHELL, else /bin/sh -i)\n"
+"      --version          print the version and exit\n"
 "  -h, --help\n"
 "The ready line: domid=N store_gfn=G store_port=P console_gfn=C console_port=Q pid=PID\n",
 		DOMID_FIRST_RESERVED - 1, GUEST_MEMORY_MAX_MIB, BLKFRONT_MAX_QUEUES,
@@ -127,23 +130,17 @@ static void die_usage(const char *fmt, ...)
 static unsigned long parse_num(const char *opt, const char *s,
 			       unsigned long min, unsigned long max)
 {
-	unsigned long v;
-	char *e;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &e, 10);
-	if (errno || e == s || *e || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "pvguest: %s: want a number in %lu..%lu, got '%s'\n",
-			opt, min, max, s);
-		exit(2);
-	}
-	return v;
+	if (pvd_parse_range(s, min, max, &v) < 0)
+		die_usage("%s: want a number in %lu..%lu, got '%s'", opt, min, max, s);
+	return (unsigned long)v;
 }
 
 enum { O_DOMID = 256, O_NAME, O_MEM, O_READY, O_USER, O_LEVEL,
        O_BLK_NO_INDIRECT, O_BLK_NO_PERSISTENT, O_BLK_NO_DISCARD, O_BLK_NO_FLUSH,
        O_BLK_NO_NBD, O_BLK_QUEUES, O_BLK_ORDER, O_BLK_INDIRECT, O_BLK_SPIN,
-       O_BLK_TIMEOUT, O_LOADGEN, O_NO_CON_SHELL, O_CON_SHELL };
+       O_BLK_TIMEOUT, O_LOADGEN, O_NO_CON_SHELL, O_CON_SHELL, O_VERSION };
 
 static const struct option longopts[] = {
 	{ "domid", required_argument, NULL, O_DOMID },
@@ -167,101 +164,107 @@ static const struct option longopts[] = {
 	{ "no-console-shell", no_argument, NULL, O_NO_CON_SHELL },
 	{ "console-shell", required_argument, NULL, O_CON_SHELL },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
-static void parse_opts(int argc, char **argv, struct opts *o)
+/* The domain's and the process's options; false: not one of them. */
+static bool opt_guest(struct opts *o, int ch, const char *arg)
 {
-	int ch;
-
-	*o = (struct opts){ .memory_mib = 64, .ready_fd = -1,
-			    .level = LOG_LVL_INFO };
-	blkfront_opts_default(&o->blk);
-	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case O_DOMID:
-			o->domid = parse_num("--domid", optarg, 1,
-					     DOMID_FIRST_RESERVED - 1);
-			break;
-		case O_NAME:
-			o->name = optarg;
-			break;
-		case O_MEM:
-			o->memory_mib = parse_num("--memory", optarg,
-						  GUEST_MEMORY_MIN_MIB,
-						  GUEST_MEMORY_MAX_MIB);
-			break;
-		case O_READY:
-			o->ready_fd = (int)parse_num("--ready-fd", optarg, 0, INT_MAX);
-			break;
-		case O_USER:
-			o->user = optarg;
-			break;
-		case 'f':
-			o->foreground = 1;
-			break;
-		case O_LEVEL:
-			if (log_parse_level(optarg, &o->level) < 0)
-				die_usage("--log-level: unknown level '%s'", optarg);
-			break;
-		case O_BLK_NO_INDIRECT:
-			o->blk.no_indirect = true;
-			break;
-		case O_BLK_NO_PERSISTENT:
-			o->blk.no_persistent = true;
-			break;
-		case O_BLK_NO_DISCARD:
-			o->blk.no_discard = true;
-			break;
-		case O_BLK_NO_FLUSH:
-			o->blk.no_flush = true;
-			break;
-		case O_BLK_NO_NBD:
-			o->blk.no_nbd = true;
-			break;
-		case O_BLK_QUEUES:
-			o->blk.max_queues = (unsigned)parse_num("--blk-max-queues",
-				optarg, 1, BLKFRONT_MAX_QUEUES);
-			break;
-		case O_BLK_ORDER:
-			o->blk.max_ring_order = (unsigned)parse_num("--blk-ring-order",
-				optarg, 0, BLKFRONT_MAX_RING_ORDER);
-			break;
-		case O_BLK_INDIRECT:
-			o->blk.max_indirect_segs = (unsigned)parse_num("--blk-max-indirect",
-				optarg, BLKIF_MAX_SEGMENTS_PER_REQUEST + 1,
-				BLKFRONT_MAX_INDIRECT_SEGS);
-			break;
-		case O_BLK_SPIN:
-			o->blk.spin_ns = (unsigned)parse_num("--blk-spin-ns", optarg, 0,
-							     1000000);
-			break;
-		case O_BLK_TIMEOUT:
-			o->blk.timeout_s = (unsigned)parse_num("--blk-timeout", optarg,
-							       1, 86400);
-			break;
-		case O_LOADGEN: {
-			char why[128];
-
-			o->loadgen = optarg;
-			if (loadgen_parse(optarg, &o->lg, why, sizeof(why)) < 0)
-				die_usage("--loadgen: %s", why);
-			break;
-		}
-		case O_NO_CON_SHELL:
-			o->con.no_shell = true;
-			break;
-		case O_CON_SHELL:
-			o->con.shell = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
-		}
+	switch (ch) {
+	case O_DOMID:
+		o->domid = parse_num("--domid", arg, 1, DOMID_FIRST_RESERVED - 1);
+		return true;
+	case O_NAME:
+		o->name = arg;
+		return true;
+	case O_MEM:
+		o->memory_mib = parse_num("--memory", arg, GUEST_MEMORY_MIN_MIB,
+					  GUEST_MEMORY_MAX_MIB);
+		return true;
+	case O_READY:
+		o->ready_fd = (int)parse_num("--ready-fd", arg, 0, INT_MAX);
+		return true;
+	case O_USER:
+		o->user = arg;
+		return true;
+	case 'f':
+		o->foreground = 1;
+		return true;
+	case O_LEVEL:
+		if (log_parse_level(arg, &o->level) < 0)
+			die_usage("--log-level: unknown level '%s'", arg);
+		return true;
 	}
+	return false;
+}
+
+/* --blk-*: the block frontend's; false: not one of them. */
+static bool opt_blk(struct blkfront_opts *b, int ch, const char *arg)
+{
+	switch (ch) {
+	case O_BLK_NO_INDIRECT:
+		b->no_indirect = true;
+		return true;
+	case O_BLK_NO_PERSISTENT:
+		b->no_persistent = true;
+		return true;
+	case O_BLK_NO_DISCARD:
+		b->no_discard = true;
+		return true;
+	case O_BLK_NO_FLUSH:
+		b->no_flush = true;
+		return true;
+	case O_BLK_NO_NBD:
+		b->no_nbd = true;
+		return true;
+	case O_BLK_QUEUES:
+		b->max_queues = (unsigned)parse_num("--blk-max-queues", arg, 1,
+						    BLKFRONT_MAX_QUEUES);
+		return true;
+	case O_BLK_ORDER:
+		b->max_ring_order = (unsigned)parse_num("--blk-ring-order", arg, 0,
+							BLKFRONT_MAX_RING_ORDER);
+		return true;
+	case O_BLK_INDIRECT:
+		b->max_indirect_segs = (unsigned)parse_num("--blk-max-indirect", arg,
+			BLKIF_MAX_SEGMENTS_PER_REQUEST + 1, BLKFRONT_MAX_INDIRECT_SEGS);
+		return true;
+	case O_BLK_SPIN:
+		b->spin_ns = (unsigned)parse_num("--blk-spin-ns", arg, 0, 1000000);
+		return true;
+	case O_BLK_TIMEOUT:
+		b->timeout_s = (unsigned)parse_num("--blk-timeout", arg, 1, 86400);
+		return true;
+	}
+	return false;
+}
+
+/* What runs inside the guest: the load generator, the console's shell;
+ * false: not one of them. */
+static bool opt_inside(struct opts *o, int ch, const char *arg)
+{
+	char why[128];
+
+	switch (ch) {
+	case O_LOADGEN:
+		o->loadgen = arg;
+		if (loadgen_parse(arg, &o->lg, why, sizeof(why)) < 0)
+			die_usage("--loadgen: %s", why);
+		return true;
+	case O_NO_CON_SHELL:
+		o->con.no_shell = true;
+		return true;
+	case O_CON_SHELL:
+		o->con.shell = arg;
+		return true;
+	}
+	return false;
+}
+
+/* What the options say together. */
+static void opts_check(int argc, char **argv, const struct opts *o)
+{
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (!o->domid)
@@ -280,22 +283,41 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	}
 }
 
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+	int ch;
+
+	*o = (struct opts){ .memory_mib = 64, .ready_fd = -1,
+			    .level = LOG_LVL_INFO };
+	blkfront_opts_default(&o->blk);
+	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
+		if (opt_guest(o, ch, optarg) || opt_blk(&o->blk, ch, optarg) ||
+		    opt_inside(o, ch, optarg))
+			continue;
+		if (ch == O_VERSION) {
+			pvd_print_version("pvguest");
+			exit(0);
+		}
+		if (ch == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		usage(stderr);
+		exit(2);
+	}
+	opts_check(argc, argv, o);
+}
+
 /* USER as a name or a numeric uid. */
 static int resolve_user(struct ctx *x)
 {
 	struct passwd *res = NULL;
-	char *e;
-	unsigned long uid;
+	uint64_t uid;
 	int rc;
 
 	rc = getpwnam_r(x->o.user, &x->pw, x->pwbuf, sizeof(x->pwbuf), &res);
-	if (!res && rc == 0) {
-		errno = 0;
-		uid = strtoul(x->o.user, &e, 10);
-		if (!errno && *x->o.user && !*e && uid < UINT_MAX)
-			rc = getpwuid_r((uid_t)uid, &x->pw, x->pwbuf,
-					sizeof(x->pwbuf), &res);
-	}
+	if (!res && rc == 0 && pvd_parse_uint(x->o.user, UINT_MAX - 1, &uid) == 0)
+		rc = getpwuid_r((uid_t)uid, &x->pw, x->pwbuf, sizeof(x->pwbuf), &res);
 	if (!res) {
 		fprintf(stderr, "pvguest: --user: no such user '%s'\n", x->o.user);
 		return -ENOENT;

@@ -617,88 +617,115 @@ fail:
 	req_free(r);
 }
 
+/* What one step of nc_read did: took a message (look for the next),
+ * waits for more input (or for the client to drain), or closed the
+ * client (which may be freed). */
+enum nc_step { NC_NEXT, NC_WAIT, NC_GONE };
+
+/* The client's flags, right after our greeting. */
+static enum nc_step nc_read_flags(struct nbd_client *c, size_t avail)
+{
+	uint8_t b[4];
+	uint32_t fl;
+
+	if (avail < 4)
+		return NC_WAIT;
+	evbuffer_remove(c->in, b, 4);
+	fl = get32(b);
+	if (fl & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES)) {
+		log_info("nbd: client sent unknown flags %#x: closed", fl);
+		nc_close(c);
+		return NC_GONE;
+	}
+	c->no_zeroes = fl & NBD_FLAG_C_NO_ZEROES;
+	c->st = C_OPTS;
+	return NC_NEXT;
+}
+
+/* One option of the handshake, whole. */
+static enum nc_step nc_read_option(struct nbd_client *c, size_t avail)
+{
+	uint8_t hdr[16], *msg;
+	uint32_t opt, len;
+
+	if (avail < 16)
+		return NC_WAIT;
+	evbuffer_copyout(c->in, hdr, 16);
+	opt = get32(hdr + 8);
+	len = get32(hdr + 12);
+	if (get64(hdr) != NBD_OPTS_MAGIC || len > NBD_OPT_MAX ||
+	    c->nopts >= NBD_OPTS_PER_CLIENT) {
+		log_info("nbd: bad option header (or too many options): closed");
+		nc_close(c);
+		return NC_GONE;
+	}
+	if (avail < 16 + (size_t)len)
+		return NC_WAIT;
+	c->nopts++;
+	msg = evbuffer_pullup(c->in, 16 + (ssize_t)len);
+	if (!msg || !handle_opt(c, opt, msg + 16, len)) {
+		nc_close(c);
+		return NC_GONE;
+	}
+	evbuffer_drain(c->in, 16 + (size_t)len);
+	if (c->closing) {
+		nc_close_if_done(c);	/* may free c */
+		return NC_GONE;
+	}
+	return NC_NEXT;
+}
+
+/* One request of the transmission phase, a write with its payload. */
+static enum nc_step nc_read_request(struct nbd_client *c, size_t avail)
+{
+	uint8_t hdr[REQ_HDR];
+	uint32_t len;
+
+	if (nc_over(c)) {
+		nc_pause(c);
+		return NC_WAIT;
+	}
+	if (avail < REQ_HDR)
+		return NC_WAIT;
+	evbuffer_copyout(c->in, hdr, REQ_HDR);
+	if (get32(hdr) != NBD_REQUEST_MAGIC) {
+		log_info("nbd: bad request magic: closed");
+		nc_close(c);
+		return NC_GONE;
+	}
+	len = get32(hdr + 24);
+	if (get16(hdr + 6) == NBD_CMD_WRITE) {
+		if (len > NBD_MAX_PAYLOAD) {
+			/* Cannot be skipped safely. */
+			log_info("nbd: write of %u bytes: closed", len);
+			nc_close(c);
+			return NC_GONE;
+		}
+		if (avail < REQ_HDR + (size_t)len)
+			return NC_WAIT;
+	}
+	handle_req(c, hdr, c->in);
+	if (c->closing) {
+		nc_close_if_done(c);	/* may free c */
+		return NC_GONE;
+	}
+	return NC_NEXT;
+}
+
 static void nc_read(struct bufferevent *bev, void *arg)
 {
 	struct nbd_client *c = arg;
-	struct evbuffer *in = c->in;
+	enum nc_step step = NC_NEXT;
 
-	while (c->bev && c->reading) {
-		size_t avail = evbuffer_get_length(in);
-		uint8_t hdr[REQ_HDR], *msg;
+	while (step == NC_NEXT && c->bev && c->reading) {
+		size_t avail = evbuffer_get_length(c->in);
 
-		if (c->st == C_FLAGS) {
-			uint32_t fl;
-
-			if (avail < 4)
-				return;
-			evbuffer_remove(in, hdr, 4);
-			fl = get32(hdr);
-			if (fl & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES)) {
-				log_info("nbd: client sent unknown flags %#x: closed", fl);
-				nc_close(c);
-				return;
-			}
-			c->no_zeroes = fl & NBD_FLAG_C_NO_ZEROES;
-			c->st = C_OPTS;
-		} else if (c->st == C_OPTS) {
-			uint32_t opt, len;
-
-			if (avail < 16)
-				return;
-			evbuffer_copyout(in, hdr, 16);
-			opt = get32(hdr + 8);
-			len = get32(hdr + 12);
-			if (get64(hdr) != NBD_OPTS_MAGIC || len > NBD_OPT_MAX ||
-			    c->nopts >= NBD_OPTS_PER_CLIENT) {
-				log_info("nbd: bad option header (or too many options): closed");
-				nc_close(c);
-				return;
-			}
-			if (avail < 16 + (size_t)len)
-				return;
-			c->nopts++;
-			msg = evbuffer_pullup(in, 16 + (ssize_t)len);
-			if (!msg || !handle_opt(c, opt, msg + 16, len)) {
-				nc_close(c);
-				return;
-			}
-			evbuffer_drain(in, 16 + (size_t)len);
-			if (c->closing) {
-				nc_close_if_done(c);	/* may free c */
-				return;
-			}
-		} else {
-			uint32_t len;
-
-			if (nc_over(c)) {
-				nc_pause(c);
-				return;
-			}
-			if (avail < REQ_HDR)
-				return;
-			evbuffer_copyout(in, hdr, REQ_HDR);
-			if (get32(hdr) != NBD_REQUEST_MAGIC) {
-				log_info("nbd: bad request magic: closed");
-				nc_close(c);
-				return;
-			}
-			len = get32(hdr + 24);
-			if (get16(hdr + 6) == NBD_CMD_WRITE) {
-				if (len > NBD_MAX_PAYLOAD) {
-					/* Cannot be skipped safely. */
-					log_info("nbd: write of %u bytes: closed", len);
-					nc_close(c);
-					return;
-				}
-				if (avail < REQ_HDR + (size_t)len)
-					return;
-			}
-			handle_req(c, hdr, in);
-			if (c->closing) {
-				nc_close_if_done(c);	/* may free c */
-				return;
-			}
-		}
+		if (c->st == C_FLAGS)
+			step = nc_read_flags(c, avail);
+		else if (c->st == C_OPTS)
+			step = nc_read_option(c, avail);
+		else
+			step = nc_read_request(c, avail);
 	}
 }
 

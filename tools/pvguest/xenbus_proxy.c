@@ -37,6 +37,7 @@
 #include <xen/io/xs_wire.h>
 
 #include "pvd/log.h"
+#include "pvd/num.h"
 #include "xenbus_xs.h"
 #include "xenbus_proxy.h"
 
@@ -258,67 +259,81 @@ static void client_flush(struct client *c)
 
 /* ---- replies from the store ------------------------------------------------ */
 
-static void on_reply(void *arg, const struct xsd_sockmsg *hdr, const char *body)
+/* The store took a WATCH: the client's watch is tracked. */
+static void reply_watch(struct client *c, struct preq *q, bool ok)
 {
-	struct preq *q = arg;
-	struct client *c = q->c;
+	struct watch_ent *w;
+
+	c->watch_starting--;
+	if (!ok || watch_find(c, q->path, q->token))
+		return;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		log_err("out of memory: client %" PRIu64 " watch not tracked", c->id);
+		return;
+	}
+	w->path = q->path;
+	w->token = q->token;
+	q->path = q->token = NULL;
+	w->next = c->watches;
+	c->watches = w;
+	c->nwatches++;
+}
+
+static void reply_unwatch(struct client *c, struct preq *q, bool ok, bool err,
+			  const char *body)
+{
+	struct watch_ent **pp, *w;
+
+	/* Cleanup must progress whatever the store says; ENOENT means the
+	 * store has no such watch either. */
+	if (!ok && !q->silent && !(err && strcmp(body, "ENOENT") == 0))
+		return;
+	pp = watch_find(c, q->path, q->token);
+	if (!pp)
+		return;
+	w = *pp;
+	*pp = w->next;
+	watch_ent_free(w);
+	c->nwatches--;
+}
+
+/* The store's new transaction id (decimal, the whole body) is the
+ * client's. */
+static void reply_txn_start(struct client *c, const struct xsd_sockmsg *hdr,
+			    const char *body)
+{
+	uint64_t id;
+
+	if (pvd_parse_range(body, 1, UINT32_MAX, &id) < 0 ||
+	    hdr->len != strlen(body) + 1) {
+		log_warn("client %" PRIu64 ": the store gave a bad transaction id",
+			 c->id);
+	} else if (any_client_owns_txn(c->p, (uint32_t)id)) {
+		log_warn("the store gave transaction id %" PRIu64 " twice", id);
+	} else {
+		c->txns[c->ntxns++] = (uint32_t)id;
+	}
+}
+
+/* What the reply means for the client's watches and transactions. */
+static void reply_track(struct client *c, struct preq *q,
+			const struct xsd_sockmsg *hdr, const char *body)
+{
 	bool ok = hdr->type == q->type;
 	bool err = hdr->type == XS_ERROR;
 
-	q->waiting = false;
-	c->waiting--;
 	switch (q->type) {
 	case XS_WATCH:
-		c->watch_starting--;
-		if (ok && !watch_find(c, q->path, q->token)) {
-			struct watch_ent *w = calloc(1, sizeof(*w));
-
-			if (w) {
-				w->path = q->path;
-				w->token = q->token;
-				q->path = q->token = NULL;
-				w->next = c->watches;
-				c->watches = w;
-				c->nwatches++;
-			} else {
-				log_err("out of memory: client %" PRIu64
-					" watch not tracked", c->id);
-			}
-		}
+		reply_watch(c, q, ok);
 		break;
 	case XS_UNWATCH:
-		/* Cleanup must progress whatever the store says; ENOENT means
-		 * the store has no such watch either. */
-		if (ok || q->silent || (err && strcmp(body, "ENOENT") == 0)) {
-			struct watch_ent **pp = watch_find(c, q->path, q->token);
-
-			if (pp) {
-				struct watch_ent *w = *pp;
-
-				*pp = w->next;
-				watch_ent_free(w);
-				c->nwatches--;
-			}
-		}
+		reply_unwatch(c, q, ok, err, body);
 		break;
 	case XS_TRANSACTION_START:
 		c->txn_starting--;
-		if (ok) {
-			char *e;
-			unsigned long id;
-
-			errno = 0;
-			id = strtoul(body, &e, 10);
-			if (errno || e == body || *e || id == 0 || id > UINT32_MAX ||
-			    hdr->len != (uint32_t)(e - body) + 1) {
-				log_warn("client %" PRIu64 ": the store gave a bad transaction id",
-					 c->id);
-			} else if (any_client_owns_txn(c->p, (uint32_t)id)) {
-				log_warn("the store gave transaction id %lu twice", id);
-			} else {
-				c->txns[c->ntxns++] = (uint32_t)id;
-			}
-		}
+		if (ok)
+			reply_txn_start(c, hdr, body);
 		break;
 	case XS_TRANSACTION_END:
 		/* Only a malformed argument leaves the transaction open. */
@@ -328,6 +343,16 @@ static void on_reply(void *arg, const struct xsd_sockmsg *hdr, const char *body)
 	default:
 		break;
 	}
+}
+
+static void on_reply(void *arg, const struct xsd_sockmsg *hdr, const char *body)
+{
+	struct preq *q = arg;
+	struct client *c = q->c;
+
+	q->waiting = false;
+	c->waiting--;
+	reply_track(c, q, hdr, body);
 	q->rhdr = *hdr;
 	q->rhdr.req_id = q->req_id;
 	if (!q->silent) {
@@ -680,19 +705,19 @@ static void on_event_routed(void *arg, const char *path, const char *token)
 	struct evbuffer *out;
 	struct xsd_sockmsg h = { .type = XS_WATCH_EVENT };
 	struct client *c;
+	const char *colon = strchr(token, ':');
 	uint64_t id;
-	char *e;
 	size_t pl, tl;
 
-	errno = 0;
-	id = strtoull(token, &e, 16);
-	if (errno || e == token || *e != ':')
+	/* "<client id in hex>:<the client's token>" */
+	if (!colon || pvd_parse_uint_n(token, (size_t)(colon - token), 16,
+				       UINT64_MAX, &id) < 0)
 		return;
 	for (c = p->clients; c && c->id != id; c = c->next)
 		;
 	if (!c || !c->bev)
 		return;		/* gone: its unwatch is on the way */
-	token = e + 1;
+	token = colon + 1;
 	out = bufferevent_get_output(c->bev);
 	pl = strlen(path) + 1;
 	tl = strlen(token) + 1;
