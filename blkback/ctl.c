@@ -1,6 +1,7 @@
 /* The control socket (see ctl.h).  Clients are local and root, but a
  * line is still bounded and connections are counted. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,8 +16,6 @@
 #include "pvd/log.h"
 #include "ctl.h"
 
-#define CTL_LINE_MAX 256
-
 static void conn_close(struct bufferevent *bev, struct blk_ctl *c)
 {
 	for (unsigned i = 0; i < BLK_CTL_CONN_MAX; i++)
@@ -25,31 +24,44 @@ static void conn_close(struct bufferevent *bev, struct blk_ctl *c)
 	bufferevent_free(bev);
 }
 
-static void answer(struct blk_ctl *c, const char *line, struct evbuffer *out)
+/* Whether the line (n bytes, NULs and all) is exactly the command. */
+static bool is_cmd(const char *line, size_t n, const char *cmd)
 {
-	if (strcmp(line, "stats") == 0)
+	return n == strlen(cmd) && memcmp(line, cmd, n) == 0;
+}
+
+static void answer(struct blk_ctl *c, const char *line, size_t n,
+		   struct evbuffer *out)
+{
+	if (is_cmd(line, n, "stats"))
 		c->stats(out, c->arg);
-	else if (strcmp(line, "ping") == 0)
+	else if (is_cmd(line, n, "ping"))
 		evbuffer_add_printf(out, "pong\n");
-	else if (strcmp(line, "help") == 0)
+	else if (is_cmd(line, n, "help"))
 		evbuffer_add_printf(out, "{\"commands\":[\"stats\",\"ping\",\"help\"]}\n");
 	else
 		evbuffer_add_printf(out, "{\"error\":\"unknown command\"}\n");
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+int blk_ctl_serve(struct blk_ctl *c, struct evbuffer *in, struct evbuffer *out)
 {
-	struct blk_ctl *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 	char *line;
 	size_t n;
 
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
-		if (n <= CTL_LINE_MAX)
-			answer(c, line, bufferevent_get_output(bev));
+		if (n <= BLK_CTL_LINE_MAX)
+			answer(c, line, n, out);
 		free(line);
 	}
-	if (evbuffer_get_length(in) > CTL_LINE_MAX)
+	return evbuffer_get_length(in) > BLK_CTL_LINE_MAX ? -EMSGSIZE : 0;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct blk_ctl *c = arg;
+
+	if (blk_ctl_serve(c, bufferevent_get_input(bev),
+			  bufferevent_get_output(bev)) < 0)
 		conn_close(bev, c);
 }
 

@@ -1,6 +1,7 @@
 /* libFuzzer target: pvd-blkback's validation of guest requests
- * (blkback/req.c) on whatever bytes a hostile guest puts in a ring entry
- * and in its indirect descriptor pages.  The input is the disk's limits
+ * (blkback/req.c, built from the blkback sources: fuzz_blkif_req.srcs)
+ * on whatever bytes a hostile guest puts in a ring entry and in its
+ * indirect descriptor pages.  The input is the disk's limits
  * (16 bytes), one ring entry (sizeof(blkif_request_t)), then indirect
  * descriptors.  Whenever validation accepts a request, everything the
  * later stages rely on must hold: segments within their page, whole
@@ -11,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../blkback/req.c"
+#include "req.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
