@@ -122,12 +122,14 @@ $(BUILD)/tests/bench/%: $(OBJ)/tests/bench/%.o $(LIBPVD)
 # the libraries they test (never an #include of a .c).  A target names
 # those libraries' folders in tests/fuzz/<target>.srcs (e.g. "blkback" or
 # "tools/pvguest"; main.c left out); without one it gets stored/.  common/
-# and tests/harness/ are always in.
+# is always in; tests/harness/ (pvd-stored's in-memory connections) with
+# stored/.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined
 fuzz_dirs = $(or $(shell cat tests/fuzz/$(1).srcs 2>/dev/null),stored)
 fuzz_srcs = $(foreach d,$(call fuzz_dirs,$(1)),$(sort $(filter-out $(d)/main.c,$(wildcard $(d)/*.c))))
+fuzz_harness = $(if $(filter stored,$(call fuzz_dirs,$(1))),$(wildcard tests/harness/*.c))
 .SECONDEXPANSION:
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $$(call fuzz_srcs,$$*) $(wildcard tests/harness/*.c) $$(wildcard tests/fuzz/$$*.srcs)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $$(call fuzz_srcs,$$*) $$(call fuzz_harness,$$*) $$(wildcard tests/fuzz/$$*.srcs)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -DPVD_VERSION='"$(shell cat VERSION)"' $(addprefix -I,$(call fuzz_dirs,$*)) -o $@ $(filter %.c,$^) $(LDLIBS)
 
