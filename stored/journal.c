@@ -222,23 +222,69 @@ static uint32_t get32(const uint8_t *p, size_t i)
 	return v;
 }
 
-static int apply_node(struct store *st, const uint8_t *p, uint32_t len)
+/* A node's path as the store holds it: an absolute path, or a special
+ * node's name ("@introduceDomain"). */
+static bool node_path_valid(const char *path)
+{
+	if (path[0] != '@')
+		return path_valid(path, XENSTORE_ABS_PATH_MAX);
+	for (const char *s = path + 1; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+			return false;
+	return path[1] != '\0';
+}
+
+/* Children: NUL-terminated names, none empty and none with a '/' (the
+ * tree code walks them with strlen and builds paths from them). */
+static bool children_valid(const char *c, uint32_t len)
+{
+	if (len && c[len - 1] != '\0')
+		return false;
+	for (uint32_t off = 0; off < len;) {
+		size_t l = strlen(c + off);
+
+		if (l == 0 || memchr(c + off, '/', l))
+			return false;
+		off += (uint32_t)l + 1;
+	}
+	return true;
+}
+
+/* A record the daemon could have written, whatever its CRC says: the
+ * store trusts the shape of what it replays. */
+static int check_node_rec(const uint8_t *p, uint32_t len, size_t *hlen,
+			  size_t *plen)
 {
 	uint32_t vlen, clen, np;
-	size_t hlen, plen;
-	struct node *n;
 
 	if (len < 12)
 		return -EINVAL;
 	vlen = get32(p, 0);
 	clen = get32(p, 1);
 	np = get32(p, 2);
-	if (np > 4096 || 12 + 8 * (size_t)np > len)
+	if (np > 4096 || 12 + 8 * (size_t)np > len ||
+	    vlen > XENSTORE_PAYLOAD_MAX)
 		return -EINVAL;
-	hlen = 12 + 8 * (size_t)np;
-	plen = strnlen((const char *)p + hlen, len - hlen);
-	if (hlen + plen + 1 + vlen + clen != len)
+	*hlen = 12 + 8 * (size_t)np;
+	*plen = strnlen((const char *)p + *hlen, len - *hlen);
+	if (*hlen + *plen + 1 + (size_t)vlen + clen != len ||
+	    !node_path_valid((const char *)p + *hlen) ||
+	    !children_valid((const char *)p + *hlen + *plen + 1 + vlen, clen))
 		return -EINVAL;
+	return 0;
+}
+
+static int apply_node(struct store *st, const uint8_t *p, uint32_t len)
+{
+	uint32_t vlen, clen, np;
+	size_t hlen, plen;
+	struct node *n;
+
+	if (check_node_rec(p, len, &hlen, &plen) < 0)
+		return -EINVAL;
+	vlen = get32(p, 0);
+	clen = get32(p, 1);
+	np = get32(p, 2);
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
@@ -271,6 +317,8 @@ static int apply_domain(struct domains *ds, const uint8_t *p, uint32_t len)
 	if (len != sizeof(u))
 		return -EINVAL;
 	memcpy(u, p, sizeof(u));
+	if (u[0] > 0xffff)
+		return -EINVAL;
 	d = domain_get(ds, u[0], true);
 	if (!d)
 		return -ENOMEM;
@@ -293,7 +341,8 @@ static int apply(struct store *st, struct domains *ds, struct pending *pd,
 			rc = apply_node(st, pd[i].data, pd[i].len);
 			break;
 		case REC_DELETE:
-			if (pd[i].len == 0 || pd[i].data[pd[i].len - 1])
+			if (pd[i].len == 0 || pd[i].data[pd[i].len - 1] ||
+			    !node_path_valid((const char *)pd[i].data))
 				return -EINVAL;
 			rc = store_delete(st, (const char *)pd[i].data);
 			break;

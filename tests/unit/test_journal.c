@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -309,6 +310,84 @@ static void test_corrupt_type(void **state)
 	check_corrupt_at(f, ends, ends[1] + 8, 0x02);
 }
 
+/* Records with a good CRC but a shape the daemon never writes (found by
+ * tests/fuzz/fuzz_journal.c): replay refuses the journal rather than
+ * hand the request code a node it would overrun (a value over a
+ * payload, children without their final NUL). */
+static void put_rec(FILE *fp, uint8_t type, const void *p, size_t len)
+{
+	uint32_t l = (uint32_t)(len + 1);
+	uint32_t crc = (uint32_t)crc32(crc32(0, &type, 1), p, (uInt)len);
+
+	fwrite(&l, 4, 1, fp);
+	fwrite(&crc, 4, 1, fp);
+	fwrite(&type, 1, 1, fp);
+	fwrite(p, 1, len, fp);
+}
+
+/* A NODE record: no perms, path, value of vlen bytes 'v', children. */
+static void put_node(FILE *fp, const char *path, uint32_t vlen,
+		     const char *children, uint32_t clen)
+{
+	size_t plen = strlen(path) + 1;
+	uint8_t *b = calloc(1, 12 + plen + vlen + clen);
+	uint32_t h[3] = { vlen, clen, 0 };
+
+	memcpy(b, h, 12);
+	memcpy(b + 12, path, plen);
+	memset(b + 12 + plen, 'v', vlen);
+	memcpy(b + 12 + plen + vlen, children, clen);
+	put_rec(fp, 1, b, 12 + plen + vlen + clen);
+	free(b);
+}
+
+/* Replays a crafted file beside the fixture's journal into a store of
+ * its own. */
+static int load_crafted(struct fx *f, int which)
+{
+	char path[128];
+	uint32_t dom[6] = { 70000, 1, 0xffffffffu, 3, 5, 0 };
+	struct journal *j;
+	struct stored sd;
+	FILE *fp;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/crafted.db", f->dir);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	fwrite("PVDSTORE1\n", 1, 10, fp);
+	switch (which) {
+	case 0: put_node(fp, "/", 0, "tool", 4); break;	/* no NUL */
+	case 1: put_node(fp, "/", 0, "a\0\0", 3); break;	/* empty name */
+	case 2: put_node(fp, "/", 0, "a/b", 4); break;	/* a '/' */
+	case 3: put_node(fp, "rel", 0, "", 0); break;
+	case 4: put_node(fp, "", 0, "", 0); break;
+	case 5: put_node(fp, "/big", XENSTORE_PAYLOAD_MAX + 1, "", 0); break;
+	case 6: put_node(fp, "@", 0, "", 0); break;
+	case 7: put_rec(fp, 3, dom, sizeof(dom)); break;
+	case 8: put_rec(fp, 2, "a/b", 4); break;
+	default: put_node(fp, "/ok", XENSTORE_PAYLOAD_MAX, "x", 2); break;
+	}
+	put_rec(fp, 4, "", 0);
+	fclose(fp);
+	assert_int_equal(stored_init(&sd, f->base, &(struct quota)QUOTA_DEFAULTS), 0);
+	assert_int_equal(journal_open(path, &j), 0);
+	rc = journal_load(j, &sd.store, &sd.domains);
+	journal_close(j);
+	stored_destroy(&sd);
+	return rc;
+}
+
+static void test_replay_refuses_malformed(void **state)
+{
+	struct fx *f = *state;
+
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(load_crafted(f, i), -EINVAL);
+	/* The same shapes, well-formed, replay. */
+	assert_int_equal(load_crafted(f, 9), 0);
+}
+
 static void test_compaction(void **state)
 {
 	struct fx *f = *state;
@@ -359,6 +438,7 @@ int main(void)
 		T(test_corrupt_length),
 		T(test_corrupt_length_reframe),
 		T(test_corrupt_type),
+		T(test_replay_refuses_malformed),
 		T(test_compaction),
 		T(test_no_reply_before_durable),
 	};
