@@ -1,4 +1,4 @@
-/* libFuzzer target: the xl-style config parser (common/xlcfg.c).  The
+/* libFuzzer target: the xl-style config parser (tools/pvctl/xlcfg.c).  The
  * input is parsed as a whole config file, then (NUL-terminated) as one
  * disk spec, one vif spec and one vdev name.  Each run frees what it
  * parsed, so LeakSanitizer sees any leak; results that break the parser's
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pvd/xlcfg.h"
+#include "xlcfg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

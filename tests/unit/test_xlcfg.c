@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "pvd/xlcfg.h"
+#include "../../tools/pvctl/xlcfg.h"
 
 struct fix {
 	struct xlcfg cfg;

@@ -8,11 +8,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <getopt.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <xenstore.h>
 
-#include "pvd/xlcfg.h"
+#include "xlcfg.h"
 
 #define PVCTL_DOMID_MAX        0x7fef  /* DOMID_FIRST_RESERVED - 1 */
 #define PVCTL_READY_TIMEOUT_MS 10000   /* pvguest's ready line */
@@ -36,15 +38,22 @@ struct pvctl_cmd {
 	const char *help;       /* the rest of `pvctl NAME --help` */
 };
 
-/* ---- util.c ---- */
+/* ---- cmdtable.c: the commands, their help ---- */
 
-/* "pvctl: ..." and a new line on stderr: the one line an error gets. */
-void pvctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const struct pvctl_cmd *pvctl_find_cmd(const char *name);
 /* Prints the command's usage to stderr and returns 2. */
 int pvctl_usage(const struct pvctl_cmd *cmd);
 /* True for -h/--help in argv[1..]. */
 bool pvctl_wants_help(int argc, char **argv);
-const struct pvctl_cmd *pvctl_find_cmd(const char *name);
+/* `pvctl help`: every command with its summary. */
+void pvctl_help(FILE *f);
+/* `pvctl NAME --help`. */
+void pvctl_cmd_help(const struct pvctl_cmd *c, FILE *f);
+
+/* ---- util.c ---- */
+
+/* "pvctl: ..." and a new line on stderr: the one line an error gets. */
+void pvctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* xs_open(0); on failure prints "cannot connect to the store at PATH". */
 int pvctl_connect(struct pvctl *p);
@@ -61,8 +70,16 @@ int pvctl_stat(struct pvctl *p, xs_transaction_t t, const char *path);
 int pvctl_txn(struct pvctl *p, int (*fn)(struct pvctl *, xs_transaction_t, void *),
 	      void *arg);
 
-/* "3" -> 3 (decimal, 0..PVCTL_DOMID_MAX, no sign or leading zero). */
+/* A number as the store and pvctl's command lines write one: decimal
+ * digits only, no sign, no blanks, no leading zero (pvd/num.h's rules
+ * plus that one), at most max.  0, -EINVAL (NULL too) or -ERANGE. */
+int pvctl_parse_dec(const char *s, uint64_t max, uint64_t *out);
+/* "3" -> 3 (pvctl_parse_dec, 0..PVCTL_DOMID_MAX): 0 or -EINVAL. */
 int pvctl_parse_domid(const char *s, unsigned *domid);
+/* getopt_long over a command's argv (argv[0] is the command); an unknown
+ * option or a missing value is explained on stderr ('?' or ':'). */
+int pvctl_getopt(int argc, char **argv, const char *shortopts,
+		 const struct option *longopts);
 /* The domids under /local/domain, sorted; *ids is malloc'd. */
 int pvctl_list_domids(struct pvctl *p, xs_transaction_t t, unsigned **ids,
 		      unsigned *n);
@@ -140,6 +157,7 @@ int cmd_block_detach(struct pvctl *p, int argc, char **argv);
 int cmd_block_list(struct pvctl *p, int argc, char **argv);
 int cmd_stats(struct pvctl *p, int argc, char **argv);
 int cmd_top(struct pvctl *p, int argc, char **argv);
+int cmd_version(struct pvctl *p, int argc, char **argv);
 int cmd_help(struct pvctl *p, int argc, char **argv);
 
 #endif

@@ -1,4 +1,4 @@
-/* xl-style domain configuration: the subset of xl.cfg(5) that pvd's
+/* pvctl: xl-style domain configuration: the subset of xl.cfg(5) that pvd's
  * toolstack (pvctl) understands, with xl's syntax, and the disk and vif
  * specification strings of xl-disk-configuration(5) and
  * xl-network-configuration(5).
@@ -10,9 +10,12 @@
  * return -EINVAL (-EFBIG for input over XLCFG_FILE_MAX, -ENOMEM, or -errno
  * for a file that cannot be read or no randomness for a mac).  Nothing is
  * logged: the caller shows the line.  See docs/pvctl.md for the syntax.
+ *
+ * Part of libpvctl, not libpvd: only the toolstack reads xl syntax (the
+ * backends read what libxl wrote in the store), see xlcfg.c.
  */
-#ifndef PVD_XLCFG_H
-#define PVD_XLCFG_H
+#ifndef PVCTL_XLCFG_H
+#define PVCTL_XLCFG_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,9 @@
-/* xl-style domain configuration (include/pvd/xlcfg.h).
+/* pvctl: xl-style domain configuration (xlcfg.h).
+ *
+ * Why this lives in tools/pvctl and not in libpvd: only the toolstack
+ * parses xl syntax.  pvd-netback reads a vif's settings from the store
+ * nodes libxl writes (mac, bridge, rate), not from xl syntax, and
+ * `pvctl network-attach` will use this same parser from libpvctl.
  *
  * The syntax is xl's (tools/libs/util/libxlu_cfg_[ly].[ly] in Xen): a
  * statement is `KEY = VALUE` or `KEY += VALUE` ended by a new line or ';';
@@ -23,13 +28,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "pvd/xlcfg.h"
+#include "pvd/num.h"
+#include "xlcfg.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -76,63 +83,13 @@ static bool has_ctl(const char *s)
 	return false;
 }
 
-/* An unsigned number as xl reads one (strtoul with base 0: 0x.. hex, 0..
- * octal, else decimal), but the whole text must be the number: no sign,
- * no blanks.  -ERANGE above max. */
-static int parse_uint(const char *s, size_t len, unsigned long long max,
-		      unsigned long long *out)
+/* Decimal digits without a leading zero (xen-vbd-interface(7) names:
+ * "xvda01" is not "xvda1"), at most max: pvd_parse_uint_n and that rule. */
+static int parse_dec(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
-	unsigned long long v = 0;
-	unsigned base = 10;
-	size_t i = 0;
-
-	if (len == 0)
+	if (len > 1 && s[0] == '0')
 		return -EINVAL;
-	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		i = 2;
-	} else if (len > 1 && s[0] == '0') {
-		base = 8;
-		i = 1;
-	}
-	for (; i < len; i++) {
-		int d;
-
-		if (s[i] >= '0' && s[i] <= '9')
-			d = s[i] - '0';
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			d = s[i] - 'a' + 10;
-		else if (s[i] >= 'A' && s[i] <= 'F')
-			d = s[i] - 'A' + 10;
-		else
-			return -EINVAL;
-		if ((unsigned)d >= base)
-			return -EINVAL;
-		if (v > (max - (unsigned)d) / base)
-			return -ERANGE;
-		v = v * base + (unsigned)d;
-	}
-	*out = v;
-	return 0;
-}
-
-/* Decimal digits only, no leading zero unless "0". */
-static int parse_dec(const char *s, size_t len, unsigned long max,
-		     unsigned long *out)
-{
-	unsigned long v = 0;
-
-	if (len == 0 || (len > 1 && s[0] == '0'))
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		if (v > (max - (unsigned)(s[i] - '0')) / 10)
-			return -ERANGE;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
+	return pvd_parse_uint_n(s, len, 10, max, out);
 }
 
 static int copy_str(char *dst, size_t cap, const char *src, size_t len)
@@ -190,7 +147,8 @@ static bool vdev_matches(const char *v, const char *prefix, unsigned max_disk,
 			 unsigned max_part, unsigned *disk, unsigned *part)
 {
 	size_t pl = strlen(prefix);
-	unsigned long idx = 0, p = 0;
+	unsigned long idx = 0;
+	uint64_t p = 0;
 	bool any = false;
 
 	if (strncmp(v, prefix, pl) != 0)
@@ -214,8 +172,7 @@ static bool vdev_matches(const char *v, const char *prefix, unsigned max_disk,
 int xlcfg_vdev_devid(const char *vdev, uint32_t *devid)
 {
 	unsigned disk, part;
-	unsigned long long n;
-	unsigned long d, p = 0;
+	uint64_t n, d, p = 0;
 	const char *ps;
 
 	if (!vdev || !*vdev || strlen(vdev) > XLCFG_VDEV_MAX)
@@ -235,7 +192,7 @@ int xlcfg_vdev_devid(const char *vdev, uint32_t *devid)
 		goto xvd;
 	/* The number to write, given directly (hex, octal or decimal). */
 	if (isdigit((unsigned char)vdev[0])) {
-		if (parse_uint(vdev, strlen(vdev), 0x7fffffff, &n) < 0)
+		if (pvd_parse_uint_n(vdev, strlen(vdev), PVD_BASE_XL, 0x7fffffff, &n) < 0)
 			return -EINVAL;
 		*devid = (uint32_t)n;
 		return 0;
@@ -602,12 +559,137 @@ static bool printable(const char *v, size_t len)
 	return true;
 }
 
+/* A VIFSPEC is parsed as a row of stages: defaults, then each key=value
+ * item through its key's setter (each key at most once), then a random
+ * mac when none was given. */
+struct vspec {
+	struct xlcfg_vif *vif;
+	unsigned seen;          /* bit i: vif_keys[i] was given */
+	char *err;
+	size_t errlen;
+};
+
+#define VERR(vs, ...) (seterr((vs)->err, (vs)->errlen, __VA_ARGS__), -EINVAL)
+
+/* A key of a VIFSPEC; a string value goes to the field at off. */
+struct vif_key {
+	const char *name;
+	int (*set)(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl);
+	size_t off;
+};
+
+static int v_mac(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl)
+{
+	if (parse_mac(v, vl, vs->vif->mac) < 0)
+		return VERR(vs, "bad mac '%s' (want xx:xx:xx:xx:xx:xx)", SHOWN(v, vl));
+	if (vs->vif->mac[0] & 1)
+		return VERR(vs, "mac '%s' is a multicast address", SHOWN(v, vl));
+	return 0;
+}
+
+/* bridge, vifname: an interface name. */
+static int v_ifname(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl)
+{
+	if (!ifname_ok(v, vl))
+		return VERR(vs, "bad %s '%s' (1-%u of A-Z a-z 0-9 _ . -)", k->name,
+			    SHOWN(v, vl), XLCFG_IFNAME_MAX);
+	copy_str((char *)vs->vif + k->off, XLCFG_IFNAME_MAX + 1, v, vl);
+	return 0;
+}
+
+/* script, ip: printable text, kept as given. */
+static int v_text(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl)
+{
+	if (vl == 0 || vl > XLCFG_VALUE_MAX || !printable(v, vl))
+		return VERR(vs, "bad %s '%s'", k->name, SHOWN(v, vl));
+	copy_str((char *)vs->vif + k->off, XLCFG_VALUE_MAX + 1, v, vl);
+	return 0;
+}
+
+static int v_mtu(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl)
+{
+	uint64_t m;
+
+	if (pvd_parse_uint_n(v, vl, PVD_BASE_XL, 65535, &m) < 0 || m < 68)
+		return VERR(vs, "bad mtu '%s' (68-65535)", SHOWN(v, vl));
+	vs->vif->mtu = (unsigned)m;
+	return 0;
+}
+
+static int v_type(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl)
+{
+	if (!is(v, vl, "vif"))
+		return VERR(vs, "vif type '%s' is not supported (only vif)", SHOWN(v, vl));
+	return 0;
+}
+
+static int v_backend(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl)
+{
+	if (!(vl == 0 || is(v, vl, "0") || is(v, vl, "Domain-0")))
+		return VERR(vs, "backend '%s': only dom0 serves vifs", SHOWN(v, vl));
+	return 0;
+}
+
+static const struct vif_key vif_keys[] = {
+	{ "mac", v_mac, 0 },
+	{ "bridge", v_ifname, offsetof(struct xlcfg_vif, bridge) },
+	{ "script", v_text, offsetof(struct xlcfg_vif, script) },
+	{ "ip", v_text, offsetof(struct xlcfg_vif, ip) },
+	{ "vifname", v_ifname, offsetof(struct xlcfg_vif, vifname) },
+	{ "mtu", v_mtu, 0 },
+	{ "type", v_type, 0 },
+	{ "backend", v_backend, 0 },
+};
+
+/* One "key=value" item (len bytes at k, blanks around either allowed). */
+static int v_item(struct vspec *vs, const char *k, size_t len)
+{
+	const char *eq = memchr(k, '=', len), *v;
+	size_t kl, vl, i;
+
+	if (!eq)
+		return VERR(vs, "'%s' is not key=value", SHOWN(k, len));
+	kl = (size_t)(eq - k);
+	v = eq + 1;
+	vl = len - kl - 1;
+	trim(&k, &kl);
+	trim(&v, &vl);
+	for (i = 0; i < sizeof(vif_keys) / sizeof(vif_keys[0]); i++)
+		if (is(k, kl, vif_keys[i].name))
+			break;
+	if (i == sizeof(vif_keys) / sizeof(vif_keys[0]))
+		return VERR(vs, "unknown vif parameter '%s'", SHOWN(k, kl));
+	if (vs->seen & (1u << i))
+		return VERR(vs, "'%s' given twice", SHOWN(k, kl));
+	vs->seen |= 1u << i;
+	return vif_keys[i].set(vs, &vif_keys[i], v, vl);
+}
+
+/* Xen's OUI and 23 random bits, as libxl generates a mac. */
+static int v_random_mac(struct vspec *vs)
+{
+	uint8_t r[3];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		int e = errno ? errno : EIO;
+
+		seterr(vs->err, vs->errlen, "cannot generate a mac: %s", strerror(e));
+		return -e;
+	}
+	vs->vif->mac[0] = 0x00;
+	vs->vif->mac[1] = 0x16;
+	vs->vif->mac[2] = 0x3e;
+	vs->vif->mac[3] = r[0] & 0x7f;
+	vs->vif->mac[4] = r[1];
+	vs->vif->mac[5] = r[2];
+	vs->vif->mac_generated = true;
+	return 0;
+}
+
 int xlcfg_parse_vif(const char *spec, unsigned devid, struct xlcfg_vif *vif,
 		    char *err, size_t errlen)
 {
-	enum { S_MAC = 1, S_BRIDGE = 2, S_SCRIPT = 4, S_IP = 8, S_VIFNAME = 16,
-	       S_MTU = 32, S_TYPE = 64, S_BACKEND = 128 };
-	unsigned seen = 0;
+	struct vspec vs = { .vif = vif, .err = err, .errlen = errlen };
 	const char *s = spec;
 
 	memset(vif, 0, sizeof(*vif));
@@ -615,132 +697,23 @@ int xlcfg_parse_vif(const char *spec, unsigned devid, struct xlcfg_vif *vif,
 	vif->mtu = XLCFG_MTU_DEFAULT;
 	strcpy(vif->bridge, XLCFG_BRIDGE_DEFAULT);
 	strcpy(vif->script, XLCFG_SCRIPT_DEFAULT);
-	if (strlen(spec) > XLCFG_STRING_MAX) {
-		seterr(err, errlen, "vif specification longer than %u bytes", XLCFG_STRING_MAX);
-		return -EINVAL;
-	}
+	if (strlen(spec) > XLCFG_STRING_MAX)
+		return VERR(&vs, "vif specification longer than %u bytes", XLCFG_STRING_MAX);
 	while (*s) {
-		const char *comma = strchr(s, ','), *k = s, *eq, *v;
-		size_t len = comma ? (size_t)(comma - s) : strlen(s), kl, vl;
-		unsigned bit;
+		const char *comma = strchr(s, ','), *k = s;
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		int rc;
 
 		s = comma ? comma + 1 : s + len;
 		trim(&k, &len);
 		if (len == 0)
 			continue;
-		eq = memchr(k, '=', len);
-		if (!eq) {
-			seterr(err, errlen, "'%s' is not key=value", SHOWN(k, len));
-			return -EINVAL;
-		}
-		kl = (size_t)(eq - k);
-		v = eq + 1;
-		vl = len - kl - 1;
-		trim(&k, &kl);
-		trim(&v, &vl);
-		if (is(k, kl, "mac"))
-			bit = S_MAC;
-		else if (is(k, kl, "bridge"))
-			bit = S_BRIDGE;
-		else if (is(k, kl, "script"))
-			bit = S_SCRIPT;
-		else if (is(k, kl, "ip"))
-			bit = S_IP;
-		else if (is(k, kl, "vifname"))
-			bit = S_VIFNAME;
-		else if (is(k, kl, "mtu"))
-			bit = S_MTU;
-		else if (is(k, kl, "type"))
-			bit = S_TYPE;
-		else if (is(k, kl, "backend"))
-			bit = S_BACKEND;
-		else {
-			seterr(err, errlen, "unknown vif parameter '%s'", SHOWN(k, kl));
-			return -EINVAL;
-		}
-		if (seen & bit) {
-			seterr(err, errlen, "'%s' given twice", SHOWN(k, kl));
-			return -EINVAL;
-		}
-		seen |= bit;
-		switch (bit) {
-		case S_MAC:
-			if (parse_mac(v, vl, vif->mac) < 0) {
-				seterr(err, errlen, "bad mac '%s' (want xx:xx:xx:xx:xx:xx)",
-				       SHOWN(v, vl));
-				return -EINVAL;
-			}
-			if (vif->mac[0] & 1) {
-				seterr(err, errlen, "mac '%s' is a multicast address", SHOWN(v, vl));
-				return -EINVAL;
-			}
-			break;
-		case S_BRIDGE:
-		case S_VIFNAME:
-			if (!ifname_ok(v, vl)) {
-				seterr(err, errlen, "bad %s '%s' (1-%u of A-Z a-z 0-9 _ . -)",
-				       bit == S_BRIDGE ? "bridge" : "vifname", SHOWN(v, vl),
-				       XLCFG_IFNAME_MAX);
-				return -EINVAL;
-			}
-			copy_str(bit == S_BRIDGE ? vif->bridge : vif->vifname,
-				 XLCFG_IFNAME_MAX + 1, v, vl);
-			break;
-		case S_SCRIPT:
-		case S_IP:
-			if (vl == 0 || vl > XLCFG_VALUE_MAX || !printable(v, vl)) {
-				seterr(err, errlen, "bad %s '%s'", bit == S_SCRIPT ? "script" : "ip",
-				       SHOWN(v, vl));
-				return -EINVAL;
-			}
-			copy_str(bit == S_SCRIPT ? vif->script : vif->ip, XLCFG_VALUE_MAX + 1,
-				 v, vl);
-			break;
-		case S_MTU: {
-			unsigned long long m;
-
-			if (parse_uint(v, vl, 65535, &m) < 0 || m < 68) {
-				seterr(err, errlen, "bad mtu '%s' (68-65535)", SHOWN(v, vl));
-				return -EINVAL;
-			}
-			vif->mtu = (unsigned)m;
-			break;
-		}
-		case S_TYPE:
-			if (!is(v, vl, "vif")) {
-				seterr(err, errlen, "vif type '%s' is not supported (only vif)",
-				       SHOWN(v, vl));
-				return -EINVAL;
-			}
-			break;
-		case S_BACKEND:
-			if (!(vl == 0 || is(v, vl, "0") || is(v, vl, "Domain-0"))) {
-				seterr(err, errlen, "backend '%s': only dom0 serves vifs",
-				       SHOWN(v, vl));
-				return -EINVAL;
-			}
-			break;
-		}
+		rc = v_item(&vs, k, len);
+		if (rc < 0)
+			return rc;
 	}
-	if (!(seen & S_MAC)) {
-		uint8_t r[3];
-
-		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-			int e = errno ? errno : EIO;
-
-			seterr(err, errlen, "cannot generate a mac: %s", strerror(e));
-			return -e;
-		}
-		/* Xen's OUI, as libxl generates them. */
-		vif->mac[0] = 0x00;
-		vif->mac[1] = 0x16;
-		vif->mac[2] = 0x3e;
-		vif->mac[3] = r[0] & 0x7f;
-		vif->mac[4] = r[1];
-		vif->mac[5] = r[2];
-		vif->mac_generated = true;
-	}
-	return 0;
+	/* vif_keys[0] is mac. */
+	return vs.seen & 1u ? 0 : v_random_mac(&vs);
 }
 
 /* ---- the config file ---------------------------------------------------- */
@@ -959,9 +932,9 @@ static int k_name(struct parser *ps, const char *v, size_t len, unsigned line)
 
 static int k_memory(struct parser *ps, const char *v, size_t len, unsigned line)
 {
-	unsigned long long m;
+	uint64_t m;
 
-	if (parse_uint(v, len, XLCFG_MEMORY_MAX, &m) < 0 || m == 0)
+	if (pvd_parse_uint_n(v, len, PVD_BASE_XL, XLCFG_MEMORY_MAX, &m) < 0 || m == 0)
 		return perr(ps, line, "bad memory '%s' (MiB, 1-%u)", SHOWN(v, len),
 			    XLCFG_MEMORY_MAX);
 	ps->cfg->memory_mib = (unsigned)m;
@@ -970,9 +943,9 @@ static int k_memory(struct parser *ps, const char *v, size_t len, unsigned line)
 
 static int k_vcpus(struct parser *ps, const char *v, size_t len, unsigned line)
 {
-	unsigned long long n;
+	uint64_t n;
 
-	if (parse_uint(v, len, XLCFG_VCPUS_MAX, &n) < 0 || n == 0)
+	if (pvd_parse_uint_n(v, len, PVD_BASE_XL, XLCFG_VCPUS_MAX, &n) < 0 || n == 0)
 		return perr(ps, line, "bad vcpus '%s' (1-%u)", SHOWN(v, len), XLCFG_VCPUS_MAX);
 	ps->cfg->vcpus = (unsigned)n;
 	return 0;
