@@ -1,8 +1,8 @@
-/* The parsing in pvctl's block commands (tools/pvctl/block.c), which
- * reads what a guest may have written: device numbers from the store, a
- * frontend's `backend` node, and the NBD URI file in the guest's own
- * directory; and the checks of a disk's target before anything is
- * written.  The store paths are tests/integration/test_pvctl_block.sh's. */
+/* The parsing in pvctl's block commands (tools/pvctl/block.c, through
+ * block.h and pvctl.h, linked from libpvctl.a), which reads what a guest
+ * may have written: device numbers from the store, a frontend's `backend`
+ * node, and the NBD URI file in the guest's own directory; and the checks
+ * of a disk's target before anything is written.  The store paths are tests/integration/test_pvctl_block.sh's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -18,30 +18,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../tools/pvctl/util.c"
-#include "../../tools/pvctl/nodes.c"
-#include "../../tools/pvctl/block.c"
-
-/* main.c's and guest.c's, not linked here. */
-const struct pvctl_cmd *pvctl_find_cmd(const char *name)
-{
-	(void)name;
-	return NULL;
-}
-
-int pvctl_usage(const struct pvctl_cmd *cmd)
-{
-	(void)cmd;
-	return 2;
-}
-
-int guest_read_pid(struct pvctl *p, unsigned domid, pid_t *pid)
-{
-	(void)p;
-	(void)domid;
-	(void)pid;
-	return -ENOENT;
-}
+#include "pvd/daemon.h"
+#include "../../tools/pvctl/block.h"
+#include "../../tools/pvctl/pvctl.h"
 
 struct fix {
 	char dir[64];
@@ -90,28 +69,30 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void test_parse_u32(void **state)
+/* Numbers from the store (device numbers, states) and --timeout. */
+static void test_parse_dec(void **state)
 {
-	uint32_t v = 7;
+	uint64_t v = 7;
 
 	(void)state;
-	assert_true(parse_u32("0", UINT32_MAX, &v));
+	assert_int_equal(pvctl_parse_dec("0", UINT32_MAX, &v), 0);
 	assert_int_equal(v, 0);
-	assert_true(parse_u32("51712", UINT32_MAX, &v));
+	assert_int_equal(pvctl_parse_dec("51712", UINT32_MAX, &v), 0);
 	assert_int_equal(v, 51712);
-	assert_true(parse_u32("4294967295", UINT32_MAX, &v));
+	assert_int_equal(pvctl_parse_dec("4294967295", UINT32_MAX, &v), 0);
 	assert_int_equal(v, UINT32_MAX);
-	assert_false(parse_u32("4294967296", UINT32_MAX, &v));
-	assert_false(parse_u32("99999999999", UINT32_MAX, &v));
-	assert_false(parse_u32("6", 5, &v));
-	assert_false(parse_u32("", UINT32_MAX, &v));
-	assert_false(parse_u32(NULL, UINT32_MAX, &v));
-	assert_false(parse_u32("01", UINT32_MAX, &v));
-	assert_false(parse_u32("-1", UINT32_MAX, &v));
-	assert_false(parse_u32("+1", UINT32_MAX, &v));
-	assert_false(parse_u32(" 1", UINT32_MAX, &v));
-	assert_false(parse_u32("1 ", UINT32_MAX, &v));
-	assert_false(parse_u32("0x10", UINT32_MAX, &v));
+	assert_int_equal(pvctl_parse_dec("4294967296", UINT32_MAX, &v), -ERANGE);
+	assert_int_equal(pvctl_parse_dec("99999999999", UINT32_MAX, &v), -ERANGE);
+	assert_int_equal(pvctl_parse_dec("6", 5, &v), -ERANGE);
+	assert_int_equal(v, UINT32_MAX);        /* untouched on error */
+	assert_int_equal(pvctl_parse_dec("", UINT32_MAX, &v), -EINVAL);
+	assert_int_equal(pvctl_parse_dec(NULL, UINT32_MAX, &v), -EINVAL);
+	assert_int_equal(pvctl_parse_dec("01", UINT32_MAX, &v), -EINVAL);
+	assert_int_equal(pvctl_parse_dec("-1", UINT32_MAX, &v), -EINVAL);
+	assert_int_equal(pvctl_parse_dec("+1", UINT32_MAX, &v), -EINVAL);
+	assert_int_equal(pvctl_parse_dec(" 1", UINT32_MAX, &v), -EINVAL);
+	assert_int_equal(pvctl_parse_dec("1 ", UINT32_MAX, &v), -EINVAL);
+	assert_int_equal(pvctl_parse_dec("0x10", UINT32_MAX, &v), -EINVAL);
 }
 
 static void test_backend_named(void **state)
@@ -119,27 +100,27 @@ static void test_backend_named(void **state)
 	unsigned b = 99;
 
 	(void)state;
-	assert_true(backend_named("/local/domain/0/backend/vbd/3/51712", 3, 51712, &b));
+	assert_true(block_backend_named("/local/domain/0/backend/vbd/3/51712", 3, 51712, &b));
 	assert_int_equal(b, 0);
-	assert_true(backend_named("/local/domain/7/backend/vbd/3/51712", 3, 51712, &b));
+	assert_true(block_backend_named("/local/domain/7/backend/vbd/3/51712", 3, 51712, &b));
 	assert_int_equal(b, 7);         /* a driver domain */
 	/* Anything but this very device of this very domain is ignored. */
-	assert_false(backend_named(NULL, 3, 51712, &b));
-	assert_false(backend_named("", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/0/backend/vbd/4/51712", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/0/backend/vbd/3/51728", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/0/backend/vif/3/51712", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/0/backend/vbd/3/51712/x", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/0/backend/vbd/3/51712/", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/0/backend/vbd/3", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/0/../0/backend/vbd/3/51712", 3, 51712, &b));
-	assert_false(backend_named("/local/domain//backend/vbd/3/51712", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/00/backend/vbd/3/51712", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/32752/backend/vbd/3/51712", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/x/backend/vbd/3/51712", 3, 51712, &b));
-	assert_false(backend_named("/local/domain/0", 3, 51712, &b));
-	assert_false(backend_named("/vm/0/backend/vbd/3/51712", 3, 51712, &b));
-	assert_false(backend_named("local/domain/0/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(block_backend_named(NULL, 3, 51712, &b));
+	assert_false(block_backend_named("", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/0/backend/vbd/4/51712", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/0/backend/vbd/3/51728", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/0/backend/vif/3/51712", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/0/backend/vbd/3/51712/x", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/0/backend/vbd/3/51712/", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/0/backend/vbd/3", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/0/../0/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain//backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/00/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/32752/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/x/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(block_backend_named("/local/domain/0", 3, 51712, &b));
+	assert_false(block_backend_named("/vm/0/backend/vbd/3/51712", 3, 51712, &b));
+	assert_false(block_backend_named("local/domain/0/backend/vbd/3/51712", 3, 51712, &b));
 }
 
 static void write_file(const char *path, const char *text, size_t len)
@@ -155,7 +136,7 @@ static void uri_is(struct fix *f, const char *want)
 {
 	char buf[4400];
 
-	nbd_uri(&f->p, 3, 51712, buf, sizeof(buf));
+	block_nbd_uri(&f->p, 3, 51712, buf, sizeof(buf));
 	assert_string_equal(buf, want);
 }
 
@@ -202,9 +183,9 @@ static void test_nbd_uri(void **state)
 	{
 		char buf[4400];
 
-		nbd_uri(&f->p, 4, 51712, buf, sizeof(buf));
+		block_nbd_uri(&f->p, 4, 51712, buf, sizeof(buf));
 		assert_string_equal(buf, "-");
-		nbd_uri(&f->p, 3, 51728, buf, sizeof(buf));
+		block_nbd_uri(&f->p, 3, 51728, buf, sizeof(buf));
 		assert_string_equal(buf, "-");
 	}
 }
@@ -229,20 +210,20 @@ static void test_check_target(void **state)
 	write_file(img, "x", 1);
 	snprintf(spec, sizeof(spec), "file:%s/none.img,xvdb,w", f->dir);
 	disk(&d, spec);
-	assert_int_equal(check_target(&d), -ENOENT);
+	assert_int_equal(block_check_target(&d), -ENOENT);
 	snprintf(spec, sizeof(spec), "file:%s,xvdb,w", f->dir);
 	disk(&d, spec);
-	assert_int_equal(check_target(&d), -EISDIR);
+	assert_int_equal(block_check_target(&d), -EISDIR);
 	disk(&d, "phy:/dev/null,xvdb,r");
-	assert_int_equal(check_target(&d), -EINVAL);
+	assert_int_equal(block_check_target(&d), -EINVAL);
 	snprintf(spec, sizeof(spec), "%s/guests/dom3/vbd.fifo", f->dir);
 	assert_int_equal(mkfifo(spec, 0644), 0);
 	snprintf(spec, sizeof(spec), "file:%s/guests/dom3/vbd.fifo,xvdb,r", f->dir);
 	disk(&d, spec);
-	assert_int_equal(check_target(&d), -EINVAL);    /* never opened */
+	assert_int_equal(block_check_target(&d), -EINVAL);    /* never opened */
 	snprintf(spec, sizeof(spec), "file:%s,xvdb,w", img);
 	disk(&d, spec);
-	assert_int_equal(check_target(&d), 0);
+	assert_int_equal(block_check_target(&d), 0);
 	/* Read-only: mode 0444 stops others, the immutable flag root. */
 	if (geteuid() == 0) {
 		fd = open(img, O_RDONLY);
@@ -262,16 +243,16 @@ static void test_check_target(void **state)
 		print_message("cannot make %s read-only here: not tested\n", img);
 		return;
 	}
-	assert_int_equal(check_target(&d), geteuid() == 0 ? -EPERM : -EACCES);
+	assert_int_equal(block_check_target(&d), geteuid() == 0 ? -EPERM : -EACCES);
 	snprintf(spec, sizeof(spec), "file:%s,xvdb,r", img);
 	disk(&d, spec);
-	assert_int_equal(check_target(&d), 0);
+	assert_int_equal(block_check_target(&d), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_u32),
+		cmocka_unit_test(test_parse_dec),
 		cmocka_unit_test(test_backend_named),
 		cmocka_unit_test_setup_teardown(test_nbd_uri, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_target, setup, teardown),

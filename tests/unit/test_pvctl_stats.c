@@ -13,9 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../tools/pvctl/json.c"
-#include "../../tools/pvctl/blkstat.c"
-#include "pvd/xlcfg.h"
+#include "../../tools/pvctl/blkstat.h"
+#include "../../tools/pvctl/json.h"
+#include "../../tools/pvctl/xlcfg.h"
 
 struct fix {
 	struct json *j;

@@ -34,6 +34,7 @@
 
 #include <xen/io/xenbus.h>
 
+#include "block.h"
 #include "pvctl.h"
 
 #define DETACH_TIMEOUT_S 10     /* libxl's LIBXL_DESTROY_TIMEOUT */
@@ -42,27 +43,9 @@
 
 /* ------------------------------------------------------------- helpers */
 
-/* A decimal number without sign or leading zero, at most max. */
-static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (!s || !*s || (s[0] == '0' && s[1]) || strlen(s) > 10)
-		return false;
-	for (const char *c = s; *c; c++) {
-		if (*c < '0' || *c > '9')
-			return false;
-		v = v * 10 + (uint64_t)(*c - '0');
-	}
-	if (v > max)
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
 /* The backend path the frontend names, if it is exactly
  * /local/domain/<B>/backend/vbd/<domid>/<devid>: its B. */
-static bool backend_named(const char *v, unsigned domid, uint32_t devid, unsigned *bdom)
+bool block_backend_named(const char *v, unsigned domid, uint32_t devid, unsigned *bdom)
 {
 	char want[64], num[8];
 	const char *rest;
@@ -101,7 +84,7 @@ static void vbd_paths(struct pvctl *p, xs_transaction_t t, unsigned domid,
 	snprintf(v->fe, sizeof(v->fe), "/local/domain/%u/device/vbd/%u", domid,
 		 (unsigned)devid);
 	named = pvctl_read(p, t, "%s/backend", v->fe);
-	if (!backend_named(named, domid, devid, &v->bdom))
+	if (!block_backend_named(named, domid, devid, &v->bdom))
 		v->bdom = 0;
 	free(named);
 	snprintf(v->be, sizeof(v->be), "/local/domain/%u/backend/vbd/%u/%u", v->bdom,
@@ -113,12 +96,12 @@ static long read_num(struct pvctl *p, xs_transaction_t t, const char *dir,
 		     const char *node)
 {
 	char *v = pvctl_read(p, t, "%s/%s", dir, node);
-	uint32_t n;
+	uint64_t n;
 	long r;
 
 	if (!v)
 		return -1;
-	r = parse_u32(v, UINT32_MAX, &n) ? (long)n : -2;
+	r = pvctl_parse_dec(v, UINT32_MAX, &n) == 0 ? (long)n : -2;
 	free(v);
 	return r;
 }
@@ -163,32 +146,13 @@ static int rm_cleanup(struct pvctl *p, xs_transaction_t t, const char *path,
 	return 0;
 }
 
-/* getopt_long over a command's argv (argv[0] is the command). */
-static int next_opt(int argc, char **argv, const char *shortopts,
-		    const struct option *longopts)
-{
-	int c;
-
-	opterr = 0;
-	c = getopt_long(argc, argv, shortopts, longopts, NULL);
-	if (c == '?') {
-		if (optopt)
-			pvctl_err("%s: unknown option '-%c'", argv[0], optopt);
-		else
-			pvctl_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
-	} else if (c == ':') {
-		pvctl_err("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
-	}
-	return c;
-}
-
 /* ------------------------------------------------------------- attach */
 
 /* What xl checks before it writes anything (libxl__device_disk_set_backend
  * stats the target), and what pvd-blkback would find when it opens it:
  * a read-only target attached rw is refused here, not after the guest saw
  * a disk come and go. */
-static int check_target(const struct xlcfg_disk *d)
+int block_check_target(const struct xlcfg_disk *d)
 {
 	int flags = (d->readwrite ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	struct stat st;
@@ -315,7 +279,7 @@ int cmd_block_attach(struct pvctl *p, int argc, char **argv)
 				  strlen(spec) >= sizeof(shown) ? "..." : "", err);
 		return 1;
 	}
-	if (check_target(&a.disk) < 0)
+	if (block_check_target(&a.disk) < 0)
 		return 1;
 	if (pvctl_connect(p) < 0 || pvctl_lookup(p, argv[1], &a.domid) < 0)
 		return 1;
@@ -335,7 +299,9 @@ int cmd_block_attach(struct pvctl *p, int argc, char **argv)
 struct detach {
 	struct vbd_paths v;
 	bool have_fe, have_be;
-	const char *vdev;
+	const char *dom_arg, *vdev;
+	unsigned timeout_s;
+	bool force;
 	bool reported;
 };
 
@@ -491,83 +457,106 @@ static bool backend_left(struct pvctl *p, unsigned domid, uint32_t devid)
 	return pvctl_stat(p, XBT_NULL, path) == 0;
 }
 
-int cmd_block_detach(struct pvctl *p, int argc, char **argv)
+/* The command line: --force, --timeout, DOMAIN and VDEV.  0, or the
+ * exit status. */
+static int detach_args(struct detach *d, int argc, char **argv)
 {
-	struct detach d = { .reported = false };
-	unsigned timeout_s = DETACH_TIMEOUT_S, domid;
-	bool force = false;
-	long fes, bes;
-	int c, rc;
+	uint64_t v;
+	int c;
 
 	optind = 0;     /* GNU getopt: start afresh */
-	while ((c = next_opt(argc, argv, ":ft:", detach_opts)) != -1) {
-		switch (c) {
-		case 'f':
-			force = true;
-			break;
-		case 't': {
-			uint32_t v;
-
-			if (!parse_u32(optarg, DETACH_TIMEOUT_MAX, &v)) {
+	while ((c = pvctl_getopt(argc, argv, ":ft:", detach_opts)) != -1) {
+		if (c == 'f') {
+			d->force = true;
+		} else if (c == 't') {
+			if (pvctl_parse_dec(optarg, DETACH_TIMEOUT_MAX, &v) < 0) {
 				pvctl_err("--timeout: want seconds, 0 to %u, got '%s'",
 					  DETACH_TIMEOUT_MAX, optarg);
 				return 2;
 			}
-			timeout_s = v;
-			break;
-		}
-		default:
+			d->timeout_s = (unsigned)v;
+		} else {
 			return pvctl_usage(pvctl_find_cmd("block-detach"));
 		}
 	}
 	if (argc - optind != 2)
 		return pvctl_usage(pvctl_find_cmd("block-detach"));
-	d.vdev = argv[optind + 1];
-	if (xlcfg_vdev_devid(d.vdev, &d.v.devid) < 0) {
+	d->dom_arg = argv[optind];
+	d->vdev = argv[optind + 1];
+	if (xlcfg_vdev_devid(d->vdev, &d->v.devid) < 0) {
 		char shown[40];
 
-		snprintf(shown, sizeof(shown), "%s", d.vdev);
+		snprintf(shown, sizeof(shown), "%s", d->vdev);
 		pvctl_printable(shown);
 		pvctl_err("'%s' is not a virtual device (xvdb, hdc, sda, d1p2 or a device number)",
 			  shown);
 		return 1;
 	}
-	if (pvctl_connect(p) < 0)
+	return 0;
+}
+
+/* The domain: a domid or a name.  A domain gone from the store (destroyed
+ * by xl, which does not know the disks pvctl attached) leaves their
+ * backend directories: its domid still names them, so that they can be
+ * removed. */
+static int detach_domain(struct pvctl *p, struct detach *d)
+{
+	unsigned domid;
+
+	if (!(pvctl_parse_domid(d->dom_arg, &domid) == 0 &&
+	      backend_left(p, domid, d->v.devid)) &&
+	    pvctl_lookup(p, d->dom_arg, &domid) < 0)
+		return -ENOENT;
+	d->v.domid = domid;
+	return 0;
+}
+
+/* After close_txn: the bounded wait, then --force's say.  0 to remove. */
+static int detach_wait(struct pvctl *p, struct detach *d)
+{
+	unsigned domid = d->v.domid;
+	long fes, bes;
+	int rc = wait_closed(p, d, d->timeout_s, &fes, &bes);
+
+	if (rc < 0 && rc != -ETIMEDOUT) {
+		pvctl_err("waiting for disk %s of domain %u to close: %s", d->vdev, domid,
+			  strerror(-rc));
+		return rc;
+	}
+	if (rc == -ETIMEDOUT) {
+		if (!d->force) {
+			pvctl_err("disk %s of domain %u did not close within %u s (frontend %s, backend %s); --force removes it anyway",
+				  d->vdev, domid, d->timeout_s, state_name(fes), state_name(bes));
+			return rc;
+		}
+		pvctl_err("warning: disk %s of domain %u did not close within %u s (frontend %s, backend %s): removing it anyway",
+			  d->vdev, domid, d->timeout_s, state_name(fes), state_name(bes));
+	}
+	return 0;
+}
+
+int cmd_block_detach(struct pvctl *p, int argc, char **argv)
+{
+	struct detach d = { .timeout_s = DETACH_TIMEOUT_S };
+	int rc = detach_args(&d, argc, argv);
+
+	if (rc != 0)
+		return rc;
+	if (pvctl_connect(p) < 0 || detach_domain(p, &d) < 0)
 		return 1;
-	/* A domain gone from the store (destroyed by xl, which does not know
-	 * the disks pvctl attached) leaves their backend directories: its
-	 * domid still names them, so that they can be removed. */
-	if (!(pvctl_parse_domid(argv[optind], &domid) == 0 &&
-	      backend_left(p, domid, d.v.devid)) &&
-	    pvctl_lookup(p, argv[optind], &domid) < 0)
-		return 1;
-	d.v.domid = domid;
 	rc = pvctl_txn(p, close_txn, &d);
 	if (rc < 0) {
 		if (!d.reported)
-			pvctl_err("cannot close disk %s of domain %u: %s", d.vdev, domid,
+			pvctl_err("cannot close disk %s of domain %u: %s", d.vdev, d.v.domid,
 				  strerror(-rc));
 		return 1;
 	}
-	rc = wait_closed(p, &d, timeout_s, &fes, &bes);
-	if (rc < 0 && rc != -ETIMEDOUT) {
-		pvctl_err("waiting for disk %s of domain %u to close: %s", d.vdev, domid,
-			  strerror(-rc));
+	if (detach_wait(p, &d) < 0)
 		return 1;
-	}
-	if (rc == -ETIMEDOUT) {
-		if (!force) {
-			pvctl_err("disk %s of domain %u did not close within %u s (frontend %s, backend %s); --force removes it anyway",
-				  d.vdev, domid, timeout_s, state_name(fes), state_name(bes));
-			return 1;
-		}
-		pvctl_err("warning: disk %s of domain %u did not close within %u s (frontend %s, backend %s): removing it anyway",
-			  d.vdev, domid, timeout_s, state_name(fes), state_name(bes));
-	}
 	rc = pvctl_txn(p, remove_txn, &d);
 	if (rc < 0) {
-		pvctl_err("cannot remove the nodes of disk %s of domain %u: %s", d.vdev, domid,
-			  strerror(-rc));
+		pvctl_err("cannot remove the nodes of disk %s of domain %u: %s", d.vdev,
+			  d.v.domid, strerror(-rc));
 		return 1;
 	}
 	return 0;
@@ -590,15 +579,15 @@ static void add_ids(struct pvctl *p, const char *dir, uint32_t *ids, unsigned *n
 	char **ents = xs_directory(p->xs, XBT_NULL, dir, &num);
 
 	for (unsigned i = 0; ents && i < num && *n < max; i++) {
-		uint32_t v;
+		uint64_t v;
 		bool dup = false;
 
-		if (!parse_u32(ents[i], UINT32_MAX, &v))
+		if (pvctl_parse_dec(ents[i], UINT32_MAX, &v) < 0)
 			continue;
 		for (unsigned j = 0; j < *n && !dup; j++)
 			dup = ids[j] == v;
 		if (!dup)
-			ids[(*n)++] = v;
+			ids[(*n)++] = (uint32_t)v;
 	}
 	free(ents);
 }
@@ -607,8 +596,8 @@ static void add_ids(struct pvctl *p, const char *dir, uint32_t *ids, unsigned *n
  * next to its socket.  The directory is the guest's: the file is opened
  * without following links, and shown only when it says what pvguest
  * writes, so that it cannot make pvctl print anything else. */
-static void nbd_uri(struct pvctl *p, unsigned domid, uint32_t devid, char *buf,
-		    size_t len)
+void block_nbd_uri(struct pvctl *p, unsigned domid, uint32_t devid, char *buf,
+		   size_t len)
 {
 	char sock[4096], path[4200], want[4300], got[4300];
 	struct stat st;
@@ -679,7 +668,7 @@ static void list_domain(struct pvctl *p, unsigned domid)
 			fmt_num(s, state, sizeof(state));
 		fmt_num(e, evtch, sizeof(evtch));
 		fmt_num(r, rref, sizeof(rref));
-		nbd_uri(p, domid, ids[i], uri, sizeof(uri));
+		block_nbd_uri(p, domid, ids[i], uri, sizeof(uri));
 		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %s\n", (unsigned)ids[i], v.bdom,
 		       domid, state, evtch, rref, v.be, uri);
 	}

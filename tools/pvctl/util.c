@@ -1,6 +1,7 @@
 /* pvctl: errors, the store connection, domain lookup, run-time paths. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "pvd/daemon.h"
+#include "pvd/num.h"
 #include "pvctl.h"
 
 void pvctl_err(const char *fmt, ...)
@@ -132,21 +134,39 @@ int pvctl_txn(struct pvctl *p, int (*fn)(struct pvctl *, xs_transaction_t, void 
 	return -EAGAIN;
 }
 
+int pvctl_parse_dec(const char *s, uint64_t max, uint64_t *out)
+{
+	/* "01" is not how anyone writes 1 in the store: refused, so that
+	 * one number has one spelling (a domid names one directory). */
+	if (!s || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	return pvd_parse_uint(s, max, out);
+}
+
 int pvctl_parse_domid(const char *s, unsigned *domid)
 {
-	unsigned long v = 0;
+	uint64_t v;
 
-	if (!*s || (s[0] == '0' && s[1]) || strlen(s) > 5)
-		return -EINVAL;
-	for (const char *c = s; *c; c++) {
-		if (*c < '0' || *c > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(*c - '0');
-	}
-	if (v > PVCTL_DOMID_MAX)
+	if (pvctl_parse_dec(s, PVCTL_DOMID_MAX, &v) < 0)
 		return -EINVAL;
 	*domid = (unsigned)v;
 	return 0;
+}
+
+int pvctl_getopt(int argc, char **argv, const char *shortopts,
+		 const struct option *longopts)
+{
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (c == ':')
+		pvctl_err("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
+	else if (c == '?' && optopt)
+		pvctl_err("%s: unknown option '-%c'", argv[0], optopt);
+	else if (c == '?')
+		pvctl_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+	return c;
 }
 
 static int cmp_uint(const void *a, const void *b)
