@@ -3,6 +3,7 @@
  * when they are what they should be, and the counts of devices, rings and
  * buckets are bounded. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,24 +39,56 @@ static const char *str_of(const struct json *o, const char *key)
 	return s ? s : "";
 }
 
+/* A counter or a gauge whose member in the daemon's object has the name
+ * of its field here. */
+struct field {
+	const char *key;
+	size_t off;
+};
+
+#define FIELD(type, name) { #name, offsetof(type, name) }
+
+static const struct field ctr_u64[] = {
+	FIELD(struct blkstat_ctr, rd_req), FIELD(struct blkstat_ctr, wr_req),
+	FIELD(struct blkstat_ctr, f_req), FIELD(struct blkstat_ctr, ds_req),
+	FIELD(struct blkstat_ctr, rd_sect), FIELD(struct blkstat_ctr, wr_sect),
+	FIELD(struct blkstat_ctr, oo_req), FIELD(struct blkstat_ctr, rounds),
+	FIELD(struct blkstat_ctr, occ_sum), FIELD(struct blkstat_ctr, lat_n),
+	FIELD(struct blkstat_ctr, lat_sum_ns),
+};
+
+static const struct field dev_u32[] = {
+	FIELD(struct blkstat_dev, state), FIELD(struct blkstat_dev, inflight),
+};
+
+static const struct field ring_u32[] = {
+	FIELD(struct blkstat_ring, index), FIELD(struct blkstat_ring, ring_pages),
+	FIELD(struct blkstat_ring, ring_size), FIELD(struct blkstat_ring, inflight),
+	FIELD(struct blkstat_ring, unconsumed),
+};
+
+#define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
+static void get_u64s(const struct json *o, void *base, const struct field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		*(uint64_t *)((char *)base + f[i].off) = u64_of(o, f[i].key);
+}
+
+static void get_u32s(const struct json *o, void *base, const struct field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		*(unsigned *)((char *)base + f[i].off) = u32_of(o, f[i].key);
+}
+
 static void ctr_of(const struct json *o, struct blkstat_ctr *c)
 {
 	const struct json *lat = json_get(o, "lat_us_log2");
 
 	memset(c, 0, sizeof(*c));
-	c->rd_req = u64_of(o, "rd_req");
-	c->wr_req = u64_of(o, "wr_req");
-	c->f_req = u64_of(o, "f_req");
-	c->ds_req = u64_of(o, "ds_req");
-	c->rd_sect = u64_of(o, "rd_sect");
-	c->wr_sect = u64_of(o, "wr_sect");
-	c->oo_req = u64_of(o, "oo_req");
+	get_u64s(o, c, ctr_u64, NFIELDS(ctr_u64));
 	c->errors = u64_of(o, "err_bad_req") + u64_of(o, "err_grant") +
 		    u64_of(o, "err_io") + u64_of(o, "err_dup_id");
-	c->rounds = u64_of(o, "rounds");
-	c->occ_sum = u64_of(o, "occ_sum");
-	c->lat_n = u64_of(o, "lat_n");
-	c->lat_sum_ns = u64_of(o, "lat_sum_ns");
 	if (lat && lat->type == JSON_ARR) {
 		for (const struct json *b = lat->child; b && c->nlat < BLKSTAT_LAT_MAX;
 		     b = b->next)
@@ -63,28 +96,10 @@ static void ctr_of(const struct json *o, struct blkstat_ctr *c)
 	}
 }
 
-static int dev_of(const struct json *o, struct blkstat_dev *d, char *err,
-		  size_t errlen)
+/* The rings of a device ("queue": one object each, others skipped). */
+static int rings_of(const struct json *qs, struct blkstat_dev *d, char *err,
+		    size_t errlen)
 {
-	const struct json *qs = json_get(o, "queue");
-	uint64_t domid, devid;
-
-	if (o->type != JSON_OBJ || !json_get_u64(o, "domid", &domid) ||
-	    !json_get_u64(o, "devid", &devid) || domid > 0xffff || devid > UINT32_MAX) {
-		seterr(err, errlen, "a device without a valid domid and devid");
-		return -EINVAL;
-	}
-	d->obj = o;
-	d->domid = (unsigned)domid;
-	d->devid = (unsigned)devid;
-	d->state = u32_of(o, "state");
-	d->state_name = str_of(o, "state_name");
-	d->params = str_of(o, "params");
-	d->backend = str_of(o, "backend");
-	d->sectors = u64_of(o, "sectors");
-	json_get_bool(o, "readonly", &d->readonly);
-	d->inflight = u32_of(o, "inflight");
-	ctr_of(o, &d->c);
 	if (!qs || qs->type != JSON_ARR || qs->n == 0)
 		return 0;
 	d->rings = calloc(qs->n < BLKSTAT_RINGS_MAX ? qs->n : BLKSTAT_RINGS_MAX,
@@ -99,16 +114,35 @@ static int dev_of(const struct json *o, struct blkstat_dev *d, char *err,
 
 		if (q->type != JSON_OBJ)
 			continue;
-		r->index = u32_of(q, "index");
-		r->ring_pages = u32_of(q, "ring_pages");
-		r->ring_size = u32_of(q, "ring_size");
-		r->inflight = u32_of(q, "inflight");
-		r->unconsumed = u32_of(q, "unconsumed");
+		get_u32s(q, r, ring_u32, NFIELDS(ring_u32));
 		json_get_bool(q, "halted", &r->halted);
 		ctr_of(q, &r->c);
 		d->nrings++;
 	}
 	return 0;
+}
+
+static int dev_of(const struct json *o, struct blkstat_dev *d, char *err,
+		  size_t errlen)
+{
+	uint64_t domid, devid;
+
+	if (o->type != JSON_OBJ || !json_get_u64(o, "domid", &domid) ||
+	    !json_get_u64(o, "devid", &devid) || domid > 0xffff || devid > UINT32_MAX) {
+		seterr(err, errlen, "a device without a valid domid and devid");
+		return -EINVAL;
+	}
+	d->obj = o;
+	d->domid = (unsigned)domid;
+	d->devid = (unsigned)devid;
+	get_u32s(o, d, dev_u32, NFIELDS(dev_u32));
+	d->state_name = str_of(o, "state_name");
+	d->params = str_of(o, "params");
+	d->backend = str_of(o, "backend");
+	d->sectors = u64_of(o, "sectors");
+	json_get_bool(o, "readonly", &d->readonly);
+	ctr_of(o, &d->c);
+	return rings_of(json_get(o, "queue"), d, err, errlen);
 }
 
 int blkstat_parse(const char *text, size_t len, struct blkstat *s, char *err,

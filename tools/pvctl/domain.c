@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "pvd/hv_sim.h"
+#include "pvd/num.h"
 #include "pvctl.h"
 
 struct create {
@@ -34,6 +35,7 @@ struct create {
 	char uuid[37];
 	struct guest_ready ready;
 	bool reported;          /* the transaction printed its own error */
+	bool started, written;  /* what a failure must undo */
 };
 
 static int gen_uuid(char out[37])
@@ -83,15 +85,12 @@ static void mark_hv(struct pvctl *p, uint8_t *used)
 	if (pvctl_path(p, dir, sizeof(dir), "hv") < 0 || !(d = opendir(dir)))
 		return;
 	while ((de = readdir(d))) {
-		const char *s = de->d_name;
-		unsigned long v = 0;
-		int digits = 0;
+		const char *dot = strchr(de->d_name, '.');
+		uint64_t v;
 
-		if (strncmp(s, "dom", 3) != 0)
-			continue;
-		for (s += 3; *s >= '0' && *s <= '9' && digits < 6; s++, digits++)
-			v = v * 10 + (unsigned)(*s - '0');
-		if (digits && *s == '.' && v <= PVCTL_DOMID_MAX)
+		if (strncmp(de->d_name, "dom", 3) == 0 && dot &&
+		    pvd_parse_uint_n(de->d_name + 3, (size_t)(dot - de->d_name - 3), 10,
+				     PVCTL_DOMID_MAX, &v) == 0)
 			files[v / 8] |= (uint8_t)(1u << (v % 8));
 	}
 	closedir(d);
@@ -169,87 +168,109 @@ static int remove_txn(struct pvctl *p, xs_transaction_t t, void *arg)
 	return nodes_remove_domain(p, t, *(unsigned *)arg);
 }
 
+/* Everything before a process is started: the config, the store, the
+ * signals, the lock, the domid and the uuid.  0 or -errno (told). */
+static int create_prepare(struct pvctl *p, struct create *c, const char *path,
+			  int *lockfd)
+{
+	char err[XLCFG_ERR_LEN];
+	int rc = xlcfg_parse_file(&c->cfg, path, err, sizeof(err));
+
+	if (rc < 0) {
+		pvctl_err("%s", err);
+		return rc;
+	}
+	if ((rc = pvctl_connect(p)) < 0)
+		return rc;
+	if ((rc = pvctl_catch_signals(p)) < 0) {
+		pvctl_err("cannot block signals: %s", strerror(-rc));
+		return rc;
+	}
+	rc = pvctl_lock(p, lockfd);
+	if (rc < 0) {
+		pvctl_err("cannot take %s/pvctl.lock: %s", p->rundir, strerror(-rc));
+		return rc;
+	}
+	if ((rc = name_taken(p, XBT_NULL, c->cfg.name)) < 0 ||
+	    (rc = pick_domid(p, &c->domid)) < 0)
+		return rc;
+	if (c->cfg.uuid[0]) {
+		memcpy(c->uuid, c->cfg.uuid, sizeof(c->uuid));
+	} else if ((rc = gen_uuid(c->uuid)) < 0) {
+		pvctl_err("cannot generate a uuid: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* The guest, the nodes, the introduction: 0 or -errno (told), with
+ * c->started and c->written saying what is to be undone. */
+static int create_build(struct pvctl *p, struct create *c)
+{
+	int rc = guest_start(p, c->domid, &c->cfg, &c->ready);
+
+	if (rc < 0)
+		return rc;
+	c->started = true;
+	if (pvctl_interrupted(p))
+		goto interrupted;
+	rc = pvctl_txn(p, write_txn, c);
+	if (rc < 0) {
+		if (!c->reported)
+			pvctl_err("cannot commit the nodes of domain %u: %s", c->domid,
+				  strerror(-rc));
+		return rc;
+	}
+	c->written = true;
+	if (pvctl_interrupted(p))
+		goto interrupted;
+	if (!xs_introduce_domain(p->xs, c->domid, (unsigned long)c->ready.store_gfn,
+				 c->ready.store_port)) {
+		rc = -errno;
+		pvctl_err("the store refused to introduce domain %u (store_gfn %llu, port %u): %s",
+			  c->domid, (unsigned long long)c->ready.store_gfn, c->ready.store_port,
+			  strerror(-rc));
+		return rc;
+	}
+	return 0;
+interrupted:
+	pvctl_err("interrupted: undoing the creation of domain %u", c->domid);
+	return -EINTR;
+}
+
+/* In reverse: the nodes, then the guest (introducing is the last step,
+ * so a failure never leaves the domain introduced). */
+static void create_undo(struct pvctl *p, struct create *c)
+{
+	if (c->written && pvctl_txn(p, remove_txn, &c->domid) < 0)
+		pvctl_err("undo: cannot remove the nodes of domain %u", c->domid);
+	if (c->started) {
+		int s = guest_stop(c->ready.pid, c->domid);
+
+		if (s < 0)
+			pvctl_err("undo: cannot stop pvguest %d: %s", (int)c->ready.pid,
+				  strerror(-s));
+		guest_remove_pid(p, c->domid);
+	}
+}
+
 int cmd_create(struct pvctl *p, int argc, char **argv)
 {
 	struct create c;
-	bool started = false, written = false;
 	int lockfd = -1, rc;
-	char err[XLCFG_ERR_LEN];
 
 	if (argc != 2 || argv[1][0] == '-')
 		return pvctl_usage(pvctl_find_cmd("create"));
 	memset(&c, 0, sizeof(c));
 	xlcfg_init(&c.cfg);
-	rc = xlcfg_parse_file(&c.cfg, argv[1], err, sizeof(err));
-	if (rc < 0) {
-		pvctl_err("%s", err);
-		goto out;
+	rc = create_prepare(p, &c, argv[1], &lockfd);
+	if (rc == 0) {
+		rc = create_build(p, &c);
+		if (rc < 0)
+			create_undo(p, &c);
+		else    /* Introduced: the domain is complete. */
+			printf("%u\n", c.domid);
 	}
-	if ((rc = pvctl_connect(p)) < 0)
-		goto out;
-	if ((rc = pvctl_catch_signals(p)) < 0) {
-		pvctl_err("cannot block signals: %s", strerror(-rc));
-		goto out;
-	}
-	rc = pvctl_lock(p, &lockfd);
-	if (rc < 0) {
-		pvctl_err("cannot take %s/pvctl.lock: %s", p->rundir, strerror(-rc));
-		goto out;
-	}
-	if ((rc = name_taken(p, XBT_NULL, c.cfg.name)) < 0 ||
-	    (rc = pick_domid(p, &c.domid)) < 0)
-		goto out;
-	if (c.cfg.uuid[0]) {
-		memcpy(c.uuid, c.cfg.uuid, sizeof(c.uuid));
-	} else if ((rc = gen_uuid(c.uuid)) < 0) {
-		pvctl_err("cannot generate a uuid: %s", strerror(-rc));
-		goto out;
-	}
-	rc = guest_start(p, c.domid, &c.cfg, &c.ready);
-	if (rc < 0)
-		goto fail;
-	started = true;
-	if (pvctl_interrupted(p))
-		goto interrupted;
-	rc = pvctl_txn(p, write_txn, &c);
-	if (rc < 0) {
-		if (!c.reported)
-			pvctl_err("cannot commit the nodes of domain %u: %s", c.domid,
-				  strerror(-rc));
-		goto fail;
-	}
-	written = true;
-	if (pvctl_interrupted(p))
-		goto interrupted;
-	if (!xs_introduce_domain(p->xs, c.domid, (unsigned long)c.ready.store_gfn,
-				 c.ready.store_port)) {
-		rc = -errno;
-		pvctl_err("the store refused to introduce domain %u (store_gfn %llu, port %u): %s",
-			  c.domid, (unsigned long long)c.ready.store_gfn, c.ready.store_port,
-			  strerror(-rc));
-		goto fail;
-	}
-	/* Introduced: the domain is complete. */
-	printf("%u\n", c.domid);
-	rc = 0;
-	goto out;
-interrupted:
-	pvctl_err("interrupted: undoing the creation of domain %u", c.domid);
-	rc = -EINTR;
-fail:
-	/* In reverse: the nodes, then the guest (introducing is the last
-	 * step, so a failure never leaves the domain introduced). */
-	if (written && pvctl_txn(p, remove_txn, &c.domid) < 0)
-		pvctl_err("undo: cannot remove the nodes of domain %u", c.domid);
-	if (started) {
-		int s = guest_stop(c.ready.pid, c.domid);
-
-		if (s < 0)
-			pvctl_err("undo: cannot stop pvguest %d: %s", (int)c.ready.pid,
-				  strerror(-s));
-		guest_remove_pid(p, c.domid);
-	}
-out:
 	pvctl_unlock(lockfd);
 	xlcfg_free(&c.cfg);
 	return rc < 0 ? 1 : 0;

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "pvd/daemon.h"
+#include "pvd/num.h"
 #include "pvctl.h"
 
 #ifndef SYS_pidfd_open
@@ -173,8 +174,8 @@ out:
 
 int guest_read_pid(struct pvctl *p, unsigned domid, pid_t *pid)
 {
-	char path[PATH_MAX], buf[32], *e;
-	long v;
+	char path[PATH_MAX], buf[32];
+	uint64_t v;
 	ssize_t n;
 	int fd, rc;
 
@@ -188,10 +189,10 @@ int guest_read_pid(struct pvctl *p, unsigned domid, pid_t *pid)
 	close(fd);
 	if (n <= 0)
 		return -EINVAL;
-	buf[n] = '\0';
-	errno = 0;
-	v = strtol(buf, &e, 10);
-	if (errno || e == buf || (*e && *e != '\n') || v <= 1 || v > INT_MAX)
+	/* "PID\n", as pvguest and guest_write_pid write it. */
+	if (buf[n - 1] == '\n')
+		n--;
+	if (pvd_parse_uint_n(buf, (size_t)n, 10, INT_MAX, &v) < 0 || v <= 1)
 		return -EINVAL;
 	*pid = (pid_t)v;
 	return 0;
@@ -234,46 +235,53 @@ void guest_remove_pid(struct pvctl *p, unsigned domid)
 		rmdir(path);
 }
 
+/* The keys of the ready line, each a decimal number in min..max. */
+static const struct ready_key {
+	const char *name;
+	uint64_t min, max;
+} ready_keys[] = {
+	{ "domid", 0, PVCTL_DOMID_MAX },
+	{ "store_gfn", 0, UINT64_MAX },
+	{ "store_port", 0, UINT32_MAX },
+	{ "console_gfn", 0, UINT64_MAX },
+	{ "console_port", 0, UINT32_MAX },
+	{ "pid", 2, INT_MAX },
+};
+#define READY_KEYS (sizeof(ready_keys) / sizeof(ready_keys[0]))
+
 /* "domid=N store_gfn=G store_port=P console_gfn=C console_port=Q pid=PID";
  * unknown keys are skipped (a later pvguest may say more). */
 static int parse_ready(char *line, struct guest_ready *r)
 {
+	uint64_t v[READY_KEYS];
 	unsigned seen = 0;
 	char *save = NULL, *tok;
 
 	for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		static const char *const keys[] = {
-			"domid", "store_gfn", "store_port", "console_gfn",
-			"console_port", "pid",
-		};
-		char *eq = strchr(tok, '='), *e;
-		unsigned long long v;
+		char *eq = strchr(tok, '=');
 		unsigned k;
 
 		if (!eq || eq == tok || !eq[1])
 			return -EINVAL;
 		*eq = '\0';
-		for (k = 0; k < 6 && strcmp(tok, keys[k]) != 0; k++)
+		for (k = 0; k < READY_KEYS && strcmp(tok, ready_keys[k].name) != 0; k++)
 			;
-		if (k == 6)
+		if (k == READY_KEYS)
 			continue;
-		if (eq[1] < '0' || eq[1] > '9')
+		if (pvd_parse_uint(eq + 1, ready_keys[k].max, &v[k]) < 0 ||
+		    v[k] < ready_keys[k].min)
 			return -EINVAL;
-		errno = 0;
-		v = strtoull(eq + 1, &e, 10);
-		if (errno || *e)
-			return -EINVAL;
-		switch (k) {
-		case 0: if (v > PVCTL_DOMID_MAX) return -EINVAL; r->domid = (unsigned)v; break;
-		case 1: r->store_gfn = v; break;
-		case 2: if (v > UINT32_MAX) return -EINVAL; r->store_port = (unsigned)v; break;
-		case 3: r->console_gfn = v; break;
-		case 4: if (v > UINT32_MAX) return -EINVAL; r->console_port = (unsigned)v; break;
-		case 5: if (v <= 1 || v > INT_MAX) return -EINVAL; r->pid = (pid_t)v; break;
-		}
 		seen |= 1u << k;
 	}
-	return seen == 0x3f ? 0 : -EINVAL;
+	if (seen != (1u << READY_KEYS) - 1)
+		return -EINVAL;
+	r->domid = (unsigned)v[0];
+	r->store_gfn = v[1];
+	r->store_port = (unsigned)v[2];
+	r->console_gfn = v[3];
+	r->console_port = (unsigned)v[4];
+	r->pid = (pid_t)v[5];
+	return 0;
 }
 
 /* The last bytes pvguest wrote on stdout/stderr during start-up. */
@@ -466,31 +474,31 @@ static void kill_leftovers(struct pvctl *p, pid_t pid, const struct guest_ready 
 		guest_stop(gp, domid);
 }
 
-int guest_start(struct pvctl *p, unsigned domid, const struct xlcfg *cfg,
-		struct guest_ready *r)
-{
-	char exe[PATH_MAX], sdomid[16], smem[16], why[128], last[256];
-	struct output out = { .len = 0 };
-	char *argv[16];
-	int rp[2] = { -1, -1 }, op[2] = { -1, -1 }, nullfd, rc, st = 0, ac = 0;
-	pid_t pid, recorded;
+/* A start under way: the pipes to pvguest and what it said. */
+struct start {
+	unsigned domid;
+	pid_t pid;              /* the process we forked */
+	int rp[2], op[2];       /* the ready pipe, the output pipe */
+	int nullfd;
+	struct output out;
+};
 
-	memset(r, 0, sizeof(*r));
-	rc = guest_exe(exe, sizeof(exe));
-	if (rc < 0) {
-		pvctl_err("cannot find pvguest (%s: %s); set PVD_BIN to its directory",
-			  exe, strerror(-rc));
-		return rc;
-	}
-	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (nullfd < 0 || pipe2(rp, O_CLOEXEC) < 0 || pipe2(op, O_CLOEXEC | O_NONBLOCK) < 0) {
+/* pvguest's descriptors, its argv, fork and exec: 0 or -errno (told). */
+static int start_spawn(struct start *st, const char *exe, const struct xlcfg *cfg)
+{
+	char sdomid[16], smem[16], *argv[16];
+	int ac = 0, rc;
+
+	st->nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (st->nullfd < 0 || pipe2(st->rp, O_CLOEXEC) < 0 ||
+	    pipe2(st->op, O_CLOEXEC | O_NONBLOCK) < 0) {
 		rc = -errno;
 		pvctl_err("cannot set up pvguest's descriptors: %s", strerror(-rc));
-		goto out;
+		return rc;
 	}
-	snprintf(sdomid, sizeof(sdomid), "%u", domid);
+	snprintf(sdomid, sizeof(sdomid), "%u", st->domid);
 	snprintf(smem, sizeof(smem), "%u", cfg->memory_mib);
-	argv[ac++] = exe;
+	argv[ac++] = (char *)exe;
 	argv[ac++] = "--domid";
 	argv[ac++] = sdomid;
 	argv[ac++] = "--name";
@@ -505,80 +513,133 @@ int guest_start(struct pvctl *p, unsigned domid, const struct xlcfg *cfg,
 		argv[ac++] = "nobody";
 	}
 	argv[ac] = NULL;
-	pid = fork();
-	if (pid < 0) {
+	st->pid = fork();
+	if (st->pid < 0) {
 		rc = -errno;
 		pvctl_err("fork: %s", strerror(-rc));
-		goto out;
+		return rc;
 	}
-	if (pid == 0)
-		child(exe, argv, nullfd, op[1], rp[1]);
-	close(rp[1]);
-	close(op[1]);
-	rp[1] = op[1] = -1;
-	rc = read_ready(p, rp[0], op[0], &out, r);
-	if (rc == 0 && r->domid != domid)
+	if (st->pid == 0)
+		child(exe, argv, st->nullfd, st->op[1], st->rp[1]);
+	close(st->rp[1]);
+	close(st->op[1]);
+	st->rp[1] = st->op[1] = -1;
+	return 0;
+}
+
+/* The ready line, and that it is true: the domid asked for, a pvguest
+ * alive under the pid it gave, and our child gone with status 0 once it
+ * detached the guest.  0, or -errno for start_explain; *status gets our
+ * child's status when it was reaped. */
+static int start_ready(struct pvctl *p, struct start *st, struct guest_ready *r,
+		       int *status)
+{
+	int rc = read_ready(p, st->rp[0], st->op[0], &st->out, r);
+
+	if (rc == 0 && r->domid != st->domid)
 		rc = -EINVAL;
-	if (rc == 0 && !guest_is(r->pid, domid))
+	if (rc == 0 && !guest_is(r->pid, st->domid))
 		rc = -ESRCH;
-	if (rc == 0 && r->pid != pid) {
+	if (rc == 0 && r->pid != st->pid) {
 		/* The process we started detached the guest and now exits 0. */
-		st = reap(pid, PVCTL_STOP_TIMEOUT_MS);
-		if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		*status = reap(st->pid, PVCTL_STOP_TIMEOUT_MS);
+		if (*status < 0 || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
 			rc = -ECHILD;
 	}
-	if (rc == 0) {
-		/* pvguest records its PID; make sure destroy will find it. */
-		if (guest_read_pid(p, domid, &recorded) < 0 || recorded != r->pid)
-			rc = guest_write_pid(p, domid, r->pid);
-		if (rc < 0) {
-			pvctl_err("cannot record pvguest's pid in %s/guests/dom%u/pid: %s",
-				  p->rundir, domid, strerror(-rc));
-			kill_leftovers(p, pid, r, domid);
-		}
-		goto out;
-	}
+	return rc;
+}
+
+/* Why the start failed (rc from start_ready), in words, into why. */
+static void start_explain(struct start *st, const struct guest_ready *r, int rc,
+			  int status, char *why, size_t len)
+{
 	switch (rc) {
 	case -EPIPE:
-		st = reap(pid, 2000);
-		describe(st, why, sizeof(why));
-		output_drain(&out, op[0], 500);
+		describe(reap(st->pid, 2000), why, len);
+		output_drain(&st->out, st->op[0], 500);
 		break;
 	case -ECHILD:
-		describe(st, why, sizeof(why));
+		describe(status, why, len);
 		break;
 	case -ETIMEDOUT:
-		snprintf(why, sizeof(why), "did not report ready within %d s",
+		snprintf(why, len, "did not report ready within %d s",
 			 PVCTL_READY_TIMEOUT_MS / 1000);
 		break;
 	case -EINTR:
-		snprintf(why, sizeof(why), "was stopped: pvctl was interrupted");
+		snprintf(why, len, "was stopped: pvctl was interrupted");
 		break;
 	case -EINVAL:
-		snprintf(why, sizeof(why), "wrote a bad ready line");
+		snprintf(why, len, "wrote a bad ready line");
 		break;
 	case -ESRCH:
 		/* Ready, then gone: its parent tells how, its output why. */
-		st = reap(pid, 2000);
-		output_drain(&out, op[0], 500);
-		snprintf(why, sizeof(why), "reported ready as pid %d, which then exited",
+		reap(st->pid, 2000);
+		output_drain(&st->out, st->op[0], 500);
+		snprintf(why, len, "reported ready as pid %d, which then exited",
 			 (int)r->pid);
 		break;
 	default:
-		snprintf(why, sizeof(why), "could not be read from: %s", strerror(-rc));
+		snprintf(why, len, "could not be read from: %s", strerror(-rc));
 		break;
 	}
-	kill_leftovers(p, pid, r, domid);
-	output_last_line(&out, last, sizeof(last));
+}
+
+/* pvguest records its PID; make sure destroy will find it. */
+static int start_record(struct pvctl *p, struct start *st, const struct guest_ready *r)
+{
+	pid_t recorded;
+	int rc = 0;
+
+	if (guest_read_pid(p, st->domid, &recorded) < 0 || recorded != r->pid)
+		rc = guest_write_pid(p, st->domid, r->pid);
+	if (rc < 0) {
+		pvctl_err("cannot record pvguest's pid in %s/guests/dom%u/pid: %s",
+			  p->rundir, st->domid, strerror(-rc));
+		kill_leftovers(p, st->pid, r, st->domid);
+	}
+	return rc;
+}
+
+static void start_close(struct start *st)
+{
+	for (int i = 0; i < 2; i++) {
+		if (st->rp[i] >= 0)
+			close(st->rp[i]);
+		if (st->op[i] >= 0)
+			close(st->op[i]);
+	}
+	if (st->nullfd >= 0)
+		close(st->nullfd);
+}
+
+int guest_start(struct pvctl *p, unsigned domid, const struct xlcfg *cfg,
+		struct guest_ready *r)
+{
+	struct start st = { .domid = domid, .rp = { -1, -1 }, .op = { -1, -1 },
+			    .nullfd = -1 };
+	char exe[PATH_MAX], why[128], last[256];
+	int rc, status = 0;
+
+	memset(r, 0, sizeof(*r));
+	rc = guest_exe(exe, sizeof(exe));
+	if (rc < 0) {
+		pvctl_err("cannot find pvguest (%s: %s); set PVD_BIN to its directory",
+			  exe, strerror(-rc));
+		return rc;
+	}
+	rc = start_spawn(&st, exe, cfg);
+	if (rc < 0)
+		goto out;
+	rc = start_ready(p, &st, r, &status);
+	if (rc == 0) {
+		rc = start_record(p, &st, r);
+		goto out;
+	}
+	start_explain(&st, r, rc, status, why, sizeof(why));
+	kill_leftovers(p, st.pid, r, domid);
+	output_last_line(&st.out, last, sizeof(last));
 	pvctl_err("pvguest for domain %u %s%s%s", domid, why, last[0] ? ": " : "", last);
 out:
-	for (int i = 0; i < 2; i++) {
-		if (rp[i] >= 0)
-			close(rp[i]);
-		if (op[i] >= 0)
-			close(op[i]);
-	}
-	if (nullfd >= 0)
-		close(nullfd);
+	start_close(&st);
 	return rc;
 }

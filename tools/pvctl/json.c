@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pvd/num.h"
 #include "json.h"
 
 struct jp {
@@ -99,29 +101,82 @@ static size_t utf8(unsigned cp, char *o)
 	return 4;
 }
 
-/* A string literal at p->s (the opening quote); the decoded text is at
- * most as long as the literal. */
-static char *string(struct jp *p)
+/* The bytes between the quotes of the string literal at p->s (escapes
+ * skipped over, not checked): the decoded text is at most as long.  -1
+ * when it does not end. */
+static ptrdiff_t string_span(struct jp *p)
 {
 	const char *q = p->s + 1;
-	char *out, *o;
-	size_t max = 0;
 
-	/* Find the end first, to size the copy. */
-	for (const char *c = q; ; c++) {
-		if (c >= p->end) {
-			jerr(p, "unterminated string");
-			return NULL;
-		}
+	for (const char *c = q; c < p->end; c++) {
 		if (*c == '"')
+			return c - q;
+		if (*c == '\\' && ++c >= p->end)
 			break;
-		if (*c == '\\' && ++c >= p->end) {
-			jerr(p, "unterminated string");
-			return NULL;
-		}
-		max = (size_t)(c - q) + 1;
 	}
-	out = malloc(max + 1);
+	jerr(p, "unterminated string");
+	return -1;
+}
+
+/* Fails the string at q: p->s points there for the error's offset. */
+static int string_err(struct jp *p, const char *q, const char *why)
+{
+	p->s = q;
+	jerr(p, "%s", why);
+	return -EINVAL;
+}
+
+/* A \u escape at *qp (the 'u'): one code point, or a surrogate pair, as
+ * UTF-8 at *op (<= 4 bytes out for >= 6 in). */
+static int unicode_escape(struct jp *p, const char **qp, char **op)
+{
+	const char *q = *qp;
+	unsigned cp, lo;
+
+	if (p->end - q < 5 || hex4(q + 1, &cp) < 0)
+		return string_err(p, q, "bad \\u escape");
+	q += 5;
+	if (cp >= 0xd800 && cp < 0xdc00) {
+		if (p->end - q < 6 || q[0] != '\\' || q[1] != 'u' ||
+		    hex4(q + 2, &lo) < 0 || lo < 0xdc00 || lo >= 0xe000)
+			return string_err(p, q, "unpaired surrogate");
+		q += 6;
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+	} else if (cp >= 0xdc00 && cp < 0xe000) {
+		return string_err(p, q, "unpaired surrogate");
+	}
+	if (cp == 0)
+		return string_err(p, q, "NUL in a string");
+	*op += utf8(cp, *op);
+	*qp = q;
+	return 0;
+}
+
+/* The escape at *qp (after the backslash), decoded at *op. */
+static int escape(struct jp *p, const char **qp, char **op)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *q = *qp, *e = *q ? strchr(from, *q) : NULL;
+
+	if (*q == 'u')
+		return unicode_escape(p, qp, op);
+	if (!e)
+		return string_err(p, q, "bad escape");
+	*(*op)++ = to[e - from];
+	*qp = q + 1;
+	return 0;
+}
+
+/* A string literal at p->s (the opening quote), decoded and malloc'd. */
+static char *string(struct jp *p)
+{
+	ptrdiff_t span = string_span(p);
+	const char *q = p->s + 1;
+	char *out, *o;
+
+	if (span < 0)
+		return NULL;
+	out = malloc((size_t)span + 1);
 	if (!out) {
 		node(p, JSON_NULL);     /* reports ENOMEM */
 		return NULL;
@@ -131,59 +186,16 @@ static char *string(struct jp *p)
 		unsigned char c = (unsigned char)*q;
 
 		if (c < 0x20) {
-			p->s = q;
-			jerr(p, "control character in a string");
+			string_err(p, q, "control character in a string");
 			goto fail;
 		}
 		if (c != '\\') {
-			*o++ = (char)c;
-			q++;
+			*o++ = *q++;
 			continue;
 		}
 		q++;
-		switch (*q) {
-		case '"': case '\\': case '/': *o++ = *q; q++; break;
-		case 'b': *o++ = '\b'; q++; break;
-		case 'f': *o++ = '\f'; q++; break;
-		case 'n': *o++ = '\n'; q++; break;
-		case 'r': *o++ = '\r'; q++; break;
-		case 't': *o++ = '\t'; q++; break;
-		case 'u': {
-			unsigned cp, lo;
-
-			if (p->end - q < 5 || hex4(q + 1, &cp) < 0) {
-				p->s = q;
-				jerr(p, "bad \\u escape");
-				goto fail;
-			}
-			q += 5;
-			if (cp >= 0xd800 && cp < 0xdc00) {
-				if (p->end - q < 6 || q[0] != '\\' || q[1] != 'u' ||
-				    hex4(q + 2, &lo) < 0 || lo < 0xdc00 || lo >= 0xe000) {
-					p->s = q;
-					jerr(p, "unpaired surrogate");
-					goto fail;
-				}
-				q += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			} else if (cp >= 0xdc00 && cp < 0xe000) {
-				p->s = q;
-				jerr(p, "unpaired surrogate");
-				goto fail;
-			}
-			if (cp == 0) {
-				p->s = q;
-				jerr(p, "NUL in a string");
-				goto fail;
-			}
-			o += utf8(cp, o);       /* <= 6 bytes of input for <= 4 out */
-			break;
-		}
-		default:
-			p->s = q;
-			jerr(p, "bad escape");
+		if (escape(p, &q, &o) < 0)
 			goto fail;
-		}
 	}
 	*o = '\0';
 	p->s = q + 1;
@@ -248,22 +260,10 @@ static struct json *number(struct jp *p)
 	memcpy(buf, p->s, n);
 	buf[n] = '\0';
 	j->d = strtod(buf, NULL);
-	if (integer && !neg) {
-		uint64_t v = 0;
-
-		j->is_u64 = true;
-		for (const char *c = digits; c < q; c++) {
-			unsigned dg = (unsigned)(*c - '0');
-
-			if (v > (UINT64_MAX - dg) / 10) {
-				j->is_u64 = false;
-				break;
-			}
-			v = v * 10 + dg;
-		}
-		if (j->is_u64)
-			j->u = v;
-	}
+	/* Exactly, when it fits: counters are 64-bit, a double is not. */
+	if (integer && !neg)
+		j->is_u64 = pvd_parse_uint_n(digits, (size_t)(q - digits), 10, UINT64_MAX,
+					     &j->u) == 0;
 	p->s = q;
 	return j;
 }

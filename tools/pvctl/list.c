@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pvd/num.h"
 #include "pvctl.h"
 
 /* "vbd:2 vif:1" from /local/domain/N/device/<type>/<devid>, or "-". */
@@ -72,15 +73,15 @@ int cmd_list(struct pvctl *p, int argc, char **argv)
 	for (unsigned i = (n && ids[0] == 0) ? 1 : 0; i <= n; i++) {
 		unsigned domid = i == 0 ? 0 : ids[i - 1];
 		char *name, *target, mem[24], devs[128];
-		unsigned long long kib;
+		uint64_t kib;
 
 		name = pvctl_read(p, XBT_NULL, "/local/domain/%u/name", domid);
 		target = pvctl_read(p, XBT_NULL, "/local/domain/%u/memory/target", domid);
 		if (name)
 			pvctl_printable(name);
 		snprintf(mem, sizeof(mem), "-");
-		if (target && sscanf(target, "%llu", &kib) == 1)
-			snprintf(mem, sizeof(mem), "%llu", kib / 1024);
+		if (target && pvd_parse_uint(target, UINT64_MAX, &kib) == 0)
+			snprintf(mem, sizeof(mem), "%llu", (unsigned long long)kib / 1024);
 		devices(p, domid, devs, sizeof(devs));
 		printf("%-40s %5u %6s  %-6s  %s\n",
 		       name ? name : domid == 0 ? "Domain-0" : "-", domid, mem,

@@ -24,6 +24,7 @@
 #define CONSOLE_LIMIT    1048576      /* LIBXL_XENCONSOLE_LIMIT */
 #define CONSOLE_PROTOCOL "vt100"      /* LIBXL_XENCONSOLE_PROTOCOL */
 #define SCRIPT_DIR       "/etc/xen/scripts"
+#define DEV_PATH_LEN     96           /* a device's frontend or backend path */
 
 /* A writer that keeps the first error and the path it happened on, so
  * that a long list of writes needs one check at the end. */
@@ -133,29 +134,38 @@ static void write_console(struct nw *w, const struct dom_spec *d, const char *ho
 	put(w, NULL, 0, be, "protocol", CONSOLE_PROTOCOL);
 }
 
-static void write_vbd(struct nw *w, unsigned n, const struct xlcfg_disk *disk)
+/* The frontend and backend directories of device <type>/<devid> of
+ * domain n, with the nodes every device has (libxl__device_generic_add);
+ * their paths into fe and be. */
+static void device_dirs(struct nw *w, unsigned n, const char *type, unsigned devid,
+			char fe[DEV_PATH_LEN], char be[DEV_PATH_LEN])
 {
-	char fe[96], be[96];
-
 	PERMS(fe_perms, n, XS_PERM_NONE, 0, XS_PERM_READ);
 	PERMS(be_perms, 0, XS_PERM_NONE, n, XS_PERM_READ);
 
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", n, disk->devid);
-	snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", n, disk->devid);
+	snprintf(fe, DEV_PATH_LEN, "/local/domain/%u/device/%s/%u", n, type, devid);
+	snprintf(be, DEV_PATH_LEN, "/local/domain/0/backend/%s/%u/%u", type, n, devid);
 	node(w, fe_perms, 2, fe, NULL);
 	put(w, NULL, 0, fe, "backend", "%s", be);
 	put(w, NULL, 0, fe, "backend-id", "0");
 	put(w, NULL, 0, fe, "state", "%d", XenbusStateInitialising);
-	put(w, NULL, 0, fe, "virtual-device", "%u", disk->devid);
-	put(w, NULL, 0, fe, "device-type", "disk");
 	node(w, be_perms, 2, be, NULL);
 	put(w, NULL, 0, be, "frontend", "%s", fe);
-	put(w, NULL, 0, be, "params", "%s", disk->target);
 	put(w, NULL, 0, be, "frontend-id", "%u", n);
 	put(w, NULL, 0, be, "online", "1");
+	put(w, NULL, 0, be, "state", "%d", XenbusStateInitialising);
+}
+
+static void write_vbd(struct nw *w, unsigned n, const struct xlcfg_disk *disk)
+{
+	char fe[DEV_PATH_LEN], be[DEV_PATH_LEN];
+
+	device_dirs(w, n, "vbd", disk->devid, fe, be);
+	put(w, NULL, 0, fe, "virtual-device", "%u", disk->devid);
+	put(w, NULL, 0, fe, "device-type", "disk");
+	put(w, NULL, 0, be, "params", "%s", disk->target);
 	put(w, NULL, 0, be, "removable", "0");
 	put(w, NULL, 0, be, "bootable", "1");
-	put(w, NULL, 0, be, "state", "%d", XenbusStateInitialising);
 	put(w, NULL, 0, be, "dev", "%s", disk->vdev);
 	put(w, NULL, 0, be, "type", "%s", xlcfg_backend_name(disk->backend));
 	put(w, NULL, 0, be, "mode", "%s", disk->readwrite ? "w" : "r");
@@ -167,29 +177,19 @@ static void write_vbd(struct nw *w, unsigned n, const struct xlcfg_disk *disk)
 
 static void write_vif(struct nw *w, unsigned n, const struct xlcfg_vif *vif)
 {
-	char fe[96], be[96], mac[18];
+	char fe[DEV_PATH_LEN], be[DEV_PATH_LEN], mac[18];
+	bool bare = !strchr(vif->script, '/');
 
-	PERMS(fe_perms, n, XS_PERM_NONE, 0, XS_PERM_READ);
-	PERMS(be_perms, 0, XS_PERM_NONE, n, XS_PERM_READ);
+	PERMS(ro_front, 0, XS_PERM_NONE, n, XS_PERM_READ);
 
 	xlcfg_format_mac(vif->mac, mac, sizeof(mac));
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", n, vif->devid);
-	snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", n, vif->devid);
-	node(w, fe_perms, 2, fe, NULL);
-	put(w, NULL, 0, fe, "backend", "%s", be);
-	put(w, NULL, 0, fe, "backend-id", "0");
-	put(w, NULL, 0, fe, "state", "%d", XenbusStateInitialising);
+	device_dirs(w, n, "vif", vif->devid, fe, be);
 	put(w, NULL, 0, fe, "handle", "%u", vif->devid);
 	put(w, NULL, 0, fe, "mac", "%s", mac);
 	put(w, NULL, 0, fe, "trusted", "1");
-	put(w, be_perms, 2, fe, "mtu", "%u", vif->mtu);   /* libxl's ro_front */
-	node(w, be_perms, 2, be, NULL);
-	put(w, NULL, 0, be, "frontend", "%s", fe);
-	put(w, NULL, 0, be, "frontend-id", "%u", n);
-	put(w, NULL, 0, be, "online", "1");
-	put(w, NULL, 0, be, "state", "%d", XenbusStateInitialising);
-	put(w, NULL, 0, be, "script", "%s%s%s", strchr(vif->script, '/') ? "" : SCRIPT_DIR,
-	    strchr(vif->script, '/') ? "" : "/", vif->script);
+	put(w, ro_front, 2, fe, "mtu", "%u", vif->mtu);   /* libxl's ro_front */
+	put(w, NULL, 0, be, "script", "%s%s%s", bare ? SCRIPT_DIR : "", bare ? "/" : "",
+	    vif->script);
 	put(w, NULL, 0, be, "mac", "%s", mac);
 	put(w, NULL, 0, be, "bridge", "%s", vif->bridge);
 	put(w, NULL, 0, be, "handle", "%u", vif->devid);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvd/num.h"
 #include "blkstat.h"
 #include "pvctl.h"
 
@@ -29,6 +30,7 @@
 #define CTL_SOCKET      "pvd-blkback.sock"
 #define TOP_DELAY_MIN   0.1
 #define TOP_DELAY_MAX   3600.0
+#define TOP_ITERATIONS_MAX 1000000000u
 
 struct ctl {
 	int fd;
@@ -347,17 +349,6 @@ static const struct option stats_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int getopt_err(char **argv, int c)
-{
-	if (c == ':')
-		pvctl_err("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
-	else if (optopt)
-		pvctl_err("%s: unknown option '-%c'", argv[0], optopt);
-	else
-		pvctl_err("%s: unknown option '%s'", argv[0], argv[optind - 1]);
-	return pvctl_usage(pvctl_find_cmd(argv[0]));
-}
-
 int cmd_stats(struct pvctl *p, int argc, char **argv)
 {
 	const char *sock = NULL;
@@ -369,12 +360,11 @@ int cmd_stats(struct pvctl *p, int argc, char **argv)
 	int ch;
 
 	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":js:", stats_opts, NULL)) != -1) {
+	while ((ch = pvctl_getopt(argc, argv, ":js:", stats_opts)) != -1) {
 		switch (ch) {
 		case 'j': json = true; break;
 		case 's': sock = optarg; break;
-		default: return getopt_err(argv, ch);
+		default: return pvctl_usage(pvctl_find_cmd("stats"));
 		}
 	}
 	if (argc - optind > 1)
@@ -409,7 +399,7 @@ struct top {
 	struct ctl c;
 	bool batch, json, filter, tty_in, tty_saved;
 	unsigned domid;
-	unsigned long iterations;       /* 0: until q or a signal */
+	uint64_t iterations;            /* 0: until q or a signal */
 	double delay;
 	struct termios saved;
 	struct blkstat prev, cur;
@@ -615,50 +605,90 @@ static const struct option top_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int cmd_top(struct pvctl *p, int argc, char **argv)
+/* The command line into t.  0, or the exit status. */
+static int top_args(struct top *t, int argc, char **argv, const char **sock)
 {
-	struct top t = { .p = p, .delay = 1.0 };
-	const char *sock = NULL;
-	unsigned long frames = 0;
-	uint64_t next;
-	int ch, rc = 0;
+	uint64_t v;
+	int ch;
 
 	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":bi:d:js:", top_opts, NULL)) != -1) {
-		char *e;
-
+	while ((ch = pvctl_getopt(argc, argv, ":bi:d:js:", top_opts)) != -1) {
 		switch (ch) {
-		case 'b': t.batch = true; break;
-		case 'j': t.json = true; break;
-		case 's': sock = optarg; break;
+		case 'b': t->batch = true; break;
+		case 'j': t->json = true; break;
+		case 's': *sock = optarg; break;
 		case 'i':
-			errno = 0;
-			t.iterations = strtoul(optarg, &e, 10);
-			if (errno || *e || !*optarg || optarg[0] == '-' || t.iterations == 0 ||
-			    t.iterations > 1000000000ul) {
+			if (pvd_parse_range(optarg, 1, TOP_ITERATIONS_MAX, &v) < 0) {
 				pvctl_err("--iterations: want a number of frames, 1 or more, got '%s'",
 					  optarg);
 				return 2;
 			}
+			t->iterations = v;
 			break;
 		case 'd':
-			if (!parse_delay(optarg, &t.delay)) {
+			if (!parse_delay(optarg, &t->delay)) {
 				pvctl_err("--delay: want seconds, %.1f to %.0f, got '%s'",
 					  TOP_DELAY_MIN, TOP_DELAY_MAX, optarg);
 				return 2;
 			}
 			break;
 		default:
-			return getopt_err(argv, ch);
+			return pvctl_usage(pvctl_find_cmd("top"));
 		}
 	}
 	if (argc - optind > 1)
 		return pvctl_usage(pvctl_find_cmd("top"));
 	/* Without a terminal to draw on, frames follow each other. */
-	if (t.json || !isatty(STDOUT_FILENO))
-		t.batch = true;
-	t.tty_in = !t.batch && isatty(STDIN_FILENO);
+	if (t->json || !isatty(STDOUT_FILENO))
+		t->batch = true;
+	t->tty_in = !t->batch && isatty(STDIN_FILENO);
+	return 0;
+}
+
+/* One frame after waiting for its time: 1 to go on, 0 to stop (q, a
+ * signal, the last frame), -1 for a failure (told on stderr). */
+static int top_step(struct top *t, uint64_t *next)
+{
+	const char *problem = NULL;
+	uint64_t now;
+
+	*next += (uint64_t)(t->delay * 1000);
+	if (!top_wait(t, *next))
+		return 0;
+	if (sample(&t->c, &t->cur) < 0) {
+		if (t->batch) {
+			/* A script wants to know, not a blank line. */
+			term_restore(t);
+			pvctl_err("%s", t->c.err);
+			return -1;
+		}
+		problem = t->c.err;
+	}
+	now = mono_ms();
+	if (*next < now)
+		*next = now;    /* a slow answer: no burst of frames after it */
+	top_frame(t, stdout, (double)(now - t->prev_ms) / 1000, problem);
+	if (fflush(stdout) != 0)
+		return -1;
+	if (!problem) {
+		blkstat_free(&t->prev);
+		t->prev = t->cur;
+		memset(&t->cur, 0, sizeof(t->cur));
+		t->have_prev = true;
+		t->prev_ms = now;
+	}
+	return 1;
+}
+
+int cmd_top(struct pvctl *p, int argc, char **argv)
+{
+	struct top t = { .p = p, .delay = 1.0 };
+	const char *sock = NULL;
+	uint64_t frames = 0, next;
+	int rc = top_args(&t, argc, argv, &sock);
+
+	if (rc != 0)
+		return rc;
 	if (domain_filter(p, optind < argc ? argv[optind] : NULL, &t.filter, &t.domid) < 0 ||
 	    ctl_init(p, &t.c, sock) < 0)
 		return 1;
@@ -675,46 +705,12 @@ int cmd_top(struct pvctl *p, int argc, char **argv)
 	t.prev_ms = mono_ms();
 	next = t.prev_ms;
 	term_raw(&t);
-	rc = 0;
-	while (!t.iterations || frames < t.iterations) {
-		const char *problem = NULL;
-		uint64_t now;
-		double secs;
-
-		next += (uint64_t)(t.delay * 1000);
-		if (!top_wait(&t, next))
-			break;
-		if (sample(&t.c, &t.cur) < 0) {
-			if (t.batch) {
-				/* A script wants to know, not a blank line. */
-				term_restore(&t);
-				pvctl_err("%s", t.c.err);
-				rc = 1;
-				break;
-			}
-			problem = t.c.err;
-		}
-		now = mono_ms();
-		if (next < now)
-			next = now;     /* a slow answer: no burst of frames after it */
-		secs = (double)(now - t.prev_ms) / 1000;
-		top_frame(&t, stdout, secs, problem);
-		if (fflush(stdout) != 0) {
-			rc = 1;
-			break;
-		}
-		frames++;
-		if (!problem) {
-			blkstat_free(&t.prev);
-			t.prev = t.cur;
-			memset(&t.cur, 0, sizeof(t.cur));
-			t.have_prev = true;
-			t.prev_ms = now;
-		}
-	}
+	do {
+		rc = top_step(&t, &next);
+	} while (rc > 0 && (!t.iterations || ++frames < t.iterations));
 	term_restore(&t);
 	ctl_close(&t.c);
 	blkstat_free(&t.prev);
 	blkstat_free(&t.cur);
-	return rc;
+	return rc < 0 ? 1 : 0;
 }

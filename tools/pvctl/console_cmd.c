@@ -1,4 +1,6 @@
-/* pvctl console: attach to a domain's console, like `xl console`.
+/* pvctl console (the command; pvd-consoled is consoled/, a guest's own
+ * console tools/pvguest/console.c): attach to a domain's console, like
+ * `xl console`.
  *
  * The console daemon (pvd-consoled, or xenconsoled) puts the console on a
  * pty and writes the slave's path to /local/domain/N/console/tty
@@ -27,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvd/num.h"
 #include "pvctl.h"
 
 #define ESCAPE_CHAR 0x1d	/* Ctrl-], as xl console */
@@ -155,7 +158,7 @@ struct relay {
 	bool in_eof;
 };
 
-enum relay_end { END_DETACH, END_SIGNAL, END_HANGUP, END_ERROR };
+enum relay_end { END_NONE, END_DETACH, END_SIGNAL, END_HANGUP, END_ERROR };
 
 /* Writes what fits without blocking for long: at most BUF_SIZE after
  * POLLOUT (a pipe then has a free page). */
@@ -169,6 +172,84 @@ static int write_some(int fd, const char *buf, size_t *off, size_t len)
 	return 0;
 }
 
+/* Which side to poll for what: a side is read only when what it gave
+ * before is gone. */
+static void relay_events(const struct relay *r, struct pollfd pf[4])
+{
+	if (!r->in_eof && r->in_len == r->in_off)
+		pf[0].events = POLLIN;
+	if (r->out_len == r->out_off)
+		pf[1].events = POLLIN;
+	if (r->in_len > r->in_off)
+		pf[1].events |= POLLOUT;
+	if (r->out_len > r->out_off)
+		pf[2].events = POLLOUT;
+	if (!pf[0].events)
+		pf[0].fd = -1;
+	if (!pf[2].events)
+		pf[2].fd = -1;
+}
+
+/* The pty's output to stdout, stdin's to the pty, once each can take it. */
+static enum relay_end relay_write(struct relay *r, const struct pollfd pf[4],
+				  const char **why)
+{
+	if (pf[2].revents & (POLLOUT | POLLERR | POLLHUP)) {
+		if (write_some(STDOUT_FILENO, r->out, &r->out_off, r->out_len) < 0) {
+			*why = "writing the output failed";
+			return END_ERROR;
+		}
+		if (r->out_off == r->out_len)
+			r->out_off = r->out_len = 0;
+	}
+	if (pf[1].revents & POLLOUT) {
+		if (write_some(r->tty, r->in, &r->in_off, r->in_len) < 0)
+			return END_HANGUP;
+		if (r->in_off == r->in_len)
+			r->in_off = r->in_len = 0;
+	}
+	return END_NONE;
+}
+
+static enum relay_end relay_read_tty(struct relay *r)
+{
+	ssize_t n = read(r->tty, r->out, sizeof(r->out));
+
+	if (n > 0) {
+		r->out_off = 0;
+		r->out_len = (size_t)n;
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		/* EIO: the daemon closed the master. */
+		return END_HANGUP;
+	}
+	return END_NONE;
+}
+
+static enum relay_end relay_read_stdin(struct relay *r)
+{
+	ssize_t n = read(STDIN_FILENO, r->in, sizeof(r->in));
+	char *esc;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return END_NONE;
+	if (n <= 0) {
+		/* Not a terminal, and its input ended: keep showing the
+		 * console until told to stop. */
+		r->in_eof = true;
+		return END_NONE;
+	}
+	r->in_off = 0;
+	r->in_len = (size_t)n;
+	esc = memchr(r->in, ESCAPE_CHAR, r->in_len);
+	if (!esc)
+		return END_NONE;
+	/* What came before it, if the pty takes it now: a console that
+	 * stopped reading must not keep us from detaching. */
+	r->in_len = (size_t)(esc - r->in);
+	write_some(r->tty, r->in, &r->in_off, r->in_len);
+	return END_DETACH;
+}
+
 static enum relay_end relay_run(struct relay *r, const char **why)
 {
 	for (;;) {
@@ -176,21 +257,9 @@ static enum relay_end relay_run(struct relay *r, const char **why)
 			{ .fd = STDIN_FILENO }, { .fd = r->tty }, { .fd = STDOUT_FILENO },
 			{ .fd = r->sigfd, .events = POLLIN },
 		};
-		int rc;
+		enum relay_end end = END_NONE;
 
-		/* Read a side only when what it gave us before is gone. */
-		if (!r->in_eof && r->in_len == r->in_off)
-			pf[0].events = POLLIN;
-		if (r->out_len == r->out_off)
-			pf[1].events = POLLIN;
-		if (r->in_len > r->in_off)
-			pf[1].events |= POLLOUT;
-		if (r->out_len > r->out_off)
-			pf[2].events = POLLOUT;
-		if (!pf[0].events)
-			pf[0].fd = -1;
-		if (!pf[2].events)
-			pf[2].fd = -1;
+		relay_events(r, pf);
 		if (poll(pf, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -199,83 +268,31 @@ static enum relay_end relay_run(struct relay *r, const char **why)
 		}
 		if (pf[3].revents & POLLIN)
 			return END_SIGNAL;
-		if (pf[2].revents & (POLLOUT | POLLERR | POLLHUP)) {
-			rc = write_some(STDOUT_FILENO, r->out, &r->out_off, r->out_len);
-			if (rc < 0) {
-				*why = "writing the output failed";
-				return END_ERROR;
-			}
-			if (r->out_off == r->out_len)
-				r->out_off = r->out_len = 0;
-		}
-		if (pf[1].revents & POLLOUT) {
-			if (write_some(r->tty, r->in, &r->in_off, r->in_len) < 0)
-				return END_HANGUP;
-			if (r->in_off == r->in_len)
-				r->in_off = r->in_len = 0;
-		}
-		if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t n = read(r->tty, r->out, sizeof(r->out));
-
-			if (n > 0) {
-				r->out_off = 0;
-				r->out_len = (size_t)n;
-			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				/* EIO: the daemon closed the master. */
-				return END_HANGUP;
-			}
-		}
-		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t n = read(STDIN_FILENO, r->in, sizeof(r->in));
-			char *esc;
-
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (n <= 0) {
-				/* Not a terminal, and its input ended: keep
-				 * showing the console until told to stop. */
-				r->in_eof = true;
-				continue;
-			}
-			r->in_off = 0;
-			r->in_len = (size_t)n;
-			esc = memchr(r->in, ESCAPE_CHAR, r->in_len);
-			if (esc) {
-				/* What came before it, if the pty takes it now:
-				 * a console that stopped reading must not keep
-				 * us from detaching. */
-				r->in_len = (size_t)(esc - r->in);
-				write_some(r->tty, r->in, &r->in_off, r->in_len);
-				return END_DETACH;
-			}
-		}
+		end = relay_write(r, pf, why);
+		if (end == END_NONE && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			end = relay_read_tty(r);
+		if (end == END_NONE && (pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			end = relay_read_stdin(r);
+		if (end != END_NONE)
+			return end;
 	}
 }
 
-static int parse_num(const char *s, unsigned long *out)
-{
-	char *e;
-
-	errno = 0;
-	*out = strtoul(s, &e, 10);
-	return errno || e == s || *e || s[0] == '-' || s[0] == '+' ||
-	       *out > CONSOLE_NUM_MAX ? -EINVAL : 0;
-}
-
-int cmd_console(struct pvctl *p, int argc, char **argv)
-{
-	const char *dom = NULL, *why = NULL;
-	struct relay r = { .tty = -1, .sigfd = -1 };
-	char node[128], what[160], tty[64];
-	struct termios saved, raw;
-	bool term = false;
-	unsigned long num = 0;
+/* What `pvctl console` is working on. */
+struct session {
+	const char *dom;        /* as given: a domid or a name */
+	uint64_t num;           /* the console: 0 or a secondary one */
 	unsigned domid;
-	enum relay_end end;
-	sigset_t sigs;
-	char *dname;
-	int rc = 1;
+	char *dname;            /* dom, printable */
+	char node[128];         /* the console's directory, then its tty node */
+	char what[160];         /* "domain 'web'" or "domain 'web' console 1" */
+	char tty[64];
+	struct relay r;
+};
 
+/* DOMAIN [--num N]: 0, or the exit status. */
+static int console_args(struct session *s, int argc, char **argv)
+{
 	for (int i = 1; i < argc; i++) {
 		const char *v = NULL;
 
@@ -285,99 +302,129 @@ int cmd_console(struct pvctl *p, int argc, char **argv)
 			v = argv[i];
 		} else if (strncmp(argv[i], "--num=", 6) == 0) {
 			v = argv[i] + 6;
-		} else if (argv[i][0] == '-' || dom) {
+		} else if (argv[i][0] == '-' || s->dom) {
 			return pvctl_usage(pvctl_find_cmd("console"));
 		} else {
-			dom = argv[i];
+			s->dom = argv[i];
 		}
-		if (v && parse_num(v, &num) < 0) {
+		if (v && pvd_parse_uint(v, CONSOLE_NUM_MAX, &s->num) < 0) {
 			pvctl_err("--num: want a console number in 0..%lu, got '%s'",
 				  CONSOLE_NUM_MAX, v);
 			return 2;
 		}
 	}
-	if (!dom)
-		return pvctl_usage(pvctl_find_cmd("console"));
-	if (pvctl_connect(p) < 0 || pvctl_lookup(p, dom, &domid) < 0)
-		return 1;
-	dname = strdup(dom);
-	if (!dname)
-		return 1;
-	pvctl_printable(dname);
-	if (num == 0) {
-		snprintf(what, sizeof(what), "domain '%s'", dname);
-		snprintf(node, sizeof(node), "/local/domain/%u/console", domid);
-	} else {
-		snprintf(what, sizeof(what), "domain '%s' console %lu", dname, num);
-		snprintf(node, sizeof(node), "/local/domain/%u/device/console/%lu",
-			 domid, num);
-	}
-	if (pvctl_stat(p, XBT_NULL, node) < 0) {
-		if (num == 0)
-			pvctl_err("domain '%s' has no console", dname);
-		else
-			pvctl_err("domain '%s' has no console %lu", dname, num);
-		goto out;
-	}
-	strncat(node, "/tty", sizeof(node) - strlen(node) - 1);
+	return s->dom ? 0 : pvctl_usage(pvctl_find_cmd("console"));
+}
 
-	/* Signals end the session like Ctrl-]: the terminal is restored. */
+/* The domain, and its console's tty node: 0 or -errno (told). */
+static int console_node(struct pvctl *p, struct session *s)
+{
+	unsigned long num = (unsigned long)s->num;
+
+	if (pvctl_connect(p) < 0 || pvctl_lookup(p, s->dom, &s->domid) < 0)
+		return -ENOENT;
+	s->dname = strdup(s->dom);
+	if (!s->dname)
+		return -ENOMEM;
+	pvctl_printable(s->dname);
+	if (num == 0) {
+		snprintf(s->what, sizeof(s->what), "domain '%s'", s->dname);
+		snprintf(s->node, sizeof(s->node), "/local/domain/%u/console", s->domid);
+	} else {
+		snprintf(s->what, sizeof(s->what), "domain '%s' console %lu", s->dname, num);
+		snprintf(s->node, sizeof(s->node), "/local/domain/%u/device/console/%lu",
+			 s->domid, num);
+	}
+	if (pvctl_stat(p, XBT_NULL, s->node) < 0) {
+		if (num == 0)
+			pvctl_err("domain '%s' has no console", s->dname);
+		else
+			pvctl_err("domain '%s' has no console %lu", s->dname, num);
+		return -ENOENT;
+	}
+	strncat(s->node, "/tty", sizeof(s->node) - strlen(s->node) - 1);
+	return 0;
+}
+
+/* Signals end the session like Ctrl-]: the terminal is restored. */
+static int console_signals(struct session *s)
+{
+	sigset_t sigs;
+
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	sigaddset(&sigs, SIGQUIT);
 	if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0 ||
-	    (r.sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		pvctl_err("cannot block signals: %s", strerror(errno));
-		goto out;
+	    (s->r.sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		int e = errno;
+
+		pvctl_err("cannot block signals: %s", strerror(e));
+		return -e;
 	}
-	r.tty = tty_wait_open(p, r.sigfd, what, node, tty, sizeof(tty));
-	if (r.tty < 0) {
-		if (r.tty == -EINTR)
-			rc = 130;
-		goto out;
-	}
-	/* The store is not needed any more. */
-	pvctl_disconnect(p);
+	return 0;
+}
+
+/* The relay, the terminal in raw mode when stdin is one: the exit status. */
+static int console_session(struct session *s)
+{
+	struct termios saved, raw;
+	const char *why = NULL;
+	enum relay_end end;
+	bool term = false;
 
 	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
 		raw = saved;
 		cfmakeraw(&raw);
 		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0) {
 			pvctl_err("cannot put the terminal in raw mode: %s", strerror(errno));
-			goto out;
+			return 1;
 		}
 		term = true;
 		/* As virsh console: where we are and how to leave (raw mode
 		 * now: the line ending is ours). */
-		fprintf(stderr, "Connected to %s (%s); Ctrl-] detaches\r\n", what, tty);
+		fprintf(stderr, "Connected to %s (%s); Ctrl-] detaches\r\n", s->what, s->tty);
 	}
-	end = relay_run(&r, &why);
+	end = relay_run(&s->r, &why);
 	if (term)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-	switch (end) {
-	case END_DETACH:
-	case END_SIGNAL:
-		rc = 0;
-		break;
-	case END_HANGUP:
-		/* After a raw session the cursor may be anywhere. */
-		if (term)
-			fputc('\n', stderr);
-		pvctl_err("%s: the console closed (%s hung up)", what, tty);
-		break;
-	case END_ERROR:
-		if (term)
-			fputc('\n', stderr);
-		pvctl_err("%s: %s", what, why);
-		break;
+	if (end == END_DETACH || end == END_SIGNAL)
+		return 0;
+	/* After a raw session the cursor may be anywhere. */
+	if (term)
+		fputc('\n', stderr);
+	if (end == END_HANGUP)
+		pvctl_err("%s: the console closed (%s hung up)", s->what, s->tty);
+	else
+		pvctl_err("%s: %s", s->what, why);
+	return 1;
+}
+
+int cmd_console(struct pvctl *p, int argc, char **argv)
+{
+	struct session s = { .r = { .tty = -1, .sigfd = -1 } };
+	int rc = console_args(&s, argc, argv);
+
+	if (rc != 0)
+		return rc;
+	rc = 1;
+	if (console_node(p, &s) < 0 || console_signals(&s) < 0)
+		goto out;
+	s.r.tty = tty_wait_open(p, s.r.sigfd, s.what, s.node, s.tty, sizeof(s.tty));
+	if (s.r.tty < 0) {
+		if (s.r.tty == -EINTR)
+			rc = 130;
+		goto out;
 	}
+	/* The store is not needed any more. */
+	pvctl_disconnect(p);
+	rc = console_session(&s);
 out:
-	if (r.tty >= 0)
-		close(r.tty);
-	if (r.sigfd >= 0)
-		close(r.sigfd);
-	free(dname);
+	if (s.r.tty >= 0)
+		close(s.r.tty);
+	if (s.r.sigfd >= 0)
+		close(s.r.sigfd);
+	free(s.dname);
 	return rc;
 }
