@@ -13,6 +13,9 @@
  *   verify                 writes, reads back and compares: many shapes
  *                          (partial pages, 11 segments, indirect), flush,
  *                          barrier, discard, out-of-range
+ *   discard-edge           discards past the end (from the last sector,
+ *                          at the end, sector + nr wrapping) refused and
+ *                          harmless; then one ending at the end done
  *   bench RW BS QD SECS    RW: randread randwrite read write; prints
  *                          "bench ... iops=N mbps=N lat_us=N"
  *   flushwrite N LOG       writes block i then flushes, for i < N; appends
@@ -535,18 +538,24 @@ static void wait_rsp(struct front *f, struct fq *q)
 	}
 }
 
-static int16_t do_io(struct front *f, struct fq *q, uint8_t op, uint64_t sector,
-		     unsigned nsec, unsigned boff)
+/* Pushes what is queued and waits for slot s's answer: its status. */
+static int16_t answer_of(struct front *f, struct fq *q, struct fslot *s)
 {
-	struct fslot *s = &q->slots[0];
-
-	put_req(f, q, s, op, sector, nsec, boff);
 	push(f, q);
 	while (!s->done) {
 		wait_rsp(f, q);
 		collect(q);
 	}
 	return s->status;
+}
+
+static int16_t do_io(struct front *f, struct fq *q, uint8_t op, uint64_t sector,
+		     unsigned nsec, unsigned boff)
+{
+	struct fslot *s = &q->slots[0];
+
+	put_req(f, q, s, op, sector, nsec, boff);
+	return answer_of(f, q, s);
 }
 
 static void fill(struct front *f, struct fslot *s, unsigned boff,
@@ -655,6 +664,70 @@ static void cmd_verify(struct front *f)
 	}
 	printf("verify ok: %u shapes written and read back, flush, barrier%s\n",
 	       done, f->feat_discard ? ", discard" : "");
+}
+
+/* A discard of nr sectors from sector, nr a full 64-bit count. */
+static int16_t do_discard(struct front *f, struct fq *q, uint64_t sector,
+			  uint64_t nr)
+{
+	struct fslot *s = &q->slots[0];
+	blkif_request_discard_t *d;
+
+	put_req(f, q, s, BLKIF_OP_DISCARD, sector, 0, 0);
+	d = (void *)RING_GET_REQUEST(&q->ring, q->ring.req_prod_pvt - 1);
+	d->nr_sectors = nr;
+	return answer_of(f, q, s);
+}
+
+/* Discards that reach past the end of the disk must be refused and must
+ * not touch it: the last 8 sectors read the same before and after; then
+ * the device still serves, a discard of exactly those 8 sectors (ending
+ * at the end) is done and they read back as zeros.  The script compares
+ * the file itself. */
+static void cmd_discard_edge(struct front *f)
+{
+	struct fq *q = &f->q[0];
+	struct fslot *s = &q->slots[0];
+	uint64_t end = f->sectors, last = end - 8;
+	const struct { const char *what; uint64_t sector, nr; } bad[] = {
+		{ "from the last sector, one past the end", end - 1, 2 },
+		{ "starting exactly at the end", end, 1 },
+		/* sector + nr is 7 modulo 2^64: inside the disk if it wraps */
+		{ "a count that wraps sector + nr", last, UINT64_MAX - last + 8 },
+		{ "a start that wraps sector + nr", UINT64_MAX - 1, 4 },
+	};
+	static uint8_t before[8 * 512];
+
+	if (!f->connected || !f->feat_discard || end < 64)
+		die("discard-edge: needs an attached disk with discard, 64+ sectors");
+	if (do_io(f, q, BLKIF_OP_READ, last, 8, 0) != 0)
+		die("read of the last 8 sectors failed");
+	for (unsigned k = 0; k < 8; k++)
+		memcpy(before + k * 512, sect_ptr(f, s, 0, k), 512);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int16_t st = do_discard(f, q, bad[i].sector, bad[i].nr);
+
+		if (st != BLKIF_RSP_ERROR)
+			die("discard %s (sector %" PRIu64 ", %" PRIu64 " sectors): "
+			    "status %d, not BLKIF_RSP_ERROR", bad[i].what,
+			    bad[i].sector, bad[i].nr, st);
+		printf("discard %s: refused\n", bad[i].what);
+	}
+	clear(f, s, 0, 8);
+	if (do_io(f, q, BLKIF_OP_READ, last, 8, 0) != 0)
+		die("read of the last 8 sectors failed after the refused discards");
+	for (unsigned k = 0; k < 8; k++)
+		if (memcmp(before + k * 512, sect_ptr(f, s, 0, k), 512))
+			die("sector %" PRIu64 " changed by a refused discard", last + k);
+	if (do_discard(f, q, last, 8) != 0)
+		die("discard of the last 8 sectors failed");
+	if (do_io(f, q, BLKIF_OP_READ, last, 8, 0) != 0)
+		die("read after the last discard failed");
+	for (unsigned k = 0; k < 8; k++)
+		for (unsigned b = 0; b < 512; b++)
+			if (((const uint8_t *)sect_ptr(f, s, 0, k))[b])
+				die("discarded sector %" PRIu64 " not zero", last + k);
+	printf("discard-edge ok: 4 refused, the end unchanged, then served\n");
 }
 
 static uint8_t bench_op(const char *rw, bool *random)
@@ -1056,6 +1129,8 @@ int main(int argc, char **argv)
 			cmd_attach_fail(&f);
 		} else if (!strcmp(c, "verify")) {
 			cmd_verify(&f);
+		} else if (!strcmp(c, "discard-edge")) {
+			cmd_discard_edge(&f);
 		} else if (!strcmp(c, "bench")) {
 			need_args(i, argc, 4);
 			cmd_bench(&f, argv[i + 1], (unsigned)atoi(argv[i + 2]),
