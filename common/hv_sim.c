@@ -283,99 +283,136 @@ static void *map_file(int fd, size_t len, int prot)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Opens a domain's files; sizes come from the sealed files, never from
- * what the guest wrote alone. */
-static int simdom_open(struct hv_sim *s, domid_t domid, struct sim_dom **out)
+/* Opening a domain: its three files in a row of stages (grant
+ * bookkeeping, grant table, memory), each mapped and checked.  Sizes come
+ * from the sealed files, never from what the guest wrote alone.  The
+ * mappings outlive the descriptors, which each stage closes (the memory
+ * file's stays open: grant copies pread it). */
+
+/* "dom<id>.<ext>" in the hypervisor directory, opened writable. */
+static int simdom_file(struct hv_sim *s, domid_t domid, const char *ext,
+		       int *fd, size_t *size)
 {
 	char name[SIM_NAME_MAX];
-	struct simgnt_hdr h;
-	struct sim_dom *d;
-	size_t asz, gsz, msz;
-	int afd = -1, gfd = -1, rc;
 
-	d = calloc(1, sizeof(*d));
+	snprintf(name, sizeof(name), "dom%u.%s", (unsigned)domid, ext);
+	return simfile_open(s->hvdir, name, 1, fd, size);
+}
+
+/* -errno of the mmap that just failed, logged. */
+static int mmap_error(const struct sim_dom *d)
+{
+	int rc = -errno;
+
+	log_err("dom%u: mmap: %s", (unsigned)d->domid, strerror(-rc));
+	return rc;
+}
+
+static bool act_header_valid(const struct simgnt_hdr *h, domid_t domid,
+			     size_t asz)
+{
+	return h->magic == SIMGNT_MAGIC && h->version == SIMGNT_VERSION &&
+	       h->domid == domid && h->nr_grants != 0 &&
+	       h->nr_grants <= HV_SIM_NR_GRANTS && h->npages != 0 &&
+	       h->npages <= HV_SIM_MAX_PAGES &&
+	       asz >= sizeof(*h) + (size_t)h->nr_grants * sizeof(struct simgnt_act);
+}
+
+/* dom<id>.act: the header (grant and page counts) and the active-grant
+ * entries.  -ESRCH once the domain is dead. */
+static int simdom_map_act(struct hv_sim *s, struct sim_dom *d)
+{
+	struct simgnt_hdr h;
+	size_t asz;
+	int fd, rc = simdom_file(s, d->domid, "act", &fd, &asz);
+
+	if (rc < 0)
+		return rc;
+	if (asz < sizeof(h)) {
+		close(fd);
+		return -EINVAL;
+	}
+	d->act_len = asz;
+	d->hdr = map_file(fd, asz, PROT_READ | PROT_WRITE);
+	rc = d->hdr ? 0 : mmap_error(d);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	memcpy(&h, d->hdr, sizeof(h));
+	if (!act_header_valid(&h, d->domid, asz)) {
+		log_warn("dom%u: bad grant bookkeeping header", (unsigned)d->domid);
+		return -EINVAL;
+	}
+	if (h.dead)
+		return -ESRCH;
+	d->act = (struct simgnt_act *)(d->hdr + 1);
+	d->nr_grants = h.nr_grants;
+	d->npages = h.npages;
+	return 0;
+}
+
+/* dom<id>.gnt: the grant table, as many entries as the header says. */
+static int simdom_map_gnt(struct hv_sim *s, struct sim_dom *d)
+{
+	size_t gsz;
+	int fd, rc = simdom_file(s, d->domid, "gnt", &fd, &gsz);
+
+	if (rc < 0)
+		return rc;
+	d->gnt_len = (size_t)d->nr_grants * sizeof(grant_entry_v1_t);
+	if (gsz < d->gnt_len) {
+		close(fd);
+		return -EINVAL;
+	}
+	d->gnt = map_file(fd, d->gnt_len, PROT_READ | PROT_WRITE);
+	rc = d->gnt ? 0 : mmap_error(d);
+	close(fd);
+	return rc;
+}
+
+/* dom<id>.mem: the pages, mapped writable and read-only; the file's
+ * identity is kept to notice a new domain with the same id. */
+static int simdom_map_mem(struct hv_sim *s, struct sim_dom *d)
+{
+	size_t len = d->npages << HV_PAGE_SHIFT;
+	struct stat st;
+	size_t msz;
+	int rc = simdom_file(s, d->domid, "mem", &d->memfd, &msz);
+
+	if (rc < 0)
+		return rc;
+	if (fstat(d->memfd, &st) < 0)
+		return -errno;
+	d->mem_dev = st.st_dev;
+	d->mem_ino = st.st_ino;
+	if (msz < len)
+		return -EINVAL;
+	d->rw = map_file(d->memfd, len, PROT_READ | PROT_WRITE);
+	if (!d->rw)
+		return mmap_error(d);
+	d->ro = map_file(d->memfd, len, PROT_READ);
+	return d->ro ? 0 : mmap_error(d);
+}
+
+static int simdom_open(struct hv_sim *s, domid_t domid, struct sim_dom **out)
+{
+	struct sim_dom *d = calloc(1, sizeof(*d));
+	int rc;
+
 	if (!d)
 		return -ENOMEM;
 	d->memfd = -1;
 	d->domid = domid;
-	snprintf(name, sizeof(name), "dom%u.act", (unsigned)domid);
-	rc = simfile_open(s->hvdir, name, 1, &afd, &asz);
+	rc = simdom_map_act(s, d);
+	if (rc == 0)
+		rc = simdom_map_gnt(s, d);
+	if (rc == 0)
+		rc = simdom_map_mem(s, d);
 	if (rc < 0)
 		goto fail;
-	if (asz < sizeof(h)) {
-		rc = -EINVAL;
-		goto fail;
-	}
-	d->act_len = asz;
-	d->hdr = map_file(afd, asz, PROT_READ | PROT_WRITE);
-	if (!d->hdr)
-		goto fail_errno;
-	memcpy(&h, d->hdr, sizeof(h));
-	if (h.magic != SIMGNT_MAGIC || h.version != SIMGNT_VERSION ||
-	    h.domid != domid || h.nr_grants == 0 ||
-	    h.nr_grants > HV_SIM_NR_GRANTS || h.npages == 0 ||
-	    h.npages > HV_SIM_MAX_PAGES ||
-	    asz < sizeof(h) + (size_t)h.nr_grants * sizeof(struct simgnt_act)) {
-		log_warn("dom%u: bad grant bookkeeping header", (unsigned)domid);
-		rc = -EINVAL;
-		goto fail;
-	}
-	if (h.dead) {
-		rc = -ESRCH;
-		goto fail;
-	}
-	d->act = (struct simgnt_act *)(d->hdr + 1);
-	d->nr_grants = h.nr_grants;
-	d->npages = h.npages;
-
-	snprintf(name, sizeof(name), "dom%u.gnt", (unsigned)domid);
-	rc = simfile_open(s->hvdir, name, 1, &gfd, &gsz);
-	if (rc < 0)
-		goto fail;
-	d->gnt_len = (size_t)h.nr_grants * sizeof(grant_entry_v1_t);
-	if (gsz < d->gnt_len) {
-		rc = -EINVAL;
-		goto fail;
-	}
-	d->gnt = map_file(gfd, d->gnt_len, PROT_READ | PROT_WRITE);
-	if (!d->gnt)
-		goto fail_errno;
-
-	snprintf(name, sizeof(name), "dom%u.mem", (unsigned)domid);
-	rc = simfile_open(s->hvdir, name, 1, &d->memfd, &msz);
-	if (rc < 0)
-		goto fail;
-	{
-		struct stat st;
-
-		if (fstat(d->memfd, &st) < 0)
-			goto fail_errno;
-		d->mem_dev = st.st_dev;
-		d->mem_ino = st.st_ino;
-	}
-	if (msz < d->npages << HV_PAGE_SHIFT) {
-		rc = -EINVAL;
-		goto fail;
-	}
-	d->rw = map_file(d->memfd, d->npages << HV_PAGE_SHIFT,
-			 PROT_READ | PROT_WRITE);
-	if (!d->rw)
-		goto fail_errno;
-	d->ro = map_file(d->memfd, d->npages << HV_PAGE_SHIFT, PROT_READ);
-	if (!d->ro)
-		goto fail_errno;
-	close(afd);
-	close(gfd);
 	*out = d;
 	return 0;
-fail_errno:
-	rc = -errno;
-	log_err("dom%u: mmap: %s", (unsigned)domid, strerror(-rc));
 fail:
-	if (afd >= 0)
-		close(afd);
-	if (gfd >= 0)
-		close(gfd);
 	simdom_close(d);
 	if (rc != -ESRCH)
 		log_warn("dom%u: cannot open its memory: %s", (unsigned)domid,

@@ -615,12 +615,69 @@ static void pipe_shrink(int fd)
 	(void)fcntl(fd, F_SETPIPE_SZ, 4096);
 }
 
+/* The two pipes of a channel, each shrunk to a page. */
+static int open_pipes(int to_peer[2], int from_peer[2])
+{
+	if (pipe2(to_peer, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    pipe2(from_peer, O_CLOEXEC | O_NONBLOCK) < 0) {
+		int rc = -errno;
+
+		log_err("pipe2: %s", strerror(-rc));
+		return rc;
+	}
+	pipe_shrink(to_peer[1]);
+	pipe_shrink(from_peer[1]);
+	return 0;
+}
+
+/* Sends m with the descriptors sfds to the remote's socket at sa.  A
+ * unix datagram stays charged to its sender's buffer until the receiver
+ * reads it: sent from our own socket, binds to guests that never look
+ * would use it up and block binds to every other guest.  A socket of its
+ * own per bind charges only itself. */
+static int send_bind(const struct sockaddr_un *sa, const char *rname,
+		     struct simev_msg *m, const int sfds[SIMEV_MSG_FDS])
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * SIMEV_MSG_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { m, sizeof(*m) };
+	struct msghdr mh = {
+		.msg_name = (void *)sa, .msg_namelen = sizeof(*sa),
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
+	};
+	struct cmsghdr *c;
+	int tx, rc = 0;
+
+	memset(&cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * SIMEV_MSG_FDS);
+	memcpy(CMSG_DATA(c), sfds, sizeof(int) * SIMEV_MSG_FDS);
+	tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (tx < 0 || sendmsg(tx, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		rc = errno == ENOENT || errno == ECONNREFUSED ? -ESRCH : -errno;
+		log_warn("bind to %s port %u: %s", rname, m->port,
+			 strerror(errno));
+	}
+	if (tx >= 0)
+		close(tx);
+	return rc;
+}
+
 int simev_bind_interdomain(struct simev *ev, domid_t remote,
 			   evtchn_port_t remote_port, evtchn_port_t *local)
 {
 	char rname[SIM_NAME_MAX];
 	struct sockaddr_un sa;
 	int to_peer[2] = { -1, -1 }, from_peer[2] = { -1, -1 };
+	struct simev_msg m = {
+		.magic = SIMEV_MAGIC, .op = SIMEV_OP_BIND,
+		.port = remote_port, .from_dom = ev->domid,
+	};
 	int idx, rc;
 
 	rc = publish(ev);
@@ -635,58 +692,16 @@ int simev_bind_interdomain(struct simev *ev, domid_t remote,
 	rc = sock_addr(&sa, ev->hvdir, rname);
 	if (rc < 0)
 		return rc;
-	if (pipe2(to_peer, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    pipe2(from_peer, O_CLOEXEC | O_NONBLOCK) < 0) {
-		rc = -errno;
-		log_err("pipe2: %s", strerror(-rc));
+	rc = open_pipes(to_peer, from_peer);
+	if (rc < 0)
 		goto fail;
-	}
-	pipe_shrink(to_peer[1]);
-	pipe_shrink(from_peer[1]);
-	{
-		struct simev_msg m = {
-			.magic = SIMEV_MAGIC, .op = SIMEV_OP_BIND,
-			.port = remote_port, .from_dom = ev->domid,
-			.from_port = port_number(ev, (unsigned)idx),
-		};
-		/* The owner gets: its read end, its write end, and the read
-		 * end behind its write end (its guard against SIGPIPE). */
-		int sfds[SIMEV_MSG_FDS] = { to_peer[0], from_peer[1], from_peer[0] };
-		union {
-			char buf[CMSG_SPACE(sizeof(sfds))];
-			struct cmsghdr align;
-		} cbuf;
-		struct iovec iov = { &m, sizeof(m) };
-		struct msghdr mh = {
-			.msg_name = &sa, .msg_namelen = sizeof(sa),
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
-		};
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(sfds));
-		memcpy(CMSG_DATA(c), sfds, sizeof(sfds));
-		/* A unix datagram stays charged to its sender's buffer until
-		 * the receiver reads it: sent from our own socket, binds to
-		 * guests that never look would use it up and block binds to
-		 * every other guest.  A socket of its own per bind charges
-		 * only itself. */
-		int tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-		if (tx < 0 || sendmsg(tx, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-			rc = errno == ENOENT || errno == ECONNREFUSED ? -ESRCH
-								      : -errno;
-			log_warn("bind to %s port %u: %s", rname, remote_port,
-				 strerror(errno));
-			if (tx >= 0)
-				close(tx);
-			goto fail;
-		}
-		close(tx);
-	}
+	m.from_port = port_number(ev, (unsigned)idx);
+	/* The owner gets: its read end, its write end, and the read end
+	 * behind its write end (its guard against SIGPIPE). */
+	rc = send_bind(&sa, rname, &m,
+		       (int[SIMEV_MSG_FDS]){ to_peer[0], from_peer[1], from_peer[0] });
+	if (rc < 0)
+		goto fail;
 	/* Only the owner may write into from_peer: its exit is our hang-up. */
 	close(from_peer[1]);
 	from_peer[1] = -1;
