@@ -32,6 +32,7 @@
 #include <xen/io/protocols.h>
 #include <xen/io/xenbus.h>
 #include "pvd/log.h"
+#include "pvd/num.h"
 
 #define GUEST 5
 #define DEVID "51712"
@@ -150,10 +151,12 @@ static bool d0_read(struct fx *f, const char *path, char *out, size_t len)
 static unsigned d0_num(struct fx *f, const char *path)
 {
 	char v[64];
+	uint64_t n;
 
 	if (!d0_read(f, path, v, sizeof(v)))
 		return ~0u;
-	return (unsigned)strtoul(v, NULL, 10);
+	assert_int_equal(pvd_parse_uint(v, UINT32_MAX - 1, &n), 0);
+	return (unsigned)n;
 }
 
 static void be_write(struct fx *f, const char *key, const char *val)

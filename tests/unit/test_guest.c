@@ -29,6 +29,7 @@
 #include "pvd/daemon.h"
 #include "pvd/hv.h"
 #include "pvd/log.h"
+#include "pvd/num.h"
 
 /* The vbd frontend's XS_WATCH "device" "f:device", first on the ring. */
 #define FE_WATCH_LEN (sizeof(struct xsd_sockmsg) + sizeof("device\0f:device"))
@@ -60,23 +61,52 @@ static int create(struct fx *f, domid_t domid, struct guest **g)
 	return guest_create(g, f->base, &cfg);
 }
 
+/* "key=N" at *p, then a space or the line's end: N, a whole decimal
+ * number. */
+static uint64_t ready_field(const char **p, const char *key)
+{
+	size_t klen = strlen(key), n;
+	uint64_t v;
+
+	assert_memory_equal(*p, key, klen);
+	assert_int_equal((*p)[klen], '=');
+	*p += klen + 1;
+	n = strcspn(*p, " \n");
+	assert_int_equal(pvd_parse_uint_n(*p, n, 10, UINT32_MAX, &v), 0);
+	*p += n;
+	if (**p == ' ')
+		(*p)++;
+	return v;
+}
+
 static void parse_ready(struct fx *f)
 {
 	char line[256];
-	unsigned domid;
+	const char *p = line;
 	int n;
 
 	n = guest_ready_line(f->g, line, sizeof(line));
 	assert_true(n > 0);
 	assert_int_equal(line[n - 1], '\n');
-	assert_int_equal(sscanf(line, "domid=%u store_gfn=%lu store_port=%u "
-				"console_gfn=%lu console_port=%u pid=%d\n",
-				&domid, &f->store_gfn, &f->store_port,
-				&f->console_gfn, &f->console_port, &f->pid), 6);
-	assert_int_equal(domid, DOMID);
+	assert_int_equal(ready_field(&p, "domid"), DOMID);
+	f->store_gfn = (unsigned long)ready_field(&p, "store_gfn");
+	f->store_port = (unsigned)ready_field(&p, "store_port");
+	f->console_gfn = (unsigned long)ready_field(&p, "console_gfn");
+	f->console_port = (unsigned)ready_field(&p, "console_port");
+	f->pid = (int)ready_field(&p, "pid");
+	assert_string_equal(p, "\n");
 	assert_int_equal(f->pid, getpid());
 	assert_true(f->store_gfn != f->console_gfn);
 	assert_true(f->store_port != f->console_port);
+}
+
+/* A pid file's "PID\n". */
+static int pid_of(const char *buf)
+{
+	uint64_t v;
+
+	assert_int_equal(pvd_parse_uint_n(buf, strcspn(buf, "\n"), 10, INT32_MAX, &v), 0);
+	return (int)v;
 }
 
 static int setup(void **state)
@@ -123,7 +153,7 @@ static void test_create_layout(void **state)
 	assert_non_null(fp);
 	assert_non_null(fgets(buf, sizeof(buf), fp));
 	fclose(fp);
-	assert_int_equal(atoi(buf), getpid());
+	assert_int_equal(pid_of(buf), getpid());
 	path_of(f, p, sizeof(p), "guests/dom7/xenbus.sock");
 	assert_int_equal(stat(p, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));

@@ -25,6 +25,7 @@
 #include "../../tools/pvguest/xenbus_proxy.h"
 #include "pvguest_fakestore.h"
 #include "pvd/log.h"
+#include "pvd/num.h"
 
 #define GUEST 5
 #define MAXCL 40
@@ -246,6 +247,16 @@ static bool closed_by_proxy(struct fx *f, int i)
 	return false;
 }
 
+/* The transaction id of the reply just received: a whole decimal
+ * number, not 0. */
+static uint32_t txn_id(struct fx *f)
+{
+	uint64_t id;
+
+	assert_int_equal(pvd_parse_range(f->body, 1, UINT32_MAX, &id), 0);
+	return (uint32_t)id;
+}
+
 static unsigned store_watches(struct fx *f)
 {
 	return f->fs.guest->c->nwatches;
@@ -361,8 +372,7 @@ static void test_transactions_owned(void **state)
 	send_req(f, 0, XS_TRANSACTION_START, 1, 0, 1, "");
 	recv_msg(f, 0, &h);
 	assert_int_equal(h.type, XS_TRANSACTION_START);
-	tx = (uint32_t)strtoul(f->body, NULL, 10);
-	assert_true(tx != 0);
+	tx = txn_id(f);
 	send_req(f, 0, XS_WRITE, 2, tx, 2, "t/a", "1");
 	expect_reply(f, 0, XS_WRITE, 2, "OK");
 	/* Client 1 cannot touch client 0's transaction. */
@@ -470,7 +480,8 @@ static void test_reset_watches_own_only(void **state)
 			if (h.type != XS_WATCH_EVENT)
 				break;
 		}
-		tx = (uint32_t)strtoul(f->body, NULL, 10);
+		assert_int_equal(h.type, XS_TRANSACTION_START);
+		tx = txn_id(f);
 		send_req(f, 1, XS_RESET_WATCHES, 3, tx, 1, "");
 		expect_reply(f, 1, XS_ERROR, 3, "EINVAL");
 	}
