@@ -143,9 +143,9 @@ int hv_evtchn_unbind(struct hv *hv, evtchn_port_t port)
 	return hv->ops->evtchn_unbind(hv, port);
 }
 
-int hv_evtchn_wait(struct hv *hv, int timeout_ms)
+int hv_wait_readable(int fd, int timeout_ms)
 {
-	struct pollfd p = { .fd = hv_evtchn_fd(hv), .events = POLLIN };
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int n;
 
 	do
@@ -154,4 +154,9 @@ int hv_evtchn_wait(struct hv *hv, int timeout_ms)
 	if (n < 0)
 		return -errno;
 	return n ? 0 : -ETIMEDOUT;
+}
+
+int hv_evtchn_wait(struct hv *hv, int timeout_ms)
+{
+	return hv_wait_readable(hv_evtchn_fd(hv), timeout_ms);
 }

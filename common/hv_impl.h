@@ -30,6 +30,9 @@ struct hv {
 };
 
 int hv_sim_open(struct hv **out, const struct hv_config *cfg);
+/* Waits for fd to be readable (EINTR retried): 0, -ETIMEDOUT or -errno.
+ * hv_evtchn_wait and hv_sim_evtchn_wait share it. */
+int hv_wait_readable(int fd, int timeout_ms);
 int hv_xen_open(struct hv **out, const struct hv_config *cfg);
 
 #endif

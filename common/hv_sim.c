@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1156,13 +1155,5 @@ int hv_sim_evtchn_unbind(struct hv_sim_domain *dom, evtchn_port_t port)
 
 int hv_sim_evtchn_wait(struct hv_sim_domain *dom, int timeout_ms)
 {
-	struct pollfd p = { .fd = simev_fd(dom->ev), .events = POLLIN };
-	int n;
-
-	do
-		n = poll(&p, 1, timeout_ms);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return n ? 0 : -ETIMEDOUT;
+	return hv_wait_readable(simev_fd(dom->ev), timeout_ms);
 }

@@ -39,6 +39,12 @@ static struct hv_xen *to_xen(struct hv *hv)
 	return (struct hv_xen *)hv;
 }
 
+/* The libraries' failures as -errno; -EIO where they leave errno 0. */
+static int xen_errno(void)
+{
+	return errno ? -errno : -EIO;
+}
+
 /* The Xen libraries log through this: into our log, at our levels. */
 static void hvx_log_vmessage(struct xentoollog_logger *logger,
 			 xentoollog_level level, int errnoval,
@@ -93,7 +99,7 @@ static int xen_grant_map(struct hv *hv, domid_t domid, unsigned count,
 					    (uint32_t *)refs,
 					    PROT_READ | (writable ? PROT_WRITE : 0));
 	if (!p) {
-		int rc = errno ? -errno : -EIO;
+		int rc = xen_errno();
 
 		log_debug("dom%u: mapping %u grants (first %u): %s",
 			  (unsigned)domid, count, refs[0], strerror(-rc));
@@ -155,7 +161,7 @@ static int xen_grant_copy(struct hv *hv, struct hv_copy_seg *segs, unsigned n)
 			idx[nx++] = base + i;
 		}
 		if (nx && xengnttab_grant_copy(x->xgt, nx, xs) < 0) {
-			int rc = errno ? -errno : -EIO;
+			int rc = xen_errno();
 
 			log_warn("grant copy of %u segments: %s", nx, strerror(-rc));
 			for (unsigned i = 0; i < nx; i++)
@@ -182,7 +188,7 @@ static int xen_bind_interdomain(struct hv *hv, domid_t domid,
 
 	p = xenevtchn_bind_interdomain(to_xen(hv)->xce, domid, remote_port);
 	if (p < 0)
-		return errno ? -errno : -EIO;
+		return xen_errno();
 	*local = (evtchn_port_t)p;
 	return 0;
 }
@@ -194,7 +200,7 @@ static int xen_alloc_unbound(struct hv *hv, domid_t remote,
 
 	p = xenevtchn_bind_unbound_port(to_xen(hv)->xce, remote);
 	if (p < 0)
-		return errno ? -errno : -EIO;
+		return xen_errno();
 	*port = (evtchn_port_t)p;
 	return 0;
 }
@@ -202,7 +208,7 @@ static int xen_alloc_unbound(struct hv *hv, domid_t remote,
 static int xen_notify(struct hv *hv, evtchn_port_t port)
 {
 	if (xenevtchn_notify(to_xen(hv)->xce, port) < 0)
-		return errno ? -errno : -EIO;
+		return xen_errno();
 	return 0;
 }
 
@@ -222,7 +228,7 @@ static int xen_pending(struct hv *hv, evtchn_port_t *port)
 		return -EAGAIN;
 	p = xenevtchn_pending(x->xce);
 	if (p < 0)
-		return errno ? -errno : -EIO;
+		return xen_errno();
 	*port = (evtchn_port_t)p;
 	return 0;
 }
@@ -230,14 +236,14 @@ static int xen_pending(struct hv *hv, evtchn_port_t *port)
 static int xen_unmask(struct hv *hv, evtchn_port_t port)
 {
 	if (xenevtchn_unmask(to_xen(hv)->xce, port) < 0)
-		return errno ? -errno : -EIO;
+		return xen_errno();
 	return 0;
 }
 
 static int xen_unbind(struct hv *hv, evtchn_port_t port)
 {
 	if (xenevtchn_unbind(to_xen(hv)->xce, port) < 0)
-		return errno ? -errno : -EIO;
+		return xen_errno();
 	return 0;
 }
 
@@ -250,7 +256,7 @@ static int xen_domain_alive(struct hv *hv, domid_t domid)
 	if (!x->xch) {
 		x->xch = xc_interface_open(&x->logger, &x->logger, 0);
 		if (!x->xch) {
-			int rc = errno ? -errno : -EIO;
+			int rc = xen_errno();
 
 			log_err("xen: cannot open the control interface "
 				"(/dev/xen/privcmd): %s", strerror(-rc));
@@ -259,7 +265,7 @@ static int xen_domain_alive(struct hv *hv, domid_t domid)
 	}
 	n = xc_domain_getinfolist(x->xch, domid, 1, &info);
 	if (n < 0)
-		return errno ? -errno : -EIO;
+		return xen_errno();
 	/* The list starts at the first domain >= domid. */
 	if (n == 0 || info.domain != domid)
 		return 0;
