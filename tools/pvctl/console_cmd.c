@@ -1,5 +1,5 @@
-/* pvctl console (the command; pvd-consoled is consoled/, a guest's own
- * console tools/pvguest/console.c): attach to a domain's console, like
+/* pvctl console, the command (pvd-consoled is consoled/, a guest's own
+ * console tools/pvguest/consfront.c): attach to a domain's console, like
  * `xl console`.
  *
  * The console daemon (pvd-consoled, or xenconsoled) puts the console on a
