@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -50,6 +51,7 @@
 #include <xenstore.h>
 
 #include "pvd/hv_sim.h"
+#include "pvd/num.h"
 #include "pvd/ring_util.h"
 #include <xen/io/blkif.h>
 #include <xen/io/protocols.h>
@@ -118,6 +120,16 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* A number on our command line: decimal, at most max. */
+static uint64_t num(const char *what, const char *v, uint64_t max)
+{
+	uint64_t n;
+
+	if (pvd_parse_uint(v, max, &n) < 0)
+		die("%s: want a number up to %" PRIu64 ", got %s", what, max, v);
+	return n;
+}
+
 static uint64_t now_ms(void)
 {
 	return hv_now_ns() / 1000000u;
@@ -149,7 +161,10 @@ static long long xread_num(struct front *f, const char *dir, const char *node,
 	long long n = dflt;
 
 	if (v) {
-		n = strtoll(v, NULL, 10);
+		uint64_t u;
+
+		if (pvd_parse_uint(v, INT64_MAX, &u) == 0)
+			n = (long long)u;
 		free(v);
 	}
 	return n;
@@ -1067,19 +1082,19 @@ int main(int argc, char **argv)
 		if (!v)
 			usage();
 		i++;
-		if (!strcmp(a, "--domid")) f.c.domid = (unsigned)atoi(v);
-		else if (!strcmp(a, "--devid")) f.c.devid = (unsigned)atoi(v);
+		if (!strcmp(a, "--domid")) f.c.domid = (unsigned)num(a, v, UINT_MAX);
+		else if (!strcmp(a, "--devid")) f.c.devid = (unsigned)num(a, v, UINT_MAX);
 		else if (!strcmp(a, "--params")) f.c.params = v;
 		else if (!strcmp(a, "--mode")) f.c.mode = v;
-		else if (!strcmp(a, "--queues")) f.c.queues = (unsigned)atoi(v);
-		else if (!strcmp(a, "--ring-order")) f.c.order = (unsigned)atoi(v);
-		else if (!strcmp(a, "--slots")) f.c.slots = (unsigned)atoi(v);
-		else if (!strcmp(a, "--max-seg")) f.c.maxseg_want = (unsigned)atoi(v);
-		else if (!strcmp(a, "--persistent")) f.c.persistent = atoi(v);
-		else if (!strcmp(a, "--timeout")) f.c.timeout_ms = (unsigned)atoi(v);
-		else if (!strcmp(a, "--spin-ns")) f.c.spin_ns = (unsigned)atoi(v);
-		else if (!strcmp(a, "--pace-us")) f.c.pace_us = (unsigned)atoi(v);
-		else if (!strcmp(a, "--seed")) f.c.seed = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "--queues")) f.c.queues = (unsigned)num(a, v, UINT_MAX);
+		else if (!strcmp(a, "--ring-order")) f.c.order = (unsigned)num(a, v, UINT_MAX);
+		else if (!strcmp(a, "--slots")) f.c.slots = (unsigned)num(a, v, UINT_MAX);
+		else if (!strcmp(a, "--max-seg")) f.c.maxseg_want = (unsigned)num(a, v, UINT_MAX);
+		else if (!strcmp(a, "--persistent")) f.c.persistent = (int)num(a, v, INT_MAX);
+		else if (!strcmp(a, "--timeout")) f.c.timeout_ms = (unsigned)num(a, v, UINT_MAX);
+		else if (!strcmp(a, "--spin-ns")) f.c.spin_ns = (unsigned)num(a, v, UINT_MAX);
+		else if (!strcmp(a, "--pace-us")) f.c.pace_us = (unsigned)num(a, v, UINT_MAX);
+		else if (!strcmp(a, "--seed")) f.c.seed = num(a, v, UINT64_MAX);
 		else if (!strcmp(a, "--set") && strchr(v, '=') && f.c.nsets < MAX_SETS)
 			f.c.sets[f.c.nsets++] = v;
 		else
@@ -1133,12 +1148,14 @@ int main(int argc, char **argv)
 			cmd_discard_edge(&f);
 		} else if (!strcmp(c, "bench")) {
 			need_args(i, argc, 4);
-			cmd_bench(&f, argv[i + 1], (unsigned)atoi(argv[i + 2]),
-				  (unsigned)atoi(argv[i + 3]), atof(argv[i + 4]));
+			cmd_bench(&f, argv[i + 1],
+				  (unsigned)num("bench BS", argv[i + 2], UINT_MAX),
+				  (unsigned)num("bench QD", argv[i + 3], UINT_MAX),
+				  atof(argv[i + 4]));
 			i += 4;
 		} else if (!strcmp(c, "flushwrite")) {
 			need_args(i, argc, 2);
-			cmd_flushwrite(&f, (unsigned)atoi(argv[i + 1]), argv[i + 2]);
+			cmd_flushwrite(&f, (unsigned)num(c, argv[i + 1], UINT_MAX), argv[i + 2]);
 			i += 2;
 		} else if (!strcmp(c, "filecheck")) {
 			need_args(i, argc, 2);
@@ -1146,15 +1163,18 @@ int main(int argc, char **argv)
 			i += 2;
 		} else if (!strcmp(c, "flip")) {
 			need_args(i, argc, 1);
-			cmd_flip(&f, (unsigned)atoi(argv[++i]));
+			cmd_flip(&f, (unsigned)num(c, argv[i + 1], UINT_MAX));
+			i++;
 		} else if (!strcmp(c, "restart")) {
 			cmd_restart(&f);
 		} else if (!strcmp(c, "expect-sectors")) {
 			need_args(i, argc, 1);
-			cmd_expect_sectors(&f, strtoull(argv[++i], NULL, 10));
+			cmd_expect_sectors(&f, num(c, argv[i + 1], UINT64_MAX));
+			i++;
 		} else if (!strcmp(c, "expect-state")) {
 			need_args(i, argc, 1);
-			need_be_state(&f, atoi(argv[++i]));
+			need_be_state(&f, (int)num(c, argv[i + 1], INT_MAX));
+			i++;
 			printf("backend state %s\n", argv[i]);
 		} else if (!strcmp(c, "detach")) {
 			cmd_detach(&f);

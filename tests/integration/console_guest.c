@@ -47,6 +47,7 @@
  * test on timing.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -64,6 +65,7 @@
 #include <xenstore.h>
 
 #include "pvd/hv_sim.h"
+#include "pvd/num.h"
 #include "pvd/ring_util.h"
 #include <xen/io/console.h>
 
@@ -243,10 +245,10 @@ static void command(struct guest *g, char *line)
 	else
 		arg = line + strlen(line);
 	if (!strcmp(line, "con")) {
-		unsigned k = (unsigned)atoi(arg);
+		uint64_t k;
 
-		if (k < g->ncons)
-			g->cur = k;
+		if (pvd_parse_uint(arg, UINT_MAX, &k) == 0 && k < g->ncons)
+			g->cur = (unsigned)k;
 	} else if (!strcmp(line, "write")) {
 		pend_add(c, arg, strlen(arg));
 		pend_add(c, "\n", 1);
@@ -259,7 +261,8 @@ static void command(struct guest *g, char *line)
 	} else if (!strcmp(line, "notify")) {
 		hv_sim_evtchn_notify(g->dom, c->port);
 	} else if (!strcmp(line, "flood")) {
-		c->flood_left = strtoull(arg, NULL, 10);
+		if (pvd_parse_uint(arg, UINT64_MAX, &c->flood_left) < 0)
+			c->flood_left = 0;
 		con_pump(g, c);
 	} else if (!strcmp(line, "status")) {
 		printf("status out_prod=%u out_cons=%u in_prod=%u in_cons=%u pending=%zu flood_left=%llu\n",
@@ -294,11 +297,12 @@ static void command(struct guest *g, char *line)
 
 static int parse_uint(const char *s, unsigned long *out)
 {
-	char *e;
+	uint64_t v;
+	int rc = pvd_parse_uint(s, ULONG_MAX, &v);
 
-	errno = 0;
-	*out = strtoul(s, &e, 10);
-	return errno || !*s || *e ? -EINVAL : 0;
+	if (rc == 0)
+		*out = (unsigned long)v;
+	return rc;
 }
 
 static void guest_setup(struct guest *g, unsigned domid, size_t pages,
