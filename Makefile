@@ -60,11 +60,11 @@ $(OBJ)/%.o: %.c
 
 $(LIBPVD): $(call obj,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(LIBSTORED): $(call obj,$(STORED_SRC))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BIN)/pvd-stored: $(OBJ)/stored/main.o $(LIBSTORED) $(LIBPVD)
 	@mkdir -p $(dir $@)
@@ -75,7 +75,7 @@ $(BIN)/pvd-stored: $(OBJ)/stored/main.o $(LIBSTORED) $(LIBPVD)
 define backend_rule
 $(BUILD)/lib$(1).a: $(patsubst %.c,$(OBJ)/%.o,$(sort $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))))
 	@mkdir -p $$(dir $$@)
-	$$(AR) rcs $$@ $$^
+	rm -f $$@ && $$(AR) rcs $$@ $$^
 $(BIN)/pvd-$(1): $(OBJ)/$(1)/main.o $(BUILD)/lib$(1).a $(LIBPVD)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
@@ -88,7 +88,7 @@ $(foreach b,$(BACKENDS),$(eval $(call backend_rule,$(b))))
 define tool_rule
 $(BUILD)/lib$(1).a: $(patsubst %.c,$(OBJ)/%.o,$(sort $(filter-out tools/$(1)/main.c,$(wildcard tools/$(1)/*.c))))
 	@mkdir -p $$(dir $$@)
-	$$(AR) rcs $$@ $$^
+	rm -f $$@ && $$(AR) rcs $$@ $$^
 $(BIN)/$(1): $(OBJ)/tools/$(1)/main.o $(BUILD)/lib$(1).a $(LIBPVD)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
