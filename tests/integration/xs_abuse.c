@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -36,6 +37,8 @@
 #include <unistd.h>
 
 #include <xen/io/xs_wire.h>
+
+#include "pvd/num.h"
 
 #define HANG_GUARD_S 10
 #define MAX_EVENTS 200000
@@ -372,6 +375,16 @@ static const char *perms_str(const struct reply *r)
 static bool ok_reply(const struct reply *r, int rc, uint32_t type)
 {
 	return rc == 0 && r->hdr.type == type;
+}
+
+/* TRANSACTION_START's reply as an id; one no transaction has (so the
+ * requests that use it fail visibly) if the daemon sent no number. */
+static uint32_t reply_tid(const char *body)
+{
+	uint64_t v;
+
+	return pvd_parse_uint(body, UINT32_MAX, &v) == 0 ? (uint32_t)v
+							  : UINT32_MAX;
 }
 
 /* Rejected: an error reply, or the daemon closed the connection. */
@@ -1036,10 +1049,9 @@ static int case_watch_every_node(struct ctx *c)
 		if (r.hdr.type == XS_WATCH_EVENT) {
 			size_t pl = strnlen(r.body, r.hdr.len);
 			const char *t = pl < r.hdr.len ? r.body + pl + 1 : "";
-			char *end;
-			long i = strtol(t, &end, 10);
+			uint64_t i;
 
-			if (*t && !*end && i >= 0 && i < N && !seen[i]) {
+			if (pvd_parse_uint(t, N - 1, &i) == 0 && !seen[i]) {
 				seen[i] = 1;
 				nseen++;
 			}
@@ -1158,16 +1170,16 @@ static int case_deep_tree(struct ctx *c)
 	rc = rpc(&cn, XS_TRANSACTION_START, 0, "", 1, &r);
 	CHECK(c, ok_reply(&r, rc, XS_TRANSACTION_START), "txn start: %s", describe(&r, rc));
 	snprintf(tid, sizeof(tid), "%.20s", r.body);
-	rc = x_write(&cn, (uint32_t)strtoul(tid, NULL, 10), path, "t", &r);
+	rc = x_write(&cn, reply_tid(tid), path, "t", &r);
 	CHECK(c, ok_reply(&r, rc, XS_WRITE), "txn write deep: %s", describe(&r, rc));
-	rc = rpc(&cn, XS_TRANSACTION_END, (uint32_t)strtoul(tid, NULL, 10), "T", 2, &r);
+	rc = rpc(&cn, XS_TRANSACTION_END, reply_tid(tid), "T", 2, &r);
 	CHECK(c, ok_reply(&r, rc, XS_TRANSACTION_END), "txn commit: %s", describe(&r, rc));
 	rc = rpc(&cn, XS_TRANSACTION_START, 0, "", 1, &r);
 	CHECK(c, ok_reply(&r, rc, XS_TRANSACTION_START), "txn start: %s", describe(&r, rc));
 	snprintf(tid, sizeof(tid), "%.20s", r.body);
-	rc = x_path(&cn, XS_RM, (uint32_t)strtoul(tid, NULL, 10), "/abuse/deep", &r);
+	rc = x_path(&cn, XS_RM, reply_tid(tid), "/abuse/deep", &r);
 	CHECK(c, ok_reply(&r, rc, XS_RM), "txn rm deep: %s", describe(&r, rc));
-	rc = rpc(&cn, XS_TRANSACTION_END, (uint32_t)strtoul(tid, NULL, 10), "T", 2, &r);
+	rc = rpc(&cn, XS_TRANSACTION_END, reply_tid(tid), "T", 2, &r);
 	CHECK(c, ok_reply(&r, rc, XS_TRANSACTION_END), "txn commit rm: %s",
 	      describe(&r, rc));
 	rc = x_path(&cn, XS_READ, 0, "/abuse/deep", &r);
@@ -1415,7 +1427,7 @@ static int case_quota_trans_nodes(struct ctx *c)
 	CHECK(c, rc == 0, "guest connect: %s", strerror(-rc));
 	rc = rpc(&g, XS_TRANSACTION_START, 0, "", 1, &r);
 	CHECK(c, ok_reply(&r, rc, XS_TRANSACTION_START), "txn start: %s", describe(&r, rc));
-	tid = (uint32_t)strtoul(r.body, NULL, 10);
+	tid = reply_tid(r.body);
 	for (long i = 0; i < c->q.trans_nodes + 5; i++) {
 		snprintf(path, sizeof(path), "tq%ld", i);
 		rc = x_write(&g, tid, path, "x", &r);
@@ -1676,7 +1688,7 @@ static int case_reset_watches_in_txn(struct ctx *c)
 	CHECK(c, ok_reply(&r, rc, XS_WATCH), "watch: %s", describe(&r, rc));
 	rc = rpc(&cn, XS_TRANSACTION_START, 0, "", 1, &r);
 	CHECK(c, ok_reply(&r, rc, XS_TRANSACTION_START), "txn start: %s", describe(&r, rc));
-	tid = (uint32_t)strtoul(r.body, NULL, 10);
+	tid = reply_tid(r.body);
 	rc = x_write(&cn, tid, "/abuse/rw/t", "x", &r);
 	CHECK(c, ok_reply(&r, rc, XS_WRITE), "txn write: %s", describe(&r, rc));
 	rc = rpc(&cn, XS_RESET_WATCHES, tid, "", 1, &r);
@@ -1727,12 +1739,14 @@ static const struct abuse_case cases[] = {
 
 static int parse_guest(const char *arg, unsigned int *domid, const char **sock)
 {
-	char *end;
+	const char *colon = strchr(arg, ':');
+	uint64_t d;
 
-	*domid = (unsigned int)strtoul(arg, &end, 10);
-	if (*end != ':' || end == arg || !end[1])
+	if (!colon || !colon[1] ||
+	    pvd_parse_uint_n(arg, (size_t)(colon - arg), 10, 0xffff, &d) < 0)
 		return -1;
-	*sock = end + 1;
+	*domid = (unsigned int)d;
+	*sock = colon + 1;
 	return 0;
 }
 
@@ -1763,7 +1777,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': c.sock = optarg; break;
-		case 'p': c.pid = (pid_t)atoi(optarg); break;
+		case 'p': c.pid = (pid_t)pvd_opt_range("pid", optarg, 1, INT_MAX); break;
 		case 'g':
 			if (parse_guest(optarg, &c.gdom, &c.gsock) < 0)
 				goto usage;
@@ -1772,9 +1786,13 @@ int main(int argc, char **argv)
 			if (parse_guest(optarg, &c.gdom2, &c.gsock2) < 0)
 				goto usage;
 			break;
-		case 'm': c.max_conn = atol(optarg); break;
+		case 'm':
+			c.max_conn = (long)pvd_opt_range("max-connections", optarg,
+							 1, 1u << 30);
+			break;
 		case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8:
-			*qv[opt] = atol(optarg);
+			*qv[opt] = (long)pvd_opt_range(opts[opt + 4].name, optarg,
+						       1, 1u << 30);
 			break;
 		default:
 			goto usage;

@@ -24,6 +24,7 @@
  * delivered in order, so anything the action fired is seen before it.  The
  * poll timeout below only bounds a hang; it decides no result. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@
 #include <unistd.h>
 
 #include <xenstore.h>
+
+#include "pvd/num.h"
 
 #define HANG_GUARD_MS 10000
 /* INTRODUCE arguments: pvd-stored has no grant/evtchn for a socket-only
@@ -607,12 +610,13 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return usage();
 	if (strcmp(argv[1], "rewrite") == 0 && argc == 5)
-		return rewrite(argv[2], atol(argv[3]), atol(argv[4]));
+		return rewrite(argv[2], (long)pvd_opt_range("N", argv[3], 0, LONG_MAX),
+			       (long)pvd_opt_range("SIZE", argv[4], 0, LONG_MAX));
 	if (strcmp(argv[1], "count") == 0 && argc == 4)
-		return count(argv[2], atol(argv[3]));
+		return count(argv[2], (long)pvd_opt_range("N", argv[3], 0, LONG_MAX));
 	if (strcmp(argv[1], "txn-pending") == 0 && argc == 4)
 		return txn_pending(argv[2], argv[3]);
-	domid = (unsigned int)strtoul(argv[2], NULL, 10);
+	domid = (unsigned int)pvd_opt_range("DOMID", argv[2], 0, 0xffff);
 	if (strcmp(argv[1], "check") == 0)
 		return run_checks(domid, argc - 3, argv + 3);
 	if (argc != 3)
