@@ -1,3 +1,5 @@
+/* Connections: framing, the bounded output queue, closing (design in
+ * conn.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,8 @@
+/* Request dispatch and the handlers (core.h).  Start at the ops[] table
+ * near the end: each message type's handler and the checks done for it
+ * before it runs.  Every argument comes from a client that may be
+ * hostile: numbers are read strictly (pvd_parse_uint), paths checked by
+ * canon_path, and nothing asserts on them. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>

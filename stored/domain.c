@@ -1,3 +1,5 @@
+/* The domain table (domain.h): one slot per domid, freed once nothing
+ * refers to the domain. */
 #include <errno.h>
 #include <stdlib.h>
 

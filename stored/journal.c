@@ -1,3 +1,5 @@
+/* --persist (the design is in journal.h): records, group commit,
+ * replay, compaction. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

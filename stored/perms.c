@@ -1,3 +1,4 @@
+/* Permission lists (perms.h): Xen's string form, checks, revocation. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

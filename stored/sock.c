@@ -1,3 +1,4 @@
+/* The unix socket transport (sock.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

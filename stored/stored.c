@@ -1,3 +1,4 @@
+/* The daemon context and the flush after each loop turn (stored.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

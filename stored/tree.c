@@ -1,3 +1,4 @@
+/* The node table, paths and the tree operations (design in tree.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

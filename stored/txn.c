@@ -1,3 +1,4 @@
+/* Transactions (design in txn.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

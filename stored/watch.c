@@ -1,3 +1,4 @@
+/* Watches (watch.h): registration and delivery of changes. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
