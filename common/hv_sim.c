@@ -465,7 +465,12 @@ static bool simdom_stale(const struct hv_sim *s, struct sim_dom *d, bool force)
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	if (!force && now - d->checked_ns < SIMDOM_CHECK_NS)
 		return false;
-	d->checked_ns = now;
+	/* Only the map and copy paths' own checks start a 100 ms window: an
+	 * asked-for check (pvd-stored's, once a second) that found the guest
+	 * alive just before it was killed would otherwise keep its memory
+	 * open at the last unmap until its id is reused. */
+	if (!force)
+		d->checked_ns = now;
 	d->stale = !simdom_current(s, d);
 	return d->stale;
 }
@@ -651,11 +656,9 @@ static void map_release(struct hv_sim *s, struct sim_map *m)
 	d->nmaps--;
 	free(m);
 	/* A dead domain's memory must not stay pinned here: forget it with
-	 * its last mapping (SIGKILL leaves no dead flag; the stat tells).  The
-	 * stat is forced: an answer cached while the guest still ran (up to
-	 * 100 ms old) would keep its memory open until its id is reused. */
+	 * its last mapping (SIGKILL leaves no dead flag; the stat tells). */
 	if (!d->nmaps && (__atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE) ||
-			  simdom_stale(s, d, true)))
+			  simdom_stale(s, d, false)))
 		simdom_forget(s, d);
 }
 
