@@ -105,10 +105,11 @@ static unsigned num(const char *opt, unsigned lo, unsigned hi)
 }
 
 /* pvd-blkback's own options; 0, or -1 for one it does not know. */
-static int own_opt(struct opts *o, int ch)
+static int own_opt(void *ctx, int ch, const char *name, const char *arg)
 {
+	struct opts *o = ctx;
+
 	switch (ch) {
-	case 'h': usage(stdout); exit(0);
 	case O_CTL: o->ctl = optarg; break;
 	case O_ENGINE: o->engine = optarg; break;
 	case O_DOMID:
@@ -138,22 +139,12 @@ static int own_opt(struct opts *o, int ch)
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	int ch;
+	const struct daemon_args a = {
+		"pvd-blkback", longopts, "sim|xen", usage, own_opt, o,
+	};
 
 	opts_default(o);
-	while ((ch = getopt_long(argc, argv, DAEMON_SHORTOPTS, longopts,
-				 NULL)) != -1) {
-		if (daemon_opt(&o->d, "pvd-blkback", ch, optarg, "sim|xen"))
-			continue;
-		if (own_opt(o, ch) < 0) {
-			usage(stderr);
-			exit(2);
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "pvd-blkback: unexpected argument: %s\n", argv[optind]);
-		exit(2);
-	}
+	daemon_parse_args(argc, argv, &o->d, &a);
 	o->xb.ops = blk_backend_find(o->engine);
 	if (!o->xb.ops || o->xb.ops == &blk_backend_null)
 		fatal("--engine: want aio or uring, got %s", o->engine);

@@ -174,3 +174,30 @@ int daemon_opt(struct daemon_opts *d, const char *prog, int ch,
 		return 0;
 	}
 }
+
+void daemon_parse_args(int argc, char **argv, struct daemon_opts *d,
+		       const struct daemon_args *a)
+{
+	int ch, idx;
+
+	for (idx = -1; (ch = getopt_long(argc, argv, DAEMON_SHORTOPTS,
+					 a->longopts, &idx)) != -1; idx = -1) {
+		const char *name = idx >= 0 ? a->longopts[idx].name : "";
+
+		if (daemon_opt(d, a->prog, ch, optarg, a->hv_choices))
+			continue;
+		if (ch == 'h') {
+			a->usage(stdout);
+			exit(0);
+		}
+		if (a->own(a->ctx, ch, name, optarg) < 0) {
+			a->usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument: %s\n", a->prog,
+			argv[optind]);
+		exit(2);
+	}
+}

@@ -58,10 +58,11 @@ static const struct option longopts[] = {
 };
 
 /* pvd-consoled's own options; 0, or -1 for one it does not know. */
-static int own_opt(struct consoled_opts *c, int ch)
+static int own_opt(void *ctx, int ch, const char *name, const char *arg)
 {
+	struct consoled_opts *c = ctx;
+
 	switch (ch) {
-	case 'h': usage(stdout); exit(0);
 	case O_LOGDIR: c->log_dir = optarg; break;
 	case O_TS: c->timestamps = true; break;
 	case O_LOGMAX:
@@ -81,23 +82,13 @@ static int own_opt(struct consoled_opts *c, int ch)
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	int ch;
+	const struct daemon_args a = {
+		"pvd-consoled", longopts, "sim|xen", usage, own_opt, &o->c,
+	};
 
 	daemon_opts_default(&o->d);
 	consoled_opts_default(&o->c);
-	while ((ch = getopt_long(argc, argv, DAEMON_SHORTOPTS, longopts,
-				 NULL)) != -1) {
-		if (daemon_opt(&o->d, "pvd-consoled", ch, optarg, "sim|xen"))
-			continue;
-		if (own_opt(&o->c, ch) < 0) {
-			usage(stderr);
-			exit(2);
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "pvd-consoled: unexpected argument: %s\n", argv[optind]);
-		exit(2);
-	}
+	daemon_parse_args(argc, argv, &o->d, &a);
 	o->c.hv_impl = o->d.hv;
 	if (o->c.log_dir) {
 		struct stat st;

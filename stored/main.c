@@ -96,10 +96,10 @@ static void parse_guest_socket(struct opts *o, const char *arg)
 	o->guest[o->nguest++].path = colon + 1;
 }
 
-/* pvd-stored's own options; 0 when ch is none of them. */
-static int parse_own_opt(struct opts *o, int ch, const char *name,
-			 const char *arg)
+/* pvd-stored's own options; 0, or -1 for one it does not know. */
+static int parse_own_opt(void *ctx, int ch, const char *name, const char *arg)
 {
+	struct opts *o = ctx;
 	unsigned *qf[] = {
 		&o->quota.nodes, &o->quota.value_size, &o->quota.watches,
 		&o->quota.transactions, &o->quota.outstanding,
@@ -108,41 +108,28 @@ static int parse_own_opt(struct opts *o, int ch, const char *name,
 	};
 
 	switch (ch) {
-	case O_SOCK: o->socket = arg; return 1;
-	case O_PERSIST: o->persist = arg; return 1;
-	case O_GSOCK: parse_guest_socket(o, arg); return 1;
+	case O_SOCK: o->socket = arg; return 0;
+	case O_PERSIST: o->persist = arg; return 0;
+	case O_GSOCK: parse_guest_socket(o, arg); return 0;
 	default: break;
 	}
 	if (ch < O_QUOTA || ch >= O_QUOTA + 10)
-		return 0;
+		return -1;
 	*qf[ch - O_QUOTA] = (unsigned)pvd_opt_range(name, arg, 1,
 						    QUOTA_COUNT_MAX);
-	return 1;
+	return 0;
 }
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct quota defaults = QUOTA_DEFAULTS;
-	int ch, idx = 0;
+	const struct daemon_args a = {
+		"pvd-stored", longopts, "sim|xen|none", usage, parse_own_opt, o,
+	};
 
 	daemon_opts_default(&o->d);
 	o->quota = defaults;
-	while ((ch = getopt_long(argc, argv, DAEMON_SHORTOPTS, longopts,
-				 &idx)) != -1) {
-		if (daemon_opt(&o->d, "pvd-stored", ch, optarg, "sim|xen|none") ||
-		    parse_own_opt(o, ch, longopts[idx].name, optarg))
-			continue;
-		if (ch == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		usage(stderr);
-		exit(2);
-	}
-	if (optind < argc) {
-		fprintf(stderr, "pvd-stored: unexpected argument: %s\n", argv[optind]);
-		exit(2);
-	}
+	daemon_parse_args(argc, argv, &o->d, &a);
 	if (o->quota.path_max > XENSTORE_REL_PATH_MAX)
 		fatal("--quota-path-max: at most %d", XENSTORE_REL_PATH_MAX);
 	if (!o->socket) {

@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "pvd/log.h"
 
@@ -74,6 +75,22 @@ void daemon_opts_default(struct daemon_opts *d);
  * e.g. "sim|xen"; a bad value is fatal. */
 int daemon_opt(struct daemon_opts *d, const char *prog, int ch,
 	       const char *arg, const char *hv_choices);
+
+/* One command line, read the same way by every daemon: the common options
+ * into d, each other option to own() (0: taken; -1: not an option of this
+ * daemon), -h to usage(stdout) and exit 0, anything unknown or a stray
+ * argument to usage(stderr) and exit 2.  own() gets the option's long name
+ * for its messages. */
+struct daemon_args {
+	const char *prog;
+	const struct option *longopts;
+	const char *hv_choices;	/* see daemon_opt */
+	void (*usage)(FILE *f);
+	int (*own)(void *ctx, int ch, const char *name, const char *arg);
+	void *ctx;
+};
+void daemon_parse_args(int argc, char **argv, struct daemon_opts *d,
+		       const struct daemon_args *a);
 
 /* "PROG (pvd) VERSION" on stdout: every program answers --version. */
 void pvd_print_version(const char *prog);
