@@ -1,6 +1,7 @@
 #!/bin/bash
-# Runs every test: cmocka unit tests, integration tests (tests/integration/
-# test_*.sh), and a short bounded fuzz run (scripts/fuzz-run.sh).
+# Runs every test: the layout rules (scripts/check-layout.sh), cmocka unit
+# tests, integration tests (tests/integration/test_*.sh), and a short
+# bounded fuzz run (scripts/fuzz-run.sh).
 #
 # Exit status of a test: 0 pass; 77 skip, which means only "could not run
 # here" and must come with a reason: the last line the test printed starts
@@ -60,6 +61,9 @@ run_one() {
 	esac
 }
 
+if [ "$ONLY" = all ]; then
+	run_one "layout" scripts/check-layout.sh
+fi
 if [ "$ONLY" = all ] || [ "$ONLY" = unit ]; then
 	for t in "$BUILD"/tests/unit/test_*; do
 		[ -x "$t" ] || continue
