@@ -32,6 +32,15 @@ disk = [ 'file:/var/lib/images/web.img,xvda,w' ]
 vif = [ 'bridge=xenbr0' ]
 EOF
 
+# ------------------------------------------------------------ --version
+# Every program pvd installs answers --version with the tree's VERSION.
+want_ver=$(cat "$(dirname "$0")/../../VERSION")
+for prog in pvctl pvguest pvd-stored pvd-blkback pvd-consoled; do
+	out=$(timeout -k 2 "$XS_TIMEOUT" "$PVD_BIN/$prog" --version 2>&1); rc=$?
+	expect_eq "$prog --version exits 0" 0 "$rc"
+	expect_eq "$prog --version" "$prog (pvd) $want_ver" "$out"
+done
+
 # ------------------------------------------------------------------ help
 out=$(pvctl help); rc=$?
 expect_eq "help exits 0" 0 "$rc"
