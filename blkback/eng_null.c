@@ -63,24 +63,13 @@ static bool null_ready(struct blk_engine *e)
  * to 2^63 - 1, rounded down to whole sectors; empty: 1 TiB. */
 static int parse_null_size(const char *s, uint64_t *out)
 {
-	const uint64_t max = ~0ull >> 1;
-	size_t len = strlen(s);
 	uint64_t v;
-	int rc;
 
-	if (!len) {
+	if (!*s) {
 		*out = 1ull << 40;
 		return 0;
 	}
-	/* pvd_parse_size knows K, M and G; a null disk may be terabytes. */
-	if (s[len - 1] == 'T' || s[len - 1] == 't') {
-		rc = pvd_parse_uint_n(s, len - 1, 10, max >> 40, &v);
-		if (rc == 0)
-			v <<= 40;
-	} else {
-		rc = pvd_parse_size(s, 0, max, &v);
-	}
-	if (rc < 0)
+	if (pvd_parse_size(s, 0, ~0ull >> 1, &v) < 0)
 		return -EINVAL;
 	*out = v & ~511ull;
 	return 0;

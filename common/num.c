@@ -82,6 +82,7 @@ int pvd_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 		case 'k': case 'K': shift = 10; break;
 		case 'm': case 'M': shift = 20; break;
 		case 'g': case 'G': shift = 30; break;
+		case 't': case 'T': shift = 40; break;
 		default: break;
 		}
 	}
@@ -111,7 +112,7 @@ uint64_t pvd_opt_size(const char *opt, const char *s, uint64_t lo,
 	uint64_t v;
 
 	if (pvd_parse_size(s, lo, hi, &v) < 0)
-		fatal("--%s: want a size from %llu to %llu (K, M, G suffixes), got %s",
+		fatal("--%s: want a size from %llu to %llu (K, M, G, T suffixes), got %s",
 		      opt, (unsigned long long)lo, (unsigned long long)hi, s);
 	return v;
 }

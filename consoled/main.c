@@ -40,7 +40,7 @@ DAEMON_USAGE
 "      --rate-burst N        bytes a console may write at once (default 256K)\n"
 "      --buffer-size N       output kept per console while its pty is not\n"
 "                            read (default 64K; oldest dropped beyond)\n"
-"Sizes take a K, M or G suffix (powers of 1024).  The store is found\n"
+"Sizes take a K, M, G or T suffix (powers of 1024).  The store is found\n"
 "through $XENSTORED_PATH as libxenstore does.\n");
 }
 

@@ -27,7 +27,7 @@ int pvd_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* A decimal number in lo..hi: 0, -EINVAL or -ERANGE (below lo too). */
 int pvd_parse_range(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
-/* A size: decimal digits and an optional K, M or G suffix (either case,
+/* A size: decimal digits and an optional K, M, G or T suffix (either case,
  * powers of 1024), in lo..hi bytes.  0, -EINVAL or -ERANGE. */
 int pvd_parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 

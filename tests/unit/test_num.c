@@ -117,7 +117,10 @@ static void test_size(void **state)
 	assert_int_equal(v, 100);
 	assert_int_equal(pvd_parse_size("K", 0, 1ull << 40, &v), -EINVAL);
 	assert_int_equal(pvd_parse_size("1KB", 0, 1ull << 40, &v), -EINVAL);
-	assert_int_equal(pvd_parse_size("1T", 0, 1ull << 40, &v), -EINVAL);
+	assert_int_equal(pvd_parse_size("1T", 0, 1ull << 40, &v), 0);
+	assert_true(v == 1ull << 40);
+	assert_int_equal(pvd_parse_size("2T", 0, 1ull << 40, &v), -ERANGE);
+	assert_int_equal(pvd_parse_size("1P", 0, UINT64_MAX, &v), -EINVAL);
 	assert_int_equal(pvd_parse_size(" 1K", 0, 1ull << 40, &v), -EINVAL);
 	assert_int_equal(pvd_parse_size("2K", 0, 1024, &v), -ERANGE);
 	assert_int_equal(pvd_parse_size("1K", 2048, 1 << 20, &v), -ERANGE);
