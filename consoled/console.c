@@ -49,7 +49,7 @@
 #include "consoled.h"
 #include "guestlog.h"
 #include "outbuf.h"
-#include "ratelimit.h"
+#include "pvd/ratelimit.h"
 
 /* Passes over the out ring per event: the guest refills while we write
  * to the pty; taking what is already there saves it a wake-up, and the

@@ -1,11 +1,12 @@
-/* pvd-consoled's token bucket, against a made-up clock. */
+/* The token bucket (common/ratelimit.c: pvd-consoled's bytes, the
+ * daemons' guest-triggered log lines), against a made-up clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../consoled/ratelimit.h"
+#include "pvd/ratelimit.h"
 
 #define MS 1000000ull
 #define S  1000000000ull
@@ -93,6 +94,34 @@ static void test_clock_backwards(void **state)
 	assert_int_equal(ratelimit_take(&r, 100, 10 * S + S / 2), 50);
 }
 
+/* printk_ratelimited: the burst, then one a second, and the count of
+ * what was dropped handed to the first line that passes again. */
+static void test_logrl(void **state)
+{
+	struct pvd_logrl l;
+	uint64_t dropped = 99, t = 5 * S;
+	unsigned passed = 0;
+
+	pvd_logrl_init(&l, t);
+	for (unsigned i = 0; i < 5000; i++) {
+		if (pvd_logrl_allow(&l, t, &dropped)) {
+			passed++;
+			assert_int_equal(dropped, 0);
+		}
+	}
+	assert_int_equal(passed, PVD_LOGRL_BURST);
+	assert_false(pvd_logrl_allow(&l, t + S / 2, &dropped));
+	assert_true(pvd_logrl_allow(&l, t + S, &dropped));
+	assert_int_equal(dropped, 5000 - PVD_LOGRL_BURST + 1);
+	assert_false(pvd_logrl_allow(&l, t + S, &dropped));
+	assert_int_equal(dropped, 0);
+	/* A long quiet time gives the burst back, not more. */
+	passed = 0;
+	for (unsigned i = 0; i < 100; i++)
+		passed += pvd_logrl_allow(&l, t + 3600 * S, &dropped);
+	assert_int_equal(passed, PVD_LOGRL_BURST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -102,6 +131,7 @@ int main(void)
 		cmocka_unit_test(test_wait_ns),
 		cmocka_unit_test(test_big_numbers),
 		cmocka_unit_test(test_clock_backwards),
+		cmocka_unit_test(test_logrl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
-/* Token bucket.  Tokens are whole bytes; the time that credited them is
+/* Token bucket (include/pvd/ratelimit.h).  Tokens are whole bytes; the time that credited them is
  * advanced by exactly what they are worth, so a fraction of a byte is
  * never lost however often the bucket is looked at. */
-#include "ratelimit.h"
+#include "pvd/ratelimit.h"
 
 #define NS 1000000000ull
 
@@ -76,4 +76,22 @@ uint64_t ratelimit_wait_ns(struct ratelimit *r, uint64_t want, uint64_t now_ns)
 
 		return need > elapsed ? need - elapsed : 1;
 	}
+}
+
+void pvd_logrl_init(struct pvd_logrl *l, uint64_t now_ns)
+{
+	ratelimit_init(&l->tb, PVD_LOGRL_PER_SEC, PVD_LOGRL_BURST, now_ns);
+	l->suppressed = 0;
+}
+
+bool pvd_logrl_allow(struct pvd_logrl *l, uint64_t now_ns, uint64_t *dropped)
+{
+	*dropped = 0;
+	if (!ratelimit_take(&l->tb, 1, now_ns)) {
+		l->suppressed++;
+		return false;
+	}
+	*dropped = l->suppressed;
+	l->suppressed = 0;
+	return true;
 }
