@@ -13,6 +13,12 @@
  * The frontend's nodes are the guest's: every value is parsed strictly
  * and checked against our limits, and a bad one puts the device in
  * Closing with an error node (xenbus_dev_fatal) without touching others.
+ * What a guest can make us say about its device goes through dev_log:
+ * per device at most PVD_LOGRL_BURST lines at once, then
+ * PVD_LOGRL_PER_SEC a second, and one "N messages suppressed" line when
+ * it reopens (printk_ratelimited); the error node is written only with
+ * its log line, so a guest writing nonsense in a loop costs a bounded
+ * number of log lines and store writes.
  *
  * A restarted daemon finds devices whose backend is Connected: it maps
  * their rings again where the frontend left them (BACK_RING_ATTACH) and
@@ -32,6 +38,7 @@
 
 #include "pvd/log.h"
 #include "pvd/num.h"
+#include "pvd/ratelimit.h"
 #include "loop.h"
 #include "vbd.h"
 #include "xbstate.h"
@@ -57,6 +64,7 @@ struct blk_xb_dev {
 	bool released;        /* storage closed for good */
 	bool gone;            /* backend directory removed: free once drained */
 	bool seen;            /* reconcile's mark */
+	struct pvd_logrl lrl; /* this device's lines (and error node) */
 	struct blk_vbd vbd;
 };
 
@@ -105,6 +113,45 @@ static bool xb_write(struct blk_xenbus *xb, xs_transaction_t t,
 		return false;
 	return xs_write(xb->xs, t, path, val, (unsigned)n);
 }
+
+/* ---------------------------------------------------------------- log */
+
+/* Takes a line's token from the device's bucket; on the first line after
+ * some were dropped, says how many. */
+static bool dev_log_pass(struct blk_xb_dev *d, const char *func)
+{
+	uint64_t dropped;
+
+	if (!pvd_logrl_allow(&d->lrl, hv_now_ns(), &dropped))
+		return false;
+	if (dropped)
+		log_msg(LOG_LVL_WARN, func, "%s: %" PRIu64 " messages suppressed",
+			d->be, dropped);
+	return true;
+}
+
+static void dev_log(struct blk_xb_dev *d, enum log_level lvl,
+		    const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A line about the device, "<backend path>: ...", rate-limited. */
+static void dev_log(struct blk_xb_dev *d, enum log_level lvl,
+		    const char *func, const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+
+	if (lvl > log_get_level() || !dev_log_pass(d, func))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(lvl, func, "%s: %s", d->be, msg);
+}
+
+#define dev_warn(d, ...) dev_log(d, LOG_LVL_WARN, __func__, __VA_ARGS__)
+#define dev_info(d, ...) dev_log(d, LOG_LVL_INFO, __func__, __VA_ARGS__)
+#define dev_debug(d, ...) dev_log(d, LOG_LVL_DEBUG, __func__, __VA_ARGS__)
 
 static int fe_state(struct blk_xb_dev *d)
 {
@@ -158,12 +205,11 @@ static void dev_switch(struct blk_xb_dev *d, int state)
 		return;
 	rc = dev_txn(d, write_state, &state);
 	if (rc < 0) {
-		log_warn("%s: cannot switch to %s: %s", d->be,
-			 xb_state_name(state), strerror(-rc));
+		dev_warn(d, "cannot switch to %s: %s", xb_state_name(state),
+			 strerror(-rc));
 		return;
 	}
-	log_info("%s: %s -> %s", d->be, xb_state_name(d->state),
-		 xb_state_name(state));
+	dev_info(d, "%s -> %s", xb_state_name(d->state), xb_state_name(state));
 	d->state = state;
 }
 
@@ -174,7 +220,8 @@ static void error_dir(struct blk_xb_dev *d, char *buf, size_t len)
 		 (unsigned)d->xb->o.self, (unsigned)d->domid, d->devid);
 }
 
-/* xenbus_dev_fatal: an error node, then Closing. */
+/* xenbus_dev_fatal: an error node, then Closing.  The node is written
+ * only with the log line (the same bucket). */
 static void dev_fatal(struct blk_xb_dev *d, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -184,6 +231,8 @@ static void dev_fatal(struct blk_xb_dev *d, int err, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (!dev_log_pass(d, __func__))
+		goto out;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -192,7 +241,8 @@ static void dev_fatal(struct blk_xb_dev *d, int err, const char *fmt, ...)
 	strcat(path, "/error");
 	n = snprintf(val, sizeof(val), "%d %s", -err, msg);
 	if (n > 0 && !xs_write(d->xb->xs, XBT_NULL, path, val, (unsigned)n))
-		log_warn("%s: cannot write %s", d->be, path);
+		dev_warn(d, "cannot write %s", path);
+out:
 	dev_switch(d, XenbusStateClosing);
 }
 
@@ -352,11 +402,11 @@ static void dev_connect(struct blk_xb_dev *d)
 		dev_fatal(d, rc, "mapping ring-ref port %u", c.q[0].port);
 		return;
 	}
-	log_info("%s: %u queue(s), %u ring page(s)%s", d->be, c.nqueues,
-		 c.nr_pages, c.persistent ? ", persistent grants" : "");
+	dev_info(d, "%u queue(s), %u ring page(s)%s", c.nqueues, c.nr_pages,
+		 c.persistent ? ", persistent grants" : "");
 	rc = dev_txn(d, write_disk_info, NULL);
 	if (rc < 0)
-		log_warn("%s: writing disk info: %s", d->be, strerror(-rc));
+		dev_warn(d, "writing disk info: %s", strerror(-rc));
 	dev_switch(d, XenbusStateConnected);
 }
 
@@ -403,7 +453,7 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 		return;       /* not written yet */
 	d->fe_seen = true;
 	act = xb_frontend_changed((enum xenbus_state)d->state, fe, d->online);
-	log_debug("%s: frontend %s, backend %s: actions 0x%x", d->be,
+	dev_debug(d, "frontend %s, backend %s: actions 0x%x",
 		  xb_state_name(fe), xb_state_name(d->state), act);
 	if (act & XB_FATAL) {
 		dev_fatal(d, -EINVAL, "saw state %d at frontend", fe);
@@ -511,7 +561,7 @@ static void dev_offer(struct blk_xb_dev *d)
 	int rc = dev_txn(d, write_features, NULL);
 
 	if (rc < 0)
-		log_warn("%s: writing features: %s", d->be, strerror(-rc));
+		dev_warn(d, "writing features: %s", strerror(-rc));
 	dev_switch(d, XenbusStateInitWait);
 }
 
@@ -534,7 +584,7 @@ static void dev_reattach(struct blk_xb_dev *d)
 	}
 	dev_connect(d);
 	if (d->state == XenbusStateConnected)
-		log_info("%s: re-attached to the frontend's rings", d->be);
+		dev_info(d, "re-attached to the frontend's rings");
 }
 
 static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
@@ -547,6 +597,7 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 	d->xb = xb;
 	d->domid = domid;
 	d->devid = devid;
+	pvd_logrl_init(&d->lrl, hv_now_ns());
 	snprintf(d->be, sizeof(d->be), "%s/%u/%u", xb->root, (unsigned)domid, devid);
 	if (!dev_read_config(d)) {
 		free(d->params);
@@ -558,7 +609,7 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 	xb->devs = d;
 	xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st);
 	d->state = (int)st;
-	log_info("%s: %s (type %s, mode %s) for %s", d->be, d->params,
+	dev_info(d, "%s (type %s, mode %s) for %s", d->params,
 		 d->type ? d->type : "-", d->readonly ? "r" : "w", d->fe);
 	dev_open_storage(d);
 	if (d->vbd.open && st == XenbusStateConnected) {
@@ -571,13 +622,13 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 	snprintf(d->fe_watch, sizeof(d->fe_watch), "%s/state", d->fe);
 	d->watching = xs_watch(xb->xs, d->fe_watch, d->token);
 	if (!d->watching)
-		log_warn("%s: cannot watch %s", d->be, d->fe_watch);
+		dev_warn(d, "cannot watch %s", d->fe_watch);
 }
 
 /* The backend directory is gone: drop the device (once drained). */
 static void dev_gone(struct blk_xb_dev *d)
 {
-	log_info("%s: removed", d->be);
+	dev_info(d, "removed");
 	d->gone = true;
 	if (blk_vbd_disconnect(&d->vbd) == 0)
 		dev_free(d);
@@ -740,7 +791,7 @@ static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 			continue;
 		rc = dev_txn(d, write_resized, NULL);
 		if (rc < 0)
-			log_warn("%s: writing the new size: %s", d->be, strerror(-rc));
+			dev_warn(d, "writing the new size: %s", strerror(-rc));
 	}
 }
 

@@ -28,6 +28,10 @@
  *                          Connected (a frontend restarting)
  *   expect-sectors N       waits for the backend's sectors to be N
  *   expect-state S         waits for the backend's state to be S
+ *   state-spam N S         a hostile frontend: writes state S (nonsense)
+ *                          N times, then Closed; once the backend is
+ *                          Closed (it has seen them all), prints how many
+ *                          times it wrote the device's error node
  *   detach                 Closing, Closed, removes both directories
  *   ctl CMD                one command on pvd-blkback's control socket
  *
@@ -992,6 +996,44 @@ static void cmd_attach_fail(struct front *f)
 	need_be_state(f, XenbusStateClosed);
 }
 
+static unsigned drain_watch(struct front *f, const char *token)
+{
+	unsigned n = 0;
+	char **ev;
+
+	while ((ev = xs_check_watch(f->xs)) != NULL) {
+		n += strcmp(ev[XS_WATCH_TOKEN], token) == 0;
+		free(ev);
+	}
+	return n;
+}
+
+/* The backend answers each write of a nonsense state with Closing and an
+ * error node; it handles our writes in order, so once it is Closed (our
+ * last write) every error-node write it made has been notified to us. */
+static void cmd_state_spam(struct front *f, unsigned n, unsigned st)
+{
+	char path[160];
+	unsigned ev;
+
+	snprintf(path, sizeof(path), "/local/domain/0/error/backend/vbd/%u/%u/error",
+		 f->c.domid, f->c.devid);
+	if (!xs_watch(f->xs, path, "spam-err"))
+		die("xs_watch %s: %s", path, strerror(errno));
+	for (unsigned i = 0; i < n; i++)
+		fe_state(f, (int)st);
+	fe_state(f, XenbusStateClosed);
+	need_be_state(f, XenbusStateClosed);
+	for (unsigned i = 0; i < f->nq; i++)
+		collect(&f->q[i]);
+	f->connected = false;
+	/* Less the event every new watch fires once. */
+	ev = drain_watch(f, "spam-err");
+	xs_unwatch(f->xs, path, "spam-err");
+	printf("state-spam ok: %u writes, %u error-node writes\n", n,
+	       ev ? ev - 1 : 0);
+}
+
 static void cmd_ctl(const char *cmd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1176,6 +1218,11 @@ int main(int argc, char **argv)
 			need_be_state(&f, (int)num(c, argv[i + 1], INT_MAX));
 			i++;
 			printf("backend state %s\n", argv[i]);
+		} else if (!strcmp(c, "state-spam")) {
+			need_args(i, argc, 2);
+			cmd_state_spam(&f, (unsigned)num(c, argv[i + 1], UINT_MAX),
+				       (unsigned)num(c, argv[i + 2], 255));
+			i += 2;
 		} else if (!strcmp(c, "detach")) {
 			cmd_detach(&f);
 		} else if (!strcmp(c, "ctl")) {
