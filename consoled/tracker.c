@@ -16,6 +16,15 @@
  * A console that fails with -EAGAIN (transient: the sim's hand-over of a
  * channel is full, a grant entry is busy) is tried again a second later,
  * on a timer that is armed only then: an idle daemon runs no timer.
+ *
+ * A guest changing its values in a loop makes a console set-up (and its
+ * log lines: a refusal here and in console.c, a "no usable ring-ref"
+ * when it breaks them) per change.  Set-ups are rate-limited per domain
+ * (pvd_logrl: PVD_LOGRL_BURST at once, which covers a primary and every
+ * secondary console, then PVD_LOGRL_PER_SEC a second): one beyond that is
+ * deferred like an -EAGAIN, and one line says how many were when the
+ * bucket reopens.  The lines and store writes a domain can cause are thus
+ * bounded by its set-ups.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +39,8 @@
 #include "guestlog.h"
 #include "pvd/log.h"
 #include "pvd/num.h"
+#include "pvd/ratelimit.h"
+#include "pvd/ring_util.h"
 #include "tracker.h"
 
 #define PATH_LEN 128
@@ -51,6 +62,7 @@ struct tdom {
 	bool dirty;
 	bool warned_many;	/* more secondary consoles than we serve */
 	bool retry;		/* a console failed with -EAGAIN: look again */
+	struct pvd_logrl setups;	/* console set-ups (and their lines) */
 	struct slot prim;
 	struct slot sec[CONSOLED_SECONDARY_MAX];
 };
@@ -248,6 +260,32 @@ out:
 	return rc;
 }
 
+/* Whether the domain may have another console set-up now. */
+static bool dom_may_setup(struct tdom *d)
+{
+	uint64_t deferred;
+
+	if (!pvd_logrl_allow(&d->setups, hv_now_ns(), &deferred))
+		return false;
+	if (deferred)
+		log_warn("dom%u: %llu console set-ups deferred (rate limit: %u, then %u a second)",
+			 (unsigned)d->domid, (unsigned long long)deferred,
+			 PVD_LOGRL_BURST, PVD_LOGRL_PER_SEC);
+	return true;
+}
+
+/* Not now: look again in a second. */
+static void slot_defer(struct tracker *tr, struct tdom *d, struct slot *s)
+{
+	struct timeval tv = { RETRY_SECS, 0 };
+
+	s->used = false;
+	s->c = NULL;
+	d->retry = true;
+	if (!evtimer_pending(tr->retry_ev, NULL))
+		evtimer_add(tr->retry_ev, &tv);
+}
+
 static void slot_update(struct tracker *tr, struct tdom *d, struct slot *s,
 			int devid)
 {
@@ -288,6 +326,10 @@ static void slot_update(struct tracker *tr, struct tdom *d, struct slot *s,
 	cfg.ref = (grant_ref_t)ref;
 	cfg.remote_port = port;
 	cfg.buffer_size = limit;
+	if (!dom_may_setup(d)) {
+		slot_defer(tr, d, s);
+		return;
+	}
 	if (tr->cd->opts.log_dir) {
 		log_base(tr, d, devid, base, sizeof(base));
 		cfg.log_base = base;
@@ -295,14 +337,8 @@ static void slot_update(struct tracker *tr, struct tdom *d, struct slot *s,
 	rc = console_create(tr->cd, &cfg, &s->c);
 	if (rc == -EAGAIN) {
 		/* Transient (the sim's channel hand-over is full, a grant
-		 * entry busy): look again in a second. */
-		struct timeval tv = { RETRY_SECS, 0 };
-
-		s->used = false;
-		s->c = NULL;
-		d->retry = true;
-		if (!evtimer_pending(tr->retry_ev, NULL))
-			evtimer_add(tr->retry_ev, &tv);
+		 * entry busy). */
+		slot_defer(tr, d, s);
 		return;
 	}
 	if (rc < 0) {
@@ -419,6 +455,7 @@ static void dom_new(struct tracker *tr, unsigned domid)
 	}
 	d->domid = (domid_t)domid;
 	d->prim.devid = -1;
+	pvd_logrl_init(&d->setups, hv_now_ns());
 	tr->doms[domid] = d;
 	if (hv_domain_alive(tr->cd->hv, d->domid) == 0) {
 		d->dead = true;

@@ -39,6 +39,9 @@
  *       console ring (chunks of what fits) while a second thread reads the
  *       pty; prints "bytes=N read=R secs=S mb_per_s=X dropped=0|1"
  *       (mb_per_s: what the reader got, per second).
+ *   console_guest spam PATH N V1 V2
+ *       A hostile guest's store writes (made as dom0, into the guest's
+ *       node): PATH written N times, V1 and V2 in turn; prints "spam N".
  *   console_guest rawpty BYTES CHUNK
  *       The peer: a raw pty pair, a thread writing CHUNK-byte writes to the
  *       master, another reading the slave; the same line.
@@ -768,12 +771,31 @@ static int run_rawpty(int argc, char **argv)
 	return 0;
 }
 
+static int run_spam(int argc, char **argv)
+{
+	struct xs_handle *xs;
+	unsigned long n;
+
+	if (argc != 6 || parse_uint(argv[3], &n))
+		die("usage: spam PATH N V1 V2", EINVAL);
+	xs = xs_or_die();
+	for (unsigned long i = 0; i < n; i++) {
+		const char *v = argv[4 + (i & 1)];
+
+		if (!xs_write(xs, XBT_NULL, argv[2], v, (unsigned)strlen(v)))
+			die("xs_write", errno);
+	}
+	xs_close(xs);
+	printf("spam %lu\n", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long domid, gfn, port;
 
 	if (argc < 2)
-		die("usage: guest|introduce|release|many|throughput|rawpty ...", EINVAL);
+		die("usage: guest|introduce|release|many|throughput|rawpty|spam ...", EINVAL);
 	if (!strcmp(argv[1], "guest"))
 		return run_guest(argc, argv);
 	if (!strcmp(argv[1], "many"))
@@ -782,6 +804,8 @@ int main(int argc, char **argv)
 		return run_throughput(argc, argv);
 	if (!strcmp(argv[1], "rawpty"))
 		return run_rawpty(argc, argv);
+	if (!strcmp(argv[1], "spam"))
+		return run_spam(argc, argv);
 	if (!strcmp(argv[1], "introduce") && argc == 5 &&
 	    !parse_uint(argv[2], &domid) && !parse_uint(argv[3], &gfn) &&
 	    !parse_uint(argv[4], &port)) {
