@@ -5,6 +5,7 @@
  * canon_path, and nothing asserts on them. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ enum {
 	F_PRIV = 1,		/* dom0 only */
 	F_TXN = 2,		/* may carry a transaction id */
 	F_NOTXN = 4,		/* a transaction id is an error (XSA-425) */
+	F_MOD = 8,		/* changes nodes: undone in its transaction if it fails */
 };
 
 struct op {
@@ -440,7 +442,8 @@ static int do_txn_end(struct req *r)
 		return -EINVAL;
 	r->tx = NULL;
 	if (arg[0] == 'T') {
-		rc = txn_commit(tx, &sd->store);
+		rc = txn_commit(tx, &sd->store, r->c->who.privileged ?
+				UINT_MAX : sd->quota.nodes);
 		if (rc == 0)
 			changes_splice(&r->changes, &tx->changes);
 	}
@@ -755,10 +758,10 @@ static const struct op ops[XS_TYPE_COUNT] = {
 	[XS_INTRODUCE]		= { "INTRODUCE", do_introduce, F_PRIV, 3 },
 	[XS_RELEASE]		= { "RELEASE", do_release, F_PRIV, 1 },
 	[XS_GET_DOMAIN_PATH]	= { "GET_DOMAIN_PATH", do_get_domain_path, 0, 1 },
-	[XS_WRITE]		= { "WRITE", do_write, F_TXN, 1 },
-	[XS_MKDIR]		= { "MKDIR", do_mkdir, F_TXN, 1 },
-	[XS_RM]			= { "RM", do_rm, F_TXN, 1 },
-	[XS_SET_PERMS]		= { "SET_PERMS", do_set_perms, F_TXN, 1 },
+	[XS_WRITE]		= { "WRITE", do_write, F_TXN | F_MOD, 1 },
+	[XS_MKDIR]		= { "MKDIR", do_mkdir, F_TXN | F_MOD, 1 },
+	[XS_RM]			= { "RM", do_rm, F_TXN | F_MOD, 1 },
+	[XS_SET_PERMS]		= { "SET_PERMS", do_set_perms, F_TXN | F_MOD, 1 },
 	[XS_IS_DOMAIN_INTRODUCED] = { "IS_DOMAIN_INTRODUCED", do_is_introduced, 0, 1 },
 	[XS_RESUME]		= { "RESUME", do_resume, F_PRIV, 1 },
 	[XS_SET_TARGET]		= { "SET_TARGET", do_set_target, F_PRIV, 2 },
@@ -785,7 +788,24 @@ static int dispatch(struct req *r, const struct op *op)
 	}
 	if (r->argc < op->min_args)
 		return -EINVAL;
+	if (r->tx && (op->flags & F_MOD))
+		txn_mark(r->tx);
 	return op->fn(r);
+}
+
+/* A request inside a transaction counts only if it succeeded: a failed one
+ * leaves no touched node, change or watch event behind.  (A failed read
+ * changes nothing; what it saw, such as a node being absent, stays part
+ * of what the commit checks.) */
+static void settle_in_txn(struct req *r, int rc)
+{
+	if (rc < 0) {
+		txn_undo(r->tx);
+		changes_clear(&r->changes);
+	} else {
+		txn_keep(r->tx);
+		changes_splice(&r->tx->changes, &r->changes);
+	}
 }
 
 void core_dispatch(struct conn *c, const struct xsd_sockmsg *hdr, char *body)
@@ -831,7 +851,7 @@ void core_dispatch(struct conn *c, const struct xsd_sockmsg *hdr, char *body)
 	/* Changes outside a transaction (and commits) take effect now;
 	 * inside one they wait for the commit. */
 	if (r->tx)
-		changes_splice(&r->tx->changes, &r->changes);
+		settle_in_txn(r, rc);
 	else
 		watch_fire_changes(sd, &r->changes);
 	if (r->special)

@@ -263,19 +263,16 @@ bool path_is_child(const char *child, const char *parent)
 int store_init(struct store *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->owned = calloc(65536, sizeof(*st->owned));
-	if (!st->owned || nodetab_init(&st->nodes, 1024) < 0) {
-		free(st->owned);
-		return -ENOMEM;
-	}
-	return 0;
+	return nodetab_init(&st->nodes, 1024);
 }
 
 void store_destroy(struct store *st)
 {
 	nodetab_destroy(&st->nodes);
-	free(st->owned);
-	st->owned = NULL;
+	for (size_t i = 0; i < sizeof(st->owned) / sizeof(st->owned[0]); i++) {
+		free(st->owned[i]);
+		st->owned[i] = NULL;
+	}
 }
 
 static unsigned node_owner(const struct node *n)
@@ -283,11 +280,42 @@ static unsigned node_owner(const struct node *n)
 	return n->perms.n ? n->perms.p[0].id & 0xffff : 0;
 }
 
+unsigned store_owned(const struct store *st, unsigned domid)
+{
+	const uint32_t *pg = st->owned[(domid & 0xffff) / OWNED_PAGE];
+
+	return pg ? pg[domid % OWNED_PAGE] : 0;
+}
+
+/* The counter of domid, its page allocated on first use. */
+static uint32_t *owned_slot(struct store *st, unsigned domid)
+{
+	uint32_t **pg = &st->owned[(domid & 0xffff) / OWNED_PAGE];
+
+	if (!*pg)
+		*pg = calloc(OWNED_PAGE, sizeof(**pg));
+	return *pg ? &(*pg)[domid % OWNED_PAGE] : NULL;
+}
+
+/* A node being removed was counted, so its page exists. */
+static void owned_drop(struct store *st, const struct node *n)
+{
+	uint32_t *c = owned_slot(st, node_owner(n));
+
+	if (c && *c)
+		(*c)--;
+}
+
 int store_install(struct store *st, struct node *n)
 {
+	uint32_t *count = owned_slot(st, node_owner(n));
 	struct node *old;
 	int rc = 0;
 
+	if (!count) {
+		node_free(n);
+		return -ENOMEM;
+	}
 	n->gen = ++st->gen;
 	n->seen_gen = 0;
 	n->absent = n->dirty = false;
@@ -295,10 +323,10 @@ int store_install(struct store *st, struct node *n)
 		rc = journal_log_node(st->journal, n);
 	old = nodetab_put(&st->nodes, n);
 	if (old) {
-		st->owned[node_owner(old)]--;
+		owned_drop(st, old);
 		node_free(old);
 	}
-	st->owned[node_owner(n)]++;
+	(*count)++;
 	return rc;
 }
 
@@ -323,17 +351,25 @@ int store_delete(struct store *st, const char *path)
 	if (!old)
 		return 0;
 	st->gen++;
-	st->owned[node_owner(old)]--;
+	owned_drop(st, old);
 	node_free(old);
 	return st->journal ? journal_log_delete(st->journal, path) : 0;
 }
 
+/* Every owner was counted by store_install, so no page is missing. */
 void store_recount(struct store *st)
 {
-	memset(st->owned, 0, 65536 * sizeof(*st->owned));
-	for (size_t i = 0; i < st->nodes.nb; i++)
-		for (struct node *n = st->nodes.b[i]; n; n = n->hnext)
-			st->owned[node_owner(n)]++;
+	for (size_t i = 0; i < sizeof(st->owned) / sizeof(st->owned[0]); i++)
+		if (st->owned[i])
+			memset(st->owned[i], 0, OWNED_PAGE * sizeof(uint32_t));
+	for (size_t i = 0; i < st->nodes.nb; i++) {
+		for (struct node *n = st->nodes.b[i]; n; n = n->hnext) {
+			uint32_t *c = owned_slot(st, node_owner(n));
+
+			if (c)
+				(*c)++;
+		}
+	}
 }
 
 /* ---- string vectors ---------------------------------------------------- */
@@ -460,7 +496,7 @@ static int view_del(struct view *v, const char *path)
 
 static unsigned view_owned(struct view *v, unsigned domid)
 {
-	long n = v->st->owned[domid & 0xffff];
+	long n = store_owned(v->st, domid);
 
 	if (v->tx)
 		n += txn_owned_delta(v->tx, domid);
@@ -612,9 +648,29 @@ int tree_mkdir(struct view *v, const char *path)
 	return perms_check(&old->perms, v->who) & XS_PERM_WRITE ? 0 : -EACCES;
 }
 
+static int rm_subtree(struct view *v, const char *path);
+
 /* Removes the subtree iteratively: collect every path breadth-first, then
- * delete them (XSA-418: no recursion a deep tree could exhaust). */
+ * delete them (XSA-418: no recursion a deep tree could exhaust).  The
+ * events are collected aside and handed over only once everything is
+ * removed: a removal that fails half-way announces nothing. */
 int tree_rm(struct view *v, const char *path)
+{
+	struct changes ch;
+	struct changes *dst = v->changes;
+	int rc;
+
+	changes_init(&ch);
+	v->changes = dst ? &ch : NULL;
+	rc = rm_subtree(v, path);
+	v->changes = dst;
+	if (rc == 0 && dst)
+		changes_splice(dst, &ch);
+	changes_clear(&ch);
+	return rc;
+}
+
+static int rm_subtree(struct view *v, const char *path)
 {
 	char parent[XENSTORE_ABS_PATH_MAX + 1];
 	const struct node *n, *pn;

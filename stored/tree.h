@@ -52,18 +52,21 @@ void node_del_child(struct node *n, const char *name);
 struct journal;
 struct txn;
 
-/* Per-domain node counts for the nodes quota (owner = perms.p[0].id). */
+/* Per-domain node counts for the nodes quota (owner = perms.p[0].id),
+ * in pages of OWNED_PAGE domids allocated when a domain in them first owns
+ * a node: a store costs nothing for the domids nobody uses. */
+#define OWNED_PAGE 256u
 struct store {
 	struct nodetab nodes;
 	uint64_t gen;
-	uint32_t *owned;	/* [65536] */
+	uint32_t *owned[65536 / OWNED_PAGE];
 	struct journal *journal;	/* NULL: in memory only */
 };
 
 int store_init(struct store *st);
 void store_destroy(struct store *st);
-/* Installs n (taking ownership) or deletes path, bumping the generation,
- * keeping quota counts and journalling the change. */
+/* Installs n (taking ownership, even on failure) or deletes path, bumping
+ * the generation, keeping quota counts and journalling the change. */
 int store_install(struct store *st, struct node *n);
 int store_delete(struct store *st, const char *path);
 /* Replaces a stored node's value in place (no transaction holds store
@@ -72,6 +75,8 @@ int store_set_value(struct store *st, struct node *n, const char *val,
 		    unsigned vlen);
 /* Counts in a fresh table built from journal replay. */
 void store_recount(struct store *st);
+/* Nodes owned by domid. */
+unsigned store_owned(const struct store *st, unsigned domid);
 
 /* Change notifications collected by the operations below; fired after
  * the request (or at commit, for a transaction). */

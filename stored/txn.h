@@ -11,13 +11,29 @@
  * any change, including delete-and-recreate, is a conflict: the commit fails
  * with EAGAIN and the client retries, as with xenstored.  Otherwise the
  * modified copies are installed in the store, as one journal batch, and the
- * transaction's watch events fire. */
+ * transaction's watch events fire.
+ *
+ * The nodes quota is checked again at commit: other transactions of the
+ * same domain may have committed since this one counted, so a commit that
+ * would leave the domain owning more than its quota fails with ENOSPC (as
+ * xenstored's transaction_fix_domains) and installs nothing.
+ *
+ * A request that fails leaves no trace in the transaction: between
+ * txn_mark and txn_undo, every entry a touch added and every node a
+ * change replaced is logged, and txn_undo puts them back (txn_keep drops
+ * the log once the request succeeded). */
 #ifndef STORED_TXN_H
 #define STORED_TXN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tree.h"
+
+struct txn_undo {
+	struct node *n;		/* added by a touch, or replaced by a change */
+	bool fresh;		/* added: undo removes it; else puts it back */
+};
 
 struct txn {
 	uint32_t id;
@@ -27,6 +43,11 @@ struct txn {
 	struct nodetab nodes;
 	struct changes changes;
 	struct txn *next;
+	/* The request in progress, between txn_mark and txn_keep/txn_undo. */
+	bool marked;
+	long mark_delta;
+	struct txn_undo *undo;
+	size_t nundo, undocap;
 };
 
 struct txn *txn_new(uint32_t id, unsigned domid, unsigned max_nodes);
@@ -36,7 +57,14 @@ int txn_get(struct txn *tx, struct store *st, const char *path,
 int txn_put(struct txn *tx, struct node *n);
 int txn_del(struct txn *tx, const char *path);
 long txn_owned_delta(const struct txn *tx, unsigned domid);
-/* 0, or -EAGAIN on conflict (nothing applied). */
-int txn_commit(struct txn *tx, struct store *st);
+/* Starts logging a request's effects on tx; then txn_keep when it
+ * succeeded, txn_undo when it failed (back to the state at txn_mark). */
+void txn_mark(struct txn *tx);
+void txn_keep(struct txn *tx);
+void txn_undo(struct txn *tx);
+/* 0; -EAGAIN on conflict; -ENOSPC if the acting domain would own more
+ * than max_owned nodes (UINT_MAX: no quota).  On error nothing is
+ * applied.  The transaction's nodes move into the store: free it next. */
+int txn_commit(struct txn *tx, struct store *st, unsigned max_owned);
 
 #endif

@@ -334,6 +334,118 @@ static void test_directory_part(void **state)
 	assert_true(parts > 1);
 }
 
+static uint32_t txn_start(struct fx *f, struct memconn *m)
+{
+	assert_int_equal(xs_req(m, XS_TRANSACTION_START, 0, f->body, 1, ""),
+			 XS_TRANSACTION_START);
+	return (uint32_t)strtoul(f->body, NULL, 10);
+}
+
+/* Every transaction is within the nodes quota on its own; together they
+ * are not.  The commit that would pass the quota fails with ENOSPC, as
+ * xenstored answers, and changes nothing. */
+static void test_txn_commit_checks_quota(void **state)
+{
+	struct fx *f = *state;
+	char dir[8], path[16];
+	uint32_t tx[4];
+	int committed = 0;
+
+	OK(f->d0, XS_CONTROL, 0, NULL, 3, "quota", "nodes", "12");
+	OK(f->d0, XS_MKDIR, 0, NULL, 1, "/local/domain/5");
+	OK(f->d0, XS_SET_PERMS, 0, NULL, 2, "/local/domain/5", "n5");
+	for (int i = 0; i < 4; i++) {
+		snprintf(dir, sizeof(dir), "t%d", i);
+		OK(f->g5, XS_MKDIR, 0, NULL, 1, dir);
+	}
+	assert_int_equal(store_owned(&f->sd.store, 5), 5);
+	/* Each adds 3 nodes under its own directory: no conflicts. */
+	for (int i = 0; i < 4; i++) {
+		tx[i] = txn_start(f, f->g5);
+		for (int k = 0; k < 3; k++) {
+			snprintf(path, sizeof(path), "t%d/n%d", i, k);
+			OK(f->g5, XS_WRITE, tx[i], NULL, 2, path, "v");
+		}
+	}
+	OK(f->d0, XS_WATCH, 0, NULL, 2, "/local/domain/5/t2", "w");
+	assert_int_equal(events(f, f->d0, NULL), 1);	/* the initial one */
+	for (int i = 0; i < 4; i++) {
+		if (i < 2) {
+			OK(f->g5, XS_TRANSACTION_END, tx[i], NULL, 1, "T");
+			committed++;
+		} else {
+			expect_err(f, f->g5, "ENOSPC", XS_TRANSACTION_END, tx[i],
+				   1, "T");
+		}
+		assert_true(store_owned(&f->sd.store, 5) <= 12);
+	}
+	assert_int_equal(committed, 2);
+	assert_int_equal(store_owned(&f->sd.store, 5), 11);
+	/* The failed commits left nothing: no node, no child, no event. */
+	expect_err(f, f->d0, "ENOENT", XS_READ, 0, 1, "/local/domain/5/t2/n0");
+	xs_req(f->d0, XS_DIRECTORY, 0, f->body, 1, "/local/domain/5/t2");
+	assert_string_equal(f->body, "");
+	assert_int_equal(events(f, f->d0, NULL), 0);
+	/* The transactions are gone; the domain may write within quota. */
+	expect_err(f, f->g5, "ENOENT", XS_TRANSACTION_END, tx[2], 1, "T");
+	OK(f->g5, XS_WRITE, 0, NULL, 2, "t2/n0", "v");
+	expect_err(f, f->g5, "ENOSPC", XS_WRITE, 0, 2, "t2/n1", "v");
+}
+
+/* A request that fails inside a transaction leaves no trace there: no
+ * change at commit, no watch event, no touched node. */
+static void test_failed_request_no_trace_in_txn(void **state)
+{
+	struct fx *f = *state;
+	static const char *const kids[] = { "a", "b", "c", "d" };
+	char path[16];
+	uint32_t tx;
+
+	OK(f->d0, XS_MKDIR, 0, NULL, 1, "/local/domain/5");
+	OK(f->d0, XS_SET_PERMS, 0, NULL, 2, "/local/domain/5", "n5");
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "s/%s", kids[i]);
+		OK(f->g5, XS_WRITE, 0, NULL, 2, path, "");
+		if (i < 3) {
+			snprintf(path, sizeof(path), "r/%s", kids[i]);
+			OK(f->g5, XS_WRITE, 0, NULL, 2, path, "");
+		}
+	}
+	OK(f->d0, XS_WATCH, 0, NULL, 2, "/local/domain/5/r", "r");
+	assert_int_equal(events(f, f->d0, NULL), 1);	/* the initial one */
+	OK(f->d0, XS_WATCH, 0, NULL, 2, "/local/domain/5/s", "s");
+	assert_int_equal(events(f, f->d0, NULL), 1);
+	OK(f->d0, XS_CONTROL, 0, NULL, 3, "quota", "trans_nodes", "4");
+
+	/* r and its 3 children fill the transaction; its parent does not
+	 * fit: the removal fails after deleting. */
+	tx = txn_start(f, f->g5);
+	expect_err(f, f->g5, "ENOSPC", XS_RM, tx, 1, "r");
+	/* s and 3 of its 4 children fill it: fails while collecting. */
+	expect_err(f, f->g5, "ENOSPC", XS_RM, tx, 1, "s");
+	OK(f->g5, XS_TRANSACTION_END, tx, NULL, 1, "T");
+	assert_int_equal(events(f, f->d0, NULL), 0);
+	/* Too deep a write, and a mkdir, over the transaction's size. */
+	tx = txn_start(f, f->g5);
+	expect_err(f, f->g5, "ENOSPC", XS_WRITE, tx, 2, "w/1/2/3", "v");
+	expect_err(f, f->g5, "ENOSPC", XS_MKDIR, tx, 1, "m/1/2/3");
+	/* Nothing of them was kept: a write of 2 nodes still fits. */
+	OK(f->g5, XS_WRITE, tx, NULL, 2, "x", "1");
+	OK(f->g5, XS_TRANSACTION_END, tx, NULL, 1, "T");
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "s/%s", kids[i]);
+		OK(f->g5, XS_READ, 0, NULL, 1, path);
+		if (i < 3) {
+			snprintf(path, sizeof(path), "r/%s", kids[i]);
+			OK(f->g5, XS_READ, 0, NULL, 1, path);
+		}
+	}
+	xs_req(f->g5, XS_READ, 0, f->body, 1, "x");
+	assert_string_equal(f->body, "1");
+	expect_err(f, f->g5, "ENOENT", XS_READ, 0, 1, "w");
+	expect_err(f, f->g5, "ENOENT", XS_READ, 0, 1, "m");
+}
+
 /* XSA-322: after RELEASE, the domain's rights are gone, so a new domain
  * with the same id does not inherit them, nor their quota count. */
 static void test_domid_reuse(void **state)
@@ -344,12 +456,12 @@ static void test_domid_reuse(void **state)
 	OK(f->d0, XS_MKDIR, 0, NULL, 1, "/local/domain/5");
 	OK(f->d0, XS_SET_PERMS, 0, NULL, 3, "/local/domain/5", "n5", "r7");
 	OK(f->g5, XS_WRITE, 0, NULL, 2, "x", "1");
-	assert_int_equal(f->sd.store.owned[5], 2);
+	assert_int_equal(store_owned(&f->sd.store, 5), 2);
 	OK(f->d0, XS_WRITE, 0, NULL, 2, "/shared", "s");
 	OK(f->d0, XS_SET_PERMS, 0, NULL, 3, "/shared", "n0", "r5");
 	OK(f->d0, XS_RELEASE, 0, NULL, 1, "5");
 	assert_null(f->g5->c);	/* its connections went with it */
-	assert_int_equal(f->sd.store.owned[5], 0);
+	assert_int_equal(store_owned(&f->sd.store, 5), 0);
 	/* Its own nodes are gone; its rights elsewhere are revoked. */
 	expect_err(f, f->d0, "ENOENT", XS_READ, 0, 1, "/local/domain/5");
 	xs_req(f->d0, XS_GET_PERMS, 0, f->body, 1, "/shared");
@@ -474,6 +586,8 @@ int main(void)
 		T(test_huge_token),
 		T(test_reset_watches_in_txn),
 		T(test_transactions_on_the_wire),
+		T(test_txn_commit_checks_quota),
+		T(test_failed_request_no_trace_in_txn),
 		T(test_directory_part),
 		T(test_domid_reuse),
 		T(test_non_reading_client),

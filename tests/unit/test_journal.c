@@ -116,7 +116,7 @@ static void test_replay(void **state)
 	assert_string_equal(f->body, "c");
 	xs_req(f->d0, XS_IS_DOMAIN_INTRODUCED, 0, f->body, 1, "5");
 	assert_string_equal(f->body, "T");
-	assert_int_equal(f->sd.store.owned[5], 1);
+	assert_int_equal(store_owned(&f->sd.store, 5), 1);
 }
 
 static void test_torn_tail(void **state)

@@ -1,4 +1,5 @@
 /* The tree and transactions, through views. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,7 +161,7 @@ static void test_node_quota(void **state)
 		rc = tree_write(&v5, path, "", 0);
 	}
 	assert_int_equal(rc, -ENOSPC);
-	assert_int_equal(f->st.owned[5], 10);
+	assert_int_equal(store_owned(&f->st, 5), 10);
 	/* Values over the size quota. */
 	char big[4096] = { 0 };
 	assert_int_equal(tree_write(&v5, "/q/n0", big, f->q.value_size + 1), -ENOSPC);
@@ -181,7 +182,7 @@ static void test_txn_isolation_and_commit(void **state)
 	assert_null(val(f, NULL, "/t/new/deep"));
 	assert_string_equal(val(f, tx, "/t/a"), "2");
 	assert_string_equal(val(f, tx, "/t/new/deep"), "3");
-	assert_int_equal(txn_commit(tx, &f->st), 0);
+	assert_int_equal(txn_commit(tx, &f->st, UINT_MAX), 0);
 	assert_string_equal(val(f, NULL, "/t/a"), "2");
 	assert_string_equal(val(f, NULL, "/t/new/deep"), "3");
 	txn_free(tx);
@@ -201,7 +202,7 @@ static void test_txn_conflicts(void **state)
 	assert_string_equal(val(f, tx, "/c/a"), "1");
 	tree_write(&vt, "/c/b", "2", 1);
 	/* ...and its commit fails, applying nothing. */
-	assert_int_equal(txn_commit(tx, &f->st), -EAGAIN);
+	assert_int_equal(txn_commit(tx, &f->st, UINT_MAX), -EAGAIN);
 	assert_null(val(f, NULL, "/c/b"));
 	txn_free(tx);
 
@@ -211,7 +212,7 @@ static void test_txn_conflicts(void **state)
 	assert_null(val(f, tx, "/c/z"));
 	tree_write(&v0, "/c/z", "", 0);
 	tree_write(&vt, "/c/y", "", 0);
-	assert_int_equal(txn_commit(tx, &f->st), -EAGAIN);
+	assert_int_equal(txn_commit(tx, &f->st, UINT_MAX), -EAGAIN);
 	txn_free(tx);
 
 	/* Untouched paths changing do not conflict. */
@@ -219,7 +220,7 @@ static void test_txn_conflicts(void **state)
 	vt = V(f, tx, &f->dom0);
 	tree_write(&vt, "/other/x", "1", 1);
 	tree_write(&v0, "/c/a", "10", 2);
-	assert_int_equal(txn_commit(tx, &f->st), 0);
+	assert_int_equal(txn_commit(tx, &f->st, UINT_MAX), 0);
 	txn_free(tx);
 }
 
