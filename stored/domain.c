@@ -14,8 +14,12 @@ int domains_init(struct domains *ds)
 
 void domains_destroy(struct domains *ds)
 {
-	for (unsigned i = 0; ds->d && i < 65536; i++)
+	/* Up to the last domain in use, not through every slot. */
+	for (unsigned i = 0; ds->d && ds->count && i < 65536; i++) {
+		if (ds->d[i])
+			ds->count--;
 		free(ds->d[i]);
+	}
 	free(ds->d);
 	ds->d = NULL;
 	ds->count = 0;
