@@ -2,9 +2,18 @@
  * operators and pvctl.  A line ends in LF or CRLF and holds at most
  * BLK_CTL_LINE_MAX bytes.  "stats" answers one line of JSON; "ping"
  * answers "pong"; "help" the commands; anything else {"error":...}: one
- * reply line per request line, in order. */
+ * reply line per request line, in order.
+ *
+ * Who may connect: root and the daemon's own user (SO_PEERCRED, checked
+ * on accept whatever the socket's mode); others are closed at once, with
+ * a log line bounded by rate (struct pvd_logrl).  What a client is owed
+ * is bounded: once its unread answers pass BLK_CTL_OUT_MAX its requests
+ * are not read (nor answered) until it has taken them, and a client that
+ * takes nothing of them for BLK_CTL_STALL_SECS is closed. */
 #ifndef PVD_BLKBACK_CTL_H
 #define PVD_BLKBACK_CTL_H
+
+#include "pvd/ratelimit.h"
 
 struct event_base;
 struct evbuffer;
@@ -13,6 +22,8 @@ struct bufferevent;
 
 #define BLK_CTL_CONN_MAX 64
 #define BLK_CTL_LINE_MAX 256
+#define BLK_CTL_OUT_MAX (1u << 20)	/* bytes of unread answers, per client */
+#define BLK_CTL_STALL_SECS 5		/* over it without progress: closed */
 
 typedef void blk_ctl_stats_fn(struct evbuffer *out, void *arg);
 
@@ -22,17 +33,24 @@ struct blk_ctl {
 	struct bufferevent *conn[BLK_CTL_CONN_MAX];
 	blk_ctl_stats_fn *stats;
 	void *arg;
+	size_t out_max;			/* BLK_CTL_OUT_MAX (tests lower it) */
+	unsigned stall_secs;		/* BLK_CTL_STALL_SECS */
+	struct pvd_logrl refused_rl;	/* "refused" log lines */
 };
 
+/* Listens on path (made by pvd_unix_listen, mode 0600). */
 int blk_ctl_start(struct blk_ctl *c, struct event_base *base, const char *path,
 		  blk_ctl_stats_fn *stats, void *arg);
 /* Idempotent. */
 void blk_ctl_stop(struct blk_ctl *c);
 
 /* The request parser, apart from the socket: answers every whole line of
- * what a client sent so far (taken from in) into out.  A longer line is
- * dropped unanswered.  0, or -EMSGSIZE when what is left in is already
- * longer than a line may be (the caller then drops the client). */
+ * what a client sent so far (taken from in) into out, while out holds at
+ * most c->out_max bytes (0: no bound).  A longer line is dropped
+ * unanswered.  0 when every whole line was answered; 1 when out passed
+ * the bound (the lines left stay in in: serve again once out has been
+ * taken); -EMSGSIZE when what is left in is already longer than a line
+ * may be (the caller then drops the client). */
 int blk_ctl_serve(struct blk_ctl *c, struct evbuffer *in, struct evbuffer *out);
 
 #endif

@@ -1,10 +1,15 @@
+/* Daemon plumbing (daemon.h).  Files a root daemon makes in its run
+ * directory (the pidfile, listening sockets) are made so that nothing
+ * planted at their names beforehand or meanwhile is followed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -49,6 +54,21 @@ int pvd_mkdir_p(const char *path, unsigned mode)
 	return 0;
 }
 
+/* The temporary file is made afresh, never through a link: O_EXCL with
+ * O_NOFOLLOW refuses anything already at its name (a symlink planted there
+ * to make a root daemon truncate another file), and what is there is
+ * unlinked once (unlink removes a link, never its target) before the one
+ * retry.  rename() then replaces the pidfile's name itself. */
+static int pidfile_tmp_open(const char *tmp)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = open(tmp, flags, 0644);
+
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, flags, 0644);
+	return fd;
+}
+
 static void pidfile_write(const char *pidfile)
 {
 	char buf[32];
@@ -57,7 +77,7 @@ static void pidfile_write(const char *pidfile)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile) >= (int)sizeof(tmp))
 		fatal("pidfile path too long: %s", pidfile);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = pidfile_tmp_open(tmp);
 	if (fd < 0)
 		fatal("cannot create pidfile %s: %s", tmp, strerror(errno));
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
@@ -65,6 +85,57 @@ static void pidfile_write(const char *pidfile)
 		fatal("cannot write pidfile %s: %s", tmp, strerror(errno));
 	if (rename(tmp, pidfile) < 0)
 		fatal("cannot rename pidfile to %s: %s", pidfile, strerror(errno));
+}
+
+/* What is at a listening socket's path before bind: nothing, or an old
+ * socket (removed).  Anything else, a symlink included, is not ours to
+ * remove or follow: -EEXIST, said once. */
+static int stale_socket_remove(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("%s: %s exists and is not a socket: left alone", __func__, path);
+		return -EEXIST;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int pvd_unix_listen(const char *path, unsigned mode, int backlog)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	rc = stale_socket_remove(path);
+	if (rc < 0)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* bind makes the file with the socket inode's mode less the umask:
+	 * both are set so that it is born with exactly mode (no chmod by
+	 * path afterwards, which would follow a link swapped in meanwhile).
+	 * bind never follows a link at path: it fails with EADDRINUSE. */
+	if (fchmod(fd, mode & 0777) < 0)
+		goto fail;
+	old = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || listen(fd, backlog) < 0)
+		goto fail;
+	return fd;
+fail:
+	rc = -errno;
+	close(fd);
+	return rc;
 }
 
 void daemon_start(int foreground, const char *pidfile)

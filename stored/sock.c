@@ -210,22 +210,25 @@ int sock_listen(struct stored *sd, const char *path, unsigned domid,
 	l->sd = sd;
 	l->domid = domid;
 	l->privileged = privileged;
-	unlink(path);
-	l->ev = evconnlistener_new_bind(sd->base, on_accept, l,
-					LEV_OPT_CLOSE_ON_FREE |
-					LEV_OPT_CLOSE_ON_EXEC, 128,
-					(struct sockaddr *)&sun, sizeof(sun));
+	/* dom0's socket is protected by its directory and mode, as
+	 * xenstored's; a guest socket is for that guest's clients.  The mode
+	 * is given at bind, never by a chmod of the path (pvd_unix_listen). */
+	rc = pvd_unix_listen(path, privileged ? 0600 : 0666, 128);
+	l->ev = rc < 0 ? NULL : evconnlistener_new(sd->base, on_accept, l,
+						   LEV_OPT_CLOSE_ON_FREE |
+						   LEV_OPT_CLOSE_ON_EXEC, 0, rc);
 	if (!l->ev) {
-		rc = -errno;
-		log_err("cannot listen on %s: %s", path, strerror(errno));
+		log_err("cannot listen on %s: %s", path,
+			strerror(rc < 0 ? -rc : ENOMEM));
+		if (rc >= 0) {
+			close(rc);
+			unlink(path);
+		}
 		free(l->path);
 		free(l);
-		return rc ? rc : -EIO;
+		return rc < 0 ? rc : -ENOMEM;
 	}
 	evconnlistener_set_error_cb(l->ev, on_accept_error);
-	/* dom0's socket is protected by its directory and mode, as
-	 * xenstored's; a guest socket is for that guest's clients. */
-	chmod(path, privileged ? 0600 : 0666);
 	*out = l;
 	return 0;
 }

@@ -96,10 +96,20 @@ void daemon_parse_args(int argc, char **argv, struct daemon_opts *d,
 void pvd_print_version(const char *prog);
 const char *pvd_version(void);
 
-/* Detaches unless foreground; then writes the pidfile (if any).  Start-up
- * only: failures are fatal. */
+/* Detaches unless foreground; then writes the pidfile (if any), through
+ * "<pidfile>.tmp" made with O_EXCL|O_NOFOLLOW (a link planted there is
+ * removed, never followed) and renamed.  Start-up only: failures are
+ * fatal. */
 void daemon_start(int foreground, const char *pidfile);
 void daemon_remove_pidfile(const char *pidfile);
+
+/* A listening unix stream socket at path, made safely: an old socket
+ * there is removed only if it is a socket (lstat; a symlink or any other
+ * file is left alone and refused with -EEXIST, logged), and the file is
+ * created with exactly mode by bind itself, never chmod-ed by path.
+ * Changes the umask for the bind: start-up only, before threads make
+ * files.  The fd (listening, non-blocking, close-on-exec) or -errno. */
+int pvd_unix_listen(const char *path, unsigned mode, int backlog);
 
 /* on_term runs for SIGTERM and SIGINT, on_hup for SIGHUP; SIGPIPE is
  * ignored.  Undo with daemon_signals_stop (idempotent). */
