@@ -147,27 +147,81 @@ static void slot_dir(const struct tdom *d, const struct slot *s, char *buf,
 			 (unsigned)d->domid, s->devid);
 }
 
+/* Where a console's pty is published: the primary's where Xen has it
+ * (console/tty), a secondary's in its backend directory, dom0's:
+ * /local/domain/0/backend/console/<domid>/<devid>/tty.  Never in the
+ * guest's device/console/<devid>/: the guest could rewrite it and send
+ * `pvctl console --num` to any pty. */
+static void tty_path(const struct tdom *d, const struct slot *s, char *buf,
+		     size_t len)
+{
+	if (s->devid < 0)
+		snprintf(buf, len, "/local/domain/%u/console/tty", (unsigned)d->domid);
+	else
+		snprintf(buf, len, "/local/domain/0/backend/console/%u/%d/tty",
+			 (unsigned)d->domid, s->devid);
+}
+
+#define TTY_TXN_TRIES 8
+
+/* Value and permissions in one transaction: dom0 owns the node, the
+ * guest may read it.  The primary's node may exist already as the
+ * guest's (made in its console directory); a write alone keeps that
+ * owner, and pvctl trusts only a dom0-owned node. */
 static void tty_write(struct tracker *tr, struct tdom *d, struct slot *s)
 {
-	char path[PATH_LEN];
+	struct xs_permissions perms[2] = {
+		{ .id = 0, .perms = XS_PERM_NONE },
+		{ .id = d->domid, .perms = XS_PERM_READ },
+	};
 	const char *tty = console_tty(s->c);
+	char path[PATH_LEN];
+	bool ok = false;
 
-	slot_dir(d, s, path, sizeof(path));
-	strncat(path, "/tty", sizeof(path) - strlen(path) - 1);
-	if (!xs_write(tr->xs, XBT_NULL, path, tty, (unsigned)strlen(tty)))
+	tty_path(d, s, path, sizeof(path));
+	for (int i = 0; !ok && i < TTY_TXN_TRIES; i++) {
+		xs_transaction_t t = xs_transaction_start(tr->xs);
+
+		if (t == XBT_NULL)
+			break;
+		ok = xs_write(tr->xs, t, path, tty, (unsigned)strlen(tty)) &&
+		     xs_set_permissions(tr->xs, t, path, perms, 2);
+		if (!ok) {
+			int e = errno;
+
+			xs_transaction_end(tr->xs, t, true);
+			errno = e;
+			break;
+		}
+		ok = xs_transaction_end(tr->xs, t, false);
+		if (!ok && errno != EAGAIN)
+			break;
+	}
+	if (!ok)
 		log_warn("dom%u: cannot write %s: %s", (unsigned)d->domid, path,
 			 strerror(errno));
 }
 
+/* A secondary's backend directory goes with its tty node when nothing
+ * else is in it (we made it): a guest cycling console ids leaves no
+ * nodes behind. */
 static void tty_remove(struct tracker *tr, struct tdom *d, struct slot *s)
 {
 	char path[PATH_LEN];
+	unsigned n = 1;
+	char **left;
 
 	if (tr->cd->stopping && tr->cd->exit_code)
 		return;		/* the store is gone */
-	slot_dir(d, s, path, sizeof(path));
-	strncat(path, "/tty", sizeof(path) - strlen(path) - 1);
+	tty_path(d, s, path, sizeof(path));
 	xs_rm(tr->xs, XBT_NULL, path);
+	if (s->devid < 0)
+		return;
+	*strrchr(path, '/') = '\0';
+	left = xs_directory(tr->xs, XBT_NULL, path, &n);
+	if (left && n == 0)
+		xs_rm(tr->xs, XBT_NULL, path);
+	free(left);
 }
 
 /* The log's base name: the dom0-owned name node, sanitised, else the
@@ -206,7 +260,9 @@ static void slot_close(struct tracker *tr, struct tdom *d, struct slot *s,
 		       bool remove_tty)
 {
 	if (s->c) {
-		if (remove_tty && !console_broken(s->c))
+		/* A secondary's node is dom0's: it goes even when the
+		 * guest's directory went. */
+		if ((remove_tty || s->devid >= 0) && !console_broken(s->c))
 			tty_remove(tr, d, s);
 		console_destroy(s->c);
 	}

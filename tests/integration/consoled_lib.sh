@@ -100,24 +100,28 @@ gstatus() {
 
 # toolstack_add NAME [DOMNAME]: what a toolstack does for the guest's
 # console: introduce the domain, then write its name (dom0's) and its
-# console nodes, the console directory given to the guest.
+# console nodes, the console directory given to the guest first (its
+# nodes inherit that), so that the daemon's tty node, made later, stays
+# dom0's (a recursive chmod afterwards would hand it to the guest).
 toolstack_add() {
 	local name=$1 dname=${2:-$1} d g p s sp
 	d=${name}_domid g=${name}_console_gfn p=${name}_console_port
 	s=${name}_store_gfn sp=${name}_store_port
 	"$GUEST_BIN" introduce "${!d}" "${!s}" "${!sp}" || die "introduce dom${!d} failed"
 	xs write "/local/domain/${!d}/name" "$dname" || die "xenstore-write name"
+	xs write "/local/domain/${!d}/console" "" || die "xenstore-write console dir"
+	xs chmod "/local/domain/${!d}/console" "n${!d}" || die "xenstore-chmod console"
 	xs write "/local/domain/${!d}/console/type" xenconsoled \
 		"/local/domain/${!d}/console/port" "${!p}" \
 		"/local/domain/${!d}/console/ring-ref" "${!g}" || die "xenstore-write console"
-	xs chmod -r "/local/domain/${!d}/console" "n${!d}" || die "xenstore-chmod console"
 }
 
 # tty_of DOMID [DIR]: the tty node of the primary console (or of
-# device/console/DIR).
+# secondary console DIR, in its backend directory: dom0's, not the
+# guest's device/console/DIR).
 tty_of() {
 	if [ -n "${2:-}" ]; then
-		xs read "/local/domain/$1/device/console/$2/tty" 2>/dev/null
+		xs read "/local/domain/0/backend/console/$1/$2/tty" 2>/dev/null
 	else
 		xs read "/local/domain/$1/console/tty" 2>/dev/null
 	fi

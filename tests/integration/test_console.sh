@@ -123,13 +123,24 @@ expect_fail "console of an unknown domain" "pvctl: domain 'nope' does not exist"
 expect_fail "console of an unknown domid" "pvctl: domain '42' does not exist" pvctl console 42
 expect_fail "dom0 has no console here" "pvctl: domain '0' has no console" pvctl console 0
 # Domain 9 as another toolstack (or a hostile guest) might leave it.
+# A secondary console's tty node is in its backend directory (dom0's).
 xs write /local/domain/9/name nine /local/domain/9/console/tty /etc/passwd \
-	/local/domain/9/device/console/1/tty /dev/pts/999999 || die "cannot write domain 9"
+	/local/domain/9/device/console/1/type xenconsoled \
+	/local/domain/0/backend/console/9/1/tty /dev/pts/999999 || die "cannot write domain 9"
 expect_fail "a tty node naming a file is refused" \
 	"pvctl: domain 'nine': the tty node names '/etc/passwd', not a pty" pvctl console nine
 expect_fail "a tty node naming no pty: bounded wait, then a clear error" \
 	"pvctl: domain 'nine' console 1: cannot open /dev/pts/999999: No such file or directory" \
 	pvctl console nine --num 1
+# A node the guest owns (it could have written anything there) is refused.
+xs chmod /local/domain/9/console/tty n9 || die "cannot chmod domain 9's tty"
+expect_fail "a tty node not owned by dom0 is refused" \
+	"pvctl: domain 'nine': the tty node /local/domain/9/console/tty is not owned by dom0: refused" \
+	pvctl console nine
+xs write /local/domain/9/device/console/2/tty /dev/pts/0 || die "cannot write domain 9"
+expect_fail "a secondary console's tty in the guest's directory is not used" \
+	"pvctl: domain 'nine' console 2 has no tty after 5 s" pvctl console nine --num 2
+xs rm /local/domain/0/backend/console/9
 xs rm /local/domain/9
 
 out=$(pvctl create "$CFG/g1.cfg" 2>&1) || die "pvctl create g1: $out"

@@ -165,9 +165,10 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
 		"/local/domain/26/device/console/$k/port" "${!p}"
 done
 expect_log "too many secondary consoles are reported" "dom26: more than 8 secondary consoles"
-served8() { [ "$(xs ls /local/domain/26/device/console 2>/dev/null | grep -c 'tty = ')" -eq 8 ]; }
+# The tty nodes are in the consoles' backend directories (dom0's).
+served8() { [ "$(xs ls /local/domain/0/backend/console/26 2>/dev/null | grep -c 'tty = ')" -eq 8 ]; }
 wait_for "$PVD_WAIT_SECS" served8 && pass "at most 8 secondary consoles are served" ||
-	fail "at most 8 secondary consoles are served" "$(xs ls /local/domain/26/device/console | grep -c 'tty = ')"
+	fail "at most 8 secondary consoles are served" "$(xs ls /local/domain/0/backend/console/26 | grep -c 'tty = ')"
 check_good "too many secondary consoles"
 
 # ------------------------------------------------------------ store rewrites

@@ -27,9 +27,10 @@ static const struct pvctl_cmd commands[] = {
 	{ "console", cmd_console, "DOMAIN [--num N]",
 	  "Attach to a domain's console",
 	  "DOMAIN is a domid or a name.  Opens the pty the console daemon\n"
-	  "(pvd-consoled) named in /local/domain/N/console/tty (with --num N > 0,\n"
-	  "secondary console N: /local/domain/N/device/console/N/tty), waiting up\n"
-	  "to 5 s for it, and copies both ways, the terminal in raw mode.\n"
+	  "(pvd-consoled) named in /local/domain/D/console/tty (with --num N > 0,\n"
+	  "secondary console N: /local/domain/0/backend/console/D/N/tty), waiting\n"
+	  "up to 5 s for it, and copies both ways, the terminal in raw mode.  The\n"
+	  "node must be owned by dom0 and name a pty (/dev/pts/K), else refused.\n"
 	  "Ctrl-] detaches (exit 0).  Without a terminal on stdin it copies as is\n"
 	  "(no raw mode) and, once stdin ends, keeps showing the console until\n"
 	  "Ctrl-] or a signal (SIGINT, SIGTERM, SIGHUP: exit 0).  Exit 1 when the\n"

@@ -4,13 +4,19 @@
  *
  * The console daemon (pvd-consoled, or xenconsoled) puts the console on a
  * pty and writes the slave's path to /local/domain/N/console/tty
- * (secondary consoles: /local/domain/N/device/console/K/tty).  We wait a
+ * (secondary consoles: /local/domain/0/backend/console/N/K/tty).  We wait a
  * bounded time for that node (the daemon may be starting), open the pty,
  * put our terminal in raw mode and copy both ways until Ctrl-] (0x1d),
  * a signal, or the pty hanging up (the daemon or the domain went).
  *
- * The tty node is not trusted blindly: a secondary console's directory is
- * the guest's, so the guest could point it anywhere.  We open only
+ * The tty node is not trusted blindly: it sits in or near what the guest
+ * may write, and a guest that could name any pty would hand it the
+ * operator's terminal.  The daemon writes it owned by dom0 (the guest may
+ * only read it): the primary's at /local/domain/N/console/tty, where Xen
+ * has it, a secondary's in the console's backend directory,
+ * /local/domain/0/backend/console/N/K/tty, never in the guest's
+ * device/console/K/.  We use a node only if dom0 owns it (the first entry
+ * of its permissions, read in one transaction with its value), open only
  * /dev/pts/<number>, without following links, and only if it is a pty
  * slave (Unix98 pty major).  Buffers are bounded both ways: when one side
  * does not take its bytes, the other side is not read. */
@@ -77,6 +83,28 @@ static int tty_open(const char *path)
 	return fd;
 }
 
+/* The tty node's value (NULL: missing), read in one transaction with its
+ * permissions: *dom0 says whether dom0 owns it. */
+static char *tty_node_read(struct pvctl *p, const char *node, bool *dom0)
+{
+	xs_transaction_t t = xs_transaction_start(p->xs);
+	struct xs_permissions *perms;
+	unsigned n = 0;
+	char *val = NULL;
+
+	*dom0 = false;
+	if (t == XBT_NULL)
+		return NULL;
+	perms = xs_get_permissions(p->xs, t, node, &n);
+	if (perms) {
+		*dom0 = n >= 1 && perms[0].id == 0;
+		val = pvctl_read(p, t, "%s", node);
+	}
+	free(perms);
+	xs_transaction_end(p->xs, t, true);
+	return val;
+}
+
 /* Waits (bounded) for the tty node and opens it: the fd, -EINTR on a
  * signal, or another -errno after printing why not.  A node naming a pty
  * that does not exist (left by a daemon killed with SIGKILL) is waited on
@@ -88,6 +116,7 @@ static int tty_wait_open(struct pvctl *p, int sigfd, const char *what,
 	bool watching = xs_watch(p->xs, node, WATCH_TOKEN);
 	int fd = -ENOENT, last = 0;
 	char *val = NULL;
+	bool dom0;
 
 	tty[0] = '\0';
 	for (;;) {
@@ -98,8 +127,14 @@ static int tty_wait_open(struct pvctl *p, int sigfd, const char *what,
 		long long left;
 
 		free(val);
-		val = pvctl_read(p, XBT_NULL, "%s", node);
+		val = tty_node_read(p, node, &dom0);
 		if (val && *val) {
+			if (!dom0) {
+				pvctl_err("%s: the tty node %s is not owned by dom0: refused",
+					  what, node);
+				fd = -EPERM;
+				break;
+			}
 			if (!tty_path_ok(val)) {
 				pvctl_printable(val);
 				pvctl_err("%s: the tty node names '%s', not a pty", what, val);
@@ -342,7 +377,12 @@ static int console_node(struct pvctl *p, struct session *s)
 			pvctl_err("domain '%s' has no console %lu", s->dname, num);
 		return -ENOENT;
 	}
-	strncat(s->node, "/tty", sizeof(s->node) - strlen(s->node) - 1);
+	/* The secondary's tty is in its backend directory, dom0's. */
+	if (num == 0)
+		strncat(s->node, "/tty", sizeof(s->node) - strlen(s->node) - 1);
+	else
+		snprintf(s->node, sizeof(s->node),
+			 "/local/domain/0/backend/console/%u/%lu/tty", s->domid, num);
 	return 0;
 }
 
