@@ -245,6 +245,68 @@ static void test_txn_rm_and_limit(void **state)
 	txn_free(tx);
 }
 
+/* txn_undo takes the transaction back to txn_mark: what a failed
+ * request touched, changed or deleted, however often. */
+static void test_txn_undo(void **state)
+{
+	struct fx *f = *state;
+	struct view v0 = V(f, NULL, &f->dom0);
+	struct txn *tx = txn_new(1, 5, 1024);
+	struct view vt = V(f, tx, &f->dom0);
+	size_t touched;
+
+	tree_write(&v0, "/u/a/b", "1", 1);
+	assert_int_equal(tree_write(&vt, "/u/a/b", "2", 1), 0);
+	touched = tx->nodes.count;
+	txn_mark(tx);
+	assert_int_equal(tree_write(&vt, "/u/a/b", "3", 1), 0);
+	assert_int_equal(tree_write(&vt, "/u/new/deep", "4", 1), 0);
+	assert_int_equal(tree_rm(&vt, "/u/a"), 0);
+	txn_undo(tx);
+	assert_int_equal(tx->nodes.count, touched);
+	assert_string_equal(val(f, tx, "/u/a/b"), "2");
+	assert_null(val(f, tx, "/u/new"));
+	txn_mark(tx);
+	assert_int_equal(tree_write(&vt, "/u/c", "5", 1), 0);
+	txn_keep(tx);
+	txn_undo(tx);		/* nothing marked: nothing to undo */
+	assert_int_equal(txn_commit(tx, &f->st, UINT_MAX), 0);
+	assert_string_equal(val(f, NULL, "/u/a/b"), "2");
+	assert_string_equal(val(f, NULL, "/u/c"), "5");
+	assert_null(val(f, NULL, "/u/new"));
+	txn_free(tx);
+}
+
+/* Two transactions of one domain, each within the nodes quota: the
+ * second commit would pass it and fails, applying nothing. */
+static void test_txn_commit_quota(void **state)
+{
+	struct fx *f = *state;
+	struct view v0 = V(f, NULL, &f->dom0);
+	struct xs_permissions pp[1] = { { 5, XS_PERM_NONE } };
+	struct perms p = { 1, pp };
+	struct txn *t1 = txn_new(1, 5, 1024), *t2 = txn_new(2, 5, 1024);
+	struct view w1 = V(f, t1, &f->dom5), w2 = V(f, t2, &f->dom5);
+	uint64_t gen;
+
+	f->q.nodes = 5;
+	tree_mkdir(&v0, "/q/a");
+	tree_mkdir(&v0, "/q/b");
+	tree_set_perms(&v0, "/q/a", &p);
+	tree_set_perms(&v0, "/q/b", &p);
+	assert_int_equal(tree_write(&w1, "/q/a/x/y", "", 0), 0);
+	assert_int_equal(tree_write(&w2, "/q/b/x/y", "", 0), 0);
+	assert_int_equal(txn_commit(t1, &f->st, f->q.nodes), 0);
+	assert_int_equal(store_owned(&f->st, 5), 4);
+	gen = f->st.gen;
+	assert_int_equal(txn_commit(t2, &f->st, f->q.nodes), -ENOSPC);
+	assert_int_equal(store_owned(&f->st, 5), 4);
+	assert_int_equal(f->st.gen, gen);
+	assert_null(val(f, NULL, "/q/b/x"));
+	txn_free(t1);
+	txn_free(t2);
+}
+
 static void test_paths(void **state)
 {
 	char parent[64];
@@ -296,6 +358,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_txn_isolation_and_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_rm_and_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_txn_undo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_txn_commit_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_recorded, setup, teardown),
 		cmocka_unit_test(test_paths),
 	};
