@@ -34,9 +34,10 @@ done
 # The frontend directories are the guest's, as libxl makes them.
 xs chmod -r /local/domain/6/device n6
 tty6=$(wait_tty 6) || die "no console/tty for dom6"
-tty61=$(wait_tty 6 1) ||
-	die "no tty node for dom6's console 1 in /local/domain/0/backend/console/6/1"
-pass "a secondary console's tty node is in its backend directory ($tty61)"
+tty61=$(wait_tty 6 1) &&
+	pass "a secondary console's tty node is in its backend directory ($tty61)" ||
+	fail "a secondary console's tty node is in its backend directory" \
+		"no /local/domain/0/backend/console/6/1/tty"
 
 # ------------------------------------------------------------ (b) dom0's nodes
 owner() { xs ls -p "$(dirname "$1")" 2>/dev/null | sed -n "s/^$(basename "$1") = .*(\(.*\))\$/\1/p"; }
