@@ -25,11 +25,33 @@ const char *xs_errno_name(int err)
 	return "EIO";
 }
 
+int conn_admit(struct stored *sd, unsigned domid, bool privileged)
+{
+	const struct quota *q = &sd->quota;
+	unsigned limit = q->max_conns;
+	const struct domain *d;
+
+	if (sd->fd_conns && sd->fd_conns < limit)
+		limit = sd->fd_conns;
+	/* The last slots are dom0's, so that guests cannot lock it out. */
+	if (!privileged)
+		limit = limit > q->dom0_reserve ? limit - q->dom0_reserve : 0;
+	if (sd->nconns >= limit)
+		return -EMFILE;
+	d = domain_get(&sd->domains, domid, false);
+	if (!privileged && d && d->nconns >= q->domain_conns)
+		return -EDQUOT;
+	return 0;
+}
+
 struct conn *conn_new(struct stored *sd, const struct conn_ops *ops,
 		      void *tp, unsigned domid, bool privileged)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c;
 
+	if (conn_admit(sd, domid, privileged) < 0)
+		return NULL;
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->sd = sd;
@@ -75,6 +97,10 @@ void conn_close(struct conn *c, const char *why)
 	log_debug("closing %s connection (dom%u): %s", c->ops->name,
 		  c->who.domid, why);
 	c->dead = true;
+	/* Its output is never sent now: the domain's totals forget it at
+	 * once (a domain released and introduced again starts from zero). */
+	c->dom->out_bytes -= c->out_added - c->out_sent;
+	c->dom->nevents -= c->pending_events;
 	watch_remove_all(c);
 	core_txn_abort_all(c);
 	c->ops->destroy(c);
@@ -164,6 +190,22 @@ void conn_on_writable(struct conn *c)
 	mark_dirty(c);
 }
 
+/* Whether one more event of len bytes would pass the connection's queue
+ * or, for a guest, its domain's totals over all its connections
+ * (XSA-326: a domain that opens many connections gets no more). */
+static bool event_over_quota(const struct conn *c, unsigned len)
+{
+	const struct quota *q = &c->sd->quota;
+
+	if (c->pending_events >= q->event_queue)
+		return true;
+	if (c->who.privileged)
+		return false;
+	return c->dom->nevents >= q->domain_events ||
+	       c->dom->out_bytes + sizeof(struct xsd_sockmsg) + len >
+		       q->domain_output;
+}
+
 int conn_send(struct conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
 	      const void *body, unsigned len, bool is_event)
 {
@@ -171,7 +213,8 @@ int conn_send(struct conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
 
 	if (c->dead)
 		return -EPIPE;
-	if (is_event && c->pending_events >= c->sd->quota.event_queue) {
+	if (is_event && event_over_quota(c, len)) {
+		c->dom->dropped_events++;
 		if (c->dropped_events++ == 0)
 			log_warn("dom%u client not reading watch events: dropping",
 				 c->who.domid);
@@ -194,11 +237,13 @@ int conn_send(struct conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
 	    evbuffer_add(c->out, body, len) < 0)
 		return -ENOMEM;
 	c->out_added += sizeof(hdr) + len;
+	c->dom->out_bytes += sizeof(hdr) + len;
 	c->marks[(c->mhead + c->mcount++) % c->mcap] =
 		(struct out_mark){ c->out_added, is_event };
-	if (is_event)
+	if (is_event) {
 		c->pending_events++;
-	else
+		c->dom->nevents++;
+	} else
 		c->pending_replies++;
 	mark_dirty(c);
 	return 0;
@@ -215,9 +260,10 @@ int conn_send_error(struct conn *c, const struct xsd_sockmsg *req, int err)
 static void marks_retire(struct conn *c)
 {
 	while (c->mcount && c->marks[c->mhead].end <= c->out_sent) {
-		if (c->marks[c->mhead].is_event)
+		if (c->marks[c->mhead].is_event) {
 			c->pending_events--;
-		else
+			c->dom->nevents--;
+		} else
 			c->pending_replies--;
 		c->mhead = (c->mhead + 1) % c->mcap;
 		c->mcount--;
@@ -239,6 +285,7 @@ bool conn_flush(struct conn *c)
 			return false;
 		}
 		c->out_sent += (uint64_t)n;
+		c->dom->out_bytes -= (uint64_t)n;
 	}
 	marks_retire(c);
 	c->ops->want_write(c, evbuffer_get_length(c->out) > 0);

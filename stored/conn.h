@@ -8,8 +8,11 @@
  *
  * Bounded memory: input is read only while the connection's unsent output
  * is under a limit (a client that does not read its replies stalls only
- * itself), and watch events beyond the per-connection queue limit are
- * dropped and counted rather than queued. */
+ * itself), and watch events beyond the per-connection queue limit, or
+ * beyond what the connection's domain may hold over all its connections
+ * (events, unsent bytes: quota.h), are dropped and counted rather than
+ * queued.  Admission (conn_admit) bounds connections per domain and keeps
+ * the last slots for dom0. */
 #ifndef STORED_CONN_H
 #define STORED_CONN_H
 
@@ -73,7 +76,12 @@ struct conn {
 	struct conn *dnext;		/* sd->dirty */
 };
 
-/* Creates a connection acting as domid (privileged for dom0). */
+/* Whether one more connection acting as domid may be made: 0, -EMFILE
+ * (the daemon's limit, less dom0's reserve for a guest) or -EDQUOT (the
+ * domain's own limit).  conn_new checks it too. */
+int conn_admit(struct stored *sd, unsigned domid, bool privileged);
+/* Creates a connection acting as domid (privileged for dom0); NULL if
+ * conn_admit refuses it or out of memory. */
 struct conn *conn_new(struct stored *sd, const struct conn_ops *ops,
 		      void *tp, unsigned domid, bool privileged);
 /* Tears down watches, transactions and the transport (idempotent via

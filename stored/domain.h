@@ -18,6 +18,11 @@ struct domain {
 	uint64_t mfn;
 	unsigned port;
 	unsigned nwatches, ntxns, nconns;
+	/* Across all its connections (conn.c): unread watch events, unsent
+	 * output bytes, and events dropped for being over the quotas. */
+	unsigned nevents;
+	uint64_t out_bytes;
+	uint64_t dropped_events;
 };
 
 struct domains {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -21,6 +22,11 @@
 
 #define MAX_GUEST_SOCKETS 64
 #define QUOTA_COUNT_MAX (1u << 30)
+#define NQUOTA_OPTS 15
+/* Descriptors the daemon keeps for itself (stdio, log, event loop,
+ * journal and its compaction, the hypervisor layer, whose simulator also
+ * holds one or two per ring): not given to connections. */
+#define FDS_OWN 64
 
 struct opts {
 	struct daemon_opts d;	/* -f, --pidfile, --log-*, --hv, --version */
@@ -56,8 +62,15 @@ DAEMON_USAGE
 "      --quota-path-max N    bytes in a relative path (2048)\n"
 "      --quota-trans-nodes N nodes touched per transaction (1024)\n"
 "      --quota-perms N       entries per permission list (5)\n"
-"      --max-connections N   open connections (4096)\n"
-"      --event-queue-max N   unread watch events per connection (1024)\n");
+"      --max-connections N   open connections (4096; at most what\n"
+"                            RLIMIT_NOFILE allows, less 64)\n"
+"      --reserve-dom0 N      of those, kept for dom0's socket (32)\n"
+"      --event-queue-max N   unread watch events per connection (1024)\n"
+"      --quota-domain-connections N connections per domain (32)\n"
+"      --quota-socket-connections N connections per guest socket (32)\n"
+"      --quota-domain-events N unread watch events per domain (2048)\n"
+"      --quota-domain-output N unsent bytes per domain, K/M suffix (2M);\n"
+"                            watch events beyond either are dropped\n");
 }
 
 enum { O_SOCK = 256, O_GSOCK, O_PERSIST, O_QUOTA };
@@ -77,6 +90,11 @@ static const struct option longopts[] = {
 	{ "quota-perms", required_argument, NULL, O_QUOTA + 7 },
 	{ "max-connections", required_argument, NULL, O_QUOTA + 8 },
 	{ "event-queue-max", required_argument, NULL, O_QUOTA + 9 },
+	{ "quota-domain-connections", required_argument, NULL, O_QUOTA + 10 },
+	{ "quota-domain-events", required_argument, NULL, O_QUOTA + 11 },
+	{ "quota-domain-output", required_argument, NULL, O_QUOTA + 12 },
+	{ "quota-socket-connections", required_argument, NULL, O_QUOTA + 13 },
+	{ "reserve-dom0", required_argument, NULL, O_QUOTA + 14 },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -105,6 +123,9 @@ static int parse_own_opt(void *ctx, int ch, const char *name, const char *arg)
 		&o->quota.transactions, &o->quota.outstanding,
 		&o->quota.path_max, &o->quota.trans_nodes, &o->quota.perms,
 		&o->quota.max_conns, &o->quota.event_queue,
+		&o->quota.domain_conns, &o->quota.domain_events,
+		&o->quota.domain_output, &o->quota.socket_conns,
+		&o->quota.dom0_reserve,
 	};
 
 	switch (ch) {
@@ -113,10 +134,16 @@ static int parse_own_opt(void *ctx, int ch, const char *name, const char *arg)
 	case O_GSOCK: parse_guest_socket(o, arg); return 0;
 	default: break;
 	}
-	if (ch < O_QUOTA || ch >= O_QUOTA + 10)
+	if (ch < O_QUOTA || ch >= O_QUOTA + NQUOTA_OPTS)
 		return -1;
-	*qf[ch - O_QUOTA] = (unsigned)pvd_opt_range(name, arg, 1,
-						    QUOTA_COUNT_MAX);
+	if (qf[ch - O_QUOTA] == &o->quota.domain_output)
+		/* At least one whole event (header and payload). */
+		o->quota.domain_output = (unsigned)pvd_opt_size(name, arg,
+				sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX,
+				QUOTA_COUNT_MAX);
+	else
+		*qf[ch - O_QUOTA] = (unsigned)pvd_opt_range(name, arg, 1,
+							    QUOTA_COUNT_MAX);
 	return 0;
 }
 
@@ -184,6 +211,43 @@ static void open_store(struct daemon_ctx *d, struct event_base *base)
 		fatal("cannot write %s", o->persist);
 }
 
+/* Descriptors: the soft limit raised to the hard one (systemd's default
+ * soft limit is 1024), and the connections they allow once the daemon's
+ * own are set aside, so that accept() never runs out (dom0's reserve
+ * included) while a flood of guest connections is refused. */
+static void limit_fds(struct daemon_ctx *d)
+{
+	struct quota *q = &d->sd.quota;
+	struct rlimit rl;
+	uint64_t own = FDS_OWN + 1 + d->o->nguest, avail;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		fatal("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT32_MAX)
+		return;
+	if (rl.rlim_cur < own + 2)
+		fatal("RLIMIT_NOFILE is %llu: at least %llu descriptors needed",
+		      (unsigned long long)rl.rlim_cur,
+		      (unsigned long long)own + 2);
+	avail = rl.rlim_cur - own;
+	d->sd.fd_conns = (unsigned)avail;
+	if (q->dom0_reserve > avail / 2) {
+		log_warn("--reserve-dom0 %u: only %u with %llu descriptors",
+			 q->dom0_reserve, (unsigned)(avail / 2),
+			 (unsigned long long)rl.rlim_cur);
+		q->dom0_reserve = (unsigned)(avail / 2);
+	}
+	log_info("%llu descriptors: at most %u connections, %u of them "
+		 "for dom0 only", (unsigned long long)rl.rlim_cur,
+		 q->max_conns < avail ? q->max_conns : (unsigned)avail,
+		 q->dom0_reserve);
+}
+
 static void listen_one(struct daemon_ctx *d, const char *path,
 		       unsigned domid, bool privileged)
 {
@@ -212,11 +276,12 @@ static void serve(struct daemon_ctx *d, struct event *retry)
 
 static void close_store(struct daemon_ctx *d)
 {
-	for (unsigned i = 0; i < d->nlisteners; i++)
-		sock_listener_free(d->listeners[i]);
 	if (d->sd.journal)
 		journal_sync(d->sd.journal);
 	stored_destroy(&d->sd);
+	/* After their connections: closing one updates its listener. */
+	for (unsigned i = 0; i < d->nlisteners; i++)
+		sock_listener_free(d->listeners[i]);
 	ring_stop(&d->sd);
 	journal_close(d->sd.journal);
 }
@@ -235,6 +300,7 @@ int main(int argc, char **argv)
 	if (!base)
 		fatal("cannot create the event loop");
 	open_store(&d, base);
+	limit_fds(&d);
 	listen_one(&d, o.socket, 0, true);
 	for (unsigned i = 0; i < o.nguest; i++)
 		listen_one(&d, o.guest[i].path, o.guest[i].domid, false);

@@ -1,6 +1,7 @@
 /* The unix socket transport (sock.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,18 +20,31 @@
 #include "sock.h"
 #include "stored.h"
 
+/* After a failed accept (EMFILE, ENFILE, ENOBUFS) the listener stops for
+ * a pause, doubled while accept keeps failing, as OpenBSD's daemons do
+ * (accept_pause): the connection that could not be taken stays in the
+ * backlog and the socket stays readable, so retrying at once would spin. */
+#define ACCEPT_PAUSE_MIN_MS 100
+#define ACCEPT_PAUSE_MAX_MS 1000
+#define REFUSED_LOG_EVERY 1000
+
 struct sock_listener {
 	struct stored *sd;
 	struct evconnlistener *ev;
 	char *path;
 	unsigned domid;
 	bool privileged;
+	unsigned nconns;		/* open connections accepted here */
+	struct event *pause_ev;		/* made on the first failed accept */
+	unsigned pause_ms;		/* last pause; 0 after an accept */
+	uint64_t refused;
 };
 
 struct sock_tp {
 	int fd;
 	struct event *rev, *wev;
 	bool wev_on;
+	struct sock_listener *l;
 };
 
 /* evbuffer_read() asks the kernel how much is queued (FIONREAD) before
@@ -119,6 +133,7 @@ static void sock_destroy(struct conn *c)
 	if (s->wev)
 		event_free(s->wev);
 	close(s->fd);
+	s->l->nconns--;
 	free(s);
 }
 
@@ -141,6 +156,28 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	conn_on_writable(arg);
 }
 
+/* 0 if the listener may take one more connection, else why not: its
+ * own limit (a guest socket), then the daemon's and the domain's. */
+static int sock_admit(struct sock_listener *l)
+{
+	struct stored *sd = l->sd;
+
+	if (!l->privileged && l->nconns >= sd->quota.socket_conns)
+		return -EUSERS;
+	return conn_admit(sd, l->domid, l->privileged);
+}
+
+static void sock_refuse(struct sock_listener *l, int err)
+{
+	const char *why = err == EUSERS ? "--quota-socket-connections" :
+			  err == EDQUOT ? "--quota-domain-connections" :
+			  "--max-connections, descriptors or --reserve-dom0";
+
+	if (l->refused++ % REFUSED_LOG_EVERY == 0)
+		log_warn("%s (dom%u): connection refused (limit: %s); %" PRIu64
+			 " refused so far", l->path, l->domid, why, l->refused);
+}
+
 static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *arg)
 {
@@ -148,11 +185,12 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 	struct stored *sd = l->sd;
 	struct sock_tp *s;
 	struct conn *c;
+	int rc;
 
-	if (sd->nconns >= sd->quota.max_conns) {
-		if (sd->rejected_conns++ % 1000 == 0)
-			log_warn("connection limit (%u) reached: refusing",
-				 sd->quota.max_conns);
+	l->pause_ms = 0;
+	rc = sock_admit(l);
+	if (rc < 0) {
+		sock_refuse(l, -rc);
 		close(fd);
 		return;
 	}
@@ -162,24 +200,50 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 		return;
 	}
 	s->fd = fd;
+	s->l = l;
 	c = conn_new(sd, &sock_ops, s, l->domid, l->privileged);
 	if (!c) {
 		close(fd);
 		free(s);
 		return;
 	}
+	l->nconns++;
 	s->rev = event_new(sd->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	s->wev = event_new(sd->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	if (!s->rev || !s->wev || event_add(s->rev, NULL) < 0)
 		conn_close(c, "out of memory");
 }
 
+static void on_pause_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct sock_listener *l = arg;
+
+	evconnlistener_enable(l->ev);
+}
+
 static void on_accept_error(struct evconnlistener *ev, void *arg)
 {
+	struct sock_listener *l = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv;
 
-	/* EMFILE and friends: keep the listener, the next accept retries. */
-	log_warn("accept: %s", evutil_socket_error_to_string(err));
+	if (!l->pause_ev)
+		l->pause_ev = evtimer_new(l->sd->base, on_pause_end, l);
+	if (!l->pause_ev) {
+		log_warn("accept on %s: %s", l->path,
+			 evutil_socket_error_to_string(err));
+		return;
+	}
+	l->pause_ms = l->pause_ms ? 2 * l->pause_ms : ACCEPT_PAUSE_MIN_MS;
+	if (l->pause_ms > ACCEPT_PAUSE_MAX_MS)
+		l->pause_ms = ACCEPT_PAUSE_MAX_MS;
+	evconnlistener_disable(ev);
+	tv.tv_sec = l->pause_ms / 1000;
+	tv.tv_usec = (l->pause_ms % 1000) * 1000;
+	evtimer_add(l->pause_ev, &tv);
+	/* One line per pause, not per failure. */
+	log_warn("accept on %s: %s; not accepting for %u ms", l->path,
+		 evutil_socket_error_to_string(err), l->pause_ms);
 }
 
 int sock_listen(struct stored *sd, const char *path, unsigned domid,
@@ -237,6 +301,8 @@ void sock_listener_free(struct sock_listener *l)
 {
 	if (!l)
 		return;
+	if (l->pause_ev)
+		event_free(l->pause_ev);
 	evconnlistener_free(l->ev);
 	unlink(l->path);
 	free(l->path);

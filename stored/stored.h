@@ -26,6 +26,9 @@ struct stored {
 	struct conn *conns;		/* every connection */
 	struct conn *dirty;		/* connections with output to flush */
 	unsigned nconns;
+	/* Connections the descriptors allow (RLIMIT_NOFILE less the daemon's
+	 * own, main.c); 0: not limited by descriptors. */
+	unsigned fd_conns;
 	unsigned nwatches;		/* across all connections */
 	uint32_t next_txn_id;
 	uint64_t rejected_conns;

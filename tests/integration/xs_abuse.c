@@ -1750,6 +1750,276 @@ static int parse_guest(const char *arg, unsigned int *domid, const char **sock)
 	return 0;
 }
 
+/* ------------------------------------------------- subcommands
+ *
+ * For tests/integration/test_stored_limits.sh (issue 11), which starts its
+ * own daemons with their own limits:
+ *
+ *   xs_abuse guest-flood --sock DOM0SOCK --guest D:SOCK --count N
+ *	N connections to the guest socket, one request on each, then a dom0
+ *	client (bounded by HANG_GUARD_S) while they are all held; then how
+ *	many guest connections were served, closed, refused or left pending.
+ *   xs_abuse domain-flood --sock DOM0SOCK --guest D:SOCK --pid PID
+ *	--count N --watches W --writes K
+ *	N connections of domain D each set W watches on one node and never
+ *	read; dom0 writes K times below it (events of ~4 KiB); the daemon's
+ *	VmRSS before and after the writes.
+ *
+ * Each prints a "# " summary line and key=value lines for the script. */
+
+struct sub_args {
+	const char *sock, *gsock;
+	unsigned int gdom;
+	pid_t pid;
+	long count, watches, writes;
+};
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* dom0 is served: a write and a read back on a fresh connection. */
+static int dom0_probe(struct ctx *c)
+{
+	struct conn cn;
+	struct reply r;
+	int rc = conn_open(&cn, c->sock);
+
+	CHECK(c, rc == 0, "dom0 cannot connect: %s", strerror(-rc));
+	rc = x_write(&cn, 0, "/limits/probe", "1", &r);
+	if (ok_reply(&r, rc, XS_WRITE))
+		rc = x_path(&cn, XS_READ, 0, "/limits/probe", &r);
+	conn_close(&cn);
+	CHECK(c, ok_reply(&r, rc, XS_READ), "dom0 not answered: %s",
+	      describe(&r, rc));
+	return 0;
+}
+
+/* Classifies the held connections: a reply (kept open), end of file or an
+ * error (closed), nothing within the deadline (pending). */
+static void flood_settle(struct pollfd *pfd, int nfd, long *served,
+			 long *closed, long *pending)
+{
+	time_t deadline = time(NULL) + 15;
+
+	for (;;) {
+		*pending = 0;
+		for (int i = 0; i < nfd; i++)
+			*pending += pfd[i].fd >= 0;
+		if (!*pending || time(NULL) > deadline ||
+		    poll(pfd, nfd, 1000) < 0)
+			return;
+		for (int i = 0; i < nfd; i++) {
+			char buf[256];
+			ssize_t n;
+
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			n = recv(pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (n < 0 && errno == EAGAIN)
+				continue;
+			if (n > 0) {
+				(*served)++;
+				pfd[i].fd = -pfd[i].fd - 1;
+			} else {
+				(*closed)++;
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+			}
+		}
+	}
+}
+
+static int sub_guest_flood(const struct sub_args *a)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct xsd_sockmsg h = { .type = XS_READ, .req_id = 7, .len = 2 };
+	struct pollfd *pfd = calloc(a->count, sizeof(*pfd));
+	struct ctx c = { .sock = a->sock };
+	long refused = 0, served = 0, closed = 0, pending = 0;
+	char m[sizeof(h) + 2];
+	int nfd = 0, dom0;
+
+	if (!pfd)
+		return 2;
+	memcpy(m, &h, sizeof(h));
+	memcpy(m + sizeof(h), "/", 2);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", a->gsock);
+	for (long i = 0; i < a->count; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			printf("# socket #%ld: %s\n", i, strerror(errno));
+			return 2;
+		}
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			refused++;
+			close(fd);
+			continue;
+		}
+		if (send(fd, m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m) &&
+		    errno != EAGAIN) {
+			closed++;
+			close(fd);
+			continue;
+		}
+		pfd[nfd].fd = fd;
+		pfd[nfd++].events = POLLIN;
+	}
+	/* While every guest connection is held. */
+	dom0 = dom0_probe(&c);
+	flood_settle(pfd, nfd, &served, &closed, &pending);
+	printf("# guest-flood: %ld guest connections: %ld refused at connect, "
+	       "%ld served, %ld closed, %ld pending; dom0 %s%s\n", a->count,
+	       refused, served, closed, pending,
+	       dom0 == 0 ? "answered" : "NOT answered: ", c.why);
+	printf("refused=%ld\nserved=%ld\nclosed=%ld\npending=%ld\ndom0=%s\n",
+	       refused, served, closed, pending, dom0 == 0 ? "ok" : "fail");
+	for (int i = 0; i < nfd; i++)
+		if (pfd[i].fd != -1)
+			close(pfd[i].fd < 0 ? -pfd[i].fd - 1 : pfd[i].fd);
+	free(pfd);
+	return dom0 == 0 && pending == 0 ? 0 : 1;
+}
+
+/* Connection i of domain-flood: W watches on path with 1000-byte tokens
+ * (the most a token may have, XSA-324); with the ~3 KiB path of the node
+ * that changes, each event is as large as the protocol allows. */
+static int flood_watches(struct conn *cn, const char *gsock, const char *path,
+			 long i, long nwatch)
+{
+	char tok[XENSTORE_PAYLOAD_MAX];
+	size_t tlen = 1000;
+	struct reply r;
+	int rc = conn_open(cn, gsock);
+
+	if (rc)
+		return rc;
+	memset(tok, 'w', tlen);
+	tok[tlen] = '\0';
+	for (long w = 0; w < nwatch; w++) {
+		int n = snprintf(tok, 32, "c%ld-w%ld-", i, w);
+
+		tok[n] = 'w';
+		rc = x_watch(cn, path, tok, &r);
+		if (!ok_reply(&r, rc, XS_WATCH)) {
+			conn_close(cn);
+			return rc ? rc : -EPROTO;
+		}
+	}
+	conn_clear_events(cn);
+	return 0;
+}
+
+static int sub_domain_flood(const struct sub_args *a)
+{
+	struct ctx c = { .sock = a->sock, .pid = a->pid };
+	struct conn d0, *g = calloc(a->count, sizeof(*g));
+	char path[64], node[3000], val[32];
+	long admitted = 0, refused = 0, rss0, rss1;
+	struct reply r;
+	int rc, ret = 1;
+	bool seen = false;
+
+	if (!g || conn_open(&d0, a->sock) < 0)
+		return 2;
+	snprintf(path, sizeof(path), "/local/domain/%u/flood", a->gdom);
+	memset(node, 'p', sizeof(node) - 1);
+	node[sizeof(node) - 1] = '\0';
+	memcpy(node, path, strlen(path));
+	node[strlen(path)] = '/';
+	if (give_home(&c, &d0, a->gdom) < 0) {
+		printf("# setup: %s\n", c.why);
+		goto out;
+	}
+	rc = x_write(&d0, 0, path, "0", &r);
+	if (!ok_reply(&r, rc, XS_WRITE)) {
+		printf("# setup: %s %s\n", c.why, describe(&r, rc));
+		goto out;
+	}
+	for (long i = 0; i < a->count; i++) {
+		g[i].fd = -1;
+		if (flood_watches(&g[i], a->gsock, path, i, a->watches) == 0)
+			admitted++;
+		else
+			refused++;
+	}
+	rss0 = vm_rss_kib(a->pid);
+	for (long k = 0; k < a->writes; k++) {
+		snprintf(val, sizeof(val), "%ld", k);
+		rc = x_write(&d0, 0, node, val, &r);
+		if (!ok_reply(&r, rc, XS_WRITE)) {
+			printf("# dom0 write #%ld: %s\n", k, describe(&r, rc));
+			goto out;
+		}
+	}
+	rss1 = vm_rss_kib(a->pid);
+	/* The events were sent: a watcher has some waiting (not vacuous). */
+	for (long i = 0; i < a->count && !seen; i++)
+		seen = g[i].fd >= 0 &&
+		       recv(g[i].fd, val, sizeof(val), MSG_DONTWAIT) > 0;
+	printf("# domain-flood: %ld connections of dom%u (%ld admitted, %ld "
+	       "refused), %ld watches each, %ld writes; VmRSS %ld -> %ld KiB\n",
+	       a->count, a->gdom, admitted, refused, a->watches, a->writes,
+	       rss0, rss1);
+	printf("admitted=%ld\nrefused=%ld\nrss0=%ld\nrss1=%ld\nevents=%s\n",
+	       admitted, refused, rss0, rss1, seen ? "yes" : "no");
+	ret = rss0 > 0 && rss1 > 0 ? 0 : 1;
+out:
+	for (long i = 0; i < a->count; i++)
+		if (g[i].fd >= 0)
+			conn_close(&g[i]);
+	conn_close(&d0);
+	free(g);
+	return ret;
+}
+
+static int sub_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sock", 1, NULL, 's' },
+		{ "guest", 1, NULL, 'g' },
+		{ "pid", 1, NULL, 'p' },
+		{ "count", 1, NULL, 'n' },
+		{ "watches", 1, NULL, 'w' },
+		{ "writes", 1, NULL, 'W' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sub_args a = { .count = 100, .watches = 1, .writes = 100 };
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': a.sock = optarg; break;
+		case 'g':
+			if (parse_guest(optarg, &a.gdom, &a.gsock) < 0)
+				return 2;
+			break;
+		case 'p': a.pid = (pid_t)pvd_opt_range("pid", optarg, 1, INT_MAX); break;
+		case 'n': a.count = (long)pvd_opt_range("count", optarg, 1, 100000); break;
+		case 'w': a.watches = (long)pvd_opt_range("watches", optarg, 1, 1000); break;
+		case 'W': a.writes = (long)pvd_opt_range("writes", optarg, 1, 1000000); break;
+		default: return 2;
+		}
+	}
+	if (!a.sock || !a.gsock)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	raise_nofile();
+	if (strcmp(argv[0], "guest-flood") == 0)
+		return sub_guest_flood(&a);
+	if (strcmp(argv[0], "domain-flood") == 0 && a.pid > 0)
+		return sub_domain_flood(&a);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1774,6 +2044,8 @@ int main(int argc, char **argv)
 		       &c.q.trans_nodes, &c.q.perms };
 	int opt, failed = 0, ran = 0;
 
+	if (argc > 1 && argv[1][0] != '-')
+		return sub_main(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': c.sock = optarg; break;
