@@ -216,8 +216,9 @@ int conn_send(struct conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
 	if (is_event && event_over_quota(c, len)) {
 		c->dom->dropped_events++;
 		if (c->dropped_events++ == 0)
-			log_warn("dom%u client not reading watch events: dropping",
-				 c->who.domid);
+			log_warn("dom%u: watch events not read (%u queued here, "
+				 "%u for the domain): dropping", c->who.domid,
+				 c->pending_events, c->dom->nevents);
 		return -ENOSPC;
 	}
 	if (c->mcount == c->mcap) {
