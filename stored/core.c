@@ -677,7 +677,8 @@ struct quota_field {
 static const struct quota_field quota_fields[] = {
 	QF(nodes), QF(value_size), QF(watches), QF(transactions),
 	QF(outstanding), QF(path_max), QF(trans_nodes), QF(perms),
-	QF(max_conns), QF(event_queue),
+	QF(max_conns), QF(event_queue), QF(domain_conns), QF(domain_events),
+	QF(domain_output), QF(socket_conns), QF(dom0_reserve),
 };
 
 static int control_quota(struct req *r)
