@@ -8,7 +8,11 @@
 #  2. one domain's connections that never read their watch events: the
 #     daemon's VmRSS grows by at most what the per-domain quotas allow
 #     (a bound computed from them, not a time);
-#  3. dom0's reserve: with the per-socket and per-domain limits out of the
+#  3. accept failing anyway (the limit lowered behind the daemon's back
+#     with prlimit): the listener pauses, so the log holds a few lines per
+#     second of the flood, not one per retry, and once the flood is gone
+#     dom0 is served again;
+#  4. dom0's reserve: with the per-socket and per-domain limits out of the
 #     way, guests still get only the slots the descriptors allow less
 #     --reserve-dom0, and the soft limit is raised to the hard one.
 . "$(dirname "$0")/lib.sh"
@@ -40,17 +44,24 @@ lowfd_stored_start() {
 # kv KEY FILE: the value of a key=value line the helper printed.
 kv() { sed -n "s/^$1=//p" "$2" | head -n 1; }
 
-# guest_flood NAME: the helper's guest-flood against the running daemon.
+# guest_flood NAME [ARGS]: the helper's guest-flood against the daemon.
 guest_flood() {
-	local out=$PVD_RUNDIR/$1.out
+	local name=$1 out=$PVD_RUNDIR/$1.out
+	shift
 	timeout -k 5 90 "$XS_ABUSE" guest-flood --sock "$STORED_SOCK" \
-		--guest "$G:$GSOCK" --count "$FLOOD" >"$out" 2>&1
-	echo "# $1: helper exit $?"
+		--guest "$G:$GSOCK" --count "$FLOOD" "$@" >"$out" 2>&1
+	echo "# $name: helper exit $?"
 	grep '^#' "$out"
 }
 
 # accept_lines: lines the daemon logged about accept (failures, pauses).
 accept_lines() { grep -ci 'accept' "$STORED_LOG"; }
+
+# next_part N: each part reads only its own daemon's log.
+next_part() {
+	[ -f "$STORED_LOG" ] && mv "$STORED_LOG" "$STORED_LOG.before-$1"
+	:
+}
 
 # --- 1. the defaults under 128 descriptors ---------------------------------
 lowfd_stored_start 128 128
@@ -86,6 +97,7 @@ stored_stop
 expect_eq "clean exit after the flood" 0 "$STORED_EXIT"
 
 # --- 2. one domain's unread watch events, over all its connections --------
+next_part 2
 NCONN=40 NWATCH=3 NWRITE=400
 stored_start --guest-socket "$G:$GSOCK"
 out=$PVD_RUNDIR/domflood.out
@@ -116,7 +128,32 @@ fi
 stored_alive "daemon alive after the unread events"
 stored_stop
 expect_eq "clean exit after the unread events" 0 "$STORED_EXIT"
-# --- 3. dom0's reserve, soft limit raised to the hard one ------------------
+# --- 3. accept failing anyway: the listener pauses --------------------------
+next_part 3
+stored_start --guest-socket "$G:$GSOCK"
+# Fewer descriptors than the daemon planned for: accept() fails with
+# EMFILE however it counts.
+prlimit --pid "$STORED_PID" --nofile=40:40 || die "prlimit failed"
+t0=$SECONDS
+guest_flood flood3 --settle 3 --no-dom0
+elapsed=$((SECONDS - t0))
+# Pauses of 100, 200, 400, 800 ms, then 1 s: at most 4 + one a second per
+# listener, whatever the machine's speed (without them: one per retry).
+n=$(accept_lines) bound=$((2 * (elapsed + 5)))
+if [ "$n" -ge 1 ] && [ "$n" -le "$bound" ]; then
+	pass "accept failures: $n log lines in ${elapsed}s (bound $bound)"
+else
+	fail "accept failures logged once per pause" \
+		"$n lines in ${elapsed}s, want 1..$bound: $(grep -i -m 3 accept "$STORED_LOG")"
+fi
+FLOOD=1 guest_flood flood3b
+expect_eq "dom0 answered once the flood is gone" ok "$(kv dom0 "$PVD_RUNDIR/flood3b.out")"
+stored_alive "daemon alive after failing accepts"
+stored_stop
+expect_eq "clean exit after failing accepts" 0 "$STORED_EXIT"
+
+# --- 4. dom0's reserve, soft limit raised to the hard one ------------------
+next_part 4
 RESERVE=16
 lowfd_stored_start 128 100 --reserve-dom0 "$RESERVE" \
 	--quota-socket-connections 1000 --quota-domain-connections 1000

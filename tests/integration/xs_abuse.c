@@ -1756,9 +1756,11 @@ static int parse_guest(const char *arg, unsigned int *domid, const char **sock)
  * own daemons with their own limits:
  *
  *   xs_abuse guest-flood --sock DOM0SOCK --guest D:SOCK --count N
+ *	[--settle S] [--no-dom0]
  *	N connections to the guest socket, one request on each, then a dom0
  *	client (bounded by HANG_GUARD_S) while they are all held; then how
- *	many guest connections were served, closed, refused or left pending.
+ *	many guest connections were served, closed, refused or left pending
+ *	after at most S seconds (15).
  *   xs_abuse domain-flood --sock DOM0SOCK --guest D:SOCK --pid PID
  *	--count N --watches W --writes K
  *	N connections of domain D each set W watches on one node and never
@@ -1771,7 +1773,8 @@ struct sub_args {
 	const char *sock, *gsock;
 	unsigned int gdom;
 	pid_t pid;
-	long count, watches, writes;
+	long count, watches, writes, settle;
+	bool no_dom0;
 };
 
 static void raise_nofile(void)
@@ -1803,10 +1806,10 @@ static int dom0_probe(struct ctx *c)
 
 /* Classifies the held connections: a reply (kept open), end of file or an
  * error (closed), nothing within the deadline (pending). */
-static void flood_settle(struct pollfd *pfd, int nfd, long *served,
-			 long *closed, long *pending)
+static void flood_settle(struct pollfd *pfd, int nfd, long settle,
+			 long *served, long *closed, long *pending)
 {
-	time_t deadline = time(NULL) + 15;
+	time_t deadline = time(NULL) + settle;
 
 	for (;;) {
 		*pending = 0;
@@ -1873,14 +1876,16 @@ static int sub_guest_flood(const struct sub_args *a)
 		pfd[nfd++].events = POLLIN;
 	}
 	/* While every guest connection is held. */
-	dom0 = dom0_probe(&c);
-	flood_settle(pfd, nfd, &served, &closed, &pending);
+	dom0 = a->no_dom0 ? 0 : dom0_probe(&c);
+	flood_settle(pfd, nfd, a->settle, &served, &closed, &pending);
 	printf("# guest-flood: %ld guest connections: %ld refused at connect, "
 	       "%ld served, %ld closed, %ld pending; dom0 %s%s\n", a->count,
 	       refused, served, closed, pending,
-	       dom0 == 0 ? "answered" : "NOT answered: ", c.why);
+	       a->no_dom0 ? "not tried" : dom0 == 0 ? "answered" :
+	       "NOT answered: ", c.why);
 	printf("refused=%ld\nserved=%ld\nclosed=%ld\npending=%ld\ndom0=%s\n",
-	       refused, served, closed, pending, dom0 == 0 ? "ok" : "fail");
+	       refused, served, closed, pending,
+	       a->no_dom0 ? "skipped" : dom0 == 0 ? "ok" : "fail");
 	for (int i = 0; i < nfd; i++)
 		if (pfd[i].fd != -1)
 			close(pfd[i].fd < 0 ? -pfd[i].fd - 1 : pfd[i].fd);
@@ -1989,9 +1994,12 @@ static int sub_main(int argc, char **argv)
 		{ "count", 1, NULL, 'n' },
 		{ "watches", 1, NULL, 'w' },
 		{ "writes", 1, NULL, 'W' },
+		{ "settle", 1, NULL, 'S' },
+		{ "no-dom0", 0, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sub_args a = { .count = 100, .watches = 1, .writes = 100 };
+	struct sub_args a = { .count = 100, .watches = 1, .writes = 100,
+			      .settle = 15 };
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -2005,6 +2013,8 @@ static int sub_main(int argc, char **argv)
 		case 'n': a.count = (long)pvd_opt_range("count", optarg, 1, 100000); break;
 		case 'w': a.watches = (long)pvd_opt_range("watches", optarg, 1, 1000); break;
 		case 'W': a.writes = (long)pvd_opt_range("writes", optarg, 1, 1000000); break;
+		case 'S': a.settle = (long)pvd_opt_range("settle", optarg, 0, 60); break;
+		case 'D': a.no_dom0 = true; break;
 		default: return 2;
 		}
 	}
