@@ -435,29 +435,22 @@ static void test_domain_lifecycle(void **state)
 	assert_int_equal(hv_grant_map(f->hv, 9, 1, &ref, 0, &addr), -ESRCH);
 }
 
-static void test_domain_alive(void **state)
+/* A guest in a child process (so that it can be killed outright), there
+ * once this returns: its domain exists until the child dies. */
+static pid_t fork_guest(const char *dir, domid_t domid)
 {
-	struct fx *f = *state;
 	struct hv_sim_domain *d;
 	struct pollfd pfd;
-	int p[2], st;
+	int p[2];
 	pid_t pid;
 	char c;
 
-	assert_int_equal(hv_domain_alive(f->hv, GUEST), 1);
-	assert_int_equal(hv_domain_alive(f->hv, 77), 0);
-	assert_int_equal(hv_sim_domain_create(f->dir, 9, 4, &d), 0);
-	assert_int_equal(hv_domain_alive(f->hv, 9), 1);
-	hv_sim_domain_destroy(d);
-	assert_int_equal(hv_domain_alive(f->hv, 9), 0);
-
-	/* A guest killed outright is gone too. */
 	assert_int_equal(pipe(p), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		alarm(20);
-		if (hv_sim_domain_create(f->dir, 12, 4, &d) < 0)
+		if (hv_sim_domain_create(dir, domid, 4, &d) < 0)
 			_exit(1);
 		if (write(p[1], "x", 1) != 1)
 			_exit(1);
@@ -469,6 +462,25 @@ static void test_domain_alive(void **state)
 	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
 	assert_int_equal(read(p[0], &c, 1), 1);
 	close(p[0]);
+	return pid;
+}
+
+static void test_domain_alive(void **state)
+{
+	struct fx *f = *state;
+	struct hv_sim_domain *d;
+	int st;
+	pid_t pid;
+
+	assert_int_equal(hv_domain_alive(f->hv, GUEST), 1);
+	assert_int_equal(hv_domain_alive(f->hv, 77), 0);
+	assert_int_equal(hv_sim_domain_create(f->dir, 9, 4, &d), 0);
+	assert_int_equal(hv_domain_alive(f->hv, 9), 1);
+	hv_sim_domain_destroy(d);
+	assert_int_equal(hv_domain_alive(f->hv, 9), 0);
+
+	/* A guest killed outright is gone too. */
+	pid = fork_guest(f->dir, 12);
 	assert_int_equal(hv_domain_alive(f->hv, 12), 1);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -506,30 +518,11 @@ static void test_killed_guest_released_on_unmap(void **state)
 {
 	struct fx *f = *state;
 	grant_ref_t ref = GNTTAB_RESERVED_XENSTORE;
-	struct hv_sim_domain *d;
-	struct pollfd pfd;
 	void *addr;
-	int p[2], st;
+	int st;
 	pid_t pid;
-	char c;
 
-	assert_int_equal(pipe(p), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		alarm(20);
-		if (hv_sim_domain_create(f->dir, 12, 4, &d) < 0)
-			_exit(1);
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
-	assert_int_equal(read(p[0], &c, 1), 1);
-	close(p[0]);
+	pid = fork_guest(f->dir, 12);
 	assert_int_equal(hv_grant_map(f->hv, 12, 1, &ref, 1, &addr), 0);
 	assert_true(holds_memfd("dom12.mem"));
 	assert_int_equal(hv_domain_alive(f->hv, 12), 1);
