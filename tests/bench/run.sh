@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored hv consoled blkback"
+SECTIONS_ALL="stored hv consoled blkback netback"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -589,6 +589,15 @@ section_consoled() {
 # pvd-blkback: the null target (ring path alone, IOPS per backend core)
 # and a tmpfs file through the ring with each engine beside fio on the
 # same file (tests/bench/blkback.sh).
+# Guest-to-guest networking through pvd-netback beside veth and bridge
+# paths between namespaces (tests/bench/netback.sh).
+section_netback() {
+	echo
+	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS bash tests/bench/netback.sh; then
+		bad "netback benchmark failed"
+	fi
+}
+
 section_blkback() {
 	echo
 	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS BENCH_PIN=$PIN \
@@ -604,6 +613,7 @@ for s in $SECTIONS; do
 	stored) section_stored ;;
 	hv) section_hv ;;
 	blkback) section_blkback ;;
+	netback) section_netback ;;
 	consoled) section_consoled ;;
 	*) bad "unknown section $s (known: $SECTIONS_ALL)" ;;
 	esac
