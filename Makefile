@@ -12,7 +12,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough -Wformat=2 \
             -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP -fno-strict-aliasing
-LDLIBS   := -levent -lxenstore -lz -laio -luring $(shell pkg-config --libs xengnttab xenevtchn xencontrol)
+LDLIBS   := -levent -lxenstore -lz -laio -luring -lsystemd $(shell pkg-config --libs xengnttab xenevtchn xencontrol)
 ifeq ($(SAN),1)
 BUILD    := build-san
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
