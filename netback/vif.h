@@ -88,6 +88,10 @@ struct nb_vif_cfg {
 	struct nb_policy policy;
 	struct nb_rate rate;
 	unsigned vnet_hdr_len;      /* 10 or 12: what TUNSETVNETHDRSZ set */
+	/* rx stall timeout (--rx-stall): a guest that leaves frames waiting
+	 * this long without posting enough buffers has its carrier dropped
+	 * (Linux's rx_stall_timeout).  0: 60000. */
+	unsigned rx_stall_ms;
 	bool reattach;
 };
 
