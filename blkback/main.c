@@ -1,5 +1,6 @@
 /* pvd-blkback: Xen's block backend (xen-blkback's job) in user space. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "pvd/log.h"
 #include "pvd/num.h"
 #include "pvd/ring_util.h"
+#include "pvd/sdnotify.h"
 #include "ctl.h"
 #include "loop.h"
 #include "queue.h"
@@ -37,6 +39,7 @@ struct blkback {
 	struct blk_xenbus xb;
 	struct blk_ctl ctl;
 	struct daemon_signals sigs;
+	struct pvd_notify notify;
 	char ctl_path[256];
 };
 
@@ -175,6 +178,18 @@ static void stats_json(struct evbuffer *out, void *arg)
 	blk_xenbus_stats_json(&b->xb, out);
 }
 
+/* STATUS=: what systemctl status shows. */
+static void status_line(void *arg, char *buf, size_t len)
+{
+	struct blkback *b = arg;
+	struct blk_xb_summary s;
+
+	blk_xenbus_summary(&b->xb, &s);
+	snprintf(buf, len, "serving %u device(s) (%u connected) for %u guest(s), "
+		 "%" PRIu64 " error answer(s)", s.devices, s.connected, s.guests,
+		 s.errors);
+}
+
 static void start(struct blkback *b)
 {
 	struct hv_config hc = { .impl = b->o.d.hv, .domid = b->o.xb.self };
@@ -220,8 +235,15 @@ int main(int argc, char **argv)
 		fatal("cannot create the event loop");
 	start(&b);
 	daemon_start(1, b.o.d.pidfile);
+	/* Connected to the store, watches registered, rings found: serving. */
+	if (pvd_notify_start(&b.notify, b.base, status_line, &b) < 0)
+		fatal("cannot start the systemd notifier");
+	pvd_notify_ready();
 
 	event_base_dispatch(b.base);
+
+	pvd_notify_stopping();
+	pvd_notify_stop(&b.notify);
 
 	blk_ctl_stop(&b.ctl);
 	blk_xenbus_stop(&b.xb);

@@ -949,3 +949,28 @@ void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
 	}
 	evbuffer_add(out, "]}\n", 3);
 }
+
+/* For STATUS= (pvd_notify): devices, those connected, distinct guests,
+ * answers other than OKAY. */
+void blk_xenbus_summary(const struct blk_xenbus *xb, struct blk_xb_summary *s)
+{
+	static const unsigned words = DOMID_FIRST_RESERVED / 64;
+	uint64_t seen[DOMID_FIRST_RESERVED / 64] = { 0 };
+
+	memset(s, 0, sizeof(*s));
+	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
+		struct blk_qstats sum;
+		unsigned w = d->domid / 64;
+
+		s->devices++;
+		if (d->state == XenbusStateConnected)
+			s->connected++;
+		if (w < words && !(seen[w] & (1ull << (d->domid % 64)))) {
+			seen[w] |= 1ull << (d->domid % 64);
+			s->guests++;
+		}
+		blk_vbd_stats(&d->vbd, &sum);
+		s->errors += sum.err_bad_req + sum.err_grant + sum.err_io +
+			     sum.err_dup_id;
+	}
+}

@@ -49,4 +49,11 @@ void blk_xenbus_stop(struct blk_xenbus *xb);
 /* {"devices":[...]} */
 void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out);
 
+/* The one-line summary systemd shows (STATUS=, include/pvd/sdnotify.h). */
+struct blk_xb_summary {
+	unsigned devices, connected, guests;
+	uint64_t errors;	/* answers other than OKAY, every device */
+};
+void blk_xenbus_summary(const struct blk_xenbus *xb, struct blk_xb_summary *s);
+
 #endif

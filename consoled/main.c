@@ -15,6 +15,7 @@
 #include "pvd/daemon.h"
 #include "pvd/log.h"
 #include "pvd/num.h"
+#include "pvd/sdnotify.h"
 #include "tracker.h"
 
 struct opts {
@@ -25,6 +26,8 @@ struct opts {
 struct main_ctx {
 	struct consoled cd;
 	struct opts *o;
+	struct tracker *tr;
+	struct pvd_notify notify;
 };
 
 static void usage(FILE *f)
@@ -117,6 +120,14 @@ static void on_hup(void *arg)
 	log_info("logs reopened");
 }
 
+/* STATUS=: what systemctl status shows. */
+static void status_line(void *arg, char *buf, size_t len)
+{
+	struct main_ctx *m = arg;
+
+	snprintf(buf, len, "serving %u console(s)", tracker_nconsoles(m->tr));
+}
+
 /* Every console holds a few descriptors (pty master and slave, event
  * channel, log): take what the hard limit allows. */
 static void raise_nofile(void)
@@ -161,9 +172,17 @@ int main(int argc, char **argv)
 	daemon_start(1, o.d.pidfile);
 	log_info("serving %u console(s)%s%s", tracker_nconsoles(tr),
 		 o.c.log_dir ? ", logs in " : "", o.c.log_dir ? o.c.log_dir : "");
+	/* Following the store (watches set), every domain's console set up. */
+	m.tr = tr;
+	if (pvd_notify_start(&m.notify, base, status_line, &m) < 0)
+		fatal("cannot start the systemd notifier");
+	pvd_notify_ready();
 
 	while (!m.cd.stopping)
 		event_base_loop(base, EVLOOP_ONCE);
+
+	pvd_notify_stopping();
+	pvd_notify_stop(&m.notify);
 
 	tracker_stop(tr);
 	consoled_stop(&m.cd);

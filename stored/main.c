@@ -16,6 +16,7 @@
 #include "pvd/daemon.h"
 #include "pvd/log.h"
 #include "pvd/num.h"
+#include "pvd/sdnotify.h"
 #include "ring.h"
 #include "sock.h"
 #include "stored.h"
@@ -42,6 +43,7 @@ struct daemon_ctx {
 	struct opts *o;
 	struct sock_listener *listeners[MAX_GUEST_SOCKETS + 1];
 	unsigned nlisteners;
+	struct pvd_notify notify;
 };
 
 static void usage(FILE *f)
@@ -248,6 +250,17 @@ static void limit_fds(struct daemon_ctx *d)
 		 q->dom0_reserve);
 }
 
+/* STATUS=: what systemctl status shows. */
+static void status_line(void *arg, char *buf, size_t len)
+{
+	struct daemon_ctx *d = arg;
+
+	snprintf(buf, len, "serving %u connection(s), %u domain(s), %u ring(s), "
+		 "%u watch(es); %llu connection(s) refused", d->sd.nconns,
+		 d->sd.domains.count, d->sd.nrings, d->sd.nwatches,
+		 (unsigned long long)d->sd.rejected_conns);
+}
+
 static void listen_one(struct daemon_ctx *d, const char *path,
 		       unsigned domid, bool privileged)
 {
@@ -312,7 +325,13 @@ int main(int argc, char **argv)
 	daemon_start(o.d.foreground, o.d.pidfile);
 	log_info("listening on %s%s%s", o.socket, o.persist ? ", journal " : "",
 		 o.persist ? o.persist : "");
+	/* Listening, the journal loaded and the rings re-attached. */
+	if (pvd_notify_start(&d.notify, base, status_line, &d) < 0)
+		fatal("cannot start the systemd notifier");
+	pvd_notify_ready();
 	serve(&d, retry);
+	pvd_notify_stopping();
+	pvd_notify_stop(&d.notify);
 	close_store(&d);
 	event_free(retry);
 	daemon_signals_stop(&sigs);
