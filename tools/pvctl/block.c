@@ -35,6 +35,7 @@
 #include <xen/io/xenbus.h>
 
 #include "block.h"
+#include "devwait.h"
 #include "pvctl.h"
 
 #define DETACH_TIMEOUT_S 10     /* libxl's LIBXL_DESTROY_TIMEOUT */
@@ -112,38 +113,6 @@ static void fmt_num(long v, char *buf, size_t len)
 		snprintf(buf, len, "?");
 	else
 		snprintf(buf, len, "%ld", v);
-}
-
-/* Removes path and then its parents that are empty (no value, no
- * children), stopping at stop (kept): libxl__xs_path_cleanup, bounded. */
-static int rm_cleanup(struct pvctl *p, xs_transaction_t t, const char *path,
-		      const char *stop)
-{
-	char buf[PATH_LEN], *slash;
-	size_t sl = strlen(stop);
-
-	if (!xs_rm(p->xs, t, path) && errno != ENOENT)
-		return errno ? -errno : -EIO;
-	snprintf(buf, sizeof(buf), "%s", path);
-	while ((slash = strrchr(buf, '/')) != NULL) {
-		unsigned len = 0, n = 0;
-		char *v, **dir;
-		bool empty;
-
-		*slash = '\0';
-		if (strlen(buf) <= sl || strncmp(buf, stop, sl) != 0)
-			break;
-		v = xs_read(p->xs, t, buf, &len);
-		dir = v ? xs_directory(p->xs, t, buf, &n) : NULL;
-		empty = v && !v[0] && dir && n == 0;
-		free(v);
-		free(dir);
-		if (!empty)
-			break;
-		if (!xs_rm(p->xs, t, buf) && errno != ENOENT)
-			return errno ? -errno : -EIO;
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------- attach */
@@ -243,11 +212,24 @@ static int attach_txn(struct pvctl *p, xs_transaction_t t, void *arg)
 	return rc;
 }
 
+/* The backend must take the disk up (devwait.c); a disk it refuses or
+ * nobody serves is removed again, so that a failed attach leaves nothing. */
+static int attach_wait(struct pvctl *p, const struct attach *a, unsigned secs)
+{
+	struct devwait_dev d = { "vbd", a->domid, (unsigned)a->disk.devid };
+
+	if (devwait_backends(p, &d, 1, secs) == 0)
+		return 0;
+	devwait_remove(p, &d);
+	return 1;
+}
+
 int cmd_block_attach(struct pvctl *p, int argc, char **argv)
 {
 	struct attach a = { .reported = false };
 	char spec[XLCFG_STRING_MAX + 1], err[XLCFG_ERR_LEN];
 	size_t used = 0;
+	unsigned secs;
 	int rc;
 
 	if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-')
@@ -279,7 +261,7 @@ int cmd_block_attach(struct pvctl *p, int argc, char **argv)
 				  strlen(spec) >= sizeof(shown) ? "..." : "", err);
 		return 1;
 	}
-	if (block_check_target(&a.disk) < 0)
+	if (block_check_target(&a.disk) < 0 || devwait_timeout_s(&secs) < 0)
 		return 1;
 	if (pvctl_connect(p) < 0 || pvctl_lookup(p, argv[1], &a.domid) < 0)
 		return 1;
@@ -291,7 +273,7 @@ int cmd_block_attach(struct pvctl *p, int argc, char **argv)
 				  a.disk.vdev, a.domid, strerror(-rc));
 		return 1;
 	}
-	return 0;
+	return attach_wait(p, &a, secs);
 }
 
 /* ------------------------------------------------------------- detach */
@@ -344,24 +326,24 @@ static int remove_txn(struct pvctl *p, xs_transaction_t t, void *arg)
 	int rc;
 
 	snprintf(stop, sizeof(stop), "/local/domain/%u/device", d->v.domid);
-	rc = rm_cleanup(p, t, d->v.fe, stop);
+	rc = devwait_rm_cleanup(p, t, d->v.fe, stop);
 	if (rc == 0) {
 		snprintf(stop, sizeof(stop), "/local/domain/%u/backend", d->v.bdom);
-		rc = rm_cleanup(p, t, d->v.be, stop);
+		rc = devwait_rm_cleanup(p, t, d->v.be, stop);
 	}
 	if (rc == 0) {
 		/* Where a backend reports errors (xenbus_dev_error). */
 		snprintf(stop, sizeof(stop), "/local/domain/%u/error", d->v.bdom);
 		snprintf(err, sizeof(err), "%s/backend/vbd/%u/%u", stop, d->v.domid,
 			 (unsigned)d->v.devid);
-		rc = rm_cleanup(p, t, err, stop);
+		rc = devwait_rm_cleanup(p, t, err, stop);
 	}
 	if (rc == 0) {
 		/* libxl's own record of the device, for a domain xl made
 		 * (libxl__device_destroy removes it too); absent otherwise. */
 		snprintf(stop, sizeof(stop), "/libxl/%u/device", d->v.domid);
 		snprintf(err, sizeof(err), "%s/vbd/%u", stop, (unsigned)d->v.devid);
-		rc = rm_cleanup(p, t, err, stop);
+		rc = devwait_rm_cleanup(p, t, err, stop);
 	}
 	return rc;
 }

@@ -55,6 +55,26 @@ static const struct pvctl_cmd commands[] = {
 	  "(the frontend's domain, as xl prints it), state, evt-ch and ring-ref\n"
 	  "(the frontend's, queue 0's for multi-queue), BE-path; plus the URI of\n"
 	  "the guest's NBD export of the disk when pvguest has one.\n" },
+	{ "network-attach", cmd_network_attach,
+	  "DOMAIN [bridge=BR] [mac=MAC] [rate=RATE] [ip=IP...] [vifname=NAME] [mtu=N]",
+	  "Attach a virtual NIC to a domain",
+	  "xl's vif syntax (xl-network-configuration(5)), one key=value per word;\n"
+	  "ip= may be given more than once.  Without mac= a random 00:16:3e one.\n"
+	  "Writes the frontend and backend nodes as create does for a vif= line,\n"
+	  "with the next free device id, then waits up to $PVCTL_DEVICE_TIMEOUT\n"
+	  "seconds (default 10, 0: no wait) for pvd-netback to take the NIC up; a\n"
+	  "NIC that fails or is not answered is removed again (exit 1).\n" },
+	{ "network-detach", cmd_network_detach, "[--force] [--timeout S] DOMAIN DEVID|MAC",
+	  "Detach a virtual NIC from a domain",
+	  "Sets the backend to Closing (online = 0), waits up to S seconds\n"
+	  "(default 10) for the frontend and the backend to be Closed, then\n"
+	  "removes both directories.  After the wait, exit 1 unless --force,\n"
+	  "which removes them anyway.\n" },
+	{ "network-list", cmd_network_list, "DOMAIN...",
+	  "List the virtual NICs of domains",
+	  "As xl network-list: Idx (device id), BE (backend domain), the MAC (the\n"
+	  "backend's), handle, state, evt-ch and tx-/rx-ring-ref (the frontend's,\n"
+	  "queue 0's for multi-queue; -1 when absent), BE-path.\n" },
 	{ "stats", cmd_stats, "[--json] [--socket PATH] [DOMAIN]",
 	  "Show pvd-blkback's counters",
 	  "One sample from pvd-blkback's control socket (default\n"

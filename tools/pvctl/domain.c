@@ -27,6 +27,7 @@
 
 #include "pvd/hv_sim.h"
 #include "pvd/num.h"
+#include "devwait.h"
 #include "pvctl.h"
 
 struct create {
@@ -36,6 +37,8 @@ struct create {
 	struct guest_ready ready;
 	bool reported;          /* the transaction printed its own error */
 	bool started, written;  /* what a failure must undo */
+	bool introduced;
+	unsigned wait_s;        /* for the devices' backends (devwait.c) */
 };
 
 static int gen_uuid(char out[37])
@@ -180,7 +183,7 @@ static int create_prepare(struct pvctl *p, struct create *c, const char *path,
 		pvctl_err("%s", err);
 		return rc;
 	}
-	if ((rc = pvctl_connect(p)) < 0)
+	if ((rc = devwait_timeout_s(&c->wait_s)) < 0 || (rc = pvctl_connect(p)) < 0)
 		return rc;
 	if ((rc = pvctl_catch_signals(p)) < 0) {
 		pvctl_err("cannot block signals: %s", strerror(-rc));
@@ -201,6 +204,30 @@ static int create_prepare(struct pvctl *p, struct create *c, const char *path,
 		return rc;
 	}
 	return 0;
+}
+
+/* Every disk's and vif's backend must take its device up (devwait.c), as
+ * libxl waits for each device before it reports the domain created. */
+static int create_wait(struct pvctl *p, struct create *c)
+{
+	unsigned n = c->cfg.ndisks + c->cfg.nvifs, k = 0;
+	struct devwait_dev *devs;
+	int rc;
+
+	if (n == 0 || c->wait_s == 0)
+		return 0;
+	devs = calloc(n, sizeof(*devs));
+	if (!devs) {
+		pvctl_err("out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < c->cfg.ndisks; i++)
+		devs[k++] = (struct devwait_dev){ "vbd", c->domid, c->cfg.disks[i].devid };
+	for (unsigned i = 0; i < c->cfg.nvifs; i++)
+		devs[k++] = (struct devwait_dev){ "vif", c->domid, c->cfg.vifs[i].devid };
+	rc = devwait_backends(p, devs, n, c->wait_s);
+	free(devs);
+	return rc;
 }
 
 /* The guest, the nodes, the introduction: 0 or -errno (told), with
@@ -232,16 +259,19 @@ static int create_build(struct pvctl *p, struct create *c)
 			  strerror(-rc));
 		return rc;
 	}
-	return 0;
+	c->introduced = true;
+	return create_wait(p, c);
 interrupted:
 	pvctl_err("interrupted: undoing the creation of domain %u", c->domid);
 	return -EINTR;
 }
 
-/* In reverse: the nodes, then the guest (introducing is the last step,
- * so a failure never leaves the domain introduced). */
+/* In reverse: the release (a device that did not come up fails the
+ * create after the introduction), the nodes, then the guest. */
 static void create_undo(struct pvctl *p, struct create *c)
 {
+	if (c->introduced && !xs_release_domain(p->xs, c->domid))
+		pvctl_err("undo: cannot release domain %u: %s", c->domid, strerror(errno));
 	if (c->written && pvctl_txn(p, remove_txn, &c->domid) < 0)
 		pvctl_err("undo: cannot remove the nodes of domain %u", c->domid);
 	if (c->started) {

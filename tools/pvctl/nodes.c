@@ -4,7 +4,8 @@
  * libxl__device_generic_add for the permissions), so that backends and
  * guests written for Xen find what they expect.  docs/pvctl.md lists every
  * node with its permissions and says where pvd differs (no hotplug
- * scripts, so no script/hotplug-status for disks).
+ * scripts, so no script node; a vif's hotplug-status is written empty, as
+ * libxl does, for pvd-netback to fill).
  *
  * Permissions, for domain N (first entry: owner, and what others get):
  *   ro  n0,rN   the toolstack's, readable by the guest (home, memory, ...)
@@ -23,7 +24,6 @@
 
 #define CONSOLE_LIMIT    1048576      /* LIBXL_XENCONSOLE_LIMIT */
 #define CONSOLE_PROTOCOL "vt100"      /* LIBXL_XENCONSOLE_PROTOCOL */
-#define SCRIPT_DIR       "/etc/xen/scripts"
 #define DEV_PATH_LEN     96           /* a device's frontend or backend path */
 
 /* A writer that keeps the first error and the path it happened on, so
@@ -178,7 +178,6 @@ static void write_vbd(struct nw *w, unsigned n, const struct xlcfg_disk *disk)
 static void write_vif(struct nw *w, unsigned n, const struct xlcfg_vif *vif)
 {
 	char fe[DEV_PATH_LEN], be[DEV_PATH_LEN], mac[18];
-	bool bare = !strchr(vif->script, '/');
 
 	PERMS(ro_front, 0, XS_PERM_NONE, n, XS_PERM_READ);
 
@@ -188,8 +187,10 @@ static void write_vif(struct nw *w, unsigned n, const struct xlcfg_vif *vif)
 	put(w, NULL, 0, fe, "mac", "%s", mac);
 	put(w, NULL, 0, fe, "trusted", "1");
 	put(w, ro_front, 2, fe, "mtu", "%u", vif->mtu);   /* libxl's ro_front */
-	put(w, NULL, 0, be, "script", "%s%s%s", bare ? SCRIPT_DIR : "", bare ? "/" : "",
-	    vif->script);
+	/* No script runs (pvd-netback sets the tap up itself), so no script
+	 * node; hotplug-status empty as libxl writes it, for pvd-netback to
+	 * set to "connected" (or "error"). */
+	put(w, NULL, 0, be, "hotplug-status", "%s", "");
 	put(w, NULL, 0, be, "mac", "%s", mac);
 	put(w, NULL, 0, be, "bridge", "%s", vif->bridge);
 	put(w, NULL, 0, be, "handle", "%u", vif->devid);
@@ -200,6 +201,9 @@ static void write_vif(struct nw *w, unsigned n, const struct xlcfg_vif *vif)
 		put(w, NULL, 0, be, "vifname", "%s", vif->vifname);
 	if (vif->mtu != XLCFG_MTU_DEFAULT)
 		put(w, NULL, 0, be, "mtu", "%u", vif->mtu);
+	if (vif->rate_usec)     /* libxl__set_xenstore_nic: "BYTES,USEC" */
+		put(w, NULL, 0, be, "rate", "%llu,%u", (unsigned long long)vif->rate_bytes,
+		    (unsigned)vif->rate_usec);
 }
 
 int nodes_write_vbd(struct pvctl *p, xs_transaction_t t, unsigned domid,

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -606,6 +607,123 @@ static int v_text(struct vspec *vs, const struct vif_key *k, const char *v, size
 	return 0;
 }
 
+/* [0-9]+ at *p (at most 10 digits): the number, *p moved past it. */
+static int rate_num(const char **p, const char *end, uint64_t *n)
+{
+	const char *s = *p;
+
+	while (*p < end && **p >= '0' && **p <= '9' && *p - s < 10)
+		(*p)++;
+	if (*p == s || (*p < end && **p >= '0' && **p <= '9'))
+		return -EINVAL;
+	return pvd_parse_uint_n(s, (size_t)(*p - s), 10, UINT64_MAX, n) < 0 ? -EINVAL : 0;
+}
+
+/* [0-9]+[GMK]?[Bb]/s as bytes per second (xlu's
+ * vif_parse_rate_bytes_per_sec: a 'b' anywhere divides by 8). */
+static int rate_bps(const char *p, const char *end, uint64_t *bps)
+{
+	uint64_t n;
+
+	if (rate_num(&p, end, &n) < 0 || n == 0)
+		return -EINVAL;
+	if (p < end && (*p == 'G' || *p == 'M' || *p == 'K')) {
+		n *= *p == 'G' ? 1000000000ull : *p == 'M' ? 1000000ull : 1000ull;
+		p++;
+	}
+	if (end - p != 3 || (p[0] != 'b' && p[0] != 'B') || p[1] != '/' || p[2] != 's')
+		return -EINVAL;
+	*bps = p[0] == 'b' ? n / 8 : n;
+	return 0;
+}
+
+/* [0-9]+[mu]?s? as microseconds (no unit: seconds). */
+static int rate_interval(const char *p, const char *end, uint64_t *usec)
+{
+	uint64_t n, mul = 1000000;
+
+	if (rate_num(&p, end, &n) < 0 || n == 0)
+		return -EINVAL;
+	if (p < end && (*p == 'm' || *p == 'u')) {
+		mul = *p == 'm' ? 1000 : 1;
+		p++;
+	}
+	if (p < end && *p == 's')
+		p++;
+	if (p != end)
+		return -EINVAL;
+	*usec = n * mul;
+	return *usec > UINT32_MAX ? -ERANGE : 0;
+}
+
+int xlcfg_parse_rate(const char *v, size_t len, uint64_t *bytes, uint32_t *usec)
+{
+	const char *at = memchr(v, '@', len), *end = v + len;
+	uint64_t bps, us = 50000;       /* xl's default interval, 50 ms */
+	int rc;
+
+	rc = rate_bps(v, at ? at : end, &bps);
+	if (rc == 0 && at)
+		rc = rate_interval(at + 1, end, &us);
+	if (rc < 0)
+		return rc;
+	if (bps > UINT64_MAX / us)
+		return -ERANGE;
+	*bytes = bps * us / 1000000;
+	*usec = (uint32_t)us;
+	/* libxl takes any value; netback's credit is an unsigned long, and
+	 * a rate rounding to 0 bytes would stop the vif altogether. */
+	return *bytes == 0 || *bytes > UINT32_MAX ? -ERANGE : 0;
+}
+
+bool xlcfg_ip_list_valid(const char *v, size_t len)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		char addr[INET6_ADDRSTRLEN + 1];
+		unsigned char bin[16];
+		size_t s;
+
+		while (i < len && (v[i] == ' ' || v[i] == '\t'))
+			i++;
+		for (s = i; i < len && v[i] != ' ' && v[i] != '\t'; i++)
+			;
+		if (i == s)
+			break;
+		if (i - s >= sizeof(addr))
+			return false;
+		memcpy(addr, v + s, i - s);
+		addr[i - s] = '\0';
+		if (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1)
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
+static int v_rate(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl)
+{
+	int rc = xlcfg_parse_rate(v, vl, &vs->vif->rate_bytes, &vs->vif->rate_usec);
+
+	if (rc == -ERANGE)
+		return VERR(vs, "rate '%s' out of range (1 to 2^32-1 bytes per interval)",
+			    SHOWN(v, vl));
+	if (rc < 0)
+		return VERR(vs, "bad rate '%s' (want e.g. 10Mb/s@20ms)", SHOWN(v, vl));
+	return 0;
+}
+
+/* ip: addresses separated by blanks, as xl's vif-bridge reads them. */
+static int v_ip(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl)
+{
+	if (vl > XLCFG_VALUE_MAX || !xlcfg_ip_list_valid(v, vl))
+		return VERR(vs, "bad ip '%s' (want IPv4 or IPv6 addresses, blank separated)",
+			    SHOWN(v, vl));
+	copy_str(vs->vif->ip, sizeof(vs->vif->ip), v, vl);
+	return 0;
+}
+
 static int v_mtu(struct vspec *vs, const struct vif_key *k, const char *v, size_t vl)
 {
 	uint64_t m;
@@ -634,11 +752,12 @@ static const struct vif_key vif_keys[] = {
 	{ "mac", v_mac, 0 },
 	{ "bridge", v_ifname, offsetof(struct xlcfg_vif, bridge) },
 	{ "script", v_text, offsetof(struct xlcfg_vif, script) },
-	{ "ip", v_text, offsetof(struct xlcfg_vif, ip) },
+	{ "ip", v_ip, 0 },
 	{ "vifname", v_ifname, offsetof(struct xlcfg_vif, vifname) },
 	{ "mtu", v_mtu, 0 },
 	{ "type", v_type, 0 },
 	{ "backend", v_backend, 0 },
+	{ "rate", v_rate, 0 },
 };
 
 /* One "key=value" item (len bytes at k, blanks around either allowed). */

@@ -61,8 +61,10 @@ struct xlcfg_vif {
 	char bridge[XLCFG_IFNAME_MAX + 1];
 	char vifname[XLCFG_IFNAME_MAX + 1]; /* "" when not given */
 	char script[XLCFG_VALUE_MAX + 1];   /* as given, default vif-bridge */
-	char ip[XLCFG_VALUE_MAX + 1];       /* "" when not given */
+	char ip[XLCFG_VALUE_MAX + 1];       /* "" when not given; addresses, one space apart */
 	unsigned mtu;
+	uint64_t rate_bytes;                /* rate=: bytes per interval; 0 when not given */
+	uint32_t rate_usec;                 /* rate=: the interval, microseconds */
 };
 
 struct xlcfg {
@@ -96,6 +98,16 @@ int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *disk, char *err,
 /* One VIFSPEC (key=value,...); a missing mac gets a random 00:16:3e one. */
 int xlcfg_parse_vif(const char *spec, unsigned devid, struct xlcfg_vif *vif,
 		    char *err, size_t errlen);
+
+/* xl's rate= ("10Mb/s@20ms": [0-9]+[GMK]?[Bb]/s, then optionally
+ * @[0-9]+[mu]?s?, default 50 ms) as libxl stores it (xlu_vif_parse_rate):
+ * bytes per interval and the interval in microseconds; len bytes of v.
+ * -EINVAL (bad syntax, zero) or -ERANGE (an overflow, or a rate that
+ * rounds to 0 bytes or over 2^32-1 bytes per interval). */
+int xlcfg_parse_rate(const char *v, size_t len, uint64_t *bytes, uint32_t *usec);
+
+/* xl's ip=: IPv4 or IPv6 addresses separated by blanks (at least one). */
+bool xlcfg_ip_list_valid(const char *v, size_t len);
 
 /* A vdev name ("xvdb", "xvdaa3", "hdc", "sdb1", "d2p1", or a number) to
  * Xen's device number, as libxl does: -EINVAL if it is not one. */
