@@ -87,6 +87,16 @@ snapshot() { xs ls -f -p / 2>&1; }
 BEFORE=$(snapshot)
 unchanged() { expect_eq "$1: the store is unchanged" "$BEFORE" "$(snapshot)"; }
 
+# No pvd-blkback runs until the served part: an attach waits (bounded) for
+# a backend; one nobody answers fails with one line and leaves nothing.
+out=$(PVCTL_DEVICE_TIMEOUT=1 pvctl block-attach blk "file:$IMG,xvdf,w" 2>&1); rc=$?
+expect_eq "attach with no pvd-blkback: exit 1" 1 "$rc"
+expect_eq "attach with no pvd-blkback: one line naming the disk" \
+	"pvctl: vbd $DOM/51792: no backend answered within 1 s (is pvd-blkback running?)" "$out"
+unchanged "attach with no pvd-blkback"
+# Until then, attach does not wait: the nodes are what is checked.
+export PVCTL_DEVICE_TIMEOUT=0
+
 # ------------------------------------------------------------ usage/help
 out=$(pvctl help)
 for c in block-attach block-detach block-list stats top; do
@@ -261,6 +271,8 @@ BB_PID=$!
 track_pid "$BB_PID"
 wait_for "$PVD_WAIT_SECS" test -s "$PVD_RUNDIR/blkback.pid" || die "pvd-blkback did not start"
 wait_for "$PVD_WAIT_SECS" test -S "$PVD_RUNDIR/pvd-blkback.sock" || die "no control socket"
+unset PVCTL_DEVICE_TIMEOUT
+
 
 # xl's syntax: target= takes the rest of the spec, so it comes last.
 expect_fail "target= first is explained" "target= takes the rest of the spec" \
@@ -404,6 +416,27 @@ expect_ok "attach xvdb again" pvctl block-attach blk "file:$IMG,xvdb,w"
 if wait_for 20 state_is $FE/51728 4; then pass "xvdb Connected again"; else
 	fail "xvdb Connected again" "frontend $(xs read $FE/51728/state 2>&1)"; fi
 expect_ok "destroy blk" pvctl destroy blk
+
+# ----------------------------------- a disk the backend cannot open (issue 13)
+# create does not check targets itself (as xl): pvd-blkback's error node
+# makes it fail with one line, and the domain is removed again.
+cat >"$PVD_RUNDIR/bad.cfg" <<EOF
+name = "bad"
+memory = 16
+disk = [ 'file:$PVD_RUNDIR/none.img,xvda,w' ]
+EOF
+out=$(pvctl create "$PVD_RUNDIR/bad.cfg" 2>&1); rc=$?
+expect_eq "create with a disk that cannot be opened: exit 1" 1 "$rc"
+[[ "$out" =~ ^"pvctl: vbd "[0-9]+"/51712: backend error: opening $PVD_RUNDIR/none.img"$ ]] &&
+	pass "create with a disk that cannot be opened: one line with the backend's error" ||
+	fail "create with a disk that cannot be opened: one line with the backend's error" "$out"
+bad=$(sed -n 's|^pvctl: vbd \([0-9]*\)/.*|\1|p' <<<"$out")
+for p in /local/domain/$bad /local/domain/0/backend/vbd/$bad /local/domain/0/error/backend/vbd/$bad; do
+	[ -n "$bad" ] && ! xs exists "$p" && pass "the failed create removed $p" ||
+		fail "the failed create removed $p"
+done
+[ -n "$bad" ] && [ ! -e "$PVD_RUNDIR/guests/dom$bad/pid" ] &&
+	pass "the failed create left no guest" || fail "the failed create left no guest"
 
 if grep -qiE 'runtime error|sanitizer|assert' "$PVD_RUNDIR/blkback.log"; then
 	fail "pvd-blkback's log is free of sanitizer reports" \

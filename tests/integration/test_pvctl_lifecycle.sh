@@ -139,6 +139,31 @@ watch_check() {
 	expect_eq "$3 fired for each domain (and once when set)" "$want" "$(cat "$out")"
 }
 
+# ------------------------------------- a device nobody serves (issue 13)
+# No pvd-blkback or pvd-netback runs here: create waits (bounded) for
+# each device's backend, fails with one line naming the device, and
+# leaves no domain, guest or node behind.
+printf 'name = "novif"\nmemory = 16\nvif = [ %s ]\n' \
+	"'mac=00:16:3e:00:00:09,bridge=pvdbr9'" >"$PVD_RUNDIR/novif.cfg"
+out=$(PVCTL_DEVICE_TIMEOUT=2 pvctl create "$PVD_RUNDIR/novif.cfg" 2>&1); rc=$?
+expect_eq "create with a vif nobody serves: exit 1" 1 "$rc"
+expect_eq "create with a vif nobody serves: one line naming the vif" \
+	"pvctl: vif 1/0: no backend answered within 2 s (is pvd-netback running?)" "$out"
+for p in /local/domain/1 /local/domain/0/backend/vif/1 /local/domain/0/backend/console/1; do
+	xs exists "$p" && fail "create with a vif nobody serves removed $p" ||
+		pass "create with a vif nobody serves removed $p"
+done
+expect_eq "create with a vif nobody serves leaves no /vm entry" "" "$(xs ls /vm 2>/dev/null)"
+[ -e "$PVD_RUNDIR/guests/dom1/pid" ] && fail "create with a vif nobody serves leaves no guest" ||
+	pass "create with a vif nobody serves leaves no guest"
+out=$(PVCTL_DEVICE_TIMEOUT=x pvctl create "$PVD_RUNDIR/novif.cfg" 2>&1)
+expect_eq "a bad PVCTL_DEVICE_TIMEOUT is refused" \
+	"pvctl: PVCTL_DEVICE_TIMEOUT: want seconds, 0 to 3600, got 'x'" "$out"
+
+# The rest checks the nodes create writes, with no backend to answer:
+# create does not wait (PVCTL_DEVICE_TIMEOUT=0).
+export PVCTL_DEVICE_TIMEOUT=0
+
 # --------------------------------------------------------- two domains
 watch_start intro @introduceDomain 3
 out=$(pvctl create "$PVD_RUNDIR/web.cfg" 2>&1)
@@ -249,7 +274,9 @@ node $B/vif/1/0/mac "n0,r1" 00:16:3e:00:00:01
 node $B/vif/1/0/bridge "n0,r1" xenbr0
 node $B/vif/1/0/handle "n0,r1" 0
 node $B/vif/1/0/type "n0,r1" vif
-node $B/vif/1/0/script "n0,r1" /etc/xen/scripts/vif-bridge
+node $B/vif/1/0/hotplug-status "n0,r1" ""
+xs exists $B/vif/1/0/script && fail "no script node (no script runs)" ||
+	pass "no script node (no script runs)"
 # domain 2: hdc, two vifs, a random mac
 node /local/domain/2 "n0,r2"
 node /local/domain/2/memory/target "n0,r2" 49152

@@ -20,6 +20,7 @@
 
 #include <xen/io/xenbus.h>
 
+#include "devwait.h"
 #include "pvctl.h"
 
 #define CONSOLE_LIMIT    1048576      /* LIBXL_XENCONSOLE_LIMIT */
@@ -298,6 +299,26 @@ static int rm(struct pvctl *p, xs_transaction_t t, const char *path)
 	return errno ? -errno : -EIO;
 }
 
+/* What backends reported about the domain's devices (xenbus_dev_error
+ * writes dom0's error/backend/<type>/N/<devid>/error), and the parents
+ * that leaves empty. */
+static int remove_errors(struct pvctl *p, xs_transaction_t t, unsigned domid)
+{
+	char path[XENSTORE_ABS_PATH_MAX + 1], **types;
+	unsigned nt = 0;
+	int rc = 0;
+
+	types = xs_directory(p->xs, t, "/local/domain/0/error/backend", &nt);
+	for (unsigned i = 0; types && i < nt && rc == 0; i++) {
+		if (snprintf(path, sizeof(path), "/local/domain/0/error/backend/%s/%u",
+			     types[i], domid) >= (int)sizeof(path))
+			continue;
+		rc = devwait_rm_cleanup(p, t, path, "/local/domain/0/error");
+	}
+	free(types);
+	return rc;
+}
+
 int nodes_remove_domain(struct pvctl *p, xs_transaction_t t, unsigned domid)
 {
 	char path[XENSTORE_ABS_PATH_MAX + 1], *vm;
@@ -320,5 +341,5 @@ int nodes_remove_domain(struct pvctl *p, xs_transaction_t t, unsigned domid)
 		rc = rm(p, t, path);
 	}
 	free(types);
-	return rc;
+	return rc == 0 ? remove_errors(p, t, domid) : rc;
 }
