@@ -1,0 +1,94 @@
+/* The data plane's event loop: it owns the hypervisor handle's
+ * event-channel fd and routes each pending port to the queue (or control
+ * ring) bound to it.  As Linux's xenvif_interrupt / xenvif_tx_interrupt /
+ * xenvif_rx_interrupt, a port is unmasked before its ring is looked at
+ * (late EOI is not needed: each kick only schedules bounded work, XSA-332),
+ * and an unknown port is ignored. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "pvd/log.h"
+#include "vif_priv.h"
+
+static void route(struct nb_loop *l, evtchn_port_t port)
+{
+	for (struct nb_vif *v = l->vifs; v; v = v->next) {
+		if (v->ctrl_bound && v->ctrl_port == port) {
+			nb_ctrl_kick(v);
+			return;
+		}
+		for (unsigned i = 0; i < v->nq; i++) {
+			struct nb_queue *q = &v->q[i];
+			bool hit = false;
+
+			if (q->tx_bound && q->tx_port == port) {
+				nb_tx_kick(q);
+				hit = true;
+			}
+			if (q->rx_bound && q->rx_port == port) {
+				nb_rx_kick(q);
+				hit = true;
+			}
+			if (hit)
+				return;
+		}
+	}
+}
+
+static void on_evtchn(evutil_socket_t fd, short what, void *arg)
+{
+	struct nb_loop *l = arg;
+	evtchn_port_t port;
+
+	while (hv_evtchn_pending(l->hv, &port) == 0) {
+		hv_evtchn_unmask(l->hv, port);
+		route(l, port);
+	}
+}
+
+struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv)
+{
+	struct nb_loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->base = base;
+	l->hv = hv;
+	l->evtchn_ev = event_new(base, hv_evtchn_fd(hv), EV_READ | EV_PERSIST,
+				 on_evtchn, l);
+	if (!l->evtchn_ev || event_add(l->evtchn_ev, NULL) < 0) {
+		log_err("cannot watch the event channels");
+		nb_loop_destroy(l);
+		return NULL;
+	}
+	return l;
+}
+
+void nb_loop_destroy(struct nb_loop *l)
+{
+	if (!l)
+		return;
+	if (l->vifs)
+		log_warn("vifs still running; they are leaked");
+	if (l->evtchn_ev)
+		event_free(l->evtchn_ev);
+	free(l);
+}
+
+void nb_loop_add(struct nb_loop *l, struct nb_vif *v)
+{
+	v->next = l->vifs;
+	l->vifs = v;
+}
+
+void nb_loop_del(struct nb_loop *l, struct nb_vif *v)
+{
+	for (struct nb_vif **pp = &l->vifs; *pp; pp = &(*pp)->next) {
+		if (*pp == v) {
+			*pp = v->next;
+			return;
+		}
+	}
+}

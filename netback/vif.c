@@ -1,0 +1,370 @@
+/* A vif's life: map its rings and bind its event channels
+ * (xenvif_connect_data / xenvif_connect_ctrl), serve, report guest errors
+ * from a fresh loop turn, and take it all down (xenvif_disconnect_data).
+ *
+ * Re-attach (cfg.reattach, a restarted pvd-netback): each ring is taken
+ * up at its shared rsp_prod, as BACK_RING_ATTACH and blkback's queue.c
+ * do.  Requests the dead process consumed but never answered are
+ * processed again: on tx a frame may reach the tap twice (the network
+ * tolerates a duplicate; losing it would cost a TCP timeout); on rx a
+ * buffer the dead process filled but did not answer is simply filled
+ * again. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "pvd/log.h"
+#include "vif_priv.h"
+
+static void on_report(evutil_socket_t fd, short what, void *arg)
+{
+	struct nb_vif *v = arg;
+
+	/* The callback may stop the vif: read everything first. */
+	while (v->events) {
+		unsigned ev = v->events;
+		int e = __builtin_ctz(ev);
+
+		v->events &= ~(1u << e);
+		v->cb(v, e, e == NB_VIF_FATAL ? v->fatal_why :
+		      e == NB_VIF_CARRIER_OFF ? "rx stalled" : "rx resumed",
+		      v->cb_arg);
+		if (e == NB_VIF_FATAL)
+			return;
+	}
+}
+
+void nb_vif_note(struct nb_vif *v, enum nb_vif_event ev, const char *why)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	v->events |= 1u << ev;
+	if (ev == NB_VIF_FATAL)
+		v->fatal_why = why;
+	/* An on/off pair not yet reported cancels out. */
+	if (ev == NB_VIF_CARRIER_ON && (v->events & (1u << NB_VIF_CARRIER_OFF)))
+		v->events &= ~(1u << NB_VIF_CARRIER_OFF | 1u << NB_VIF_CARRIER_ON);
+	evtimer_add(v->report_ev, &zero);
+}
+
+static void queue_quiesce(struct nb_queue *q)
+{
+	if (q->tap_ev)
+		event_del(q->tap_ev);
+	if (q->resume_ev)
+		event_del(q->resume_ev);
+	if (q->credit_ev)
+		event_del(q->credit_ev);
+	if (q->stall_ev)
+		event_del(q->stall_ev);
+}
+
+/* Xen's xenvif_fatal_tx_err: the rings are never looked at again. */
+void nb_vif_halt(struct nb_vif *v, const char *why)
+{
+	if (v->fatal)
+		return;
+	v->fatal = true;
+	log_warn("vif%u.%u: %s: rings halted", (unsigned)v->cfg.domid,
+		 v->cfg.devid, why);
+	for (unsigned i = 0; i < v->nq; i++)
+		queue_quiesce(&v->q[i]);
+	nb_vif_note(v, NB_VIF_FATAL, why);
+}
+
+void nb_queue_notify(struct nb_queue *q, evtchn_port_t port, int notify)
+{
+	if (notify) {
+		hv_evtchn_notify(q->v->loop->hv, port);
+		q->st.notify_sent++;
+	} else {
+		q->st.notify_suppressed++;
+	}
+}
+
+static int map_one(struct nb_vif *v, grant_ref_t ref, void **addr)
+{
+	int rc = hv_grant_map(v->loop->hv, v->cfg.domid, 1, &ref, 1, addr);
+
+	if (rc < 0) {
+		log_warn("vif%u.%u: mapping ring ref %u: %s",
+			 (unsigned)v->cfg.domid, v->cfg.devid, ref, strerror(-rc));
+		*addr = NULL;
+	}
+	return rc;
+}
+
+static int bind_one(struct nb_vif *v, evtchn_port_t remote,
+		    evtchn_port_t *local, bool *bound)
+{
+	int rc = hv_evtchn_bind_interdomain(v->loop->hv, v->cfg.domid, remote,
+					    local);
+
+	if (rc < 0)
+		log_warn("vif%u.%u: binding event channel %u: %s",
+			 (unsigned)v->cfg.domid, v->cfg.devid, remote,
+			 strerror(-rc));
+	else
+		*bound = true;
+	return rc;
+}
+
+/* The ring's indices: fresh, or (reattach) the shared rsp_prod. */
+static int attach_rings(struct nb_queue *q, bool reattach)
+{
+	netif_tx_sring_t *ts = q->tx_addr;
+	netif_rx_sring_t *rs = q->rx_addr;
+
+	if (!reattach) {
+		BACK_RING_INIT(&q->tx, ts, HV_PAGE_SIZE);
+		BACK_RING_INIT(&q->rx, rs, HV_PAGE_SIZE);
+		/* A fresh ring: start where the frontend's init left it. */
+		q->tx.rsp_prod_pvt = q->tx.req_cons = ts->rsp_prod;
+		q->rx.rsp_prod_pvt = q->rx.req_cons = rs->rsp_prod;
+		return 0;
+	}
+	BACK_RING_ATTACH(&q->tx, ts, ts->rsp_prod, HV_PAGE_SIZE);
+	BACK_RING_ATTACH(&q->rx, rs, rs->rsp_prod, HV_PAGE_SIZE);
+	if (ts->req_prod - q->tx.req_cons > RING_SIZE(&q->tx) ||
+	    rs->req_prod - q->rx.req_cons > RING_SIZE(&q->rx))
+		return -EIO;
+	return 0;
+}
+
+static void on_tap(evutil_socket_t fd, short what, void *arg)
+{
+	nb_rx_tap_ready(arg);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct nb_queue *q = arg;
+
+	nb_tx_kick(q);
+	nb_rx_kick(q);
+}
+
+static void on_credit(evutil_socket_t fd, short what, void *arg)
+{
+	struct nb_queue *q = arg;
+
+	q->credit_wait = false;
+	nb_tx_kick(q);
+}
+
+static void on_stall(evutil_socket_t fd, short what, void *arg)
+{
+	nb_rx_stall_check(arg);
+}
+
+static int queue_events(struct nb_queue *q)
+{
+	struct event_base *b = q->v->loop->base;
+
+	q->tap_ev = event_new(b, q->tap_fd, EV_READ | EV_PERSIST, on_tap, q);
+	q->resume_ev = evtimer_new(b, on_resume, q);
+	q->credit_ev = evtimer_new(b, on_credit, q);
+	q->stall_ev = evtimer_new(b, on_stall, q);
+	if (!q->tap_ev || !q->resume_ev || !q->credit_ev || !q->stall_ev)
+		return -ENOMEM;
+	return 0;
+}
+
+static int queue_start(struct nb_vif *v, unsigned i)
+{
+	const struct nb_queue_cfg *c = &v->cfg.q[i];
+	struct nb_queue *q = &v->q[i];
+	int rc;
+
+	q->v = v;
+	q->index = i;
+	q->tap_fd = c->tap_fd;
+	q->rxq_tail = &q->rxq_head;
+	q->st.rx_queue_max = (uint64_t)(NB_RX_RING_SIZE / 2) * HV_PAGE_SIZE;
+	q->txbuf = malloc(NB_VNET_HDR_MAX + NB_FRAME_MAX);
+	q->rxbuf = malloc(NB_VNET_HDR_MAX + NB_FRAME_MAX);
+	if (!q->txbuf || !q->rxbuf)
+		return -ENOMEM;
+	rc = map_one(v, c->tx_ref, &q->tx_addr);
+	if (rc == 0)
+		rc = map_one(v, c->rx_ref, &q->rx_addr);
+	if (rc == 0)
+		rc = attach_rings(q, v->cfg.reattach);
+	if (rc == 0)
+		rc = bind_one(v, c->tx_port, &q->tx_port, &q->tx_bound);
+	if (rc == 0 && c->rx_port != c->tx_port)
+		rc = bind_one(v, c->rx_port, &q->rx_port, &q->rx_bound);
+	if (rc == 0 && c->rx_port == c->tx_port) {
+		q->rx_port = q->tx_port;
+		q->rx_bound = true;
+	}
+	if (rc == 0)
+		rc = queue_events(q);
+	if (rc == 0 && event_add(q->tap_ev, NULL) < 0)
+		rc = -ENOMEM;
+	return rc;
+}
+
+static void queue_stop(struct nb_queue *q)
+{
+	struct hv *hv = q->v->loop->hv;
+
+	if (q->tx_bound)
+		hv_evtchn_unbind(hv, q->tx_port);
+	if (q->rx_bound && (!q->tx_bound || q->rx_port != q->tx_port))
+		hv_evtchn_unbind(hv, q->rx_port);
+	q->tx_bound = q->rx_bound = false;
+	if (q->tx_addr)
+		hv_grant_unmap(hv, q->tx_addr, 1);
+	if (q->rx_addr)
+		hv_grant_unmap(hv, q->rx_addr, 1);
+	q->tx_addr = q->rx_addr = NULL;
+	nb_rx_flush(q);
+	if (q->tap_ev)
+		event_free(q->tap_ev);
+	if (q->resume_ev)
+		event_free(q->resume_ev);
+	if (q->credit_ev)
+		event_free(q->credit_ev);
+	if (q->stall_ev)
+		event_free(q->stall_ev);
+	q->tap_ev = q->resume_ev = q->credit_ev = q->stall_ev = NULL;
+	free(q->txbuf);
+	free(q->rxbuf);
+	q->txbuf = q->rxbuf = NULL;
+}
+
+static int ctrl_start(struct nb_vif *v)
+{
+	xen_netif_ctrl_sring_t *s;
+	int rc = map_one(v, v->cfg.ctrl_ref, &v->ctrl_addr);
+
+	if (rc < 0)
+		return rc;
+	s = v->ctrl_addr;
+	BACK_RING_ATTACH(&v->ctrl, s, s->rsp_prod, HV_PAGE_SIZE);
+	if (s->req_prod - v->ctrl.req_cons > RING_SIZE(&v->ctrl))
+		return -EIO;
+	return bind_one(v, v->cfg.ctrl_port, &v->ctrl_port, &v->ctrl_bound);
+}
+
+static int cfg_check(const struct nb_vif_cfg *c)
+{
+	if (c->nqueues == 0 || c->nqueues > NB_MAX_QUEUES)
+		return -EINVAL;
+	if (c->vnet_hdr_len != 10 && c->vnet_hdr_len != 12)
+		return -EINVAL;
+	for (unsigned i = 0; i < c->nqueues; i++)
+		if (c->q[i].tap_fd < 0)
+			return -EINVAL;
+	return 0;
+}
+
+static int vif_setup(struct nb_vif *v)
+{
+	int rc = 0;
+
+	v->report_ev = evtimer_new(v->loop->base, on_report, v);
+	if (!v->report_ev)
+		return -ENOMEM;
+	for (unsigned i = 0; i < v->nq && rc == 0; i++)
+		rc = queue_start(v, i);
+	if (rc == 0 && v->cfg.ctrl)
+		rc = ctrl_start(v);
+	return rc;
+}
+
+int nb_vif_start(struct nb_loop *l, const struct nb_vif_cfg *cfg,
+		 nb_vif_cb *cb, void *arg, struct nb_vif **out)
+{
+	struct nb_vif *v;
+	int rc;
+
+	*out = NULL;
+	rc = cfg_check(cfg);
+	if (rc < 0)
+		return rc;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->loop = l;
+	v->cfg = *cfg;
+	v->cb = cb;
+	v->cb_arg = arg;
+	v->nq = cfg->nqueues;
+	v->carrier = true;
+	v->rate = cfg->rate;
+	v->policy = cfg->policy;
+	if (!v->cfg.rx_stall_ms)
+		v->cfg.rx_stall_ms = NB_RX_STALL_MS_DEFAULT;
+	nb_loop_add(l, v);
+	rc = vif_setup(v);
+	if (rc < 0)
+		goto fail;
+	/* Whatever the guest queued already (a restart) is served now. */
+	for (unsigned i = 0; i < v->nq; i++) {
+		nb_tx_kick(&v->q[i]);
+		nb_rx_kick(&v->q[i]);
+	}
+	if (v->cfg.ctrl)
+		nb_ctrl_kick(v);
+	*out = v;
+	return 0;
+fail:
+	v->events = 0;
+	nb_vif_stop(v);
+	return rc;
+}
+
+void nb_vif_stop(struct nb_vif *v)
+{
+	if (!v)
+		return;
+	nb_loop_del(v->loop, v);
+	for (unsigned i = 0; i < v->nq; i++)
+		queue_stop(&v->q[i]);
+	if (v->ctrl_bound)
+		hv_evtchn_unbind(v->loop->hv, v->ctrl_port);
+	if (v->ctrl_addr)
+		hv_grant_unmap(v->loop->hv, v->ctrl_addr, 1);
+	if (v->report_ev)
+		event_free(v->report_ev);
+	free(v);
+}
+
+void nb_vif_set_rate(struct nb_vif *v, const struct nb_rate *rate)
+{
+	v->rate = *rate;
+}
+
+void nb_vif_set_policy(struct nb_vif *v, const struct nb_policy *p)
+{
+	v->policy = *p;
+}
+
+unsigned nb_vif_nqueues(const struct nb_vif *v)
+{
+	return v->nq;
+}
+
+void nb_vif_qstats(const struct nb_vif *v, unsigned q, struct nb_qstats *out)
+{
+	const struct nb_queue *nq;
+
+	memset(out, 0, sizeof(*out));
+	if (q >= v->nq)
+		return;
+	nq = &v->q[q];
+	*out = nq->st;
+	if (nq->tx_addr)
+		out->tx_ring_used = nq->tx.sring->req_prod - nq->tx.req_cons;
+	if (nq->rx_addr)
+		out->rx_ring_used = nq->rx.sring->req_prod - nq->rx.req_cons;
+}
+
+bool nb_vif_carrier(const struct nb_vif *v)
+{
+	return v->carrier;
+}
