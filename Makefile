@@ -52,7 +52,7 @@ FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration check-xen fuzz fuzz-run bench demo install clean
+.PHONY: all deps check check-unit check-integration check-xen fuzz fuzz-run bench demo install uninstall man clean
 all: $(DAEMONS) $(TOOL_BINS)
 
 deps:
@@ -169,15 +169,47 @@ check-xen: deps
 	@$(MAKE) --no-print-directory all $(XEN_BINS)
 	@XT_BUILD=$(BUILD)/xen XT_BIN=$(BUILD)/bin tests/xen/run.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(DAEMONS) $(DESTDIR)$(PREFIX)/sbin/
-	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/)
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/pvd
-	for u in systemd/*.service; do \
-		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); \
+# Man pages: man/NAME.SECTION.scd, built by scdoc into $(BUILD)/man.
+MAN_SRC   := $(sort $(wildcard man/*.scd))
+MAN_PAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRC))
+man: $(MAN_PAGES)
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+
+# What install puts where; uninstall removes exactly these files (and
+# pvd's own directories once empty).  No default configuration: no daemon
+# reads a file (options on the command line; drop-ins change them).
+UNITS      := $(sort $(wildcard systemd/*.service systemd/*.target))
+SBINDIR    := $(PREFIX)/sbin
+BINDIR     := $(PREFIX)/bin
+UNITDIR    := $(PREFIX)/lib/systemd/system
+DOCDIR     := $(PREFIX)/share/doc/pvd
+MANDIR     := $(PREFIX)/share/man
+DOCS       := $(sort $(wildcard docs/*.md))
+INST_FILES := $(addprefix $(SBINDIR)/,$(notdir $(DAEMONS))) \
+	      $(addprefix $(BINDIR)/,$(notdir $(TOOL_BINS))) \
+	      $(addprefix $(UNITDIR)/,$(notdir $(UNITS))) \
+	      $(addprefix $(DOCDIR)/,$(notdir $(DOCS))) \
+	      $(foreach p,$(notdir $(MAN_PAGES)),$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(p))
+
+install: all man
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 $(DAEMONS) $(DESTDIR)$(SBINDIR)/
+	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)/)
+	for u in $(UNITS); do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
 	done
-	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/pvd/
+	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	for p in $(MAN_PAGES); do \
+		s=$$(echo $$p | sed 's/.*\.//'); \
+		install -d $(DESTDIR)$(MANDIR)/man$$s && install -m 644 $$p $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build build-san
