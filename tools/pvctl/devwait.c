@@ -163,7 +163,7 @@ static bool watch_all(struct pvctl *p, const struct devwait_dev *devs, unsigned 
 	return ok;
 }
 
-/* One look at every device: 1 all ready, 0 some pending, -1 one failed
+/* One look at every device: 1 all ready, 0 some pending, -EIO one failed
  * (told). */
 static int look(struct pvctl *p, const struct devwait_dev *devs, unsigned n,
 		unsigned *pending)
@@ -177,7 +177,7 @@ static int look(struct pvctl *p, const struct devwait_dev *devs, unsigned n,
 		if (v == DEVWAIT_FAILED) {
 			pvctl_err("%s %u/%u: %s", devs[i].type, devs[i].domid, devs[i].devid,
 				  why);
-			return -1;
+			return -EIO;
 		}
 		if (v == DEVWAIT_PENDING && *pending == n)
 			*pending = i;
@@ -239,7 +239,7 @@ int devwait_backends(struct pvctl *p, const struct devwait_dev *devs, unsigned n
 		}
 	}
 	watch_all(p, devs, n, false);
-	return rc == 1 ? 0 : rc < 0 ? rc : -EIO;
+	return rc == 1 ? 0 : rc;
 }
 
 int devwait_rm_cleanup(struct pvctl *p, xs_transaction_t t, const char *path,
