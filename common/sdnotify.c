@@ -61,11 +61,51 @@ int pvd_notify_status(const char *fmt, ...)
 	return send_status(text);
 }
 
+/* READY=1 once ready() holds; the poll stops then. */
+static void check_ready(struct pvd_notify *n)
+{
+	if (!n->ready || !n->ready(n->arg))
+		return;
+	n->ready = NULL;
+	if (n->poll)
+		event_del(n->poll);
+	pvd_notify_ready();
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvd_notify *n = arg;
+
+	check_ready(n);
+	pvd_notify_refresh(n);
+}
+
+void pvd_notify_ready_when(struct pvd_notify *n, pvd_notify_ready_fn ready)
+{
+	struct timeval tv = { 0, PVD_NOTIFY_READY_POLL_MS * 1000 };
+
+	if (!n->timer)
+		return;
+	n->ready = ready;
+	check_ready(n);
+	if (!n->ready)
+		return;
+	n->poll = event_new(event_get_base(n->timer), -1, EV_PERSIST, on_poll, n);
+	if (!n->poll || event_add(n->poll, &tv) < 0) {
+		/* The status tick still asks, only less often. */
+		log_warn("cannot poll for readiness: every %d ms instead",
+			 PVD_NOTIFY_STATUS_MS);
+	}
+}
+
 void pvd_notify_refresh(struct pvd_notify *n)
 {
 	char text[PVD_NOTIFY_STATUS_MAX];
 
-	if (!n->timer || !n->status)
+	if (!n->timer)
+		return;
+	check_ready(n);
+	if (!n->status)
 		return;
 	text[0] = '\0';
 	n->status(n->arg, text, sizeof(text));
@@ -139,6 +179,11 @@ fail:
 
 void pvd_notify_stop(struct pvd_notify *n)
 {
+	if (n->poll) {
+		event_free(n->poll);
+		n->poll = NULL;
+	}
+	n->ready = NULL;
 	if (n->timer) {
 		event_free(n->timer);
 		n->timer = NULL;

@@ -11,6 +11,7 @@
 #ifndef PVD_SDNOTIFY_H
 #define PVD_SDNOTIFY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,14 +22,20 @@ struct event;
  * half of WATCHDOG_USEC when that is shorter). */
 #define PVD_NOTIFY_STATUS_MS 5000
 #define PVD_NOTIFY_STATUS_MAX 256
+/* How often a daemon not yet serving is asked again (pvd_notify_ready_when). */
+#define PVD_NOTIFY_READY_POLL_MS 100
 
 /* Writes the daemon's one-line summary into buf (NUL-terminated). */
 typedef void (*pvd_notify_status_fn)(void *arg, char *buf, size_t len);
+/* true once the daemon serves (e.g. connected to the store). */
+typedef bool (*pvd_notify_ready_fn)(void *arg);
 
 struct pvd_notify {
 	struct event *timer;	/* status refresh and watchdog; NULL: off */
 	uint64_t wd_usec;	/* WATCHDOG_USEC, 0 when no watchdog */
 	pvd_notify_status_fn status;
+	pvd_notify_ready_fn ready;	/* NULL once READY=1 is sent */
+	struct event *poll;	/* asks ready() until it holds */
 	void *arg;
 	char last[PVD_NOTIFY_STATUS_MAX];	/* the STATUS= last sent */
 };
@@ -47,6 +54,10 @@ int pvd_notify_stopping(void);
  * NOTIFY_SOCKET n stays off and 0 is returned. */
 int pvd_notify_start(struct pvd_notify *n, struct event_base *base,
 		     pvd_notify_status_fn status, void *arg);
+/* READY=1 now if ready(arg) holds, else as soon as it does (asked every
+ * PVD_NOTIFY_READY_POLL_MS and at every refresh): a daemon that waits for
+ * the store before it serves.  Once only.  A no-op when n is off. */
+void pvd_notify_ready_when(struct pvd_notify *n, pvd_notify_ready_fn ready);
 /* Asks status(arg) now and sends it if it changed (call when the daemon's
  * numbers move; cheap when they did not). */
 void pvd_notify_refresh(struct pvd_notify *n);

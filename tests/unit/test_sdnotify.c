@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct fake {
 	struct event_base *base;
 	unsigned calls;		/* of status_fn */
 	const char *text;	/* what status_fn reports */
+	bool serving;		/* what ready_fn reports */
 };
 
 static int setup(void **state)
@@ -161,6 +163,36 @@ static void test_watchdog(void **state)
 	pvd_notify_stop(&n);
 }
 
+static bool ready_fn(void *arg)
+{
+	return ((struct fake *)arg)->serving;
+}
+
+/* A daemon waiting for the store: READY=1 only once it serves, once. */
+static void test_ready_when(void **state)
+{
+	struct fake *f = *state;
+	struct pvd_notify n;
+
+	assert_int_equal(pvd_notify_start(&n, f->base, NULL, f), 0);
+	pvd_notify_ready_when(&n, ready_fn);
+	assert_string_equal(next_msg(f), "");
+	event_base_loop(f->base, EVLOOP_ONCE);	/* a poll: still waiting */
+	assert_string_equal(next_msg(f), "");
+	f->serving = true;
+	event_base_loop(f->base, EVLOOP_ONCE);
+	assert_string_equal(next_msg(f), "READY=1");
+	pvd_notify_refresh(&n);
+	assert_string_equal(next_msg(f), "");
+	pvd_notify_stop(&n);
+	/* Serving already: at once. */
+	assert_int_equal(pvd_notify_start(&n, f->base, NULL, f), 0);
+	pvd_notify_ready_when(&n, ready_fn);
+	assert_string_equal(next_msg(f), "READY=1");
+	pvd_notify_stop(&n);
+	pvd_notify_stop(&n);
+}
+
 /* Started by hand (no NOTIFY_SOCKET): everything is a harmless no-op. */
 static void test_no_socket(void **state)
 {
@@ -173,6 +205,7 @@ static void test_no_socket(void **state)
 	assert_int_equal(pvd_notify_start(&n, f->base, status_fn, f), 0);
 	assert_null(n.timer);
 	pvd_notify_refresh(&n);
+	pvd_notify_ready_when(&n, ready_fn);
 	pvd_notify_stop(&n);
 	assert_int_equal(f->calls, 0);
 	assert_string_equal(next_msg(f), "");
@@ -185,6 +218,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_one_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_sends_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watchdog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ready_when, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_socket, setup, teardown),
 	};
 
