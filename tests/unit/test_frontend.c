@@ -156,8 +156,9 @@ static void test_builtin_is_vbd(void **state)
 
 	t = frontend_builtin(&n);
 	assert_non_null(t);
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 2);
 	assert_string_equal(t[0]->type, "vbd");
+	assert_string_equal(t[1]->type, "vif");
 	start_fe(f, t, n);
 	assert_int_equal(f->fs.guest->c->nwatches, 1);
 	assert_int_equal(xenbus_pending(f->xb), 0);

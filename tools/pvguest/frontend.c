@@ -18,6 +18,7 @@
 
 #include "blkfront.h"
 #include "frontend.h"
+#include "netfront.h"
 #include "pvd/log.h"
 #include "xenbus_xs.h"
 
@@ -41,8 +42,8 @@ struct frontends {
 	bool watching;
 };
 
-/* The console and network frontends add theirs. */
-static const struct frontend_ops *const builtin[] = { &blkfront_ops };
+/* The console frontend is not a device of device/: consfront.c. */
+static const struct frontend_ops *const builtin[] = { &blkfront_ops, &netfront_ops };
 
 const struct frontend_ops *const *frontend_builtin(unsigned *n)
 {

@@ -19,6 +19,7 @@ struct hv_sim_domain;
 struct guest;
 struct gntalloc;
 struct blkfront_config;
+struct netfront_config;
 
 /* Bounds on names read from the store (ours, but the store is untrusted):
  * [A-Za-z0-9_-]. */
@@ -44,6 +45,7 @@ struct frontend_env {
 	unsigned domid;
 	struct gntalloc *gnt;		/* the guest's grant references */
 	const struct blkfront_config *blk;	/* vbd options, NULL: defaults */
+	const struct netfront_config *net;	/* vif options, NULL: defaults */
 };
 
 struct frontend_ops;
@@ -74,7 +76,7 @@ struct frontend_ops {
 
 struct frontends;
 
-/* The frontends built into pvguest (vbd); *n gets their number. */
+/* The frontends built into pvguest (vbd, vif); *n gets their number. */
 const struct frontend_ops *const *frontend_builtin(unsigned *n);
 
 /* Starts probing for the n frontends of table (which must outlive fe).

@@ -48,6 +48,7 @@ struct guest {
 	struct frontends *fe;
 	struct gntalloc *gnt;
 	const struct blkfront_config *blk;
+	const struct netfront_config *net;
 	struct port_handler handlers[MAX_PORT_HANDLERS];
 	unsigned nhandlers;
 	bool dir_made;
@@ -272,6 +273,7 @@ int guest_create(struct guest **out, struct event_base *base,
 	if (rc < 0)
 		goto fail;
 	g->blk = cfg->blk;
+	g->net = cfg->net;
 	g->store_gfn = hv_sim_xenstore_page(g->dom);
 	g->console_gfn = hv_sim_console_page(g->dom);
 	if ((rc = hv_sim_evtchn_alloc_unbound(g->dom, 0, &g->store_port)) < 0 ||
@@ -314,6 +316,7 @@ int guest_boot(struct guest *g)
 	struct frontend_env env = {
 		.base = g->base, .xb = g->xb, .dom = g->dom, .guest = g,
 		.domid = g->domid, .gnt = g->gnt, .blk = g->blk,
+		.net = g->net,
 	};
 	const struct frontend_ops *const *table;
 	unsigned n;

@@ -20,6 +20,7 @@ struct event_base;
 struct guest;
 struct xenbus;
 struct blkfront_config;
+struct netfront_config;
 
 #define GUEST_MEMORY_MIN_MIB 1u
 #define GUEST_MEMORY_MAX_MIB 4096u
@@ -33,6 +34,9 @@ struct guest_config {
 	/* vbd frontend options and listener (blkfront.h); NULL: defaults.
 	 * Must outlive the guest. */
 	const struct blkfront_config *blk;
+	/* vif frontend options (netfront.h); NULL: no NICs.  Must outlive
+	 * the guest. */
+	const struct netfront_config *net;
 };
 
 /* Creates the domain, its ports, its state directory (a stale one from a

@@ -39,6 +39,8 @@
 #include "consfront.h"
 #include "guest.h"
 #include "loadgen.h"
+#include "netfront.h"
+#include "nettap.h"
 #include "pvd/daemon.h"
 #include "pvd/log.h"
 #include "pvd/num.h"
@@ -52,6 +54,8 @@ struct opts {
 	int foreground;
 	enum log_level level;
 	struct blkfront_opts blk;
+	struct netfront_opts net;
+	bool no_netns;
 	const char *loadgen;
 	struct loadgen_spec lg;
 	struct consfront_config con;
@@ -69,6 +73,7 @@ struct ctx {
 	struct event_base *base;
 	struct guest *g;
 	struct blkfront_config blk;
+	struct netfront_config net;
 	struct loadgen *lg;
 	struct consfront *con;
 	int exit_status;
@@ -100,6 +105,16 @@ static void usage(FILE *f)
 "      --blk-max-indirect N   segments per indirect request, 12..%u (default 32)\n"
 "      --blk-spin-ns N        spin for responses before sleeping (default %u)\n"
 "      --blk-timeout S        fail requests after S seconds disconnected (default 30)\n"
+"  Network frontend (vif) options; NICs are taps eth<id> in the guest's own\n"
+"  network namespace (nsenter -t PID -U -n --preserve-credentials CMD):\n"
+"      --net-no-sg            feature-sg = 0 (one slot per frame, MTU 1500)\n"
+"      --net-no-gso           no GSO (feature-gso-tcpv4/6 = 0)\n"
+"      --net-no-csum6         feature-ipv6-csum-offload = 0\n"
+"      --net-no-split         one event channel per queue\n"
+"      --net-no-rx-notify     feature-rx-notify = 0\n"
+"      --net-no-ctrl          no control ring (no hash key or mapping)\n"
+"      --net-max-queues N     queues per NIC, 1..%u (default: CPUs, at most 4)\n"
+"      --net-no-netns         no network namespace of its own: NICs are ignored\n"
 "      --loadgen SPEC         run the in-guest load generator, e.g.\n"
 "                             'devid=51712,rw=randread,bs=4096,qd=32,seconds=5,verify=1,exit=1'\n"
 "      --no-console-shell     no shell on the console (pvguest's messages only)\n"
@@ -109,7 +124,8 @@ static void usage(FILE *f)
 "The ready line: domid=N store_gfn=G store_port=P console_gfn=C console_port=Q pid=PID\n",
 		DOMID_FIRST_RESERVED - 1, GUEST_MEMORY_MAX_MIB, BLKFRONT_MAX_QUEUES,
 		BLKFRONT_MAX_RING_ORDER, BLKFRONT_MAX_RING_ORDER,
-		(unsigned)BLKFRONT_MAX_INDIRECT_SEGS, HV_SPIN_NS_DEFAULT);
+		(unsigned)BLKFRONT_MAX_INDIRECT_SEGS, HV_SPIN_NS_DEFAULT,
+		NETFRONT_MAX_QUEUES);
 }
 
 static void die_usage(const char *fmt, ...)
@@ -140,7 +156,8 @@ static unsigned long parse_num(const char *opt, const char *s,
 enum { O_DOMID = 256, O_NAME, O_MEM, O_READY, O_USER, O_LEVEL,
        O_BLK_NO_INDIRECT, O_BLK_NO_PERSISTENT, O_BLK_NO_DISCARD, O_BLK_NO_FLUSH,
        O_BLK_NO_NBD, O_BLK_QUEUES, O_BLK_ORDER, O_BLK_INDIRECT, O_BLK_SPIN,
-       O_BLK_TIMEOUT, O_LOADGEN, O_NO_CON_SHELL, O_CON_SHELL, O_VERSION };
+       O_BLK_TIMEOUT, O_NET_NO_SG, O_NET_NO_GSO, O_NET_NO_CSUM6, O_NET_NO_SPLIT,
+       O_NET_NO_RX_NOTIFY, O_NET_NO_CTRL, O_NET_QUEUES, O_NET_NO_NETNS, O_LOADGEN, O_NO_CON_SHELL, O_CON_SHELL, O_VERSION };
 
 static const struct option longopts[] = {
 	{ "domid", required_argument, NULL, O_DOMID },
@@ -160,6 +177,14 @@ static const struct option longopts[] = {
 	{ "blk-max-indirect", required_argument, NULL, O_BLK_INDIRECT },
 	{ "blk-spin-ns", required_argument, NULL, O_BLK_SPIN },
 	{ "blk-timeout", required_argument, NULL, O_BLK_TIMEOUT },
+	{ "net-no-sg", no_argument, NULL, O_NET_NO_SG },
+	{ "net-no-gso", no_argument, NULL, O_NET_NO_GSO },
+	{ "net-no-csum6", no_argument, NULL, O_NET_NO_CSUM6 },
+	{ "net-no-split", no_argument, NULL, O_NET_NO_SPLIT },
+	{ "net-no-rx-notify", no_argument, NULL, O_NET_NO_RX_NOTIFY },
+	{ "net-no-ctrl", no_argument, NULL, O_NET_NO_CTRL },
+	{ "net-max-queues", required_argument, NULL, O_NET_QUEUES },
+	{ "net-no-netns", no_argument, NULL, O_NET_NO_NETNS },
 	{ "loadgen", required_argument, NULL, O_LOADGEN },
 	{ "no-console-shell", no_argument, NULL, O_NO_CON_SHELL },
 	{ "console-shell", required_argument, NULL, O_CON_SHELL },
@@ -240,6 +265,41 @@ static bool opt_blk(struct blkfront_opts *b, int ch, const char *arg)
 	return false;
 }
 
+/* --net-*: the network frontend's; false: not one of them. */
+static bool opt_net(struct opts *o, int ch, const char *arg)
+{
+	struct netfront_opts *n = &o->net;
+
+	switch (ch) {
+	case O_NET_NO_SG:
+		n->no_sg = true;
+		return true;
+	case O_NET_NO_GSO:
+		n->no_gso = true;
+		return true;
+	case O_NET_NO_CSUM6:
+		n->no_csum6 = true;
+		return true;
+	case O_NET_NO_SPLIT:
+		n->no_split = true;
+		return true;
+	case O_NET_NO_RX_NOTIFY:
+		n->no_rx_notify = true;
+		return true;
+	case O_NET_NO_CTRL:
+		n->no_ctrl = true;
+		return true;
+	case O_NET_QUEUES:
+		n->max_queues = (unsigned)parse_num("--net-max-queues", arg, 1,
+						    NETFRONT_MAX_QUEUES);
+		return true;
+	case O_NET_NO_NETNS:
+		o->no_netns = true;
+		return true;
+	}
+	return false;
+}
+
 /* What runs inside the guest: the load generator, the console's shell;
  * false: not one of them. */
 static bool opt_inside(struct opts *o, int ch, const char *arg)
@@ -290,9 +350,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	*o = (struct opts){ .memory_mib = 64, .ready_fd = -1,
 			    .level = LOG_LVL_INFO };
 	blkfront_opts_default(&o->blk);
+	netfront_opts_default(&o->net);
 	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
 		if (opt_guest(o, ch, optarg) || opt_blk(&o->blk, ch, optarg) ||
-		    opt_inside(o, ch, optarg))
+		    opt_net(o, ch, optarg) || opt_inside(o, ch, optarg))
 			continue;
 		if (ch == O_VERSION) {
 			pvd_print_version("pvguest");
@@ -468,13 +529,14 @@ static int start(struct ctx *x)
 	struct guest_config cfg = {
 		.rundir = x->rundir, .domid = (domid_t)x->o.domid,
 		.name = x->o.name, .memory_mib = (unsigned)x->o.memory_mib,
-		.blk = &x->blk,
+		.blk = &x->blk, .net = &x->net,
 	};
 	char line[256];
 	int ready_fd = x->o.ready_fd >= 0 ? x->o.ready_fd : STDOUT_FILENO;
 	int rc, n;
 
 	x->blk.opts = x->o.blk;
+	x->net.opts = x->o.net;
 	if (x->o.loadgen) {
 		rc = loadgen_create(&x->lg, x->base, &x->o.lg, loadgen_finished, x);
 		if (rc < 0) {
@@ -510,6 +572,10 @@ static int start(struct ctx *x)
 		if (rc < 0)
 			return rc;
 	}
+	/* After dropping root (the namespaces are then the user's), before
+	 * the frontends and the console's shell, which live in them. */
+	if (!x->o.no_netns)
+		x->net.own_netns = nettap_netns_enter() == 0;
 	rc = guest_boot(x->g);
 	if (rc == 0)
 		rc = consfront_start(&x->con, x->base, x->g, x->o.name, &x->o.con);
