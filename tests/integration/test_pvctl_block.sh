@@ -415,6 +415,10 @@ gpid=$(cat "$PVD_RUNDIR/guests/dom$DOM/pid" 2>/dev/null)
 expect_ok "attach xvdb again" pvctl block-attach blk "file:$IMG,xvdb,w"
 if wait_for 20 state_is $FE/51728 4; then pass "xvdb Connected again"; else
 	fail "xvdb Connected again" "frontend $(xs read $FE/51728/state 2>&1)"; fi
+# xentop's batch mode: -i N frames, then exit (issue 13).
+out=$(pvctl top -b -i 2 -d 0.1 2>&1); rc=$?
+expect_eq "top -b -i 2: exit 0" 0 "$rc"
+expect_eq "top -b -i 2 prints two frames" 2 "$(grep -c '^pvctl top - ' <<<"$out")"
 expect_ok "destroy blk" pvctl destroy blk
 
 # ----------------------------------- a disk the backend cannot open (issue 13)
