@@ -1,0 +1,1060 @@
+/* The xenbus side of pvd-netback (see xenbus.h), after Linux
+ * xen-netback's xenbus.c (netback_probe, frontend_changed, connect,
+ * read_xenbus_vif_flags, connect_data_rings, connect_ctrl_ring,
+ * xen_net_read_rate) and Xen's vif-bridge hotplug script:
+ *
+ *   probe: the toolstack made backend/vif/<domid>/<devid> (frontend,
+ *     frontend-id, handle, mac, bridge, rate, ip, vifname, mtu); write
+ *     the features and go InitWait (a missing handle: error + Closing);
+ *   frontend Connected: read the queues, rings, event channels and
+ *     features; make the tap, write hotplug-status, start the vif (vif.h)
+ *     and go Connected; any failure: error node + Closing, no tap left;
+ *   Closing/Closed/gone, or the domain dead (@releaseDomain): the vif
+ *     stopped and the tap removed.
+ *
+ * The frontend's nodes are the guest's: every value is parsed strictly
+ * and a bad one closes only its device.  Lines about a device are
+ * rate-limited per device (dev_log), the error node written only with its
+ * line.  Ring references and event channels are read once, at connect:
+ * a frontend that changes them while Connected is not watched (Linux's
+ * netback does not watch them either), so the change is ignored until
+ * the frontend reconnects.
+ *
+ * A restarted daemon finds vifs whose backend is Connected: it re-opens
+ * the persistent tap by name and starts the vif with cfg.reattach (the
+ * rings taken where the guest left them), with no state change the
+ * frontend would notice. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <xenstore.h>
+
+#include "pvd/log.h"
+#include "pvd/num.h"
+#include "pvd/ratelimit.h"
+#include "pvd/ring_util.h"
+#include "policy.h"
+#include "tap.h"
+#include "vif.h"
+#include "xbstate.h"
+#include "xenbus.h"
+
+#define PATH_LEN 128
+#define TXN_RETRIES 16
+
+struct nb_xb_dev {
+	struct nb_xenbus *xb;
+	struct nb_xb_dev *next;
+	domid_t domid;
+	unsigned devid;
+	char be[PATH_LEN], fe[PATH_LEN], token[48];
+	char fe_watch[PATH_LEN + 8];  /* <fe>/state */
+	char ifname[IFNAMSIZ];        /* vif<domid>.<devid> or vifname= */
+	char bridge[IFNAMSIZ];        /* "" when none */
+	char mtu_node[16];            /* the toolstack's mtu, checked at connect */
+	uint8_t mac[6];
+	struct nb_policy policy;
+	struct nb_rate rate;
+	unsigned mtu;
+	int state;                    /* ours, as last written */
+	bool online, watching, fe_seen, gone, seen;
+	bool broken;                  /* the toolstack's nodes were refused */
+	struct pvd_logrl lrl;
+	struct nb_tap tap;
+	bool tap_open;
+	struct nb_vif *vif;
+	struct event *defer;          /* a fatal vif event, handled later */
+	char why[128];
+};
+
+/* ---------------------------------------------------------------- store */
+
+static char *xb_read(struct nb_xenbus *xb, const char *dir, const char *node)
+{
+	char path[PATH_LEN * 2];
+	unsigned len;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	return xs_read(xb->xs, XBT_NULL, path, &len);
+}
+
+/* A decimal number in [0, max]: 0, -ENOENT, or -EINVAL/-ERANGE. */
+static int xb_read_uint(struct nb_xenbus *xb, const char *dir,
+			const char *node, uint64_t max, uint64_t *out)
+{
+	char *v = xb_read(xb, dir, node);
+	int rc;
+
+	if (!v)
+		return -ENOENT;
+	rc = pvd_parse_uint(v, max, out);
+	free(v);
+	return rc;
+}
+
+/* A frontend flag: absent is 0; anything but 0/1 is 0 as well
+ * (xenbus_read_unsigned's default). */
+static bool xb_read_flag(struct nb_xenbus *xb, const char *dir, const char *node)
+{
+	uint64_t v = 0;
+
+	return xb_read_uint(xb, dir, node, 1, &v) == 0 && v;
+}
+
+static bool xb_write(struct nb_xenbus *xb, xs_transaction_t t,
+		     const char *dir, const char *node, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static bool xb_write(struct nb_xenbus *xb, xs_transaction_t t,
+		     const char *dir, const char *node, const char *fmt, ...)
+{
+	char path[PATH_LEN * 2], val[128];
+	va_list ap;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	va_start(ap, fmt);
+	n = vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(val))
+		return false;
+	return xs_write(xb->xs, t, path, val, (unsigned)n);
+}
+
+/* ---------------------------------------------------------------- log */
+
+static bool dev_log_pass(struct nb_xb_dev *d, const char *func)
+{
+	uint64_t dropped;
+
+	if (!pvd_logrl_allow(&d->lrl, hv_now_ns(), &dropped))
+		return false;
+	if (dropped)
+		log_msg(LOG_LVL_WARN, func, "%s: %" PRIu64 " messages suppressed",
+			d->be, dropped);
+	return true;
+}
+
+static void dev_log(struct nb_xb_dev *d, enum log_level lvl,
+		    const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A line about the device, "<backend path>: ...", rate-limited. */
+static void dev_log(struct nb_xb_dev *d, enum log_level lvl,
+		    const char *func, const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+
+	if (lvl > log_get_level() || !dev_log_pass(d, func))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(lvl, func, "%s: %s", d->be, msg);
+}
+
+#define dev_warn(d, ...) dev_log(d, LOG_LVL_WARN, __func__, __VA_ARGS__)
+#define dev_info(d, ...) dev_log(d, LOG_LVL_INFO, __func__, __VA_ARGS__)
+#define dev_debug(d, ...) dev_log(d, LOG_LVL_DEBUG, __func__, __VA_ARGS__)
+
+static int fe_state(struct nb_xb_dev *d)
+{
+	uint64_t v;
+
+	if (xb_read_uint(d->xb, d->fe, "state", 255, &v) < 0)
+		return XenbusStateUnknown;
+	return (int)v;
+}
+
+typedef bool dev_txn_fn(struct nb_xb_dev *d, xs_transaction_t t, void *arg);
+
+/* Runs fn in a transaction that first checks the backend directory still
+ * exists (writing into a removed directory would recreate it). */
+static int dev_txn(struct nb_xb_dev *d, dev_txn_fn *fn, void *arg)
+{
+	struct nb_xenbus *xb = d->xb;
+
+	for (int i = 0; i < TXN_RETRIES; i++) {
+		xs_transaction_t t = xs_transaction_start(xb->xs);
+		char path[PATH_LEN + 8];
+		unsigned len;
+		char *st;
+		bool ok;
+
+		if (t == XBT_NULL)
+			return -errno;
+		snprintf(path, sizeof(path), "%s/state", d->be);
+		st = xs_read(xb->xs, t, path, &len);
+		ok = st && fn(d, t, arg);
+		free(st);
+		if (!ok) {
+			xs_transaction_end(xb->xs, t, true);
+			return -ENOENT;
+		}
+		if (xs_transaction_end(xb->xs, t, false))
+			return 0;
+		if (errno != EAGAIN)
+			return -errno;
+	}
+	return -EAGAIN;
+}
+
+static bool write_state(struct nb_xb_dev *d, xs_transaction_t t, void *arg)
+{
+	return xb_write(d->xb, t, d->be, "state", "%d", *(int *)arg);
+}
+
+static void dev_switch(struct nb_xb_dev *d, int state)
+{
+	int rc;
+
+	if (d->state == state)
+		return;
+	rc = dev_txn(d, write_state, &state);
+	if (rc < 0) {
+		dev_warn(d, "cannot switch to %s: %s", nb_xb_state_name(state),
+			 strerror(-rc));
+		return;
+	}
+	dev_info(d, "%s -> %s", nb_xb_state_name(d->state),
+		 nb_xb_state_name(state));
+	d->state = state;
+}
+
+static bool write_hotplug(struct nb_xb_dev *d, xs_transaction_t t, void *arg)
+{
+	return xb_write(d->xb, t, d->be, "hotplug-status", "%s",
+			(const char *)arg);
+}
+
+/* Where xenbus_dev_error writes: error/<backend path>/error. */
+static void error_dir(struct nb_xb_dev *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "/local/domain/%u/error/backend/vif/%u/%u",
+		 (unsigned)d->xb->o.self, (unsigned)d->domid, d->devid);
+}
+
+static void dev_fatal(struct nb_xb_dev *d, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* xenbus_dev_fatal: an error node, then Closing.  The node is written
+ * only with the log line (the same bucket). */
+static void dev_fatal(struct nb_xb_dev *d, int err, const char *fmt, ...)
+{
+	char msg[256], path[PATH_LEN], val[300];
+	va_list ap;
+	int n;
+
+	if (!dev_log_pass(d, __func__))
+		goto out;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("%s: %s (%s)", d->be, msg, strerror(-err));
+	error_dir(d, path, sizeof(path) - 8);
+	strcat(path, "/error");
+	n = snprintf(val, sizeof(val), "%d %s", -err, msg);
+	if (n > 0 && !xs_write(d->xb->xs, XBT_NULL, path, val, (unsigned)n))
+		dev_warn(d, "cannot write %s", path);
+out:
+	dev_switch(d, XenbusStateClosing);
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+/* netback_probe's nodes, in its order. */
+static bool write_features(struct nb_xb_dev *d, xs_transaction_t t, void *arg)
+{
+	struct nb_xenbus *xb = d->xb;
+
+	return xb_write(xb, t, d->be, "feature-sg", "1") &&
+	       xb_write(xb, t, d->be, "feature-gso-tcpv4", "1") &&
+	       xb_write(xb, t, d->be, "feature-gso-tcpv6", "1") &&
+	       xb_write(xb, t, d->be, "feature-ipv6-csum-offload", "1") &&
+	       xb_write(xb, t, d->be, "feature-rx-copy", "1") &&
+	       xb_write(xb, t, d->be, "feature-rx-flip", "0") &&
+	       xb_write(xb, t, d->be, "feature-split-event-channels", "1") &&
+	       xb_write(xb, t, d->be, "multi-queue-max-queues", "%u",
+			xb->o.max_queues) &&
+	       xb_write(xb, t, d->be, "feature-ctrl-ring", "1");
+}
+
+/* One port node: 0, or -errno with the error node written. */
+static int read_port(struct nb_xb_dev *d, const char *dir, const char *node,
+		     evtchn_port_t *out)
+{
+	uint64_t v;
+	int rc = xb_read_uint(d->xb, dir, node, UINT32_MAX, &v);
+
+	if (rc < 0)
+		dev_fatal(d, rc, "reading %s/%s", dir, node);
+	else
+		*out = (evtchn_port_t)v;
+	return rc;
+}
+
+/* connect_data_rings: one queue's refs and event channel(s). */
+static int read_queue(struct nb_xb_dev *d, const char *dir,
+		      struct nb_queue_cfg *q)
+{
+	uint64_t tx, rx;
+	int rc;
+
+	if (xb_read_uint(d->xb, dir, "tx-ring-ref", UINT32_MAX, &tx) < 0 ||
+	    xb_read_uint(d->xb, dir, "rx-ring-ref", UINT32_MAX, &rx) < 0) {
+		dev_fatal(d, -EINVAL, "reading %s/ring-ref", dir);
+		return -EINVAL;
+	}
+	q->tx_ref = (grant_ref_t)tx;
+	q->rx_ref = (grant_ref_t)rx;
+	q->tap_fd = -1;
+	/* A single event-channel, else the split pair. */
+	if (xb_read_uint(d->xb, dir, "event-channel", UINT32_MAX, &tx) == 0) {
+		q->tx_port = q->rx_port = (evtchn_port_t)tx;
+		return 0;
+	}
+	if ((rc = read_port(d, dir, "event-channel-tx", &q->tx_port)) < 0)
+		return rc;
+	return read_port(d, dir, "event-channel-rx", &q->rx_port);
+}
+
+/* read_xenbus_vif_flags: request-rx-copy is required. */
+static int read_features(struct nb_xb_dev *d, struct nb_features *f)
+{
+	struct nb_xenbus *xb = d->xb;
+
+	if (!xb_read_flag(xb, d->fe, "request-rx-copy")) {
+		dev_fatal(d, -EOPNOTSUPP, "%s/request-rx-copy: the frontend "
+			  "must use the copying receive path", d->fe);
+		return -EOPNOTSUPP;
+	}
+	f->rx_notify = xb_read_flag(xb, d->fe, "feature-rx-notify");
+	f->sg = xb_read_flag(xb, d->fe, "feature-sg");
+	f->gso_tcpv4 = xb_read_flag(xb, d->fe, "feature-gso-tcpv4");
+	f->gso_tcpv6 = xb_read_flag(xb, d->fe, "feature-gso-tcpv6");
+	f->csum = !xb_read_flag(xb, d->fe, "feature-no-csum-offload");
+	f->ipv6_csum = xb_read_flag(xb, d->fe, "feature-ipv6-csum-offload");
+	return 0;
+}
+
+/* connect_ctrl_ring: optional, but a ref needs its event channel. */
+static int read_ctrl(struct nb_xb_dev *d, struct nb_vif_cfg *c)
+{
+	uint64_t ref;
+	int rc = xb_read_uint(d->xb, d->fe, "ctrl-ring-ref", UINT32_MAX, &ref);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		dev_fatal(d, rc, "reading %s/ctrl-ring-ref", d->fe);
+		return rc;
+	}
+	c->ctrl = true;
+	c->ctrl_ref = (grant_ref_t)ref;
+	return read_port(d, d->fe, "event-channel-ctrl", &c->ctrl_port);
+}
+
+static int read_nqueues(struct nb_xb_dev *d, unsigned *out)
+{
+	unsigned max = d->xb->o.max_queues;
+	uint64_t nq = 1;
+	int rc = xb_read_uint(d->xb, d->fe, "multi-queue-num-queues",
+			      UINT32_MAX, &nq);
+
+	if (rc == -ENOENT)
+		nq = 1;
+	else if (rc < 0 || nq == 0 || nq > max) {
+		dev_fatal(d, -EINVAL, "guest requested %s queues, exceeding "
+			  "the maximum of %u", rc < 0 ? "invalid" :
+			  nq == 0 ? "0" : "too many", max);
+		return -EINVAL;
+	}
+	*out = (unsigned)nq;
+	return 0;
+}
+
+/* Everything the frontend published, checked, into c (taps not yet). */
+static int read_conn(struct nb_xb_dev *d, struct nb_vif_cfg *c)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->domid = d->domid;
+	c->devid = d->devid;
+	if ((rc = read_nqueues(d, &c->nqueues)) < 0 ||
+	    (rc = read_features(d, &c->feat)) < 0)
+		return rc;
+	for (unsigned i = 0; i < c->nqueues; i++) {
+		char dir[PATH_LEN + 16];
+
+		if (c->nqueues == 1)
+			snprintf(dir, sizeof(dir), "%s", d->fe);
+		else
+			snprintf(dir, sizeof(dir), "%s/queue-%u", d->fe, i);
+		if ((rc = read_queue(d, dir, &c->q[i])) < 0)
+			return rc;
+	}
+	if ((rc = read_ctrl(d, c)) < 0)
+		return rc;
+	c->policy = d->policy;
+	c->rate = d->rate;
+	c->rx_stall_ms = d->xb->o.rx_stall_ms;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- connect */
+
+/* The MTU: the toolstack's `mtu`, bounded by what SG allows. */
+static unsigned dev_mtu(struct nb_xb_dev *d, bool sg)
+{
+	unsigned mtu = NB_MTU_DEFAULT;
+
+	if (d->mtu_node[0] && nb_policy_parse_mtu(d->mtu_node, sg, &mtu) < 0) {
+		dev_warn(d, "mtu %s refused (%s SG): %u", d->mtu_node,
+			 sg ? "with" : "without", NB_MTU_DEFAULT);
+		mtu = NB_MTU_DEFAULT;
+	}
+	return mtu;
+}
+
+/* The tap, its fds into c; error node + hotplug-status=error on failure. */
+static int dev_make_tap(struct nb_xb_dev *d, struct nb_vif_cfg *c)
+{
+	struct nb_tap_cfg tc = {
+		.name = d->ifname, .nqueues = c->nqueues, .feat = c->feat,
+		.bridge = d->bridge, .create_bridge = d->xb->o.create_bridges,
+	};
+	char msg[200];
+	int rc;
+
+	tc.mtu = d->mtu = dev_mtu(d, c->feat.sg);
+	rc = nb_tap_create(&d->tap, &tc, msg, sizeof(msg));
+	if (rc < 0) {
+		dev_txn(d, write_hotplug, "error");
+		dev_fatal(d, rc, "%s: %s", d->ifname, msg);
+		return rc;
+	}
+	d->tap_open = true;
+	for (unsigned i = 0; i < c->nqueues; i++)
+		c->q[i].tap_fd = d->tap.fd[i];
+	c->vnet_hdr_len = d->tap.vnet_hdr_len;
+	return 0;
+}
+
+/* Stops the vif and removes the tap (keep: only close its fds). */
+static void dev_disconnect(struct nb_xb_dev *d, bool keep_tap)
+{
+	nb_vif_stop(d->vif);
+	d->vif = NULL;
+	if (d->tap_open) {
+		if (keep_tap)
+			nb_tap_close(&d->tap);
+		else
+			nb_tap_destroy(&d->tap);
+	}
+	d->tap_open = false;
+}
+
+static void on_vif(struct nb_vif *v, int event, const char *why, void *arg)
+{
+	struct nb_xb_dev *d = arg;
+
+	switch (event) {
+	case NB_VIF_FATAL:
+		/* nb_vif_stop may not run from here: next loop turn. */
+		snprintf(d->why, sizeof(d->why), "%s", why ? why : "");
+		event_active(d->defer, EV_TIMEOUT, 0);
+		break;
+	case NB_VIF_CARRIER_OFF:
+		dev_warn(d, "carrier off: %s", why ? why : "rx stalled");
+		break;
+	case NB_VIF_CARRIER_ON:
+		dev_info(d, "carrier on");
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_defer(evutil_socket_t fd, short what, void *arg)
+{
+	struct nb_xb_dev *d = arg;
+
+	if (!d->vif)
+		return;
+	dev_disconnect(d, false);
+	dev_fatal(d, -EIO, "frontend broke the netif protocol: %s", d->why);
+}
+
+/* connect(): read, tap, hotplug-status, vif, Connected. */
+static void dev_connect(struct nb_xb_dev *d, bool reattach)
+{
+	struct nb_vif_cfg c;
+	int rc;
+
+	if (read_conn(d, &c) < 0 || dev_make_tap(d, &c) < 0)
+		return;
+	c.reattach = reattach;
+	rc = dev_txn(d, write_hotplug, "connected");
+	if (rc == 0)
+		rc = nb_vif_start(d->xb->loop, &c, on_vif, d, &d->vif);
+	if (rc < 0) {
+		d->vif = NULL;
+		dev_disconnect(d, false);
+		dev_fatal(d, rc, "mapping tx-ring-ref %u rx-ring-ref %u port %u",
+			  c.q[0].tx_ref, c.q[0].rx_ref, c.q[0].tx_port);
+		return;
+	}
+	dev_info(d, "%s: %u queue(s)%s%s%s, mtu %u%s%s", d->ifname, c.nqueues,
+		 c.feat.sg ? ", sg" : "", c.feat.gso_tcpv4 ? ", tso4" : "",
+		 c.ctrl ? ", ctrl ring" : "", d->mtu, d->bridge[0] ? ", bridge " : "",
+		 d->bridge);
+	if (reattach)
+		d->state = XenbusStateConnected;
+	else
+		dev_switch(d, XenbusStateConnected);
+}
+
+static void dev_free(struct nb_xb_dev *d, bool keep_tap);
+
+static void dev_frontend_changed(struct nb_xb_dev *d)
+{
+	unsigned act;
+	int fe;
+
+	/* A refused probe is netback_probe failing: no device to drive
+	 * until the toolstack writes it again. */
+	if (d->gone || d->broken || d->xb->stopping)
+		return;
+	fe = fe_state(d);
+	if (fe == XenbusStateUnknown && !d->fe_seen)
+		return;       /* not written yet */
+	d->fe_seen = true;
+	act = nb_xb_frontend_changed((enum xenbus_state)d->state, fe, d->online);
+	dev_debug(d, "frontend %s, backend %s: actions 0x%x",
+		  nb_xb_state_name(fe), nb_xb_state_name(d->state), act);
+	if (act & NB_XB_FATAL) {
+		dev_fatal(d, -EINVAL, "saw state %d at frontend", fe);
+		return;
+	}
+	if (act & NB_XB_DISCONNECT)
+		dev_disconnect(d, false);
+	if (act & NB_XB_INITWAIT)
+		dev_switch(d, XenbusStateInitWait);
+	if (act & NB_XB_CONNECT)
+		dev_connect(d, false);
+	if (act & NB_XB_CLOSING)
+		dev_switch(d, XenbusStateClosing);
+	if (act & NB_XB_CLOSED)
+		dev_switch(d, XenbusStateClosed);
+	if (act & NB_XB_REMOVE)
+		dev_disconnect(d, false);
+}
+
+/* ---------------------------------------------------------------- probe */
+
+static bool dev_path_ok(const struct nb_xb_dev *d, const char *fe)
+{
+	char prefix[48];
+	int n = snprintf(prefix, sizeof(prefix), "/local/domain/%u/",
+			 (unsigned)d->domid);
+
+	return strncmp(fe, prefix, (size_t)n) == 0 && strlen(fe) < PATH_LEN &&
+	       !strstr(fe, "//") && !strstr(fe, "/..");
+}
+
+/* frontend and frontend-id: false if not all there yet (or not the
+ * domain's), the probe then waits for the next event. */
+static bool dev_read_frontend(struct nb_xb_dev *d)
+{
+	char *fe = xb_read(d->xb, d->be, "frontend");
+	uint64_t fid;
+	bool ok = false;
+
+	if (!fe || xb_read_uint(d->xb, d->be, "frontend-id",
+				DOMID_FIRST_RESERVED - 1, &fid) < 0)
+		goto out;
+	if (fid != d->domid || !dev_path_ok(d, fe)) {
+		log_warn("%s: frontend %s (id %" PRIu64 ") is not domain %u's",
+			 d->be, fe, fid, (unsigned)d->domid);
+		goto out;
+	}
+	snprintf(d->fe, sizeof(d->fe), "%s", fe);
+	ok = true;
+out:
+	free(fe);
+	return ok;
+}
+
+/* An optional interface name node into buf ("" when absent). */
+static int read_ifname(struct nb_xb_dev *d, const char *node, char *buf)
+{
+	char *v = xb_read(d->xb, d->be, node);
+	int rc = 0;
+
+	buf[0] = '\0';
+	if (v && !nb_policy_ifname_ok(v)) {
+		dev_fatal(d, -EINVAL, "%s/%s: not an interface name", d->be, node);
+		rc = -EINVAL;
+	} else if (v) {
+		snprintf(buf, IFNAMSIZ, "%s", v);
+	}
+	free(v);
+	return rc;
+}
+
+/* rate (watched): unparsable means unlimited, as xen_net_read_rate. */
+static void read_rate(struct nb_xb_dev *d)
+{
+	char *v = xb_read(d->xb, d->be, "rate");
+	struct nb_rate r = { 0, 0 };
+
+	if (v && nb_policy_parse_rate(v, &r) < 0)
+		dev_warn(d, "rate %.40s: not BYTES,USEC; unlimited", v);
+	free(v);
+	d->rate = r;
+}
+
+/* handle, mac, ip: what netback_probe and the hotplug script insist on. */
+static int read_policy(struct nb_xb_dev *d)
+{
+	uint64_t handle;
+	char *mac = NULL, *ip = NULL;
+	int rc;
+
+	if ((rc = xb_read_uint(d->xb, d->be, "handle", UINT32_MAX, &handle)) < 0) {
+		dev_fatal(d, rc, "reading handle");
+		return rc;
+	}
+	mac = xb_read(d->xb, d->be, "mac");
+	rc = nb_policy_parse_mac(mac, d->policy.mac);
+	if (rc < 0) {
+		dev_fatal(d, rc, "parsing %s/mac", d->be);
+		goto out;
+	}
+	ip = xb_read(d->xb, d->be, "ip");
+	rc = nb_policy_parse_ips(ip, &d->policy);
+	if (rc < 0)
+		dev_fatal(d, rc, "parsing %s/ip", d->be);
+out:
+	free(mac);
+	free(ip);
+	return rc;
+}
+
+/* The toolstack's nodes; 0, or -errno with the error node written. */
+static int dev_read_config(struct nb_xb_dev *d)
+{
+	uint64_t online = 1;
+	char *mtu;
+	int rc;
+
+	if ((rc = read_policy(d)) < 0 ||
+	    (rc = read_ifname(d, "bridge", d->bridge)) < 0 ||
+	    (rc = read_ifname(d, "vifname", d->ifname)) < 0)
+		return rc;
+	if (!d->ifname[0])
+		snprintf(d->ifname, sizeof(d->ifname), "vif%u.%u",
+			 (unsigned)d->domid, d->devid);
+	memcpy(d->mac, d->policy.mac, sizeof(d->mac));
+	read_rate(d);
+	mtu = xb_read(d->xb, d->be, "mtu");
+	snprintf(d->mtu_node, sizeof(d->mtu_node), "%s", mtu ? mtu : "");
+	d->mtu = NB_MTU_DEFAULT;      /* until the frontend says whether SG */
+	free(mtu);
+	xb_read_uint(d->xb, d->be, "online", 1, &online);
+	d->online = online != 0;
+	return 0;
+}
+
+static void dev_offer(struct nb_xb_dev *d)
+{
+	int rc = dev_txn(d, write_features, NULL);
+
+	if (rc < 0)
+		dev_warn(d, "writing features: %s", strerror(-rc));
+	dev_switch(d, XenbusStateInitWait);
+}
+
+/* A backend Connected in the store (a restarted daemon): the tap re-opened
+ * by name, the rings taken where the frontend left them.  A frontend on
+ * its way out keeps its Connected backend (the state machine follows); a
+ * frontend starting over is offered the rings anew. */
+static void dev_reattach(struct nb_xb_dev *d)
+{
+	int fe = fe_state(d);
+
+	d->state = XenbusStateConnected;
+	if (fe == XenbusStateClosing || fe == XenbusStateClosed)
+		return;
+	if (fe != XenbusStateConnected) {
+		dev_offer(d);
+		return;
+	}
+	dev_connect(d, true);
+	if (d->vif)
+		dev_info(d, "re-attached to the frontend's rings and %s", d->ifname);
+}
+
+static struct nb_xb_dev *dev_new(struct nb_xenbus *xb, domid_t domid,
+				 unsigned devid)
+{
+	struct nb_xb_dev *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->xb = xb;
+	d->domid = domid;
+	d->devid = devid;
+	pvd_logrl_init(&d->lrl, hv_now_ns());
+	snprintf(d->be, sizeof(d->be), "%s/%u/%u", xb->root, (unsigned)domid, devid);
+	snprintf(d->token, sizeof(d->token), "fe/%u/%u", (unsigned)domid, devid);
+	d->defer = event_new(xb->base, -1, 0, on_defer, d);
+	if (!d->defer || !dev_read_frontend(d)) {
+		if (d->defer)
+			event_free(d->defer);
+		free(d);
+		return NULL;
+	}
+	snprintf(d->fe_watch, sizeof(d->fe_watch), "%s/state", d->fe);
+	return d;
+}
+
+static void dev_probe(struct nb_xenbus *xb, domid_t domid, unsigned devid)
+{
+	struct nb_xb_dev *d = dev_new(xb, domid, devid);
+	uint64_t st = XenbusStateUnknown;
+
+	if (!d)
+		return;
+	d->next = xb->devs;
+	xb->devs = d;
+	xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st);
+	d->state = (int)st;
+	d->broken = dev_read_config(d) < 0;
+	if (!d->broken) {
+		dev_info(d, "%s for %s", d->ifname, d->fe);
+		if (st == XenbusStateConnected)
+			dev_reattach(d);
+		else if (st != XenbusStateClosing && st != XenbusStateClosed)
+			dev_offer(d);
+	}
+	d->watching = xs_watch(xb->xs, d->fe_watch, d->token);
+	if (!d->watching)
+		dev_warn(d, "cannot watch %s", d->fe_watch);
+}
+
+static void dev_free(struct nb_xb_dev *d, bool keep_tap)
+{
+	struct nb_xb_dev **pp = &d->xb->devs;
+	char path[PATH_LEN];
+
+	while (*pp && *pp != d)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = d->next;
+	if (d->watching)
+		xs_unwatch(d->xb->xs, d->fe_watch, d->token);
+	if (!keep_tap) {
+		error_dir(d, path, sizeof(path));
+		xs_rm(d->xb->xs, XBT_NULL, path);
+	}
+	dev_disconnect(d, keep_tap);
+	event_free(d->defer);
+	free(d);
+}
+
+/* The backend directory is gone, or the domain died. */
+static void dev_gone(struct nb_xb_dev *d, const char *why)
+{
+	bool had_tap = d->tap_open;
+	char name[IFNAMSIZ];
+
+	dev_info(d, "%s: %s removed", why, d->ifname);
+	memcpy(name, d->ifname, sizeof(name));
+	dev_free(d, false);
+	/* A tap a killed daemon left for a vif never re-attached. */
+	if (!had_tap)
+		nb_tap_remove_name(name);
+}
+
+/* ---------------------------------------------------------------- events */
+
+static struct nb_xb_dev *dev_find(struct nb_xenbus *xb, domid_t domid,
+				  unsigned devid)
+{
+	for (struct nb_xb_dev *d = xb->devs; d; d = d->next)
+		if (d->domid == domid && d->devid == devid)
+			return d;
+	return NULL;
+}
+
+static bool parse_id(const char *s, uint64_t max, uint64_t *out)
+{
+	return pvd_parse_uint(s, max, out) == 0;
+}
+
+/* The devices of one domain's directory, probed if new. */
+static void reconcile_dom(struct nb_xenbus *xb, const char *dom)
+{
+	char path[PATH_LEN];
+	unsigned nv = 0;
+	char **devs;
+	uint64_t domid, devid;
+
+	if (!parse_id(dom, DOMID_FIRST_RESERVED - 1, &domid))
+		return;
+	snprintf(path, sizeof(path), "%s/%s", xb->root, dom);
+	devs = xs_directory(xb->xs, XBT_NULL, path, &nv);
+	for (unsigned j = 0; devs && j < nv; j++) {
+		struct nb_xb_dev *d;
+
+		if (!parse_id(devs[j], UINT32_MAX, &devid))
+			continue;
+		d = dev_find(xb, (domid_t)domid, (unsigned)devid);
+		if (!d) {
+			dev_probe(xb, (domid_t)domid, (unsigned)devid);
+			d = dev_find(xb, (domid_t)domid, (unsigned)devid);
+		}
+		if (d)
+			d->seen = true;
+	}
+	free(devs);
+}
+
+/* Every device under root: new ones probed, vanished ones dropped. */
+static void reconcile(struct nb_xenbus *xb)
+{
+	unsigned nd = 0;
+	char **doms = xs_directory(xb->xs, XBT_NULL, xb->root, &nd);
+	struct nb_xb_dev *d, *nx;
+
+	for (d = xb->devs; d; d = d->next)
+		d->seen = false;
+	for (unsigned i = 0; doms && i < nd; i++)
+		reconcile_dom(xb, doms[i]);
+	free(doms);
+	for (d = xb->devs; d; d = nx) {
+		nx = d->next;
+		if (!d->seen)
+			dev_gone(d, "backend directory gone");
+	}
+}
+
+/* Nodes we write ourselves: their events are our own echo. */
+static bool own_node(const char *node)
+{
+	return strncmp(node, "feature-", 8) == 0 || !strcmp(node, "state") ||
+	       !strcmp(node, "multi-queue-max-queues") ||
+	       !strcmp(node, "hotplug-status");
+}
+
+/* A node of a known device changed. */
+static void dev_node_changed(struct nb_xb_dev *d, const char *node)
+{
+	uint64_t online;
+
+	if (!*node) {
+		char *v = xs_read(d->xb->xs, XBT_NULL, d->be, &(unsigned){ 0 });
+
+		if (!v)
+			dev_gone(d, "backend directory gone");
+		free(v);
+	} else if (!strcmp(node, "online")) {
+		if (xb_read_uint(d->xb, d->be, "online", 1, &online) == 0)
+			d->online = online != 0;
+	} else if (!strcmp(node, "rate")) {
+		read_rate(d);
+		if (d->vif)
+			nb_vif_set_rate(d->vif, &d->rate);
+		dev_info(d, "rate %" PRIu64 " bytes per %" PRIu64 " us",
+			 d->rate.bytes, d->rate.usec);
+	}
+}
+
+static void backend_event(struct nb_xenbus *xb, const char *path)
+{
+	size_t rl = strlen(xb->root);
+	char buf[PATH_LEN * 2], *dom, *dev, *node;
+	uint64_t domid, devid;
+	struct nb_xb_dev *d;
+
+	if (strncmp(path, xb->root, rl) != 0 || (path[rl] && path[rl] != '/'))
+		return;
+	snprintf(buf, sizeof(buf), "%s", path + rl);
+	dom = strtok_r(buf, "/", &node);
+	dev = dom ? strtok_r(NULL, "/", &node) : NULL;
+	if (!dom || !dev) {
+		reconcile(xb);
+		return;
+	}
+	if (!parse_id(dom, DOMID_FIRST_RESERVED - 1, &domid) ||
+	    !parse_id(dev, UINT32_MAX, &devid) || (*node && own_node(node)))
+		return;
+	d = dev_find(xb, (domid_t)domid, (unsigned)devid);
+	if (!d)
+		dev_probe(xb, (domid_t)domid, (unsigned)devid);
+	else
+		dev_node_changed(d, node);
+}
+
+/* @releaseDomain: the vifs of dead domains go, taps and all. */
+static void domains_released(struct nb_xenbus *xb)
+{
+	struct nb_xb_dev *d, *nx;
+
+	for (d = xb->devs; d; d = nx) {
+		nx = d->next;
+		if (hv_domain_alive(xb->hv, d->domid) == 0)
+			dev_gone(d, "domain dead");
+	}
+}
+
+static void on_xs(evutil_socket_t fd, short what, void *arg)
+{
+	struct nb_xenbus *xb = arg;
+	char **ev;
+
+	while ((ev = xs_check_watch(xb->xs)) != NULL) {
+		const char *path = ev[XS_WATCH_PATH];
+		const char *token = ev[XS_WATCH_TOKEN];
+
+		if (strcmp(token, "be") == 0) {
+			backend_event(xb, path);
+		} else if (strcmp(token, "rel") == 0) {
+			domains_released(xb);
+		} else if (strncmp(token, "fe/", 3) == 0) {
+			struct nb_xb_dev *d;
+
+			for (d = xb->devs; d; d = d->next)
+				if (strcmp(d->token, token) == 0)
+					break;
+			if (d)
+				dev_frontend_changed(d);
+		}
+		free(ev);
+	}
+}
+
+/* ---------------------------------------------------------------- start */
+
+/* The store connection and its watches, in one place, so that a
+ * reconnecting daemon (sd_notify/store reconnect work) re-runs just this.
+ * The root watch fires at once: the initial scan. */
+static int xs_connect(struct nb_xenbus *xb)
+{
+	xb->xs = xs_open(0);
+	if (!xb->xs) {
+		log_err("cannot connect to the store: %s", strerror(errno));
+		return errno ? -errno : -EIO;
+	}
+	xb->xs_ev = event_new(xb->base, xs_fileno(xb->xs), EV_READ | EV_PERSIST,
+			      on_xs, xb);
+	if (!xb->xs_ev || event_add(xb->xs_ev, NULL) < 0)
+		return -ENOMEM;
+	for (struct nb_xb_dev *d = xb->devs; d; d = d->next)
+		d->watching = xs_watch(xb->xs, d->fe_watch, d->token);
+	if (!xs_watch(xb->xs, "@releaseDomain", "rel"))
+		log_warn("cannot watch @releaseDomain: %s", strerror(errno));
+	if (!xs_watch(xb->xs, xb->root, "be")) {
+		log_err("cannot watch %s: %s", xb->root, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+int nb_xenbus_start(struct nb_xenbus *xb, struct event_base *base,
+		    struct nb_loop *loop, struct hv *hv,
+		    const struct nb_xb_opts *o)
+{
+	int rc;
+
+	memset(xb, 0, sizeof(*xb));
+	xb->base = base;
+	xb->loop = loop;
+	xb->hv = hv;
+	xb->o = *o;
+	snprintf(xb->root, sizeof(xb->root), "/local/domain/%u/backend/vif",
+		 (unsigned)o->self);
+	rc = xs_connect(xb);
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	nb_xenbus_stop(xb);
+	return rc;
+}
+
+void nb_xenbus_stop(struct nb_xenbus *xb)
+{
+	if (xb->stopping || !xb->base)
+		return;
+	xb->stopping = true;
+	if (xb->xs_ev)
+		event_free(xb->xs_ev);
+	xb->xs_ev = NULL;
+	while (xb->devs)
+		dev_free(xb->devs, true);
+	if (xb->xs) {
+		xs_unwatch(xb->xs, "@releaseDomain", "rel");
+		xs_unwatch(xb->xs, xb->root, "be");
+		xs_close(xb->xs);
+	}
+	xb->xs = NULL;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+/* Every field of struct nb_qstats, by its name. */
+static json_t *queue_json(const struct nb_vif *v, unsigned i)
+{
+	struct nb_qstats s;
+
+	nb_vif_qstats(v, i, &s);
+#define F(x) #x, (json_int_t)s.x
+	return json_pack("{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI"
+			 " sI sI sI sI sI}",
+			 "index", (json_int_t)i,
+			 F(tx_packets), F(tx_bytes), F(tx_drops), F(tx_errors),
+			 F(rx_packets), F(rx_bytes), F(rx_drops), F(rx_errors),
+			 F(tx_ring_used), F(rx_ring_used), F(notify_sent),
+			 F(notify_suppressed), F(tx_credit_stalls), F(rx_stalls),
+			 F(tx_spoof_drops), F(tx_gso), F(rx_gso),
+			 F(tx_frag_overflow), F(rx_queue_len), F(rx_queue_max));
+#undef F
+}
+
+static json_t *vif_json(const struct nb_xb_dev *d)
+{
+	json_t *q = json_array();
+	char mac[18];
+	unsigned nq = d->vif ? nb_vif_nqueues(d->vif) : 0;
+
+	nb_policy_mac_str(d->mac, mac);
+	for (unsigned i = 0; q && i < nq; i++)
+		json_array_append_new(q, queue_json(d->vif, i));
+	return json_pack("{sI sI ss si ss ss sI sb sI sI so*}",
+			 "domid", (json_int_t)d->domid,
+			 "devid", (json_int_t)d->devid,
+			 "name", d->ifname, "state", d->state, "mac", mac,
+			 "bridge", d->bridge, "mtu", (json_int_t)d->mtu,
+			 "carrier", d->vif ? nb_vif_carrier(d->vif) : false,
+			 "rate_bytes", (json_int_t)d->rate.bytes,
+			 "rate_usec", (json_int_t)d->rate.usec, "queues", q);
+}
+
+json_t *nb_xenbus_stats(struct nb_xenbus *xb)
+{
+	json_t *vifs = json_array();
+
+	for (const struct nb_xb_dev *d = xb->devs; vifs && d; d = d->next)
+		json_array_append_new(vifs, vif_json(d));
+	return json_pack("{so*}", "vifs", vifs);
+}

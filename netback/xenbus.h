@@ -1,0 +1,49 @@
+/* The xenbus side of pvd-netback, through libxenstore: finds vifs under
+ * /local/domain/<self>/backend/vif/<domid>/<devid>, advertises netback's
+ * features, follows the frontend's state (xbstate.c), makes the tap
+ * (tap.c) and hands the rings to the data plane (vif.h). */
+#ifndef PVD_NETBACK_XENBUS_H
+#define PVD_NETBACK_XENBUS_H
+
+#include <stdbool.h>
+
+#include "pvd/hv.h"
+
+struct event_base;
+struct event;
+struct xs_handle;
+struct nb_loop;
+struct nb_xb_dev;
+struct json_t;
+
+struct nb_xb_opts {
+	domid_t self;                 /* our domain (0, or a driver domain) */
+	unsigned max_queues;          /* multi-queue-max-queues */
+	bool create_bridges;          /* a missing bridge= is made */
+	unsigned rx_stall_ms;         /* nb_vif_cfg's (0: Linux's 60 s) */
+};
+
+struct nb_xenbus {
+	struct event_base *base;
+	struct nb_loop *loop;
+	struct hv *hv;
+	struct nb_xb_opts o;
+	struct xs_handle *xs;
+	struct event *xs_ev;
+	char root[64];                /* /local/domain/<self>/backend/vif */
+	struct nb_xb_dev *devs;
+	bool stopping;
+};
+
+/* Connects to the store ($XENSTORED_PATH) and serves backend/vif. */
+int nb_xenbus_start(struct nb_xenbus *xb, struct event_base *base,
+		    struct nb_loop *loop, struct hv *hv,
+		    const struct nb_xb_opts *o);
+/* Stops serving: stops every vif and closes its tap fds, leaving the
+ * taps (persistent) and the store's states as they are so that a new
+ * instance re-attaches the connected frontends.  Idempotent. */
+void nb_xenbus_stop(struct nb_xenbus *xb);
+/* {"vifs":[...]} (docs/pvd-netback.md), a new reference or NULL. */
+struct json_t *nb_xenbus_stats(struct nb_xenbus *xb);
+
+#endif

@@ -1,0 +1,134 @@
+#!/bin/bash
+# pvd-netback's control plane against a fake frontend driven with
+# xenstore-write (no rings behind it: the data plane's own tests and the
+# netfront tests serve traffic): the features and InitWait it writes at
+# probe; what it refuses, each with Closing, an error node and no tap left
+# (a missing bridge, 0 and too many queues, no request-rx-copy, a missing
+# handle, a bad mac or ip, rings it cannot map); the rate node watched;
+# a tap a killed daemon left behind removed on detach; the control
+# socket's stats in the shape pvctl reads; a restart that finds the vifs
+# again.  Runs in its own network namespace (netback_lib.sh).
+. "$(dirname "$0")/netback_lib.sh"
+need_xsutils
+command -v socat >/dev/null || skip "socat not installed (scripts/deps.sh)"
+command -v jq >/dev/null || skip "jq not installed"
+
+STORED_HV=sim stored_start
+netback_start --max-queues 4
+ip link add nbbr0 type bridge || die "cannot make a bridge"
+
+# ---- probe: the features and InitWait
+vif_add 1 0 bridge=nbbr0
+wait_node "$NB_BE/1/0/state" 2
+expect_eq "InitWait at probe" 2 "$(xs read "$NB_BE/1/0/state")"
+for f in feature-sg=1 feature-gso-tcpv4=1 feature-gso-tcpv6=1 \
+	 feature-ipv6-csum-offload=1 feature-rx-copy=1 feature-rx-flip=0 \
+	 feature-split-event-channels=1 multi-queue-max-queues=4 \
+	 feature-ctrl-ring=1; do
+	expect_eq "backend writes ${f%%=*}" "${f#*=}" "$(xs read "$NB_BE/1/0/${f%%=*}" 2>/dev/null)"
+done
+
+# refused DOM NAME WANT [front NODE=VALUE...] -- [backend NODE=VALUE...]:
+# the frontend connects; the backend goes Closing with WANT in its error
+# node, and no tap named vif<DOM>.0 is left.
+refused() {
+	local dom=$1 name=$2 want=$3 fargs=() bargs=() err
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do fargs+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	bargs=("$@")
+	vif_add "$dom" 0 bridge=nbbr0 "${bargs[@]}"
+	wait_node "$NB_BE/$dom/0/state" 2
+	front_connect "$dom" 0 "${fargs[@]}"
+	wait_node "$NB_BE/$dom/0/state" 5
+	err=$(error_node "$dom" 0)
+	if [ "$(xs read "$NB_BE/$dom/0/state" 2>/dev/null)" = 5 ] &&
+	   [[ "$err" == *"$want"* ]] && ! link_exists "vif$dom.0"; then
+		pass "$name: Closing, error node, no tap"
+	else
+		fail "$name" "state $(xs read "$NB_BE/$dom/0/state" 2>/dev/null)" \
+			"error node: $err" "tap vif$dom.0: $(link_exists "vif$dom.0" && echo present || echo absent)"
+	fi
+	vif_rm "$dom" 0
+}
+
+refused 10 "missing bridge" "bridge nosuchbr does not exist" -- bridge=nosuchbr
+expect_eq "missing bridge: no bridge made" 1 "$(link_exists nosuchbr; echo $?)"
+refused 11 "zero queues" "guest requested 0 queues" multi-queue-num-queues=0
+refused 12 "more queues than offered" "guest requested too many queues" multi-queue-num-queues=5
+refused 13 "queue count not a number" "guest requested invalid queues" multi-queue-num-queues=2x
+refused 14 "no request-rx-copy" "request-rx-copy" request-rx-copy=-
+refused 15 "request-rx-copy 0" "request-rx-copy" request-rx-copy=0
+refused 16 "no event channel" "event-channel-tx" event-channel=-
+refused 17 "ring reference not a number" "ring-ref" tx-ring-ref=abc
+refused 18 "ctrl ring without its event channel" "event-channel-ctrl" ctrl-ring-ref=3
+refused 19 "rings it cannot map" "mapping"
+
+# A missing bridge also says so in hotplug-status.
+vif_add 20 0 bridge=nosuchbr
+wait_node "$NB_BE/20/0/state" 2
+front_connect 20 0
+wait_node "$NB_BE/20/0/state" 5
+expect_eq "missing bridge: hotplug-status error" error "$(xs read "$NB_BE/20/0/hotplug-status" 2>/dev/null)"
+vif_rm 20 0
+
+# Refused at probe: the toolstack's nodes.
+probe_refused() {
+	local dom=$1 name=$2 want=$3
+	shift 3
+	vif_add "$dom" 0 "$@"
+	wait_node "$NB_BE/$dom/0/state" 5
+	expect_eq "$name: Closing at probe" 5 "$(xs read "$NB_BE/$dom/0/state" 2>/dev/null)"
+	[[ "$(error_node "$dom" 0)" == *"$want"* ]] && pass "$name: error node" ||
+		fail "$name: error node" "got: $(error_node "$dom" 0)"
+	vif_rm "$dom" 0
+}
+probe_refused 21 "missing handle" "reading handle" handle=-
+probe_refused 22 "bad mac" "mac" mac=01:00:5e:00:00:01
+probe_refused 23 "bad ip" "/ip" "ip=10.0.0.1/24"
+probe_refused 24 "vifname not an interface name" "vifname" "vifname=a/b"
+
+# The rate node is watched; the control socket shows it.
+xs write "$NB_BE/1/0/rate" 25000,20000
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+	[ "$(netback_ctl stats | jq -r '.vifs[] | select(.domid==1) | .rate_bytes')" = 25000 ] && break
+	sleep 0.05
+done
+st=$(netback_ctl stats)
+expect_eq "stats: rate from the watched node" "25000 20000" \
+	"$(jq -r '.vifs[] | select(.domid==1) | "\(.rate_bytes) \(.rate_usec)"' <<<"$st")"
+expect_eq "stats: the shape pvctl reads" \
+	'[1,0,"vif1.0",2,"00:16:3e:00:01:00","nbbr0",1500,false,[]]' \
+	"$(jq -c '.vifs[] | select(.domid==1) | [.domid,.devid,.name,.state,.mac,.bridge,.mtu,.carrier,.queues]' <<<"$st")"
+expect_eq "ping" pong "$(netback_ctl ping)"
+expect_eq "help" '{"commands":["stats","ping","help"]}' "$(netback_ctl help)"
+expect_eq "unknown command" '{"error":"unknown command"}' "$(netback_ctl nonsense)"
+
+# A tap a killed daemon left behind goes with its vif's detach.
+ip tuntap add dev vif30.0 mode tap multi_queue vnet_hdr || die "cannot make a tap"
+vif_add 30 0 bridge=nbbr0
+wait_node "$NB_BE/30/0/state" 2
+vif_rm 30 0
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+	link_exists vif30.0 || break
+	sleep 0.05
+done
+expect_eq "detach removes the vif's tap" 1 "$(link_exists vif30.0; echo $?)"
+
+# Restart: kill -9, a new daemon finds the vif where it was.
+netback_kill9
+netback_start --max-queues 4
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+	[ "$(netback_ctl stats | jq -r '.vifs[0].name' 2>/dev/null)" = vif1.0 ] && break
+	sleep 0.05
+done
+expect_eq "after kill -9 and restart: the vif served again" "vif1.0 2 25000" \
+	"$(netback_ctl stats | jq -r '.vifs[] | "\(.name) \(.state) \(.rate_bytes)"')"
+expect_eq "after restart: InitWait kept" 2 "$(xs read "$NB_BE/1/0/state")"
+
+netback_stop
+expect_eq "pvd-netback exits 0 on SIGTERM" 0 "$NETBACK_EXIT"
+if grep -qiE 'runtime error|sanitizer|assert' "$PVD_RUNDIR/netback.stderr" 2>/dev/null; then
+	fail "pvd-netback stderr is clean" "$(head -n 3 "$PVD_RUNDIR/netback.stderr")"
+fi
+finish
