@@ -8,7 +8,12 @@ command -v systemd-analyze >/dev/null || skip "systemd-analyze missing (systemd)
 command -v scdoc >/dev/null || skip "scdoc missing (scripts/deps.sh)"
 
 BUILD=$(dirname "$PVD_BIN")
-mk() { make -s -C "$PVD_REPO" BUILD="$BUILD" "$@" >"$PVD_RUNDIR/make.log" 2>&1; }
+# A make of its own (not the caller's jobserver), in the caller's build
+# (SAN=1 included: the objects are up to date, nothing is rebuilt).
+mk() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$PVD_REPO" \
+		BUILD="$BUILD" SAN="${SAN:-0}" "$@" >"$PVD_RUNDIR/make.log" 2>&1
+}
 files_under() { (cd "$1" && find . ! -type d | sort); }
 
 # 1. A staged install (DESTDIR), as a package build does it.
