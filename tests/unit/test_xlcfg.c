@@ -534,7 +534,7 @@ static void test_vif_errors(void **state)
 		{ "type=ioemu", "vif type 'ioemu' is not supported (only vif)" },
 		{ "backend=drv", "backend 'drv': only dom0 serves vifs" },
 		{ "script=a\tb", "bad script 'a?b'" },
-		{ "ip=", "bad ip ''" },
+		{ "ip=", "bad ip '' (want IPv4 or IPv6 addresses, blank separated)" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
