@@ -239,7 +239,8 @@ static int rx_drain(struct nb_queue *q, unsigned *done)
 			free(dequeue(q));
 			continue;
 		}
-		if (avail < slots_needed(b))
+		q->rx_need = slots_needed(b);
+		if (avail < q->rx_need)
 			return 1;
 		deliver(q, dequeue(q));
 		free(b);
@@ -257,14 +258,25 @@ static void rx_push(struct nb_queue *q)
 	nb_queue_notify(q, q->rx_port, notify);
 }
 
+/* Asks the guest for an event once it has posted as many buffers as
+ * the waiting frame needs (not at the next one: fewer would not do);
+ * true when they are there already. */
+static bool rx_arm(struct nb_queue *q)
+{
+	unsigned need = q->rx_need ? q->rx_need : 1;
+
+	q->rx.sring->req_event = q->rx.req_cons + need;
+	xen_mb();
+	return q->rx.sring->req_prod - q->rx.req_cons >= need;
+}
+
 static void rx_wait(struct nb_queue *q)
 {
 	struct nb_vif *v = q->v;
 	uint64_t waited = (hv_now_ns() - q->last_rx_ns) / 1000000u;
 	int more;
 
-	/* Ask the guest to kick us when it posts the next buffer. */
-	RING_FINAL_CHECK_FOR_REQUESTS(&q->rx, more);
+	more = rx_arm(q);
 	if (!v->cfg.feat.rx_notify)
 		stall_arm(q, NB_RX_POLL_MS);
 	else if (!q->stalled)
@@ -289,8 +301,12 @@ void nb_rx_kick(struct nb_queue *q)
 	if (q->stalled) {
 		if (rx_avail(q, &avail) < 0)
 			return;
-		if (avail < (q->rxq_head ? slots_needed(q->rxq_head) : 1))
+		/* As many as the frame that stalled needed (XSA-392). */
+		if (avail < q->rx_need) {
+			if (rx_arm(q))
+				evtimer_add(q->resume_ev, &budget_spent);
 			return;
+		}
 		carrier_on(q);
 	}
 	rc = rx_drain(q, &done);
@@ -319,7 +335,8 @@ void nb_rx_stall_check(struct nb_queue *q)
 	    hv_now_ns() - q->last_rx_ns >= (uint64_t)v->cfg.rx_stall_ms * 1000000u) {
 		if (rx_avail(q, &avail) < 0)
 			return;
-		if (avail < slots_needed(q->rxq_head)) {
+		q->rx_need = slots_needed(q->rxq_head);
+		if (avail < q->rx_need) {
 			carrier_off(q);
 			return;
 		}

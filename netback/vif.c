@@ -39,13 +39,17 @@ static void on_report(evutil_socket_t fd, short what, void *arg)
 void nb_vif_note(struct nb_vif *v, enum nb_vif_event ev, const char *why)
 {
 	static const struct timeval zero = { 0, 0 };
+	const unsigned on = 1u << NB_VIF_CARRIER_ON, off = 1u << NB_VIF_CARRIER_OFF;
 
+	/* Reported in the order FATAL, OFF, ON.  An ON not yet reported
+	 * followed by an OFF: the last report said OFF, nothing changed. */
+	if (ev == NB_VIF_CARRIER_OFF && (v->events & on) && !(v->events & off)) {
+		v->events &= ~on;
+		return;
+	}
 	v->events |= 1u << ev;
 	if (ev == NB_VIF_FATAL)
 		v->fatal_why = why;
-	/* An on/off pair not yet reported cancels out. */
-	if (ev == NB_VIF_CARRIER_ON && (v->events & (1u << NB_VIF_CARRIER_OFF)))
-		v->events &= ~(1u << NB_VIF_CARRIER_OFF | 1u << NB_VIF_CARRIER_ON);
 	evtimer_add(v->report_ev, &zero);
 }
 

@@ -120,6 +120,7 @@ struct nb_queue {
 	struct nb_rxbuf *rxq_head, **rxq_tail;
 	uint64_t last_rx_ns;              /* last frame given to the guest */
 	bool stalled;
+	unsigned rx_need;                 /* slots the waiting head frame needs */
 	struct nb_qstats st;
 };
 
