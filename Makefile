@@ -128,7 +128,8 @@ $(BUILD)/tests/bench/%: $(OBJ)/tests/bench/%.o $(LIBPVD)
 # "tools/pvguest"; main.c left out); without one it gets stored/.  common/
 # is always in; tests/harness/ (pvd-stored's in-memory connections) with
 # stored/.
-FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined \
+               $(shell pkg-config --cflags libnl-route-3.0)
 fuzz_dirs = $(or $(shell cat tests/fuzz/$(1).srcs 2>/dev/null),stored)
 fuzz_srcs = $(foreach d,$(call fuzz_dirs,$(1)),$(sort $(filter-out $(d)/main.c,$(wildcard $(d)/*.c))))
 fuzz_harness = $(if $(filter stored,$(call fuzz_dirs,$(1))),$(wildcard tests/harness/*.c))
