@@ -185,6 +185,12 @@ static void status_line(void *arg, char *buf, size_t len)
 	struct blk_xb_summary s;
 
 	blk_xenbus_summary(&b->xb, &s);
+	if (!s.store_up) {
+		snprintf(buf, len, "waiting for the store (%s); serving %u "
+			 "device(s) on", s.store_losses ? "lost" : "not there yet",
+			 s.devices);
+		return;
+	}
 	snprintf(buf, len, "serving %u device(s) (%u connected) for %u guest(s), "
 		 "%" PRIu64 " error answer(s)", s.devices, s.connected, s.guests,
 		 s.errors);
@@ -211,9 +217,9 @@ static void start(struct blkback *b)
 	}
 	if (blk_ctl_start(&b->ctl, b->base, b->o.ctl, stats_json, b) < 0)
 		fatal("cannot open the control socket %s", b->o.ctl);
+	/* Waits for the store if it is not there yet (xsconn.h). */
 	if (blk_xenbus_start(&b->xb, b->base, &b->loop, &b->o.xb) < 0)
-		fatal("cannot reach the store (XENSTORED_PATH=%s)",
-		      getenv("XENSTORED_PATH") ? getenv("XENSTORED_PATH") : "");
+		fatal("cannot set up the store connection");
 	if (daemon_signals_start(&b->sigs, b->base, on_term, on_hup, b) < 0)
 		fatal("cannot install signal handlers");
 	log_info("serving %s with the %s engine (hv %s)", b->xb.root,
@@ -235,7 +241,7 @@ int main(int argc, char **argv)
 		fatal("cannot create the event loop");
 	start(&b);
 	daemon_start(1, b.o.d.pidfile);
-	/* Connected to the store, watches registered, rings found: serving. */
+	/* Serving, or waiting for the store (STATUS= says which). */
 	if (pvd_notify_start(&b.notify, b.base, status_line, &b) < 0)
 		fatal("cannot start the systemd notifier");
 	pvd_notify_ready();

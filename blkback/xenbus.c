@@ -23,6 +23,12 @@
  * A restarted daemon finds devices whose backend is Connected: it maps
  * their rings again where the frontend left them (BACK_RING_ATTACH) and
  * serves them, without a state change the frontend would notice.
+ *
+ * The store may restart under us (common/xsconn.c): the rings are served
+ * on while it is away (the data path never needs it), nothing is decided
+ * from a read that failed because the connection did (a frontend is not
+ * "gone" because the store is), and once it is back every watch is set
+ * again and every device and frontend looked at anew (on_store_up).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -70,14 +76,29 @@ struct blk_xb_dev {
 
 /* ---------------------------------------------------------------- store */
 
+/* A read that failed for another reason than ENOENT may be the
+ * connection: xsconn_failed tells, and marks it down if so. */
 static char *xb_read(struct blk_xenbus *xb, xs_transaction_t t,
 		     const char *dir, const char *node)
 {
 	char path[PATH_LEN * 2];
 	unsigned len;
+	char *v;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	return xs_read(xb->xs, t, path, &len);
+	v = xs_read(xb->xc.xs, t, path, &len);
+	if (!v && errno != ENOENT)
+		xsconn_failed(&xb->xc, path);
+	return v;
+}
+
+static char **xb_dir(struct blk_xenbus *xb, const char *path, unsigned *n)
+{
+	char **v = xs_directory(xb->xc.xs, XBT_NULL, path, n);
+
+	if (!v && errno != ENOENT)
+		xsconn_failed(&xb->xc, path);
+	return v;
 }
 
 /* A decimal number in [0, max]: 0, -ENOENT, or -EINVAL. */
@@ -111,7 +132,7 @@ static bool xb_write(struct blk_xenbus *xb, xs_transaction_t t,
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(val))
 		return false;
-	return xs_write(xb->xs, t, path, val, (unsigned)n);
+	return xs_write(xb->xc.xs, t, path, val, (unsigned)n);
 }
 
 /* ---------------------------------------------------------------- log */
@@ -171,7 +192,7 @@ static int dev_txn(struct blk_xb_dev *d, bool (*fn)(struct blk_xb_dev *,
 	struct blk_xenbus *xb = d->xb;
 
 	for (int i = 0; i < TXN_RETRIES; i++) {
-		xs_transaction_t t = xs_transaction_start(xb->xs);
+		xs_transaction_t t = xs_transaction_start(xb->xc.xs);
 		char *st;
 		bool ok;
 
@@ -181,10 +202,10 @@ static int dev_txn(struct blk_xb_dev *d, bool (*fn)(struct blk_xb_dev *,
 		ok = st && fn(d, t, arg);
 		free(st);
 		if (!ok) {
-			xs_transaction_end(xb->xs, t, true);
+			xs_transaction_end(xb->xc.xs, t, true);
 			return -ENOENT;
 		}
-		if (xs_transaction_end(xb->xs, t, false))
+		if (xs_transaction_end(xb->xc.xs, t, false))
 			return 0;
 		if (errno != EAGAIN)
 			return -errno;
@@ -240,7 +261,7 @@ static void dev_fatal(struct blk_xb_dev *d, int err, const char *fmt, ...)
 	error_dir(d, path, sizeof(path) - 8);
 	strcat(path, "/error");
 	n = snprintf(val, sizeof(val), "%d %s", -err, msg);
-	if (n > 0 && !xs_write(d->xb->xs, XBT_NULL, path, val, (unsigned)n))
+	if (n > 0 && !xs_write(d->xb->xc.xs, XBT_NULL, path, val, (unsigned)n))
 		dev_warn(d, "cannot write %s", path);
 out:
 	dev_switch(d, XenbusStateClosing);
@@ -426,10 +447,10 @@ static void dev_free(struct blk_xb_dev *d)
 	if (*pp)
 		*pp = d->next;
 	if (d->watching)
-		xs_unwatch(d->xb->xs, d->fe_watch, d->token);
-	if (!d->xb->stopping) {
+		xsconn_unwatch(&d->xb->xc, d->fe_watch, d->token);
+	if (!d->xb->stopping && xsconn_up(&d->xb->xc)) {
 		error_dir(d, path, sizeof(path));
-		xs_rm(d->xb->xs, XBT_NULL, path);
+		xs_rm(d->xb->xc.xs, XBT_NULL, path);
 	}
 	blk_vbd_close(&d->vbd);
 	free(d->params);
@@ -444,11 +465,15 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 
 	if (d->released || d->gone || d->xb->stopping)
 		return;
-	if (blk_vbd_busy(&d->vbd)) {
-		d->reeval = true;
+	if (blk_vbd_busy(&d->vbd) || !xsconn_up(&d->xb->xc)) {
+		d->reeval = true;	/* once drained, or the store back */
 		return;
 	}
 	fe = fe_state(d);
+	if (!xsconn_up(&d->xb->xc)) {
+		d->reeval = true;	/* the read failed with the store */
+		return;
+	}
 	if (fe == XenbusStateUnknown && !d->fe_seen)
 		return;       /* not written yet */
 	d->fe_seen = true;
@@ -620,7 +645,7 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 	}
 	snprintf(d->token, sizeof(d->token), "fe/%u/%u", (unsigned)domid, devid);
 	snprintf(d->fe_watch, sizeof(d->fe_watch), "%s/state", d->fe);
-	d->watching = xs_watch(xb->xs, d->fe_watch, d->token);
+	d->watching = xsconn_watch(&xb->xc, d->fe_watch, d->token);
 	if (!d->watching)
 		dev_warn(d, "cannot watch %s", d->fe_watch);
 }
@@ -656,7 +681,7 @@ static bool parse_id(const char *s, uint64_t max, uint64_t *out)
 static void reconcile(struct blk_xenbus *xb)
 {
 	unsigned nd = 0;
-	char **doms = xs_directory(xb->xs, XBT_NULL, xb->root, &nd);
+	char **doms = xb_dir(xb, xb->root, &nd);
 	struct blk_xb_dev *d, *nx;
 
 	for (d = xb->devs; d; d = d->next)
@@ -670,7 +695,7 @@ static void reconcile(struct blk_xenbus *xb)
 		if (!parse_id(doms[i], DOMID_FIRST_RESERVED - 1, &domid))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", xb->root, doms[i]);
-		devs = xs_directory(xb->xs, XBT_NULL, path, &nv);
+		devs = xb_dir(xb, path, &nv);
 		for (unsigned j = 0; devs && j < nv; j++) {
 			if (!parse_id(devs[j], UINT32_MAX, &devid))
 				continue;
@@ -685,6 +710,8 @@ static void reconcile(struct blk_xenbus *xb)
 		free(devs);
 	}
 	free(doms);
+	if (!xsconn_up(&xb->xc))
+		return;		/* unread is not gone */
 	for (d = xb->devs; d; d = nx) {
 		nx = d->next;
 		if (!d->seen && !d->gone)
@@ -734,9 +761,9 @@ static void backend_event(struct blk_xenbus *xb, const char *path)
 		return;
 	}
 	if (!*node) {
-		char *v = xs_read(xb->xs, XBT_NULL, d->be, &(unsigned){ 0 });
+		char *v = xs_read(xb->xc.xs, XBT_NULL, d->be, &(unsigned){ 0 });
 
-		if (!v)
+		if (!v && !xsconn_failed(&xb->xc, d->be))
 			dev_gone(d);
 		free(v);
 	} else if (strcmp(node, "online") == 0 &&
@@ -745,31 +772,57 @@ static void backend_event(struct blk_xenbus *xb, const char *path)
 	}
 }
 
-static void on_xs(evutil_socket_t fd, short what, void *arg)
+static void on_xs_event(void *arg, const char *path, const char *token)
 {
 	struct blk_xenbus *xb = arg;
-	char **ev;
+	struct blk_xb_dev *d;
 
-	while ((ev = xs_check_watch(xb->xs)) != NULL) {
-		const char *path = ev[XS_WATCH_PATH];
-		const char *token = ev[XS_WATCH_TOKEN];
-
-		if (strcmp(token, "be") == 0) {
-			backend_event(xb, path);
-		} else if (strncmp(token, "fe/", 3) == 0) {
-			struct blk_xb_dev *d;
-
-			for (d = xb->devs; d; d = d->next)
-				if (!d->gone && strcmp(d->token, token) == 0)
-					break;
-			if (d)
-				dev_frontend_changed(d);
-		}
-		free(ev);
+	if (strcmp(token, "be") == 0) {
+		backend_event(xb, path);
+	} else if (strncmp(token, "fe/", 3) == 0) {
+		for (d = xb->devs; d; d = d->next)
+			if (!d->gone && strcmp(d->token, token) == 0)
+				break;
+		if (d)
+			dev_frontend_changed(d);
 	}
+}
+
+static void on_xs_batch_end(void *arg)
+{
+	struct blk_xenbus *xb = arg;
+
 	/* Store work may have started or stopped queues. */
 	blk_loop_run(xb->loop);
 }
+
+/* Connected (again): the backend watch fires once on its own; after a
+ * lost connection every device is looked at now, what changed while the
+ * store was away included (a device added or removed, a frontend that
+ * moved on). */
+static void on_store_up(void *arg, bool again)
+{
+	struct blk_xenbus *xb = arg;
+	struct blk_xb_dev *d, *nx;
+
+	if (!xsconn_watch(&xb->xc, xb->root, "be"))
+		log_err("cannot watch %s: %s", xb->root, strerror(errno));
+	if (!again)
+		return;
+	reconcile(xb);
+	for (d = xb->devs; d && xsconn_up(&xb->xc); d = nx) {
+		nx = d->next;
+		d->reeval = false;
+		dev_frontend_changed(d);
+	}
+	blk_loop_run(xb->loop);
+}
+
+static const struct xsconn_ops store_ops = {
+	.up = on_store_up,
+	.event = on_xs_event,
+	.batch_end = on_xs_batch_end,
+};
 
 static bool write_resized(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
 {
@@ -783,6 +836,8 @@ static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct blk_xenbus *xb = arg;
 
+	if (!xsconn_up(&xb->xc))
+		return;		/* sizes are written once it is back */
 	for (struct blk_xb_dev *d = xb->devs; d; d = d->next) {
 		int rc;
 
@@ -800,37 +855,35 @@ static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 int blk_xenbus_start(struct blk_xenbus *xb, struct event_base *base,
 		     struct blk_loop *loop, const struct blk_xb_opts *o)
 {
+	int rc;
+
 	memset(xb, 0, sizeof(*xb));
 	xb->base = base;
 	xb->loop = loop;
 	xb->o = *o;
 	snprintf(xb->root, sizeof(xb->root), "/local/domain/%u/backend/vbd",
 		 (unsigned)o->self);
-	xb->xs = xs_open(0);
-	if (!xb->xs) {
-		log_err("cannot connect to the store: %s", strerror(errno));
-		return -errno ? -errno : -EIO;
-	}
-	xb->xs_ev = event_new(base, xs_fileno(xb->xs), EV_READ | EV_PERSIST,
-			      on_xs, xb);
-	if (!xb->xs_ev || event_add(xb->xs_ev, NULL) < 0)
-		goto fail;
 	if (o->resize_ms) {
 		struct timeval tv = { o->resize_ms / 1000, o->resize_ms % 1000 * 1000 };
 
 		xb->resize_ev = event_new(base, -1, EV_PERSIST, on_resize_timer, xb);
-		if (!xb->resize_ev || event_add(xb->resize_ev, &tv) < 0)
+		if (!xb->resize_ev || event_add(xb->resize_ev, &tv) < 0) {
+			rc = -ENOMEM;
 			goto fail;
+		}
 	}
-	/* Fires once at once: the initial scan. */
-	if (!xs_watch(xb->xs, xb->root, "be")) {
-		log_err("cannot watch %s: %s", xb->root, strerror(errno));
+	/* Connects now or once the store is there; the backend watch (set
+	 * in on_store_up) fires once at once: the initial scan. */
+	rc = xsconn_start(&xb->xc, base, &store_ops, xb);
+	if (rc < 0)
 		goto fail;
-	}
 	return 0;
 fail:
-	blk_xenbus_stop(xb);
-	return -EIO;
+	if (xb->resize_ev)
+		event_free(xb->resize_ev);
+	xb->resize_ev = NULL;
+	xsconn_stop(&xb->xc);
+	return rc;
 }
 
 void blk_xenbus_stop(struct blk_xenbus *xb)
@@ -838,14 +891,12 @@ void blk_xenbus_stop(struct blk_xenbus *xb)
 	struct blk_xb_dev *d, *nx;
 	uint64_t end = hv_now_ns() + (uint64_t)STOP_WAIT_MS * 1000000u;
 
-	if (!xb->xs)
+	if (!xb->xc.base)
 		return;
 	xb->stopping = true;
 	if (xb->resize_ev)
 		event_free(xb->resize_ev);
-	if (xb->xs_ev)
-		event_free(xb->xs_ev);
-	xb->resize_ev = xb->xs_ev = NULL;
+	xb->resize_ev = NULL;
 	for (d = xb->devs; d; d = d->next) {
 		d->gone = true;
 		blk_vbd_disconnect(&d->vbd);
@@ -871,9 +922,7 @@ void blk_xenbus_stop(struct blk_xenbus *xb)
 		else
 			dev_free(d);
 	}
-	xs_unwatch(xb->xs, xb->root, "be");
-	xs_close(xb->xs);
-	xb->xs = NULL;
+	xsconn_stop(&xb->xc);
 }
 
 /* ---------------------------------------------------------------- stats */
@@ -947,7 +996,10 @@ void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
 		evbuffer_add(out, "]}", 2);
 		sep = ",";
 	}
-	evbuffer_add(out, "]}\n", 3);
+	evbuffer_add_printf(out, "],\"store\":{\"connected\":%s,\"connects\":%"
+			    PRIu64 ",\"losses\":%" PRIu64 "}}\n",
+			    xsconn_up(&xb->xc) ? "true" : "false",
+			    xb->xc.st.connects, xb->xc.st.losses);
 }
 
 /* For STATUS= (pvd_notify): devices, those connected, distinct guests,
@@ -958,6 +1010,8 @@ void blk_xenbus_summary(const struct blk_xenbus *xb, struct blk_xb_summary *s)
 	uint64_t seen[DOMID_FIRST_RESERVED / 64] = { 0 };
 
 	memset(s, 0, sizeof(*s));
+	s->store_up = xsconn_up(&xb->xc);
+	s->store_losses = xb->xc.st.losses;
 	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
 		struct blk_qstats sum;
 		unsigned w = d->domid / 64;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "pvd/hv.h"
+#include "pvd/xsconn.h"
 #include "backend.h"
 
 struct event_base;
@@ -33,13 +34,17 @@ struct blk_xenbus {
 	struct event_base *base;
 	struct blk_loop *loop;
 	struct blk_xb_opts o;
-	struct xs_handle *xs;
-	struct event *xs_ev, *resize_ev;
+	struct xsconn xc;             /* the store, kept across its restarts */
+	struct event *resize_ev;
 	char root[64];                /* /local/domain/<self>/backend/vbd */
 	struct blk_xb_dev *devs;
 	bool stopping;
 };
 
+/* Serves once the store answers (it waits for it, xsconn.h); after a lost
+ * connection the rings are served on, and the reconnection re-reads every
+ * device and frontend and acts on what changed.  -errno only when it
+ * cannot allocate. */
 int blk_xenbus_start(struct blk_xenbus *xb, struct event_base *base,
 		     struct blk_loop *loop, const struct blk_xb_opts *o);
 /* Stops serving: waits (bounded) for I/O in flight, unmaps every ring and
@@ -53,6 +58,8 @@ void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out);
 struct blk_xb_summary {
 	unsigned devices, connected, guests;
 	uint64_t errors;	/* answers other than OKAY, every device */
+	bool store_up;		/* connected to the store */
+	uint64_t store_losses;	/* connections to the store found dead */
 };
 void blk_xenbus_summary(const struct blk_xenbus *xb, struct blk_xb_summary *s);
 

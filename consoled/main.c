@@ -125,7 +125,9 @@ static void status_line(void *arg, char *buf, size_t len)
 {
 	struct main_ctx *m = arg;
 
-	snprintf(buf, len, "serving %u console(s)", tracker_nconsoles(m->tr));
+	snprintf(buf, len, "%sserving %u console(s)",
+		 tracker_store_up(m->tr) ? "" : "waiting for the store; ",
+		 tracker_nconsoles(m->tr));
 }
 
 /* Every console holds a few descriptors (pty master and slave, event
@@ -166,6 +168,7 @@ int main(int argc, char **argv)
 		fatal("cannot open the hypervisor layer: %s", strerror(-rc));
 	if (daemon_signals_start(&sigs, base, on_term, on_hup, &m) < 0)
 		fatal("cannot install signal handlers");
+	/* Waits for the store if it is not there yet (xsconn.h). */
 	rc = tracker_start(&m.cd, &tr);
 	if (rc < 0)
 		fatal("cannot follow the store: %s", strerror(-rc));

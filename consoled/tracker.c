@@ -25,6 +25,13 @@
  * deferred like an -EAGAIN, and one line says how many were when the
  * bucket reopens.  The lines and store writes a domain can cause are thus
  * bounded by its set-ups.
+ *
+ * The store may restart under us (common/xsconn.c): consoles are served
+ * on while it is away (their rings and ptys do not need it), nothing is
+ * torn down because a read failed with the connection, and once it is
+ * back the watches are set again and every domain is enumerated and
+ * scanned anew (on_store_up): a domain gone meanwhile is torn down, a new
+ * one served.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +48,7 @@
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
 #include "pvd/ring_util.h"
+#include "pvd/xsconn.h"
 #include "tracker.h"
 
 #define PATH_LEN 128
@@ -69,8 +77,7 @@ struct tdom {
 
 struct tracker {
 	struct consoled *cd;
-	struct xs_handle *xs;
-	struct event *xs_ev;
+	struct xsconn xc;		/* the store, kept across its restarts */
 	struct event *retry_ev;		/* armed only while a retry is due */
 	struct tdom **doms;		/* [DOMID_FIRST_RESERVED] */
 	domid_t *dirty;
@@ -105,32 +112,32 @@ int tracker_parse_domid(const char *s, unsigned *out)
 /* ---- the store ---- */
 
 /* An xs call failed: a missing node or a refusal is an answer; anything
- * else may be the connection.  Checks it with a request that cannot fail
- * on a healthy store, and ends the daemon if it does (systemd restarts
- * it, and a restart gets every console back). */
+ * else may be the connection (xsconn_failed probes it).  A lost
+ * connection is not the end: xsconn reconnects and on_store_up looks at
+ * everything again. */
 static bool store_lost(struct tracker *tr, const char *what)
 {
 	int err = errno;
-	char *p;
 
 	if (err == ENOENT || err == EACCES || err == EPERM)
 		return false;
-	p = xs_get_domain_path(tr->xs, 0);
-	if (p) {
-		free(p);
-		log_warn("store: %s: %s", what, strerror(err));
-		return false;
-	}
-	log_err("the store connection is lost (%s: %s): exiting", what,
-		strerror(err));
-	consoled_fail(tr->cd, 1);
-	return true;
+	if (xsconn_failed(&tr->xc, what))
+		return true;
+	log_warn("store: %s: %s", what, strerror(err));
+	return false;
+}
+
+/* Stop looking: the daemon stops or the store went away mid-way (what
+ * was not read is not "gone"). */
+static bool halted(const struct tracker *tr)
+{
+	return tr->cd->stopping || !xsconn_up(&tr->xc);
 }
 
 static char *xs_get(struct tracker *tr, const char *path)
 {
 	unsigned len;
-	char *v = xs_read(tr->xs, XBT_NULL, path, &len);
+	char *v = xs_read(tr->xc.xs, XBT_NULL, path, &len);
 
 	if (!v)
 		store_lost(tr, path);
@@ -180,20 +187,20 @@ static void tty_write(struct tracker *tr, struct tdom *d, struct slot *s)
 
 	tty_path(d, s, path, sizeof(path));
 	for (int i = 0; !ok && i < TTY_TXN_TRIES; i++) {
-		xs_transaction_t t = xs_transaction_start(tr->xs);
+		xs_transaction_t t = xs_transaction_start(tr->xc.xs);
 
 		if (t == XBT_NULL)
 			break;
-		ok = xs_write(tr->xs, t, path, tty, (unsigned)strlen(tty)) &&
-		     xs_set_permissions(tr->xs, t, path, perms, 2);
+		ok = xs_write(tr->xc.xs, t, path, tty, (unsigned)strlen(tty)) &&
+		     xs_set_permissions(tr->xc.xs, t, path, perms, 2);
 		if (!ok) {
 			int e = errno;
 
-			xs_transaction_end(tr->xs, t, true);
+			xs_transaction_end(tr->xc.xs, t, true);
 			errno = e;
 			break;
 		}
-		ok = xs_transaction_end(tr->xs, t, false);
+		ok = xs_transaction_end(tr->xc.xs, t, false);
 		if (!ok && errno != EAGAIN)
 			break;
 	}
@@ -211,16 +218,16 @@ static void tty_remove(struct tracker *tr, struct tdom *d, struct slot *s)
 	unsigned n = 1;
 	char **left;
 
-	if (tr->cd->stopping && tr->cd->exit_code)
+	if ((tr->cd->stopping && tr->cd->exit_code) || !xsconn_up(&tr->xc))
 		return;		/* the store is gone */
 	tty_path(d, s, path, sizeof(path));
-	xs_rm(tr->xs, XBT_NULL, path);
+	xs_rm(tr->xc.xs, XBT_NULL, path);
 	if (s->devid < 0)
 		return;
 	*strrchr(path, '/') = '\0';
-	left = xs_directory(tr->xs, XBT_NULL, path, &n);
+	left = xs_directory(tr->xc.xs, XBT_NULL, path, &n);
 	if (left && n == 0)
-		xs_rm(tr->xs, XBT_NULL, path);
+		xs_rm(tr->xc.xs, XBT_NULL, path);
 	free(left);
 }
 
@@ -236,9 +243,9 @@ static void log_base(struct tracker *tr, struct tdom *d, int devid, char *out,
 	bool ok = false;
 
 	snprintf(path, sizeof(path), "/local/domain/%u/name", (unsigned)d->domid);
-	perms = xs_get_permissions(tr->xs, XBT_NULL, path, &n);
+	perms = xs_get_permissions(tr->xc.xs, XBT_NULL, path, &n);
 	if (perms && n >= 1 && perms[0].id == 0) {
-		name = xs_read(tr->xs, XBT_NULL, path, &vlen);
+		name = xs_read(tr->xc.xs, XBT_NULL, path, &vlen);
 		ok = name && guestlog_sanitize(name, clean, sizeof(clean)) > 0;
 	} else if (perms) {
 		log_info("dom%u: %s is not owned by dom0: its log is named by domid",
@@ -289,7 +296,7 @@ static int slot_read(struct tracker *tr, const char *dir, unsigned long *ref,
 	v_type = v_port ? xs_get(tr, path) : NULL;
 	snprintf(path, sizeof(path), "%s/limit", dir);
 	v_limit = v_port ? xs_get(tr, path) : NULL;
-	if (tr->cd->stopping) {
+	if (halted(tr)) {
 		rc = -1;
 		goto out;
 	}
@@ -423,11 +430,11 @@ static void dom_scan(struct tracker *tr, struct tdom *d)
 	char **names;
 
 	slot_update(tr, d, &d->prim, -1);
-	if (tr->cd->stopping)
+	if (halted(tr))
 		return;
 	snprintf(path, sizeof(path), "/local/domain/%u/device/console",
 		 (unsigned)d->domid);
-	names = xs_directory(tr->xs, XBT_NULL, path, &n);
+	names = xs_directory(tr->xc.xs, XBT_NULL, path, &n);
 	if (!names) {
 		if (store_lost(tr, path))
 			return;
@@ -459,7 +466,7 @@ static void dom_scan(struct tracker *tr, struct tdom *d)
 		if (s->used && !keep)
 			slot_close(tr, d, s, false);
 	}
-	for (unsigned i = 0; i < nids && !tr->cd->stopping; i++) {
+	for (unsigned i = 0; i < nids && !halted(tr); i++) {
 		struct slot *s = NULL, *free_slot = NULL;
 
 		for (unsigned k = 0; k < CONSOLED_SECONDARY_MAX; k++) {
@@ -527,7 +534,7 @@ static void enumerate(struct tracker *tr, bool check_alive)
 	unsigned n = 0;
 	char **names;
 
-	names = xs_directory(tr->xs, XBT_NULL, "/local/domain", &n);
+	names = xs_directory(tr->xc.xs, XBT_NULL, "/local/domain", &n);
 	if (!names) {
 		if (store_lost(tr, "/local/domain"))
 			return;
@@ -540,7 +547,7 @@ static void enumerate(struct tracker *tr, bool check_alive)
 			present[id / 8] |= (unsigned char)(1u << (id % 8));
 	}
 	free(names);
-	for (size_t id = 1; id < nbits && !tr->cd->stopping; id++) {
+	for (size_t id = 1; id < nbits && !halted(tr); id++) {
 		struct tdom *d = tr->doms[id];
 		bool here = present[id / 8] & (1u << (id % 8));
 
@@ -566,13 +573,15 @@ static void enumerate(struct tracker *tr, bool check_alive)
 
 static void process(struct tracker *tr)
 {
+	if (!xsconn_up(&tr->xc))
+		return;		/* flags and dirty domains wait for it */
 	if (tr->need_enum) {
 		bool alive = tr->need_alive;
 
 		tr->need_enum = tr->need_alive = false;
 		enumerate(tr, alive);
 	}
-	for (unsigned i = 0; i < tr->ndirty && !tr->cd->stopping; i++) {
+	for (unsigned i = 0; i < tr->ndirty && !halted(tr); i++) {
 		struct tdom *d = tr->doms[tr->dirty[i]];
 
 		if (!d || !d->dirty)
@@ -580,6 +589,8 @@ static void process(struct tracker *tr)
 		d->dirty = false;
 		dom_scan(tr, d);
 	}
+	if (!xsconn_up(&tr->xc))
+		return;		/* lost mid-way: on_store_up rescans all */
 	tr->ndirty = 0;
 }
 
@@ -621,38 +632,53 @@ static void on_path(struct tracker *tr, const char *path)
 		mark_dirty(tr, tr->doms[domid]);	/* removed with its subtree */
 }
 
-static void on_xs(evutil_socket_t fd, short what, void *arg)
+static void on_xs_event(void *arg, const char *path, const char *token)
 {
 	struct tracker *tr = arg;
-	char **ev;
-	int err;
 
-	/* All of them: xs_check_watch may leave the fd unreadable while
-	 * events are still queued. */
-	for (;;) {
-		const char *token;
+	if (strcmp(token, "intro") == 0)
+		tr->need_enum = true;
+	else if (strcmp(token, "release") == 0)
+		tr->need_enum = tr->need_alive = true;
+	else if (strcmp(token, "top") == 0)
+		on_path(tr, path);
+}
 
-		ev = xs_check_watch(tr->xs);
-		if (!ev) {
-			err = errno;
-			break;
+static void on_xs_batch_end(void *arg)
+{
+	process(arg);
+}
+
+/* Connected (again): the watches (set here the first time, again by
+ * xsconn after) fire once on their own; after a lost connection every
+ * domain is enumerated (releases may have been missed) and scanned. */
+static void on_store_up(void *arg, bool again)
+{
+	struct tracker *tr = arg;
+
+	if (!xsconn_watch(&tr->xc, "@introduceDomain", "intro") ||
+	    !xsconn_watch(&tr->xc, "@releaseDomain", "release") ||
+	    !xsconn_watch(&tr->xc, "/local/domain", "top"))
+		log_err("cannot set the store watches: %s", strerror(errno));
+	tr->need_enum = true;
+	if (again) {
+		tr->need_alive = true;
+		tr->ndirty = 0;
+		for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
+			if (tr->doms[id])
+				tr->doms[id]->dirty = false;
+			if (tr->doms[id])
+				mark_dirty(tr, tr->doms[id]);
 		}
-		token = ev[XS_WATCH_TOKEN];
-		if (strcmp(token, "intro") == 0)
-			tr->need_enum = true;
-		else if (strcmp(token, "release") == 0)
-			tr->need_enum = tr->need_alive = true;
-		else if (strcmp(token, "top") == 0)
-			on_path(tr, ev[XS_WATCH_PATH]);
-		free(ev);
-	}
-	if (err != EAGAIN) {
-		log_err("the store connection is lost (%s): exiting", strerror(err));
-		consoled_fail(tr->cd, 1);
-		return;
 	}
 	process(tr);
 }
+
+static const struct xsconn_ops store_ops = {
+	.up = on_store_up,
+	.event = on_xs_event,
+	.batch_end = on_xs_batch_end,
+};
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
@@ -704,35 +730,19 @@ int tracker_start(struct consoled *cd, struct tracker **out)
 		rc = -ENOMEM;
 		goto fail;
 	}
-	tr->xs = xs_open(0);
-	if (!tr->xs) {
-		rc = errno ? -errno : -ECONNREFUSED;
-		log_err("cannot connect to the store (%s): %s",
-			getenv("XENSTORED_PATH") ? getenv("XENSTORED_PATH")
-						 : "libxenstore's default",
-			strerror(-rc));
-		goto fail;
-	}
-	if (!xs_watch(tr->xs, "@introduceDomain", "intro") ||
-	    !xs_watch(tr->xs, "@releaseDomain", "release") ||
-	    !xs_watch(tr->xs, "/local/domain", "top")) {
-		rc = -errno;
-		log_err("cannot set the store watches: %s", strerror(errno));
-		goto fail;
-	}
-	tr->xs_ev = event_new(cd->base, xs_fileno(tr->xs), EV_READ | EV_PERSIST,
-			      on_xs, tr);
 	tr->retry_ev = evtimer_new(cd->base, on_retry, tr);
-	if (!tr->xs_ev || !tr->retry_ev || event_add(tr->xs_ev, NULL) < 0) {
+	if (!tr->retry_ev) {
 		rc = -ENOMEM;
 		goto fail;
 	}
 	cd->tr = tr;
 	cd->on_broken = on_broken;
 	cd->on_broken_arg = tr;
-	/* Domains that run already (a restart): serve them now. */
-	tr->need_enum = true;
-	process(tr);
+	/* Serves the domains that run already (a restart) once connected:
+	 * now, or when the store comes (on_store_up). */
+	rc = xsconn_start(&tr->xc, cd->base, &store_ops, tr);
+	if (rc < 0)
+		goto fail;
 	*out = tr;
 	return 0;
 fail:
@@ -744,19 +754,18 @@ void tracker_stop(struct tracker *tr)
 {
 	if (!tr)
 		return;
-	if (tr->xs_ev)
-		event_free(tr->xs_ev);
 	if (tr->retry_ev)
 		event_free(tr->retry_ev);
-	tr->xs_ev = tr->retry_ev = NULL;
+	tr->retry_ev = NULL;
 	for (unsigned id = 1; tr->doms && id < DOMID_FIRST_RESERVED; id++)
 		if (tr->doms[id])
-			dom_free(tr, tr->doms[id], tr->xs && !tr->cd->exit_code);
+			dom_free(tr, tr->doms[id], xsconn_up(&tr->xc) &&
+				 !tr->cd->exit_code);
 	if (tr->cd->tr == tr) {
 		tr->cd->tr = NULL;
 		tr->cd->on_broken = NULL;
 	}
-	xs_close(tr->xs);
+	xsconn_stop(&tr->xc);
 	free(tr->doms);
 	free(tr->dirty);
 	free(tr);
@@ -775,6 +784,11 @@ void tracker_reopen_logs(struct tracker *tr)
 			if (d->sec[k].c)
 				console_reopen_log(d->sec[k].c);
 	}
+}
+
+bool tracker_store_up(const struct tracker *tr)
+{
+	return tr && xsconn_up(&tr->xc);
 }
 
 unsigned tracker_nconsoles(const struct tracker *tr)

@@ -22,14 +22,18 @@
 struct consoled;
 struct tracker;
 
-/* Connects to the store, sets the watches and serves every domain that
- * has a console already (a restart gets them back).  Undo with
- * tracker_stop (idempotent; NULL is fine). */
+/* Connects to the store (waiting for it if it is not there yet, and
+ * again after it restarts: include/pvd/xsconn.h), sets the watches and
+ * serves every domain that has a console already (a restart gets them
+ * back).  -errno only when it cannot allocate.  Undo with tracker_stop
+ * (idempotent; NULL is fine). */
 int tracker_start(struct consoled *cd, struct tracker **out);
 /* Closes every console (removing its tty node) and the store connection. */
 void tracker_stop(struct tracker *tr);
 /* SIGHUP: reopen every guest log. */
 void tracker_reopen_logs(struct tracker *tr);
+/* Connected to the store now. */
+bool tracker_store_up(const struct tracker *tr);
 /* Consoles currently served (not broken). */
 unsigned tracker_nconsoles(const struct tracker *tr);
 
