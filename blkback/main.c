@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 	/* Serving, or waiting for the store (STATUS= says which). */
 	if (pvd_notify_start(&b.notify, b.base, status_line, &b) < 0)
 		fatal("cannot start the systemd notifier");
-	pvd_notify_ready();
+	/* READY=1 comes once the store answers (blk_xenbus: on_store_up). */
 
 	event_base_dispatch(b.base);
 

@@ -45,6 +45,7 @@
 #include "pvd/log.h"
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
+#include "pvd/sdnotify.h"
 #include "loop.h"
 #include "vbd.h"
 #include "xbstate.h"
@@ -807,8 +808,10 @@ static void on_store_up(void *arg, bool again)
 
 	if (!xsconn_watch(&xb->xc, xb->root, "be"))
 		log_err("cannot watch %s: %s", xb->root, strerror(errno));
-	if (!again)
+	if (!again) {
+		pvd_notify_ready();	/* serving: connected, watching */
 		return;
+	}
 	reconcile(xb);
 	for (d = xb->devs; d && xsconn_up(&xb->xc); d = nx) {
 		nx = d->next;

@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 	m.tr = tr;
 	if (pvd_notify_start(&m.notify, base, status_line, &m) < 0)
 		fatal("cannot start the systemd notifier");
-	pvd_notify_ready();
+	/* READY=1 comes once the store answers (tracker: on_store_up). */
 
 	while (!m.cd.stopping)
 		event_base_loop(base, EVLOOP_ONCE);

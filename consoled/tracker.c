@@ -48,6 +48,7 @@
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
 #include "pvd/ring_util.h"
+#include "pvd/sdnotify.h"
 #include "pvd/xsconn.h"
 #include "tracker.h"
 
@@ -672,6 +673,8 @@ static void on_store_up(void *arg, bool again)
 		}
 	}
 	process(tr);
+	if (!again)
+		pvd_notify_ready();	/* serving: connected, watching */
 }
 
 static const struct xsconn_ops store_ops = {
