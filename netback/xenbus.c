@@ -4,13 +4,18 @@
  * xen_net_read_rate) and Xen's vif-bridge hotplug script:
  *
  *   probe: the toolstack made backend/vif/<domid>/<devid> (frontend,
- *     frontend-id, handle, mac, bridge, rate, ip, vifname, mtu); write
- *     the features and go InitWait (a missing handle: error + Closing);
+ *     frontend-id, handle, mac, bridge, rate, ip, vifname, mtu); make the
+ *     tap on its bridge (the hotplug script's job) and write
+ *     hotplug-status, write the features and go InitWait; a missing
+ *     handle, a bad mac/ip/name or a missing bridge: error node
+ *     (hotplug-status error for the tap) + Closing, nothing left;
  *   frontend Connected: read the queues, rings, event channels and
- *     features; make the tap, write hotplug-status, start the vif (vif.h)
- *     and go Connected; any failure: error node + Closing, no tap left;
- *   Closing/Closed/gone, or the domain dead (@releaseDomain): the vif
- *     stopped and the tap removed.
+ *     features; open the tap's queues with the negotiated offloads and
+ *     MTU, start the vif (vif.h) and go Connected; any failure: error
+ *     node + Closing, the tap removed;
+ *   frontend Closing/Closed: the vif stopped, the tap kept (Linux keeps
+ *     the vif netdev for a reconnect); Closed and offline, the directory
+ *     gone, or the domain dead (@releaseDomain): the tap removed.
  *
  * The frontend's nodes are the guest's: every value is parsed strictly
  * and a bad one closes only its device.  Lines about a device are
@@ -448,6 +453,32 @@ static int dev_make_tap(struct nb_xb_dev *d, struct nb_vif_cfg *c)
 	return 0;
 }
 
+/* The hotplug script's part, at probe as vif-bridge runs before the
+ * frontend connects: the tap made (one queue, persistent, no fd kept)
+ * and put on its bridge, then hotplug-status.  A missing bridge is
+ * refused here, so that the toolstack, which waits for InitWait, hears
+ * of it. */
+static int dev_prepare_tap(struct nb_xb_dev *d)
+{
+	struct nb_tap_cfg tc = {
+		.name = d->ifname, .nqueues = 1, .mtu = NB_MTU_DEFAULT,
+		.bridge = d->bridge, .create_bridge = d->xb->o.create_bridges,
+	};
+	char msg[200];
+	int rc = nb_tap_create(&d->tap, &tc, msg, sizeof(msg));
+
+	if (rc < 0) {
+		dev_txn(d, write_hotplug, "error");
+		dev_fatal(d, rc, "%s: %s", d->ifname, msg);
+		return rc;
+	}
+	nb_tap_close(&d->tap);
+	rc = dev_txn(d, write_hotplug, "connected");
+	if (rc < 0)
+		dev_warn(d, "writing hotplug-status: %s", strerror(-rc));
+	return 0;
+}
+
 /* Stops the vif and removes the tap (keep: only close its fds). */
 static void dev_disconnect(struct nb_xb_dev *d, bool keep_tap)
 {
@@ -499,7 +530,13 @@ static void dev_connect(struct nb_xb_dev *d, bool reattach)
 	struct nb_vif_cfg c;
 	int rc;
 
-	if (read_conn(d, &c) < 0 || dev_make_tap(d, &c) < 0)
+	if (read_conn(d, &c) < 0) {
+		/* Refused: the device is dead until the frontend starts
+		 * over, and its tap with it. */
+		nb_tap_remove_name(d->ifname);
+		return;
+	}
+	if (dev_make_tap(d, &c) < 0)
 		return;
 	c.reattach = reattach;
 	rc = dev_txn(d, write_hotplug, "connected");
@@ -544,8 +581,11 @@ static void dev_frontend_changed(struct nb_xb_dev *d)
 		dev_fatal(d, -EINVAL, "saw state %d at frontend", fe);
 		return;
 	}
+	/* The tap outlives a frontend's disconnect, as Linux's vif netdev
+	 * does (its bridge port stays for the frontend's return); it goes
+	 * with the device (REMOVE, the directory gone, a fatal error). */
 	if (act & NB_XB_DISCONNECT)
-		dev_disconnect(d, false);
+		dev_disconnect(d, true);
 	if (act & NB_XB_INITWAIT)
 		dev_switch(d, XenbusStateInitWait);
 	if (act & NB_XB_CONNECT)
@@ -554,8 +594,10 @@ static void dev_frontend_changed(struct nb_xb_dev *d)
 		dev_switch(d, XenbusStateClosing);
 	if (act & NB_XB_CLOSED)
 		dev_switch(d, XenbusStateClosed);
-	if (act & NB_XB_REMOVE)
+	if (act & NB_XB_REMOVE) {
 		dev_disconnect(d, false);
+		nb_tap_remove_name(d->ifname);
+	}
 }
 
 /* ---------------------------------------------------------------- probe */
@@ -727,6 +769,23 @@ static struct nb_xb_dev *dev_new(struct nb_xenbus *xb, domid_t domid,
 	return d;
 }
 
+/* What a probe does by the backend's state in the store.  A refusal
+ * (d->broken) is netback_probe failing: the frontend is not followed. */
+static void dev_start(struct nb_xb_dev *d, int st)
+{
+	d->broken = dev_read_config(d) < 0;
+	if (d->broken)
+		return;
+	dev_info(d, "%s for %s", d->ifname, d->fe);
+	if (st == XenbusStateConnected) {
+		dev_reattach(d);
+	} else if (st != XenbusStateClosing && st != XenbusStateClosed) {
+		d->broken = dev_prepare_tap(d) < 0;
+		if (!d->broken)
+			dev_offer(d);
+	}
+}
+
 static void dev_probe(struct nb_xenbus *xb, domid_t domid, unsigned devid)
 {
 	struct nb_xb_dev *d = dev_new(xb, domid, devid);
@@ -738,14 +797,7 @@ static void dev_probe(struct nb_xenbus *xb, domid_t domid, unsigned devid)
 	xb->devs = d;
 	xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st);
 	d->state = (int)st;
-	d->broken = dev_read_config(d) < 0;
-	if (!d->broken) {
-		dev_info(d, "%s for %s", d->ifname, d->fe);
-		if (st == XenbusStateConnected)
-			dev_reattach(d);
-		else if (st != XenbusStateClosing && st != XenbusStateClosed)
-			dev_offer(d);
-	}
+	dev_start(d, (int)st);
 	d->watching = xs_watch(xb->xs, d->fe_watch, d->token);
 	if (!d->watching)
 		dev_warn(d, "cannot watch %s", d->fe_watch);
@@ -774,15 +826,14 @@ static void dev_free(struct nb_xb_dev *d, bool keep_tap)
 /* The backend directory is gone, or the domain died. */
 static void dev_gone(struct nb_xb_dev *d, const char *why)
 {
-	bool had_tap = d->tap_open;
 	char name[IFNAMSIZ];
 
 	dev_info(d, "%s: %s removed", why, d->ifname);
 	memcpy(name, d->ifname, sizeof(name));
 	dev_free(d, false);
-	/* A tap a killed daemon left for a vif never re-attached. */
-	if (!had_tap)
-		nb_tap_remove_name(name);
+	/* Made at probe and kept without an fd, or left by a killed
+	 * daemon: persistent either way. */
+	nb_tap_remove_name(name);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -1015,20 +1066,23 @@ void nb_xenbus_stop(struct nb_xenbus *xb)
 /* Every field of struct nb_qstats, by its name. */
 static json_t *queue_json(const struct nb_vif *v, unsigned i)
 {
+	json_t *o = json_object();
 	struct nb_qstats s;
 
+	if (!o)
+		return NULL;
 	nb_vif_qstats(v, i, &s);
-#define F(x) #x, (json_int_t)s.x
-	return json_pack("{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI"
-			 " sI sI sI sI sI}",
-			 "index", (json_int_t)i,
-			 F(tx_packets), F(tx_bytes), F(tx_drops), F(tx_errors),
-			 F(rx_packets), F(rx_bytes), F(rx_drops), F(rx_errors),
-			 F(tx_ring_used), F(rx_ring_used), F(notify_sent),
-			 F(notify_suppressed), F(tx_credit_stalls), F(rx_stalls),
-			 F(tx_spoof_drops), F(tx_gso), F(rx_gso),
-			 F(tx_frag_overflow), F(rx_queue_len), F(rx_queue_max));
+#define F(x) json_object_set_new(o, #x, json_integer((json_int_t)s.x))
+	json_object_set_new(o, "index", json_integer(i));
+	F(tx_packets); F(tx_bytes); F(tx_drops); F(tx_errors);
+	F(rx_packets); F(rx_bytes); F(rx_drops); F(rx_errors);
+	F(tx_ring_used); F(rx_ring_used);
+	F(notify_sent); F(notify_suppressed);
+	F(tx_credit_stalls); F(rx_stalls); F(tx_spoof_drops);
+	F(tx_gso); F(rx_gso); F(tx_frag_overflow);
+	F(rx_queue_len); F(rx_queue_max);
 #undef F
+	return o;
 }
 
 static json_t *vif_json(const struct nb_xb_dev *d)

@@ -27,6 +27,11 @@ for f in feature-sg=1 feature-gso-tcpv4=1 feature-gso-tcpv6=1 \
 	 feature-ctrl-ring=1; do
 	expect_eq "backend writes ${f%%=*}" "${f#*=}" "$(xs read "$NB_BE/1/0/${f%%=*}" 2>/dev/null)"
 done
+# The hotplug script's part, done at probe: the tap on its bridge, up,
+# with Xen's backend MAC, and hotplug-status.
+expect_eq "hotplug-status connected at probe" connected "$(xs read "$NB_BE/1/0/hotplug-status" 2>/dev/null)"
+expect_eq "tap vif1.0 on nbbr0, up, fe:ff:ff:ff:ff:ff, mtu 1500" "nbbr0 UP fe:ff:ff:ff:ff:ff 1500" \
+	"$(ip -j link show dev vif1.0 2>/dev/null | jq -r '.[0] | "\(.master) \(if (.flags | index("UP")) then "UP" else "down" end) \(.address) \(.mtu)"')"
 
 # refused DOM NAME WANT [front NODE=VALUE...] -- [backend NODE=VALUE...]:
 # the frontend connects; the backend goes Closing with WANT in its error
@@ -52,8 +57,6 @@ refused() {
 	vif_rm "$dom" 0
 }
 
-refused 10 "missing bridge" "bridge nosuchbr does not exist" -- bridge=nosuchbr
-expect_eq "missing bridge: no bridge made" 1 "$(link_exists nosuchbr; echo $?)"
 refused 11 "zero queues" "guest requested 0 queues" multi-queue-num-queues=0
 refused 12 "more queues than offered" "guest requested too many queues" multi-queue-num-queues=5
 refused 13 "queue count not a number" "guest requested invalid queues" multi-queue-num-queues=2x
@@ -64,12 +67,17 @@ refused 17 "ring reference not a number" "ring-ref" tx-ring-ref=abc
 refused 18 "ctrl ring without its event channel" "event-channel-ctrl" ctrl-ring-ref=3
 refused 19 "rings it cannot map" "mapping"
 
-# A missing bridge also says so in hotplug-status.
+# A missing bridge is refused at probe (the toolstack waits only for
+# InitWait), also in hotplug-status, and no tap or bridge is left.
 vif_add 20 0 bridge=nosuchbr
-wait_node "$NB_BE/20/0/state" 2
-front_connect 20 0
 wait_node "$NB_BE/20/0/state" 5
+expect_eq "missing bridge: Closing at probe" 5 "$(xs read "$NB_BE/20/0/state" 2>/dev/null)"
 expect_eq "missing bridge: hotplug-status error" error "$(xs read "$NB_BE/20/0/hotplug-status" 2>/dev/null)"
+[[ "$(error_node 20 0)" == *"bridge nosuchbr does not exist"* ]] &&
+	pass "missing bridge: error node names it" || fail "missing bridge: error node names it" "$(error_node 20 0)"
+expect_eq "missing bridge: no tap, no bridge made" "1 1" \
+	"$(link_exists vif20.0; echo -n "$? "; link_exists nosuchbr; echo $?)"
+expect_eq "missing bridge: no InitWait afterwards" 5 "$(xs write /local/domain/20/device/vif/0/state 1; sleep 0.2; xs read "$NB_BE/20/0/state")"
 vif_rm 20 0
 
 # Refused at probe: the toolstack's nodes.
@@ -104,6 +112,17 @@ expect_eq "ping" pong "$(netback_ctl ping)"
 expect_eq "help" '{"commands":["stats","ping","help"]}' "$(netback_ctl help)"
 expect_eq "unknown command" '{"error":"unknown command"}' "$(netback_ctl nonsense)"
 
+# Detach: the tap goes with the backend directory.
+vif_add 31 0 bridge=nbbr0
+wait_node "$NB_BE/31/0/state" 2
+expect_eq "a second vif's tap exists" 0 "$(link_exists vif31.0; echo $?)"
+vif_rm 31 0
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+	link_exists vif31.0 || break
+	sleep 0.05
+done
+expect_eq "detach removes the tap" 1 "$(link_exists vif31.0; echo $?)"
+
 # A tap a killed daemon left behind goes with its vif's detach.
 ip tuntap add dev vif30.0 mode tap multi_queue vnet_hdr || die "cannot make a tap"
 vif_add 30 0 bridge=nbbr0
@@ -125,6 +144,51 @@ done
 expect_eq "after kill -9 and restart: the vif served again" "vif1.0 2 25000" \
 	"$(netback_ctl stats | jq -r '.vifs[] | "\(.name) \(.state) \(.rate_bytes)"')"
 expect_eq "after restart: InitWait kept" 2 "$(xs read "$NB_BE/1/0/state")"
+expect_eq "after restart: the tap still on its bridge" nbbr0 \
+	"$(ip -j link show dev vif1.0 2>/dev/null | jq -r '.[0].master')"
+
+# ---- a real guest (pvguest's netfront, created by pvctl): Connected,
+# the queues in stats, kill -9 and re-attach without re-negotiation.
+PVCTL=$PVD_BIN/pvctl
+if [ -x "$PVCTL" ] && [ -x "$PVD_BIN/pvguest" ]; then
+	cleanup_guest() {
+		[ -n "${GDOM:-}" ] && timeout -k 2 30 "$PVCTL" destroy "$GDOM" >/dev/null 2>&1
+	}
+	trap 'rc=$?; cleanup_guest; (exit $rc); _pvd_cleanup' EXIT
+	chmod 755 "$PVD_RUNDIR"
+	printf 'name = "g1"\nmemory = 32\nvif = [ "bridge=nbbr0,mac=00:16:3e:00:00:07" ]\n' >"$PVD_RUNDIR/g1.cfg"
+	GDOM=$(timeout -k 2 60 "$PVCTL" create "$PVD_RUNDIR/g1.cfg") || die "pvctl create failed"
+	GFE=/local/domain/$GDOM/device/vif/0
+	wait_node "$NB_BE/$GDOM/0/state" 4
+	expect_eq "a real netfront: Connected" 4 "$(xs read "$NB_BE/$GDOM/0/state")"
+	nq=$(xs read "$GFE/multi-queue-num-queues" 2>/dev/null || echo 1)
+	st=$(netback_ctl stats)
+	expect_eq "stats: one entry per negotiated queue, every nb_qstats field" \
+		"$nq $(seq 0 $((nq - 1)) | tr '\n' ' ')notify_sent,notify_suppressed,rx_bytes,rx_drops,rx_errors,rx_gso,rx_packets,rx_queue_len,rx_queue_max,rx_ring_used,rx_stalls,tx_bytes,tx_credit_stalls,tx_drops,tx_errors,tx_frag_overflow,tx_gso,tx_packets,tx_ring_used,tx_spoof_drops" \
+		"$(jq -r --arg d "$GDOM" '.vifs[] | select(.domid == ($d | tonumber)) | "\(.queues | length) \([.queues[].index] | map(tostring) | join(" ")) \(.queues[0] | del(.index) | keys | join(","))"' <<<"$st")"
+	expect_eq "the tap has one queue per ring" "numqueues $nq" \
+		"$(ip -d link show dev "vif$GDOM.0" | grep -o "numqueues [0-9]*")"
+	refs=$(xs read "$GFE/tx-ring-ref" "$GFE/queue-0/tx-ring-ref" 2>/dev/null)
+	netback_kill9
+	netback_start --max-queues 4
+	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+		[ "$(netback_ctl stats | jq --arg d "$GDOM" '.vifs[] | select(.domid == ($d | tonumber)) | .queues | length')" = "$nq" ] && break
+		sleep 0.05
+	done
+	expect_eq "kill -9, restart: re-attached, both ends still Connected, same rings" \
+		"$nq 4 4 $refs" \
+		"$(netback_ctl stats | jq --arg d "$GDOM" '.vifs[] | select(.domid == ($d | tonumber)) | .queues | length') $(xs read "$NB_BE/$GDOM/0/state") $(xs read "$GFE/state") $(xs read "$GFE/tx-ring-ref" "$GFE/queue-0/tx-ring-ref" 2>/dev/null)"
+	grep -q "re-attached" "$NETBACK_LOG" && pass "the log says re-attached" || fail "the log says re-attached"
+	expect_ok "pvctl destroy" timeout -k 2 60 "$PVCTL" destroy "$GDOM"
+	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+		link_exists "vif$GDOM.0" || break
+		sleep 0.05
+	done
+	expect_eq "the guest destroyed: its tap is gone" 1 "$(link_exists "vif$GDOM.0"; echo $?)"
+	GDOM=
+else
+	log "pvctl or pvguest not built: the real-guest part is left out"
+fi
 
 netback_stop
 expect_eq "pvd-netback exits 0 on SIGTERM" 0 "$NETBACK_EXIT"
