@@ -56,6 +56,7 @@ struct nguest {
 	struct nb_vif_cfg cfg;
 	struct nb_vif *vif;
 	int fatal, off, on;          /* callbacks seen */
+	char why[80];                /* the last callback's reason */
 	bool in_start;               /* a callback from inside nb_vif_start */
 };
 
@@ -72,6 +73,7 @@ static void ncb(struct nb_vif *v, int event, const char *why, void *arg)
 	struct nguest *g = arg;
 
 	assert_false(g->in_start);
+	snprintf(g->why, sizeof(g->why), "%s", why);
 	if (event == NB_VIF_FATAL)
 		g->fatal++;
 	else if (event == NB_VIF_CARRIER_OFF)

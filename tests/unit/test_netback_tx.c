@@ -151,7 +151,7 @@ static void test_csum6_udp(void **state)
 
 enum bad { PAST_RING, CHAIN_PAST_PROD, TOO_MANY, CROSS_PAGE, CROSS_PAGE_FRAG,
 	   EXTRA_TYPE0, EXTRA_TYPE_MAX, GSO_SIZE0, GSO_TYPE, EXTRA_MISSING,
-	   EXTRA_FOREVER };
+	   EXTRA_FOREVER, EXTRA_TOO_LONG };
 
 static void bad_chain(struct nguest *g, enum bad b)
 {
@@ -193,6 +193,13 @@ static void bad_chain(struct nguest *g, enum bad b)
 	case EXTRA_MISSING:
 		ntx(g, 0, 0, 0, 60, NETTXF_extra_info);
 		break;
+	case EXTRA_TOO_LONG:
+		/* Five extras for four types: a chain that ends, too late. */
+		ntx(g, 0, 0, 0, 60, NETTXF_extra_info);
+		for (int i = 0; i < 5; i++)
+			nextra(g, 0, XEN_NETIF_EXTRA_TYPE_MCAST_ADD,
+			       i < 4 ? XEN_NETIF_EXTRA_FLAG_MORE : 0);
+		break;
 	case EXTRA_FOREVER:
 		ntx(g, 0, 0, 0, 60, NETTXF_extra_info);
 		for (int i = 0; i < 40; i++)
@@ -201,6 +208,15 @@ static void bad_chain(struct nguest *g, enum bad b)
 		break;
 	}
 }
+
+static const char *const bad_why[] = {
+	[PAST_RING] = "past the ring", [CHAIN_PAST_PROD] = "producer",
+	[TOO_MANY] = "too many slots", [CROSS_PAGE] = "crosses its page",
+	[CROSS_PAGE_FRAG] = "crosses its page", [EXTRA_TYPE0] = "extra-info type",
+	[EXTRA_TYPE_MAX] = "extra-info type", [GSO_SIZE0] = "GSO size",
+	[GSO_TYPE] = "GSO type", [EXTRA_MISSING] = "missing extra",
+	[EXTRA_FOREVER] = "never ends", [EXTRA_TOO_LONG] = "never ends",
+};
 
 static void fatal_case(void **state, enum bad b)
 {
@@ -213,6 +229,7 @@ static void fatal_case(void **state, enum bad b)
 	struct virtio_net_hdr h;
 
 	assert_true(NWAIT(f, g->fatal == 1));
+	assert_non_null(strstr(g->why, bad_why[b]));
 	/* Nothing reached the tap; more requests are never looked at. */
 	assert_int_equal(ntap_recv(g, 0, &h, got, sizeof(got)), 0);
 	good_frame(f, &f->g[1], 0, 100);
@@ -236,6 +253,7 @@ static void test_fatal_gso_size0(void **s) { fatal_case(s, GSO_SIZE0); }
 static void test_fatal_gso_type(void **s) { fatal_case(s, GSO_TYPE); }
 static void test_fatal_extra_missing(void **s) { fatal_case(s, EXTRA_MISSING); }
 static void test_fatal_extra_forever(void **s) { fatal_case(s, EXTRA_FOREVER); }
+static void test_fatal_extra_too_long(void **s) { fatal_case(s, EXTRA_TOO_LONG); }
 
 /* ---- dropped: every slot NETIF_RSP_ERROR, the next frame passes ---- */
 
@@ -447,7 +465,7 @@ int main(void)
 		T(test_fatal_cross_page_frag), T(test_fatal_extra_type0),
 		T(test_fatal_extra_type_max), T(test_fatal_gso_size0),
 		T(test_fatal_gso_type), T(test_fatal_extra_missing),
-		T(test_fatal_extra_forever),
+		T(test_fatal_extra_forever), T(test_fatal_extra_too_long),
 		T(test_drop_slots), T(test_drop_frag_big), T(test_drop_short),
 		T(test_drop_bad_grant), T(test_drop_revoked), T(test_drop_foreign),
 		T(test_max_slots_pass), T(test_zero_len_frags), T(test_credit),
