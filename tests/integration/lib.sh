@@ -191,6 +191,17 @@ xs() {
 	timeout -k 2 "$XS_TIMEOUT" "xenstore-$c" "$@"
 }
 
+# guest_exec DOMID CMD...: runs CMD in guest DOMID's network namespace
+# (and its user namespace when pvguest dropped root), from dom0 as root.
+guest_exec() {
+	local pid ns=(-n)
+	pid=$(cat "$PVD_RUNDIR/guests/dom$1/pid") || return 1
+	shift
+	[ "$(readlink "/proc/$pid/ns/user")" = "$(readlink /proc/self/ns/user)" ] ||
+		ns=(-U -n --preserve-credentials)
+	timeout -k 2 "$XS_TIMEOUT" nsenter -t "$pid" "${ns[@]}" -- "$@"
+}
+
 # stored_start [ARGS...]: starts pvd-stored -f on $STORED_SOCK and waits
 # (bounded) for its pidfile, which it writes once the socket listens.
 # STORED_HV (default none) is its --hv: tests that introduce made-up
