@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <jansson.h>
 
 #include "pvd/daemon.h"
 #include "pvd/log.h"
@@ -46,6 +47,18 @@ static bool is_cmd(const char *line, size_t n, const char *cmd)
 	return n == strlen(cmd) && memcmp(line, cmd, n) == 0;
 }
 
+void blk_ctl_put_json(struct evbuffer *out, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (s)
+		evbuffer_add_printf(out, "%s\n", s);
+	else
+		evbuffer_add_printf(out, "{\"error\":\"out of memory\"}\n");
+	free(s);
+	json_decref(j);
+}
+
 static void answer(struct blk_ctl *c, const char *line, size_t n,
 		   struct evbuffer *out)
 {
@@ -54,9 +67,10 @@ static void answer(struct blk_ctl *c, const char *line, size_t n,
 	else if (is_cmd(line, n, "ping"))
 		evbuffer_add_printf(out, "pong\n");
 	else if (is_cmd(line, n, "help"))
-		evbuffer_add_printf(out, "{\"commands\":[\"stats\",\"ping\",\"help\"]}\n");
+		blk_ctl_put_json(out, json_pack("{s:[sss]}", "commands", "stats",
+						"ping", "help"));
 	else
-		evbuffer_add_printf(out, "{\"error\":\"unknown command\"}\n");
+		blk_ctl_put_json(out, json_pack("{s:s}", "error", "unknown command"));
 }
 
 int blk_ctl_serve(struct blk_ctl *c, struct evbuffer *in, struct evbuffer *out)

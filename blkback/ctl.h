@@ -19,6 +19,7 @@ struct event_base;
 struct evbuffer;
 struct evconnlistener;
 struct bufferevent;
+struct json_t;
 
 #define BLK_CTL_CONN_MAX 64
 #define BLK_CTL_LINE_MAX 256
@@ -52,5 +53,10 @@ void blk_ctl_stop(struct blk_ctl *c);
  * taken); -EMSGSIZE when what is left in is already longer than a line
  * may be (the caller then drops the client). */
 int blk_ctl_serve(struct blk_ctl *c, struct evbuffer *in, struct evbuffer *out);
+
+/* Appends j (taken: its reference is dropped) as one line of compact
+ * JSON, json_dumps's escaping; NULL or a failure to encode is
+ * {"error":"out of memory"}.  Every answer but "pong" goes through it. */
+void blk_ctl_put_json(struct evbuffer *out, struct json_t *j);
 
 #endif

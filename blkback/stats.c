@@ -1,7 +1,11 @@
-#include <inttypes.h>
+/* Statistics of a queue and of a disk (see stats.h), and their JSON for
+ * the control socket, built with jansson as every daemon's answers are:
+ * one escaping rule (json_dumps) everywhere. */
+#include <errno.h>
+#include <limits.h>
 #include <stddef.h>
-
-#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "stats.h"
 
@@ -51,24 +55,51 @@ void blk_stats_add(struct blk_qstats *sum, const struct blk_qstats *add)
 		sum->batch[i] += add->batch[i];
 }
 
-static void json_array(struct evbuffer *out, const char *name,
-		       const uint64_t *v, unsigned n)
+json_t *blk_json_u64(uint64_t v)
 {
-	evbuffer_add_printf(out, ",\"%s\":[", name);
-	for (unsigned i = 0; i < n; i++)
-		evbuffer_add_printf(out, "%s%" PRIu64, i ? "," : "", v[i]);
-	evbuffer_add(out, "]", 1);
+	return json_integer(v > (uint64_t)LLONG_MAX ? LLONG_MAX : (json_int_t)v);
 }
 
-void blk_stats_json(struct evbuffer *out, const struct blk_qstats *st)
+json_t *blk_json_str(const char *s)
 {
-	const char *sep = "";
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j || !s)
+		return j;
+	/* Not UTF-8 (json_string checks): keep ASCII, the rest is '?'. */
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (char *c = copy; *c; c++)
+		if ((unsigned char)*c >= 0x80)
+			*c = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+static json_t *u64_array(const uint64_t *v, unsigned n)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && i < n; i++)
+		if (json_array_append_new(a, blk_json_u64(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+int blk_stats_json(json_t *o, const struct blk_qstats *st)
+{
+	int rc = 0;
 
 #define PUT(name, is_max) \
-	evbuffer_add_printf(out, "%s\"" #name "\":%" PRIu64, sep, st->name); \
-	sep = ",";
+	rc |= json_object_set_new(o, #name, blk_json_u64(st->name));
 	BLK_COUNTERS(PUT)
 #undef PUT
-	json_array(out, "lat_us_log2", st->lat, BLK_LAT_BUCKETS);
-	json_array(out, "batch_log2", st->batch, BLK_BATCH_BUCKETS);
+	rc |= json_object_set_new(o, "lat_us_log2", u64_array(st->lat, BLK_LAT_BUCKETS));
+	rc |= json_object_set_new(o, "batch_log2", u64_array(st->batch, BLK_BATCH_BUCKETS));
+	return rc ? -ENOMEM : 0;
 }

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-struct evbuffer;
+#include <jansson.h>
 
 /* Latency buckets: [0, 1 us), [1, 2), [2, 4), ... [2^(N-2) us, inf). */
 #define BLK_LAT_BUCKETS 24
@@ -39,7 +39,15 @@ void blk_stats_latency(struct blk_qstats *st, uint64_t ns);
 void blk_stats_batch(struct blk_qstats *st, unsigned n);
 /* sum += add, counter by counter (maxima taken). */
 void blk_stats_add(struct blk_qstats *sum, const struct blk_qstats *add);
-/* Appends the counters as JSON members ("name":value,...), no braces. */
-void blk_stats_json(struct evbuffer *out, const struct blk_qstats *st);
+/* Sets every counter as a member of the object o, in output order, then
+ * lat_us_log2 and batch_log2.  0, or -ENOMEM (o then partly filled). */
+int blk_stats_json(json_t *o, const struct blk_qstats *st);
+/* A counter as a JSON integer: jansson's are signed 64-bit, so a value
+ * past 2^63-1 is written as 2^63-1.  NULL: out of memory. */
+json_t *blk_json_u64(uint64_t v);
+/* A string as JSON; one that is not UTF-8 (jansson refuses it, and what
+ * a store node holds need not be text) has its non-ASCII bytes written
+ * as '?'.  NULL: out of memory. */
+json_t *blk_json_str(const char *s);
 
 #endif

@@ -46,6 +46,7 @@
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
 #include "pvd/sdnotify.h"
+#include "ctl.h"
 #include "loop.h"
 #include "vbd.h"
 #include "xbstate.h"
@@ -930,79 +931,82 @@ void blk_xenbus_stop(struct blk_xenbus *xb)
 
 /* ---------------------------------------------------------------- stats */
 
-static void json_str(struct evbuffer *out, const char *s)
+/* The "stats" answer, built with jansson (blk_ctl_put_json: one line,
+ * json_dumps's escaping; members in the order they are set, which jansson
+ * keeps).  The shape is stable: docs/architecture.md "Control sockets". */
+static json_t *queue_json(const struct blk_queue *q)
 {
-	evbuffer_add(out, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	/* The guest's producer, read once. */
+	unsigned pending = (unsigned)(q->ring.sring->req_prod - q->ring.req_cons);
+	json_t *o = json_pack("{sI sI sI sI sI sb}", "index", (json_int_t)q->index,
+			      "ring_pages", (json_int_t)q->nr_pages,
+			      "ring_size", (json_int_t)q->nslots,
+			      "inflight", (json_int_t)q->inflight,
+			      "unconsumed", (json_int_t)(pending <= q->nslots ? pending : q->nslots),
+			      "halted", (int)q->halted);
 
-		if (c == '"' || c == '\\')
-			evbuffer_add_printf(out, "\\%c", c);
-		else if (c < 0x20)
-			evbuffer_add_printf(out, "\\u%04x", c);
-		else
-			evbuffer_add(out, s, 1);
+	if (o && blk_stats_json(o, &q->st) < 0) {
+		json_decref(o);
+		return NULL;
 	}
-	evbuffer_add(out, "\"", 1);
+	return o;
 }
 
-static void queue_json(struct evbuffer *out, const struct blk_queue *q)
+static json_t *dev_json(const struct blk_xb_dev *d)
 {
-	evbuffer_add_printf(out,
-		"{\"index\":%u,\"ring_pages\":%u,\"ring_size\":%u,"
-		"\"inflight\":%u,\"unconsumed\":%u,\"halted\":%s,",
-		q->index, q->nr_pages, q->nslots, q->inflight,
-		(unsigned)(q->ring.sring->req_prod - q->ring.req_cons) <= q->nslots ?
-			(unsigned)(q->ring.sring->req_prod - q->ring.req_cons) : q->nslots,
-		q->halted ? "true" : "false");
-	blk_stats_json(out, &q->st);
-	evbuffer_add(out, "}", 1);
+	const struct blk_vbd *v = &d->vbd;
+	struct blk_qstats sum;
+	unsigned inflight = 0;
+	json_t *o, *qs = json_array();
+	int rc = !qs;
+
+	for (unsigned i = 0; i < v->nqueues; i++)
+		inflight += v->q[i]->inflight;
+	o = json_pack("{sI sI si ss sb so so ss so sb sI sI}",
+		      "domid", (json_int_t)d->domid, "devid", (json_int_t)d->devid,
+		      "state", d->state, "state_name", xb_state_name(d->state),
+		      "watching", (int)d->watching, "params", blk_json_str(d->params),
+		      "type", blk_json_str(d->type ? d->type : ""),
+		      "backend", v->open ? v->disk.ops->name : "none",
+		      "sectors", blk_json_u64(v->disk.lim.sectors),
+		      "readonly", (int)d->readonly, "queues", (json_int_t)v->nqueues,
+		      "inflight", (json_int_t)inflight);
+	blk_vbd_stats(v, &sum);
+	rc = rc || !o || blk_stats_json(o, &sum) < 0;
+	for (unsigned i = 0; !rc && i < v->nqueues; i++)
+		rc = json_array_append_new(qs, queue_json(v->q[i]));
+	if (!rc)
+		rc = json_object_set(o, "queue", qs);
+	json_decref(qs);
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
 {
-	const char *sep = "";
+	json_t *devs = json_array();
+	int rc = !devs;
 
-	evbuffer_add_printf(out, "{\"engine\":\"%s\",\"loop\":{\"rounds\":%" PRIu64
-			    ",\"spins_won\":%" PRIu64 ",\"sleeps\":%" PRIu64
-			    ",\"slices\":%" PRIu64 "},\"devices\":[",
-			    xb->o.ops->name, xb->loop->rounds, xb->loop->spins_won,
-			    xb->loop->sleeps, xb->loop->slices);
-	for (struct blk_xb_dev *d = xb->devs; d; d = d->next) {
-		const struct blk_vbd *v = &d->vbd;
-		struct blk_qstats sum;
-		unsigned inflight = 0;
-
-		for (unsigned i = 0; i < v->nqueues; i++)
-			inflight += v->q[i]->inflight;
-		evbuffer_add_printf(out, "%s{\"domid\":%u,\"devid\":%u,\"state\":%d,"
-				    "\"state_name\":\"%s\",\"watching\":%s,\"params\":",
-				    sep, (unsigned)d->domid, d->devid, d->state,
-				    xb_state_name(d->state),
-				    d->watching ? "true" : "false");
-		json_str(out, d->params);
-		evbuffer_add(out, ",\"type\":", 8);
-		json_str(out, d->type ? d->type : "");
-		evbuffer_add_printf(out, ",\"backend\":\"%s\",\"sectors\":%" PRIu64
-				    ",\"readonly\":%s,\"queues\":%u,\"inflight\":%u,",
-				    v->open ? v->disk.ops->name : "none",
-				    v->disk.lim.sectors, d->readonly ? "true" : "false",
-				    v->nqueues, inflight);
-		blk_vbd_stats(v, &sum);
-		blk_stats_json(out, &sum);
-		evbuffer_add(out, ",\"queue\":[", 10);
-		for (unsigned i = 0; i < v->nqueues; i++) {
-			if (i)
-				evbuffer_add(out, ",", 1);
-			queue_json(out, v->q[i]);
-		}
-		evbuffer_add(out, "]}", 2);
-		sep = ",";
+	for (struct blk_xb_dev *d = xb->devs; !rc && d; d = d->next)
+		rc = json_array_append_new(devs, dev_json(d));
+	if (rc) {
+		json_decref(devs);
+		blk_ctl_put_json(out, NULL);
+		return;
 	}
-	evbuffer_add_printf(out, "],\"store\":{\"connected\":%s,\"connects\":%"
-			    PRIu64 ",\"losses\":%" PRIu64 "}}\n",
-			    xsconn_up(&xb->xc) ? "true" : "false",
-			    xb->xc.st.connects, xb->xc.st.losses);
+	blk_ctl_put_json(out, json_pack("{ss s{sosososo} so s{sbsoso}}",
+		"engine", xb->o.ops->name,
+		"loop", "rounds", blk_json_u64(xb->loop->rounds),
+		"spins_won", blk_json_u64(xb->loop->spins_won),
+		"sleeps", blk_json_u64(xb->loop->sleeps),
+		"slices", blk_json_u64(xb->loop->slices),
+		"devices", devs,
+		"store", "connected", (int)xsconn_up(&xb->xc),
+		"connects", blk_json_u64(xb->xc.st.connects),
+		"losses", blk_json_u64(xb->xc.st.losses)));
 }
 
 /* For STATUS= (pvd_notify): devices, those connected, distinct guests,

@@ -1,8 +1,9 @@
-/* pvctl's JSON reader and writer (tools/pvctl/json.c) and pvd-blkback's
- * statistics as pvctl reads them (tools/pvctl/blkstat.c): valid and
- * hostile documents, bounds, the rates between two samples, latency
- * quantiles from the log2 histogram, and vdev names against xlcfg's
- * encoding. */
+/* pvctl's JSON reading over jansson (tools/pvctl/json.c), and
+ * pvd-blkback's and pvd-netback's statistics as pvctl reads them
+ * (tools/pvctl/blkstat.c, nicstat.c): valid and hostile documents,
+ * missing members, huge numbers, bounds, the rates between two samples,
+ * latency quantiles from the log2 histogram, and vdev names against
+ * xlcfg's encoding. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,11 +16,13 @@
 
 #include "../../tools/pvctl/blkstat.h"
 #include "../../tools/pvctl/json.h"
+#include "../../tools/pvctl/nicstat.h"
 #include "../../tools/pvctl/xlcfg.h"
 
 struct fix {
-	struct json *j;
+	json_t *j;
 	struct blkstat s, s2;
+	struct nicstat n, n2;
 	char err[200];
 };
 
@@ -37,43 +40,21 @@ static int teardown(void **state)
 {
 	struct fix *f = *state;
 
-	json_free(f->j);
+	json_decref(f->j);
 	blkstat_free(&f->s);
 	blkstat_free(&f->s2);
+	nicstat_free(&f->n);
+	nicstat_free(&f->n2);
 	free(f);
 	return 0;
 }
 
 static int parse(struct fix *f, const char *text)
 {
-	json_free(f->j);
+	json_decref(f->j);
 	f->j = NULL;
 	f->err[0] = '\0';
-	return json_parse(text, strlen(text), &f->j, f->err, sizeof(f->err));
-}
-
-/* The compact form of what was parsed. */
-static char *written(const struct json *j)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-
-	assert_non_null(m);
-	json_write(m, j);
-	fclose(m);
-	return buf;
-}
-
-static void roundtrip(struct fix *f, const char *in, const char *want)
-{
-	char *out;
-
-	if (parse(f, in) != 0)
-		fail_msg("'%s' did not parse: %s", in, f->err);
-	out = written(f->j);
-	assert_string_equal(out, want);
-	free(out);
+	return pvctl_json_parse(text, strlen(text), &f->j, f->err, sizeof(f->err));
 }
 
 static void bad(struct fix *f, const char *in, const char *why)
@@ -88,95 +69,83 @@ static void bad(struct fix *f, const char *in, const char *why)
 		fail_msg("'%s': error '%s' lacks '%s'", in, f->err, why);
 }
 
-static void test_json_values(void **state)
+/* What pvctl_json_print writes for what was parsed. */
+static void printed(struct fix *f, const char *in, const char *want)
 {
-	struct fix *f = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
 
-	roundtrip(f, " {\"a\" : [1, 2 ,3], \"b\":{}, \"c\":[] ,\"d\":null} ",
-		  "{\"a\":[1,2,3],\"b\":{},\"c\":[],\"d\":null}");
-	roundtrip(f, "[true,false,null]", "[true,false,null]");
-	roundtrip(f, "18446744073709551615", "18446744073709551615");
-	assert_true(f->j->is_u64);
-	assert_true(f->j->u == UINT64_MAX);
-	roundtrip(f, "18446744073709551616", "1.8446744073709552e+19");
-	assert_false(f->j->is_u64);
-	roundtrip(f, "-3", "-3");
-	assert_false(f->j->is_u64);
-	roundtrip(f, "0.5e1", "5");
-	roundtrip(f, "\"a\\\"b\\\\c\\/\\n\\t\\u0041\\u00e9\\ud83d\\ude00\"",
-		  "\"a\\\"b\\\\c/\\u000a\\u0009A\xc3\xa9\xf0\x9f\x98\x80\"");
-	roundtrip(f, "\"\x7f\"", "\"\\u007f\"");
+	if (parse(f, in) != 0)
+		fail_msg("'%s' did not parse: %s", in, f->err);
+	m = open_memstream(&buf, &len);
+	assert_non_null(m);
+	assert_int_equal(pvctl_json_print(m, f->j), 0);
+	fclose(m);
+	assert_string_equal(buf, want);
+	free(buf);
 }
 
-static void test_json_lookup(void **state)
+/* Counters are integers 0..2^63-1, exactly; other values are not. */
+static void test_json_values(void **state)
 {
 	struct fix *f = *state;
 	uint64_t v = 0;
 	bool b = false;
 
-	assert_int_equal(parse(f, "{\"n\":7,\"s\":\"x\",\"b\":true,\"f\":1.5,\"n\":8}"), 0);
-	assert_true(json_get_u64(f->j, "n", &v));
-	assert_int_equal(v, 7);         /* the first of a repeated member */
-	assert_false(json_get_u64(f->j, "f", &v));
-	assert_false(json_get_u64(f->j, "s", &v));
-	assert_false(json_get_u64(f->j, "none", &v));
-	assert_string_equal(json_get_str(f->j, "s"), "x");
-	assert_null(json_get_str(f->j, "n"));
-	assert_true(json_get_bool(f->j, "b", &b));
+	assert_int_equal(parse(f, " {\"n\":7,\"s\":\"x\",\"b\":true,\"f\":1.5,\"neg\":-3,"
+			       "\"max\":9223372036854775807} "), 0);
+	assert_true(pvctl_json_u64(f->j, "n", &v));
+	assert_int_equal(v, 7);
+	assert_true(pvctl_json_u64(f->j, "max", &v));
+	assert_true(v == 9223372036854775807ull);
+	assert_false(pvctl_json_u64(f->j, "f", &v));
+	assert_false(pvctl_json_u64(f->j, "neg", &v));
+	assert_false(pvctl_json_u64(f->j, "s", &v));
+	assert_false(pvctl_json_u64(f->j, "none", &v));
+	assert_string_equal(pvctl_json_str(f->j, "s"), "x");
+	assert_null(pvctl_json_str(f->j, "n"));
+	assert_true(pvctl_json_bool(f->j, "b", &b));
 	assert_true(b);
-	assert_null(json_get(f->j->child, "n"));     /* not an object */
-	assert_int_equal(f->j->n, 5);
+	assert_false(pvctl_json_bool(f->j, "n", &b));
+	assert_false(pvctl_json_u64(json_object_get(f->j, "s"), "n", &v)); /* not an object */
+	assert_int_equal(json_integer_value(pvctl_json_counter(5)), 5);
+	json_decref(pvctl_json_counter(0));
+}
+
+/* One escaping rule: jansson's, whatever the input's. */
+static void test_json_print(void **state)
+{
+	struct fix *f = *state;
+
+	printed(f, " {\"a\" : [1, 2 ,3], \"b\":{}, \"c\":[] ,\"d\":null} ",
+		"{\"a\":[1,2,3],\"b\":{},\"c\":[],\"d\":null}\n");
+	printed(f, "[\"a\\\"b\\\\c\\/\\n\\t\\u0041\\u00e9\\ud83d\\ude00\\u001f\"]",
+		"[\"a\\\"b\\\\c/\\n\\tA\xc3\xa9\xf0\x9f\x98\x80\\u001F\"]\n");
+	printed(f, "[0.1,2.5e3]", "[0.1,2500.0]\n");
 }
 
 static void test_json_bad(void **state)
 {
 	struct fix *f = *state;
-	char deep[200];
 	int rc;
 
-	bad(f, "", "unexpected end");
-	bad(f, "   ", "unexpected end");
-	bad(f, "{", "expected a member name");
-	bad(f, "{\"a\"}", "expected ':'");
-	bad(f, "{\"a\":1,}", "expected a member name");
-	bad(f, "[1,]", "unexpected character ']'");
-	bad(f, "[1 2]", "expected ',' or ']'");
-	bad(f, "{\"a\":1 \"b\":2}", "expected ',' or '}'");
-	bad(f, "01", "trailing data");
-	bad(f, "1.", "bad number");
-	bad(f, "1e", "bad number");
-	bad(f, "-", "bad number");
-	bad(f, "+1", "unexpected character '+'");
-	bad(f, "tru", "unexpected character 't'");
-	bad(f, "nul", "unexpected character 'n'");
-	bad(f, "\"abc", "unterminated string");
-	bad(f, "\"abc\\", "unterminated string");
-	bad(f, "\"a\nb\"", "control character");
-	bad(f, "\"\\x\"", "bad escape");
-	bad(f, "\"\\u12\"", "bad \\u escape");
-	bad(f, "\"\\u0000\"", "NUL in a string");
-	bad(f, "\"\\ud800\"", "unpaired surrogate");
-	bad(f, "\"\\udc00\"", "unpaired surrogate");
-	bad(f, "\"\\ud800\\u0041\"", "unpaired surrogate");
-	bad(f, "{} {}", "trailing data");
-	bad(f, "[1]\x01", "trailing data");
-	/* A byte that is not text, in the middle: offset given. */
-	bad(f, "[1,\x01]", "offset 3");
-	/* Nesting: JSON_DEPTH_MAX levels pass, one more does not. */
-	memset(deep, '[', JSON_DEPTH_MAX);
-	memset(deep + JSON_DEPTH_MAX, ']', JSON_DEPTH_MAX);
-	deep[2 * JSON_DEPTH_MAX] = '\0';
-	assert_int_equal(parse(f, deep), 0);
-	memset(deep, '[', JSON_DEPTH_MAX + 1);
-	memset(deep + JSON_DEPTH_MAX + 1, ']', JSON_DEPTH_MAX + 1);
-	deep[2 * JSON_DEPTH_MAX + 2] = '\0';
-	bad(f, deep, "nested more than");
-	/* A NUL inside the given length is not the end. */
-	json_free(f->j);
-	f->j = NULL;
-	rc = json_parse("[1]\0[2]", 7, &f->j, f->err, sizeof(f->err));
+	bad(f, "", "offset 0");
+	bad(f, "{", "end of file");
+	bad(f, "{\"a\"}", "':' expected");
+	bad(f, "[1,]", "unexpected token");
+	bad(f, "[1 2]", "']' expected");
+	bad(f, "{\"n\":1,\"n\":2}", "duplicate object key");
+	bad(f, "[18446744073709551615]", "too big integer");
+	bad(f, "[\"\\u0000\"]", "\\u0000 is not allowed");
+	bad(f, "[\"\\ud800\"]", "invalid Unicode");
+	bad(f, "[\"\xff\"]", "unable to decode byte 0xff");
+	bad(f, "{} {}", "end of file expected");
+	bad(f, "[1]\x01", "end of file expected");
+	rc = pvctl_json_parse("[1]\0[2]", 7, &f->j, f->err, sizeof(f->err));
 	assert_int_equal(rc, -EINVAL);
-	rc = json_parse("[]", (size_t)JSON_TEXT_MAX + 1, &f->j, f->err, sizeof(f->err));
+	assert_null(f->j);
+	rc = pvctl_json_parse("[]", (size_t)JSON_TEXT_MAX + 1, &f->j, f->err, sizeof(f->err));
 	assert_int_equal(rc, -E2BIG);
 }
 
@@ -200,9 +169,9 @@ static void test_json_exhaustive(void **state)
 					if (c < na)
 						in[len++] = alpha[c];
 				}
-				json_free(f->j);
+				json_decref(f->j);
 				f->j = NULL;
-				(void)json_parse(in, len, &f->j, f->err, sizeof(f->err));
+				(void)pvctl_json_parse(in, len, &f->j, f->err, sizeof(f->err));
 			}
 }
 
@@ -296,7 +265,8 @@ static void test_blkstat_bad(void **state)
 	blk_bad(f, "{\"devices\":[{\"domid\":1,\"devid\":4294967296}]}", "without a valid");
 	blk_bad(f, "{\"devices\":[{\"domid\":-1,\"devid\":1}]}", "without a valid");
 	blk_bad(f, "{\"devices\":[1]}", "without a valid");
-	blk_bad(f, "{\"devices\":[", "unexpected end");
+	blk_bad(f, "{\"devices\":[", "end of file");
+	blk_bad(f, "{\"devices\":[],\"devices\":[]}", "duplicate");
 }
 
 /* Hostile but well-formed: wrong types and too many rings and buckets
@@ -428,17 +398,210 @@ static void test_fmt_us(void **state)
 	assert_string_equal(buf, "2.0s");
 }
 
+/* What pvd-netback says (netback/xenbus.c nb_xenbus_stats): one vif,
+ * two queues. */
+static const char *nicdoc(uint64_t rx_pkts, uint64_t tx_bytes)
+{
+	static char buf[4096];
+	static const char q[] =
+		"{\"index\":%u,\"tx_packets\":10,\"tx_bytes\":%llu,\"tx_drops\":1,"
+		"\"tx_errors\":2,\"rx_packets\":%llu,\"rx_bytes\":3000,\"rx_drops\":3,"
+		"\"rx_errors\":4,\"tx_ring_used\":5,\"rx_ring_used\":6,\"notify_sent\":7,"
+		"\"notify_suppressed\":8,\"tx_credit_stalls\":9,\"rx_stalls\":1,"
+		"\"tx_spoof_drops\":2,\"tx_gso\":0,\"rx_gso\":0,\"tx_frag_overflow\":0,"
+		"\"rx_queue_len\":11,\"rx_queue_max\":512}";
+	char q0[1024], q1[1024];
+
+	snprintf(q0, sizeof(q0), q, 0u, (unsigned long long)tx_bytes,
+		 (unsigned long long)rx_pkts);
+	snprintf(q1, sizeof(q1), q, 1u, (unsigned long long)tx_bytes,
+		 (unsigned long long)rx_pkts);
+	snprintf(buf, sizeof(buf),
+		 "{\"vifs\":[{\"domid\":3,\"devid\":0,\"name\":\"vif3.0\",\"state\":4,"
+		 "\"mac\":\"00:16:3e:00:00:01\",\"bridge\":\"br0\",\"mtu\":1500,"
+		 "\"carrier\":true,\"rate_bytes\":12500,\"rate_usec\":20000,"
+		 "\"queues\":[%s,%s]}]}", q0, q1);
+	return buf;
+}
+
+static void test_nicstat_parse(void **state)
+{
+	struct fix *f = *state;
+	const char *t = nicdoc(100, 5000);
+	const struct nicstat_vif *v;
+
+	assert_int_equal(nicstat_parse(t, strlen(t), &f->n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->n.nvifs, 1);
+	v = nicstat_find_vif(&f->n, 3, 0);
+	assert_non_null(v);
+	assert_null(nicstat_find_vif(&f->n, 3, 1));
+	assert_string_equal(v->name, "vif3.0");
+	assert_string_equal(v->mac, "00:16:3e:00:00:01");
+	assert_string_equal(v->bridge, "br0");
+	assert_int_equal(v->state, 4);
+	assert_int_equal(v->mtu, 1500);
+	assert_true(v->carrier);
+	assert_int_equal(v->rate_bytes, 12500);
+	assert_int_equal(v->rate_usec, 20000);
+	assert_int_equal(v->nqueues, 2);
+	assert_int_equal(v->queues[1].index, 1);
+	assert_int_equal(v->queues[1].rx_queue_len, 11);
+	assert_int_equal(v->queues[0].c.rx_packets, 100);
+	/* The vif is its queues summed. */
+	assert_int_equal(v->c.rx_packets, 200);
+	assert_int_equal(v->c.tx_bytes, 10000);
+	assert_int_equal(v->c.tx_packets, 20);
+	assert_int_equal(v->c.rx_bytes, 6000);
+	assert_int_equal(v->c.tx_drops, 2);
+	assert_int_equal(v->c.rx_errors, 8);
+	assert_int_equal(v->c.tx_spoof_drops, 4);
+	nicstat_free(&f->n);
+	nicstat_free(&f->n);    /* idempotent */
+	t = "{\"vifs\":[]}";
+	assert_int_equal(nicstat_parse(t, strlen(t), &f->n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->n.nvifs, 0);
+}
+
+/* Members missing or of the wrong type read as 0, "" or false. */
+static void test_nicstat_missing(void **state)
+{
+	struct fix *f = *state;
+	const char *t = "{\"vifs\":[{\"domid\":1,\"devid\":2,\"name\":7,\"carrier\":\"yes\","
+			"\"queues\":[{\"index\":0,\"rx_packets\":-4,\"tx_packets\":1.5},"
+			"7,{\"rx_bytes\":9}]},{\"domid\":2,\"devid\":0,\"queues\":{}}]}";
+	const struct nicstat_vif *v;
+
+	assert_int_equal(nicstat_parse(t, strlen(t), &f->n, f->err, sizeof(f->err)), 0);
+	v = nicstat_find_vif(&f->n, 1, 2);
+	assert_non_null(v);
+	assert_string_equal(v->name, "");
+	assert_string_equal(v->mac, "");
+	assert_string_equal(v->bridge, "");
+	assert_false(v->carrier);
+	assert_int_equal(v->mtu, 0);
+	assert_int_equal(v->nqueues, 2);        /* the 7 skipped */
+	assert_int_equal(v->c.rx_packets, 0);
+	assert_int_equal(v->c.tx_packets, 0);
+	assert_int_equal(v->c.rx_bytes, 9);
+	v = nicstat_find_vif(&f->n, 2, 0);
+	assert_non_null(v);
+	assert_int_equal(v->nqueues, 0);
+	assert_null(v->queues);
+}
+
+static void nic_bad(struct fix *f, const char *t, const char *why)
+{
+	int rc = nicstat_parse(t, strlen(t), &f->n, f->err, sizeof(f->err));
+
+	assert_int_not_equal(rc, 0);
+	assert_null(f->n.doc);
+	assert_null(f->n.vifs);
+	assert_int_equal(f->n.nvifs, 0);
+	if (!strstr(f->err, why))
+		fail_msg("'%s': error '%s' lacks '%s'", t, f->err, why);
+}
+
+static void test_nicstat_garbage(void **state)
+{
+	struct fix *f = *state;
+
+	nic_bad(f, "", "offset 0");
+	nic_bad(f, "pong", "expected near 'pong'");
+	nic_bad(f, "{\"vifs\":[", "end of file");
+	nic_bad(f, "[]", "not a JSON object");
+	nic_bad(f, "{\"error\":\"unknown command\"}", "pvd-netback answered: unknown command");
+	nic_bad(f, "{}", "no vifs array");
+	nic_bad(f, "{\"vifs\":{}}", "no vifs array");
+	nic_bad(f, "{\"vifs\":[7]}", "without a valid domid");
+	nic_bad(f, "{\"vifs\":[{\"domid\":1,\"devid\":0},{\"devid\":1}]}", "without a valid");
+	nic_bad(f, "{\"vifs\":[{\"domid\":65536,\"devid\":0}]}", "without a valid");
+	nic_bad(f, "{\"vifs\":[{\"domid\":1,\"devid\":-1}]}", "without a valid");
+	nic_bad(f, "{\"vifs\":[],\"vifs\":[]}", "duplicate");
+}
+
+/* 2^63-1 is read exactly and sums saturate; past it, the answer fails
+ * as a whole (jansson's integers are 64-bit signed). */
+static void test_nicstat_huge(void **state)
+{
+	struct fix *f = *state;
+	const char *t = nicdoc(9223372036854775807ull, 9223372036854775807ull);
+	const struct nicstat_vif *v;
+	struct nicstat_rate r;
+	size_t cap = 64 * 1024, n = 0;
+	char *big;
+
+	assert_int_equal(nicstat_parse(t, strlen(t), &f->n, f->err, sizeof(f->err)), 0);
+	v = &f->n.vifs[0];
+	assert_true(v->queues[0].c.rx_packets == 9223372036854775807ull);
+	assert_true(v->c.rx_packets == 18446744073709551614ull);
+	nicstat_free(&f->n);
+	t = "{\"vifs\":[{\"domid\":1,\"devid\":0,\"queues\":["
+	    "{\"rx_packets\":9223372036854775807},{\"rx_packets\":9223372036854775807},"
+	    "{\"rx_packets\":9223372036854775807}]}]}";
+	assert_int_equal(nicstat_parse(t, strlen(t), &f->n, f->err, sizeof(f->err)), 0);
+	assert_true(f->n.vifs[0].c.rx_packets == UINT64_MAX);   /* saturated */
+	nicstat_rate(NULL, &f->n.vifs[0].c, 1.0, &r);
+	assert_true(r.rx_pps > 1e19);
+	nic_bad(f, "{\"vifs\":[{\"domid\":1,\"devid\":0,\"queues\":[{\"rx_packets\":"
+		   "9223372036854775808}]}]}", "too big integer");
+	/* More queues than kept: bounded. */
+	big = malloc(cap);
+	assert_non_null(big);
+	n += (size_t)snprintf(big + n, cap - n, "{\"vifs\":[{\"domid\":1,\"devid\":0,\"queues\":[");
+	for (int i = 0; i < 200; i++)
+		n += (size_t)snprintf(big + n, cap - n, "%s{\"index\":%d,\"tx_packets\":1}",
+				      i ? "," : "", i);
+	snprintf(big + n, cap - n, "]}]}");
+	assert_int_equal(nicstat_parse(big, strlen(big), &f->n, f->err, sizeof(f->err)), 0);
+	free(big);
+	assert_int_equal(f->n.vifs[0].nqueues, NICSTAT_QUEUES_MAX);
+	assert_int_equal(f->n.vifs[0].c.tx_packets, NICSTAT_QUEUES_MAX);
+}
+
+static void test_nicstat_rate(void **state)
+{
+	struct fix *f = *state;
+	const char *t = nicdoc(100, 5000);
+	struct nicstat_rate r;
+	char buf[32];
+
+	assert_int_equal(nicstat_parse(t, strlen(t), &f->n, f->err, sizeof(f->err)), 0);
+	t = nicdoc(150, 7500);
+	assert_int_equal(nicstat_parse(t, strlen(t), &f->n2, f->err, sizeof(f->err)), 0);
+	nicstat_rate(&f->n.vifs[0].c, &f->n2.vifs[0].c, 0.5, &r);
+	assert_true(r.rx_pps == 200);           /* 2 queues x 50 in 0.5 s */
+	assert_true(r.tx_mbps == 0.01);         /* 2 x 2500 bytes in 0.5 s */
+	assert_true(r.tx_pps == 0);
+	assert_int_equal(r.drops, 0);
+	/* A counter that went back: a vif connected anew, from zero. */
+	nicstat_rate(&f->n2.vifs[0].c, &f->n.vifs[0].c, 1.0, &r);
+	assert_true(r.rx_pps == 200);
+	assert_int_equal(r.drops, 8);
+	assert_int_equal(r.errors, 12);
+	nicstat_fmt_limit(12500, 20000, buf, sizeof(buf));
+	assert_string_equal(buf, "5Mb/s");
+	nicstat_fmt_limit(0, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "-");
+	nicstat_fmt_limit(125, 1000000, buf, sizeof(buf));
+	assert_string_equal(buf, "1Kb/s");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_json_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_json_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_print, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_exhaustive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blkstat_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blkstat_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blkstat_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blkstat_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nicstat_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nicstat_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nicstat_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nicstat_huge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nicstat_rate, setup, teardown),
 		cmocka_unit_test(test_quantile),
 		cmocka_unit_test(test_vdev_names),
 		cmocka_unit_test(test_fmt_us),

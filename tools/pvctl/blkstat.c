@@ -16,25 +16,25 @@ static void seterr(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
-static unsigned u32_of(const struct json *o, const char *key)
+static unsigned u32_of(const json_t *o, const char *key)
 {
 	uint64_t v = 0;
 
-	json_get_u64(o, key, &v);
+	pvctl_json_u64(o, key, &v);
 	return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
 }
 
-static uint64_t u64_of(const struct json *o, const char *key)
+static uint64_t u64_of(const json_t *o, const char *key)
 {
 	uint64_t v = 0;
 
-	json_get_u64(o, key, &v);
+	pvctl_json_u64(o, key, &v);
 	return v;
 }
 
-static const char *str_of(const struct json *o, const char *key)
+static const char *str_of(const json_t *o, const char *key)
 {
-	const char *s = json_get_str(o, key);
+	const char *s = pvctl_json_str(o, key);
 
 	return s ? s : "";
 }
@@ -69,66 +69,70 @@ static const struct field ring_u32[] = {
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
-static void get_u64s(const struct json *o, void *base, const struct field *f, size_t n)
+static void get_u64s(const json_t *o, void *base, const struct field *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		*(uint64_t *)((char *)base + f[i].off) = u64_of(o, f[i].key);
 }
 
-static void get_u32s(const struct json *o, void *base, const struct field *f, size_t n)
+static void get_u32s(const json_t *o, void *base, const struct field *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		*(unsigned *)((char *)base + f[i].off) = u32_of(o, f[i].key);
 }
 
-static void ctr_of(const struct json *o, struct blkstat_ctr *c)
+static void ctr_of(const json_t *o, struct blkstat_ctr *c)
 {
-	const struct json *lat = json_get(o, "lat_us_log2");
+	const json_t *lat = json_object_get(o, "lat_us_log2");
+	size_t nb = json_array_size(lat);       /* 0 when not an array */
 
 	memset(c, 0, sizeof(*c));
 	get_u64s(o, c, ctr_u64, NFIELDS(ctr_u64));
 	c->errors = u64_of(o, "err_bad_req") + u64_of(o, "err_grant") +
 		    u64_of(o, "err_io") + u64_of(o, "err_dup_id");
-	if (lat && lat->type == JSON_ARR) {
-		for (const struct json *b = lat->child; b && c->nlat < BLKSTAT_LAT_MAX;
-		     b = b->next)
-			c->lat[c->nlat++] = b->type == JSON_NUM && b->is_u64 ? b->u : 0;
+	for (size_t i = 0; i < nb && c->nlat < BLKSTAT_LAT_MAX; i++) {
+		const json_t *b = json_array_get(lat, i);
+
+		c->lat[c->nlat++] = json_is_integer(b) && json_integer_value(b) > 0 ?
+				    (uint64_t)json_integer_value(b) : 0;
 	}
 }
 
 /* The rings of a device ("queue": one object each, others skipped). */
-static int rings_of(const struct json *qs, struct blkstat_dev *d, char *err,
+static int rings_of(const json_t *qs, struct blkstat_dev *d, char *err,
 		    size_t errlen)
 {
-	if (!qs || qs->type != JSON_ARR || qs->n == 0)
+	size_t n = json_array_size(qs);         /* 0 when not an array */
+
+	if (n == 0)
 		return 0;
-	d->rings = calloc(qs->n < BLKSTAT_RINGS_MAX ? qs->n : BLKSTAT_RINGS_MAX,
+	d->rings = calloc(n < BLKSTAT_RINGS_MAX ? n : BLKSTAT_RINGS_MAX,
 			  sizeof(*d->rings));
 	if (!d->rings) {
 		seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	for (const struct json *q = qs->child; q && d->nrings < BLKSTAT_RINGS_MAX;
-	     q = q->next) {
+	for (size_t i = 0; i < n && d->nrings < BLKSTAT_RINGS_MAX; i++) {
+		const json_t *q = json_array_get(qs, i);
 		struct blkstat_ring *r = &d->rings[d->nrings];
 
-		if (q->type != JSON_OBJ)
+		if (!json_is_object(q))
 			continue;
 		get_u32s(q, r, ring_u32, NFIELDS(ring_u32));
-		json_get_bool(q, "halted", &r->halted);
+		pvctl_json_bool(q, "halted", &r->halted);
 		ctr_of(q, &r->c);
 		d->nrings++;
 	}
 	return 0;
 }
 
-static int dev_of(const struct json *o, struct blkstat_dev *d, char *err,
+static int dev_of(const json_t *o, struct blkstat_dev *d, char *err,
 		  size_t errlen)
 {
 	uint64_t domid, devid;
 
-	if (o->type != JSON_OBJ || !json_get_u64(o, "domid", &domid) ||
-	    !json_get_u64(o, "devid", &devid) || domid > 0xffff || devid > UINT32_MAX) {
+	if (!pvctl_json_u64(o, "domid", &domid) ||
+	    !pvctl_json_u64(o, "devid", &devid) || domid > 0xffff || devid > UINT32_MAX) {
 		seterr(err, errlen, "a device without a valid domid and devid");
 		return -EINVAL;
 	}
@@ -140,51 +144,53 @@ static int dev_of(const struct json *o, struct blkstat_dev *d, char *err,
 	d->params = str_of(o, "params");
 	d->backend = str_of(o, "backend");
 	d->sectors = u64_of(o, "sectors");
-	json_get_bool(o, "readonly", &d->readonly);
+	pvctl_json_bool(o, "readonly", &d->readonly);
 	ctr_of(o, &d->c);
-	return rings_of(json_get(o, "queue"), d, err, errlen);
+	return rings_of(json_object_get(o, "queue"), d, err, errlen);
 }
 
 int blkstat_parse(const char *text, size_t len, struct blkstat *s, char *err,
 		  size_t errlen)
 {
-	const struct json *devs;
+	const json_t *devs;
 	const char *e;
+	size_t n;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	rc = json_parse(text, len, &s->doc, err, errlen);
+	rc = pvctl_json_parse(text, len, &s->doc, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (s->doc->type != JSON_OBJ) {
+	if (!json_is_object(s->doc)) {
 		seterr(err, errlen, "not a JSON object");
 		goto inval;
 	}
-	if ((e = json_get_str(s->doc, "error")) != NULL) {
+	if ((e = pvctl_json_str(s->doc, "error")) != NULL) {
 		if (err && errlen)
 			snprintf(err, errlen, "pvd-blkback answered: %s", e);
 		goto inval;
 	}
-	devs = json_get(s->doc, "devices");
-	if (!devs || devs->type != JSON_ARR) {
+	devs = json_object_get(s->doc, "devices");
+	if (!json_is_array(devs)) {
 		seterr(err, errlen, "no devices array");
 		goto inval;
 	}
-	if (devs->n > BLKSTAT_DEVS_MAX) {
+	n = json_array_size(devs);
+	if (n > BLKSTAT_DEVS_MAX) {
 		seterr(err, errlen, "too many devices");
 		goto inval;
 	}
 	s->engine = str_of(s->doc, "engine");
-	if (devs->n) {
-		s->devs = calloc(devs->n, sizeof(*s->devs));
+	if (n) {
+		s->devs = calloc(n, sizeof(*s->devs));
 		if (!s->devs) {
 			seterr(err, errlen, "out of memory");
 			blkstat_free(s);
 			return -ENOMEM;
 		}
 	}
-	for (const struct json *d = devs->child; d; d = d->next) {
-		rc = dev_of(d, &s->devs[s->ndevs], err, errlen);
+	for (size_t i = 0; i < n; i++) {
+		rc = dev_of(json_array_get(devs, i), &s->devs[s->ndevs], err, errlen);
 		s->ndevs++;     /* freed with its rings even when it failed */
 		if (rc < 0) {
 			blkstat_free(s);
@@ -202,7 +208,7 @@ void blkstat_free(struct blkstat *s)
 	for (unsigned i = 0; s->devs && i < s->ndevs; i++)
 		free(s->devs[i].rings);
 	free(s->devs);
-	json_free(s->doc);
+	json_decref(s->doc);
 	memset(s, 0, sizeof(*s));
 }
 

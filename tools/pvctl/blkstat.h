@@ -44,14 +44,14 @@ struct blkstat_dev {
 	struct blkstat_ctr c;           /* every ring, those gone included */
 	struct blkstat_ring *rings;
 	unsigned nrings;
-	const struct json *obj;         /* the daemon's object, in doc */
+	const json_t *obj;              /* the daemon's object, in doc */
 };
 
 struct blkstat {
 	const char *engine;             /* into doc, never NULL */
 	struct blkstat_dev *devs;
 	unsigned ndevs;
-	struct json *doc;               /* owned */
+	json_t *doc;                    /* owned (a reference) */
 };
 
 /* Parses one answer to "stats".  An {"error":...} answer or a document

@@ -1,8 +1,11 @@
-/* pvctl: a small JSON reader and writer (RFC 8259) for pvd-blkback's
- * control socket answers.  The input comes from another process: it is
- * bounded (JSON_TEXT_MAX bytes, JSON_DEPTH_MAX levels of nesting), every
- * error is reported, never trusted.  Integers that fit are kept exactly
- * (counters are 64-bit); other numbers as doubles. */
+/* pvctl: a daemon's control-socket answer read with libjansson.  The
+ * text comes from another process: it is bounded (JSON_TEXT_MAX bytes;
+ * jansson bounds nesting at 2048 levels), duplicate member names are
+ * refused (a document that says two things is not chosen between), and
+ * values are taken only when they have the type asked for.  Counters are
+ * JSON integers 0..2^63-1 (jansson's json_int_t): a larger integer fails
+ * the whole answer ("too big integer"); a negative one or a real is not a
+ * counter. */
 #ifndef PVCTL_JSON_H
 #define PVCTL_JSON_H
 
@@ -11,42 +14,25 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #define JSON_TEXT_MAX   (64u << 20)   /* bytes of input */
-#define JSON_DEPTH_MAX  32            /* nested arrays and objects */
 
-enum json_type { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ };
+/* Exactly one value (surrounding white space allowed) from len bytes.
+ * 0 and *out (the caller's reference), or -EINVAL (err says where and
+ * why), -E2BIG. */
+int pvctl_json_parse(const char *text, size_t len, json_t **out, char *err,
+		     size_t errlen);
 
-struct json {
-	enum json_type type;
-	bool b;                 /* JSON_BOOL */
-	bool is_u64;            /* JSON_NUM: a non-negative integer that fits u */
-	uint64_t u;
-	double d;               /* JSON_NUM: always set */
-	char *s;                /* JSON_STR: decoded, no NUL inside */
-	char *key;              /* a member of an object: its name */
-	struct json *child;     /* JSON_ARR, JSON_OBJ: first element or member */
-	struct json *next;      /* the next sibling */
-	unsigned n;             /* JSON_ARR, JSON_OBJ: number of children */
-};
+/* The member key of obj as a counter, a string or a bool: false (NULL)
+ * when obj is not an object, the member is absent or of another type. */
+bool pvctl_json_u64(const json_t *obj, const char *key, uint64_t *v);
+const char *pvctl_json_str(const json_t *obj, const char *key);
+bool pvctl_json_bool(const json_t *obj, const char *key, bool *v);
+/* A counter at least 0, as json_integer takes it (saturated at 2^63-1). */
+json_t *pvctl_json_counter(uint64_t v);
 
-/* Parses exactly one value (surrounding white space allowed) from len
- * bytes.  0 and *out, or -EINVAL (err says where and why), -E2BIG,
- * -ENOMEM. */
-int json_parse(const char *text, size_t len, struct json **out, char *err,
-	       size_t errlen);
-void json_free(struct json *j);
-
-/* The member key of an object (the first, if repeated), or NULL. */
-const struct json *json_get(const struct json *obj, const char *key);
-/* The member as a u64, a string or a bool: false when absent or of
- * another type. */
-bool json_get_u64(const struct json *obj, const char *key, uint64_t *v);
-const char *json_get_str(const struct json *obj, const char *key);
-bool json_get_bool(const struct json *obj, const char *key, bool *v);
-
-/* Compact JSON for j (a member's key is not written). */
-void json_write(FILE *f, const struct json *j);
-/* A JSON string literal for s. */
-void json_write_str(FILE *f, const char *s);
+/* j as one line of compact JSON and a new line; 0 or -ENOMEM/-EIO. */
+int pvctl_json_print(FILE *f, const json_t *j);
 
 #endif
