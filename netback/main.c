@@ -2,6 +2,7 @@
  * hotplug script) in user space: xenbus.c follows the store, tap.c makes
  * the taps and bridge ports, the data plane (vif.h) serves the rings. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "pvd/hv.h"
 #include "pvd/log.h"
 #include "pvd/num.h"
+#include "pvd/sdnotify.h"
 #include "ctl.h"
 #include "vif.h"
 #include "xenbus.h"
@@ -31,6 +33,7 @@ struct netback {
 	struct nb_xenbus xb;
 	struct nb_ctl ctl;
 	struct daemon_signals sigs;
+	struct pvd_notify notify;
 	char ctl_path[256];
 };
 
@@ -142,6 +145,24 @@ static void start_ctl(struct netback *n)
 		fatal("cannot open the control socket %s", n->o.ctl);
 }
 
+/* STATUS=: what systemctl status shows. */
+static void status_line(void *arg, char *buf, size_t len)
+{
+	struct netback *n = arg;
+	struct nb_xb_summary s;
+
+	nb_xenbus_summary(&n->xb, &s);
+	if (!s.store_up) {
+		snprintf(buf, len, "waiting for the store (%s); serving %u "
+			 "vif(s) on", s.store_losses ? "lost" : "not there yet",
+			 s.vifs);
+		return;
+	}
+	snprintf(buf, len, "serving %u vif(s) (%u connected) for %u guest(s), "
+		 "%" PRIu64 " store loss(es)", s.vifs, s.connected, s.guests,
+		 s.store_losses);
+}
+
 static void start(struct netback *n)
 {
 	struct hv_config hc = { .impl = n->o.d.hv, .domid = n->o.xb.self };
@@ -156,9 +177,9 @@ static void start(struct netback *n)
 	if (!n->loop)
 		fatal("cannot start the netif loop");
 	start_ctl(n);
+	/* Waits for the store if it is not there yet (xsconn.h). */
 	if (nb_xenbus_start(&n->xb, n->base, n->loop, n->hv, &n->o.xb) < 0)
-		fatal("cannot reach the store (XENSTORED_PATH=%s)",
-		      getenv("XENSTORED_PATH") ? getenv("XENSTORED_PATH") : "");
+		fatal("cannot set up the store connection");
 	if (daemon_signals_start(&n->sigs, n->base, on_term, on_hup, n) < 0)
 		fatal("cannot install signal handlers");
 	log_info("serving %s, up to %u queues per vif (hv %s)", n->xb.root,
@@ -179,8 +200,15 @@ int main(int argc, char **argv)
 		fatal("cannot create the event loop");
 	start(&n);
 	daemon_start(1, n.o.d.pidfile);
+	/* Serving, or waiting for the store (STATUS= says which); READY=1
+	 * comes once the store answers (xenbus.c: on_store_up). */
+	if (pvd_notify_start(&n.notify, n.base, status_line, &n) < 0)
+		fatal("cannot start the systemd notifier");
 
 	event_base_dispatch(n.base);
+
+	pvd_notify_stopping();
+	pvd_notify_stop(&n.notify);
 
 	nb_ctl_stop(&n.ctl);
 	nb_xenbus_stop(&n.xb);

@@ -28,7 +28,14 @@
  * A restarted daemon finds vifs whose backend is Connected: it re-opens
  * the persistent tap by name and starts the vif with cfg.reattach (the
  * rings taken where the guest left them), with no state change the
- * frontend would notice. */
+ * frontend would notice.
+ *
+ * The store may restart under us (common/xsconn.c, as pvd-blkback): the
+ * rings and taps are served on while it is away (the data path never
+ * needs it), nothing is decided from a read that failed because the
+ * connection did (a vif is not "gone" because the store is), and once it
+ * is back every watch is set again and every vif and frontend looked at
+ * anew (on_store_up). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -44,6 +51,7 @@
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
 #include "pvd/ring_util.h"
+#include "pvd/sdnotify.h"
 #include "policy.h"
 #include "tap.h"
 #include "vif.h"
@@ -80,13 +88,28 @@ struct nb_xb_dev {
 
 /* ---------------------------------------------------------------- store */
 
+/* A read that failed for another reason than ENOENT may be the
+ * connection: xsconn_failed tells, and marks it down if so. */
 static char *xb_read(struct nb_xenbus *xb, const char *dir, const char *node)
 {
 	char path[PATH_LEN * 2];
 	unsigned len;
+	char *v;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	return xs_read(xb->xs, XBT_NULL, path, &len);
+	v = xs_read(xb->xc.xs, XBT_NULL, path, &len);
+	if (!v && errno != ENOENT)
+		xsconn_failed(&xb->xc, path);
+	return v;
+}
+
+static char **xb_dir(struct nb_xenbus *xb, const char *path, unsigned *n)
+{
+	char **v = xs_directory(xb->xc.xs, XBT_NULL, path, n);
+
+	if (!v && errno != ENOENT)
+		xsconn_failed(&xb->xc, path);
+	return v;
 }
 
 /* A decimal number in [0, max]: 0, -ENOENT, or -EINVAL/-ERANGE. */
@@ -129,7 +152,7 @@ static bool xb_write(struct nb_xenbus *xb, xs_transaction_t t,
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(val))
 		return false;
-	return xs_write(xb->xs, t, path, val, (unsigned)n);
+	return xs_write(xb->xc.xs, t, path, val, (unsigned)n);
 }
 
 /* ---------------------------------------------------------------- log */
@@ -187,7 +210,7 @@ static int dev_txn(struct nb_xb_dev *d, dev_txn_fn *fn, void *arg)
 	struct nb_xenbus *xb = d->xb;
 
 	for (int i = 0; i < TXN_RETRIES; i++) {
-		xs_transaction_t t = xs_transaction_start(xb->xs);
+		xs_transaction_t t = xs_transaction_start(xb->xc.xs);
 		char path[PATH_LEN + 8];
 		unsigned len;
 		char *st;
@@ -196,14 +219,14 @@ static int dev_txn(struct nb_xb_dev *d, dev_txn_fn *fn, void *arg)
 		if (t == XBT_NULL)
 			return -errno;
 		snprintf(path, sizeof(path), "%s/state", d->be);
-		st = xs_read(xb->xs, t, path, &len);
+		st = xs_read(xb->xc.xs, t, path, &len);
 		ok = st && fn(d, t, arg);
 		free(st);
 		if (!ok) {
-			xs_transaction_end(xb->xs, t, true);
+			xs_transaction_end(xb->xc.xs, t, true);
 			return -ENOENT;
 		}
-		if (xs_transaction_end(xb->xs, t, false))
+		if (xs_transaction_end(xb->xc.xs, t, false))
 			return 0;
 		if (errno != EAGAIN)
 			return -errno;
@@ -266,7 +289,7 @@ static void dev_fatal(struct nb_xb_dev *d, int err, const char *fmt, ...)
 	error_dir(d, path, sizeof(path) - 8);
 	strcat(path, "/error");
 	n = snprintf(val, sizeof(val), "%d %s", -err, msg);
-	if (n > 0 && !xs_write(d->xb->xs, XBT_NULL, path, val, (unsigned)n))
+	if (n > 0 && !xs_write(d->xb->xc.xs, XBT_NULL, path, val, (unsigned)n))
 		dev_warn(d, "cannot write %s", path);
 out:
 	dev_switch(d, XenbusStateClosing);
@@ -568,9 +591,11 @@ static void dev_frontend_changed(struct nb_xb_dev *d)
 
 	/* A refused probe is netback_probe failing: no device to drive
 	 * until the toolstack writes it again. */
-	if (d->gone || d->broken || d->xb->stopping)
-		return;
+	if (d->gone || d->broken || d->xb->stopping || !xsconn_up(&d->xb->xc))
+		return;       /* the store back: on_store_up looks again */
 	fe = fe_state(d);
+	if (!xsconn_up(&d->xb->xc))
+		return;       /* the read failed with the store */
 	if (fe == XenbusStateUnknown && !d->fe_seen)
 		return;       /* not written yet */
 	d->fe_seen = true;
@@ -798,7 +823,7 @@ static void dev_probe(struct nb_xenbus *xb, domid_t domid, unsigned devid)
 	xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st);
 	d->state = (int)st;
 	dev_start(d, (int)st);
-	d->watching = xs_watch(xb->xs, d->fe_watch, d->token);
+	d->watching = xsconn_watch(&xb->xc, d->fe_watch, d->token);
 	if (!d->watching)
 		dev_warn(d, "cannot watch %s", d->fe_watch);
 }
@@ -813,10 +838,10 @@ static void dev_free(struct nb_xb_dev *d, bool keep_tap)
 	if (*pp)
 		*pp = d->next;
 	if (d->watching)
-		xs_unwatch(d->xb->xs, d->fe_watch, d->token);
-	if (!keep_tap) {
+		xsconn_unwatch(&d->xb->xc, d->fe_watch, d->token);
+	if (!keep_tap && xsconn_up(&d->xb->xc)) {
 		error_dir(d, path, sizeof(path));
-		xs_rm(d->xb->xs, XBT_NULL, path);
+		xs_rm(d->xb->xc.xs, XBT_NULL, path);
 	}
 	dev_disconnect(d, keep_tap);
 	event_free(d->defer);
@@ -863,7 +888,7 @@ static void reconcile_dom(struct nb_xenbus *xb, const char *dom)
 	if (!parse_id(dom, DOMID_FIRST_RESERVED - 1, &domid))
 		return;
 	snprintf(path, sizeof(path), "%s/%s", xb->root, dom);
-	devs = xs_directory(xb->xs, XBT_NULL, path, &nv);
+	devs = xb_dir(xb, path, &nv);
 	for (unsigned j = 0; devs && j < nv; j++) {
 		struct nb_xb_dev *d;
 
@@ -884,7 +909,7 @@ static void reconcile_dom(struct nb_xenbus *xb, const char *dom)
 static void reconcile(struct nb_xenbus *xb)
 {
 	unsigned nd = 0;
-	char **doms = xs_directory(xb->xs, XBT_NULL, xb->root, &nd);
+	char **doms = xb_dir(xb, xb->root, &nd);
 	struct nb_xb_dev *d, *nx;
 
 	for (d = xb->devs; d; d = d->next)
@@ -892,6 +917,8 @@ static void reconcile(struct nb_xenbus *xb)
 	for (unsigned i = 0; doms && i < nd; i++)
 		reconcile_dom(xb, doms[i]);
 	free(doms);
+	if (!xsconn_up(&xb->xc))
+		return;		/* unread is not gone */
 	for (d = xb->devs; d; d = nx) {
 		nx = d->next;
 		if (!d->seen)
@@ -913,9 +940,9 @@ static void dev_node_changed(struct nb_xb_dev *d, const char *node)
 	uint64_t online;
 
 	if (!*node) {
-		char *v = xs_read(d->xb->xs, XBT_NULL, d->be, &(unsigned){ 0 });
+		char *v = xs_read(d->xb->xc.xs, XBT_NULL, d->be, &(unsigned){ 0 });
 
-		if (!v)
+		if (!v && !xsconn_failed(&d->xb->xc, d->be))
 			dev_gone(d, "backend directory gone");
 		free(v);
 	} else if (!strcmp(node, "online")) {
@@ -968,58 +995,56 @@ static void domains_released(struct nb_xenbus *xb)
 	}
 }
 
-static void on_xs(evutil_socket_t fd, short what, void *arg)
+static void on_xs_event(void *arg, const char *path, const char *token)
 {
 	struct nb_xenbus *xb = arg;
-	char **ev;
+	struct nb_xb_dev *d;
 
-	while ((ev = xs_check_watch(xb->xs)) != NULL) {
-		const char *path = ev[XS_WATCH_PATH];
-		const char *token = ev[XS_WATCH_TOKEN];
-
-		if (strcmp(token, "be") == 0) {
-			backend_event(xb, path);
-		} else if (strcmp(token, "rel") == 0) {
-			domains_released(xb);
-		} else if (strncmp(token, "fe/", 3) == 0) {
-			struct nb_xb_dev *d;
-
-			for (d = xb->devs; d; d = d->next)
-				if (strcmp(d->token, token) == 0)
-					break;
-			if (d)
-				dev_frontend_changed(d);
-		}
-		free(ev);
+	if (strcmp(token, "be") == 0) {
+		backend_event(xb, path);
+	} else if (strcmp(token, "rel") == 0) {
+		domains_released(xb);
+	} else if (strncmp(token, "fe/", 3) == 0) {
+		for (d = xb->devs; d; d = d->next)
+			if (strcmp(d->token, token) == 0)
+				break;
+		if (d)
+			dev_frontend_changed(d);
 	}
 }
+
+/* Connected (again): the backend watch fires once on its own (the initial
+ * scan); after a lost connection every vif is looked at now, what changed
+ * while the store was away included (a vif added or removed, a frontend
+ * that moved on, a domain that died). */
+static void on_store_up(void *arg, bool again)
+{
+	struct nb_xenbus *xb = arg;
+	struct nb_xb_dev *d, *nx;
+
+	if (!xsconn_watch(&xb->xc, "@releaseDomain", "rel"))
+		log_warn("cannot watch @releaseDomain: %s", strerror(errno));
+	if (!xsconn_watch(&xb->xc, xb->root, "be"))
+		log_err("cannot watch %s: %s", xb->root, strerror(errno));
+	if (!again) {
+		pvd_notify_ready();	/* serving: connected, watching */
+		return;
+	}
+	log_info("store back: looking at every vif again");
+	reconcile(xb);
+	domains_released(xb);
+	for (d = xb->devs; d && xsconn_up(&xb->xc); d = nx) {
+		nx = d->next;
+		dev_frontend_changed(d);
+	}
+}
+
+static const struct xsconn_ops store_ops = {
+	.up = on_store_up,
+	.event = on_xs_event,
+};
 
 /* ---------------------------------------------------------------- start */
-
-/* The store connection and its watches, in one place, so that a
- * reconnecting daemon (sd_notify/store reconnect work) re-runs just this.
- * The root watch fires at once: the initial scan. */
-static int xs_connect(struct nb_xenbus *xb)
-{
-	xb->xs = xs_open(0);
-	if (!xb->xs) {
-		log_err("cannot connect to the store: %s", strerror(errno));
-		return errno ? -errno : -EIO;
-	}
-	xb->xs_ev = event_new(xb->base, xs_fileno(xb->xs), EV_READ | EV_PERSIST,
-			      on_xs, xb);
-	if (!xb->xs_ev || event_add(xb->xs_ev, NULL) < 0)
-		return -ENOMEM;
-	for (struct nb_xb_dev *d = xb->devs; d; d = d->next)
-		d->watching = xs_watch(xb->xs, d->fe_watch, d->token);
-	if (!xs_watch(xb->xs, "@releaseDomain", "rel"))
-		log_warn("cannot watch @releaseDomain: %s", strerror(errno));
-	if (!xs_watch(xb->xs, xb->root, "be")) {
-		log_err("cannot watch %s: %s", xb->root, strerror(errno));
-		return -EIO;
-	}
-	return 0;
-}
 
 int nb_xenbus_start(struct nb_xenbus *xb, struct event_base *base,
 		    struct nb_loop *loop, struct hv *hv,
@@ -1034,12 +1059,13 @@ int nb_xenbus_start(struct nb_xenbus *xb, struct event_base *base,
 	xb->o = *o;
 	snprintf(xb->root, sizeof(xb->root), "/local/domain/%u/backend/vif",
 		 (unsigned)o->self);
-	rc = xs_connect(xb);
+	/* Connects now or once the store is there (xsconn.h). */
+	rc = xsconn_start(&xb->xc, base, &store_ops, xb);
 	if (rc < 0)
 		goto fail;
 	return 0;
 fail:
-	nb_xenbus_stop(xb);
+	xsconn_stop(&xb->xc);
 	return rc;
 }
 
@@ -1048,17 +1074,9 @@ void nb_xenbus_stop(struct nb_xenbus *xb)
 	if (xb->stopping || !xb->base)
 		return;
 	xb->stopping = true;
-	if (xb->xs_ev)
-		event_free(xb->xs_ev);
-	xb->xs_ev = NULL;
 	while (xb->devs)
 		dev_free(xb->devs, true);
-	if (xb->xs) {
-		xs_unwatch(xb->xs, "@releaseDomain", "rel");
-		xs_unwatch(xb->xs, xb->root, "be");
-		xs_close(xb->xs);
-	}
-	xb->xs = NULL;
+	xsconn_stop(&xb->xc);
 }
 
 /* ---------------------------------------------------------------- stats */
@@ -1110,5 +1128,30 @@ json_t *nb_xenbus_stats(struct nb_xenbus *xb)
 
 	for (const struct nb_xb_dev *d = xb->devs; vifs && d; d = d->next)
 		json_array_append_new(vifs, vif_json(d));
-	return json_pack("{so*}", "vifs", vifs);
+	return json_pack("{so* s{sbsIsI}}", "vifs", vifs,
+			 "store", "connected", (int)xsconn_up(&xb->xc),
+			 "connects", (json_int_t)xb->xc.st.connects,
+			 "losses", (json_int_t)xb->xc.st.losses);
+}
+
+/* For STATUS= (pvd_notify): vifs, those connected, distinct guests. */
+void nb_xenbus_summary(const struct nb_xenbus *xb, struct nb_xb_summary *s)
+{
+	static const unsigned words = DOMID_FIRST_RESERVED / 64;
+	uint64_t seen[DOMID_FIRST_RESERVED / 64] = { 0 };
+
+	memset(s, 0, sizeof(*s));
+	s->store_up = xsconn_up(&xb->xc);
+	s->store_losses = xb->xc.st.losses;
+	for (const struct nb_xb_dev *d = xb->devs; d; d = d->next) {
+		unsigned w = d->domid / 64;
+
+		s->vifs++;
+		if (d->state == XenbusStateConnected)
+			s->connected++;
+		if (w < words && !(seen[w] & (1ull << (d->domid % 64)))) {
+			seen[w] |= 1ull << (d->domid % 64);
+			s->guests++;
+		}
+	}
 }

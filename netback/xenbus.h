@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "pvd/hv.h"
+#include "pvd/xsconn.h"
 
 struct event_base;
 struct event;
@@ -28,14 +29,16 @@ struct nb_xenbus {
 	struct nb_loop *loop;
 	struct hv *hv;
 	struct nb_xb_opts o;
-	struct xs_handle *xs;
-	struct event *xs_ev;
+	struct xsconn xc;             /* the store, kept across its restarts */
 	char root[64];                /* /local/domain/<self>/backend/vif */
 	struct nb_xb_dev *devs;
 	bool stopping;
 };
 
-/* Connects to the store ($XENSTORED_PATH) and serves backend/vif. */
+/* Serves backend/vif once the store ($XENSTORED_PATH) answers: it waits
+ * for it (xsconn.h); after a lost connection the rings are served on,
+ * and the reconnection re-reads every vif and frontend.  -errno only
+ * when it cannot allocate. */
 int nb_xenbus_start(struct nb_xenbus *xb, struct event_base *base,
 		    struct nb_loop *loop, struct hv *hv,
 		    const struct nb_xb_opts *o);
@@ -45,5 +48,13 @@ int nb_xenbus_start(struct nb_xenbus *xb, struct event_base *base,
 void nb_xenbus_stop(struct nb_xenbus *xb);
 /* {"vifs":[...]} (docs/pvd-netback.md), a new reference or NULL. */
 struct json_t *nb_xenbus_stats(struct nb_xenbus *xb);
+
+/* The one-line summary systemd shows (STATUS=, include/pvd/sdnotify.h). */
+struct nb_xb_summary {
+	unsigned vifs, connected, guests;
+	bool store_up;		/* connected to the store */
+	uint64_t store_losses;	/* connections to the store found dead */
+};
+void nb_xenbus_summary(const struct nb_xenbus *xb, struct nb_xb_summary *s);
 
 #endif

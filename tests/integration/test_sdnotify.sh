@@ -36,7 +36,19 @@ expect_msg() {
 	fi
 }
 
-for n in stored blkback consoled; do notify_reader $n; done
+# netback_up: pvd-netback by hand (netback_lib.sh would re-run the whole
+# test in a network namespace; with no vif it makes no tap or bridge).
+NETBACK_PID=
+netback_up() {
+	[ -x "$PVD_BIN/pvd-netback" ] || return 1
+	"$PVD_BIN/pvd-netback" -f --hv sim --log-file "$PVD_RUNDIR/netback.log" \
+		--ctl-socket "$PVD_RUNDIR/pvd-netback.sock" \
+		>>"$PVD_RUNDIR/netback.stderr" 2>&1 &
+	NETBACK_PID=$!
+	track_pid "$NETBACK_PID"
+}
+
+for n in stored blkback consoled netback; do notify_reader $n; done
 
 # A backend before the store: no READY=1 while it cannot serve.
 NOTIFY_SOCKET=$PVD_RUNDIR/blkback.notify XENSTORED_PATH=$PVD_RUNDIR/xs.sock \
@@ -47,6 +59,20 @@ if has_msg blkback "READY=1"; then
 	fail "pvd-blkback without a store is not ready" "$(cat "$PVD_RUNDIR/blkback.msgs")"
 else
 	pass "pvd-blkback without a store is not ready"
+fi
+if [ -x "$PVD_BIN/pvd-netback" ]; then
+	NOTIFY_SOCKET=$PVD_RUNDIR/netback.notify XENSTORED_PATH=$PVD_RUNDIR/xs.sock \
+		timeout -k 2 3 "$PVD_BIN/pvd-netback" -f --hv sim \
+		--ctl-socket "$PVD_RUNDIR/early-nb.sock" \
+		--log-file "$PVD_RUNDIR/early-nb.log" >/dev/null 2>&1
+	sleep 0.2
+	if has_msg netback "READY=1"; then
+		fail "pvd-netback without a store is not ready" "$(cat "$PVD_RUNDIR/netback.msgs")"
+	else
+		pass "pvd-netback without a store is not ready"
+	fi
+	expect_msg netback "STATUS=waiting for the store" \
+		"pvd-netback without a store says it waits for it"
 fi
 
 STORED_HV=sim
@@ -68,7 +94,16 @@ unset NOTIFY_SOCKET
 expect_msg consoled "READY=1" "pvd-consoled sends READY=1 once following the store"
 expect_msg consoled "STATUS=serving 0 console" "pvd-consoled sends its STATUS= line"
 
-for n in blkback consoled; do
+if [ -x "$PVD_BIN/pvd-netback" ]; then
+	export NOTIFY_SOCKET=$PVD_RUNDIR/netback.notify WATCHDOG_USEC=200000
+	netback_up
+	unset NOTIFY_SOCKET WATCHDOG_USEC
+	expect_msg netback "READY=1" "pvd-netback sends READY=1 once connected to the store"
+	expect_msg netback "STATUS=serving 0 vif" "pvd-netback sends its STATUS= line"
+	expect_msg netback "WATCHDOG=1" "pvd-netback feeds the watchdog from its loop"
+fi
+
+for n in blkback consoled ${NETBACK_PID:+netback}; do
 	daemon_stop "${n^^}"
 	expect_msg $n "STOPPING=1" "pvd-$n says STOPPING=1 on SIGTERM"
 done
