@@ -232,6 +232,9 @@ int daemon_opt(struct daemon_opts *d, const char *prog, int ch,
 	case DAEMON_O_LOG_FILE:
 		d->log_file = arg;
 		return 1;
+	case DAEMON_O_METRICS:
+		d->metrics = arg;
+		return 1;
 	case DAEMON_O_LOG_LEVEL:
 		if (log_parse_level(arg, &d->level) < 0)
 			fatal("--log-level: unknown level %s", arg);

@@ -41,11 +41,12 @@ struct daemon_opts {
 	const char *log_file;
 	enum log_level level;
 	const char *hv;		/* --hv as given; NULL when absent or "auto" */
+	const char *metrics;	/* --metrics ADDR (metrics.h); NULL: off */
 };
 
 enum {
 	DAEMON_O_PIDFILE = 0x1000, DAEMON_O_LOG_LEVEL, DAEMON_O_LOG_FILE,
-	DAEMON_O_HV, DAEMON_O_VERSION,
+	DAEMON_O_HV, DAEMON_O_VERSION, DAEMON_O_METRICS,
 };
 
 #define DAEMON_SHORTOPTS "fh"
@@ -56,7 +57,8 @@ enum {
 	{ "pidfile", required_argument, NULL, DAEMON_O_PIDFILE },	\
 	{ "log-level", required_argument, NULL, DAEMON_O_LOG_LEVEL },	\
 	{ "log-file", required_argument, NULL, DAEMON_O_LOG_FILE },	\
-	{ "hv", required_argument, NULL, DAEMON_O_HV }
+	{ "hv", required_argument, NULL, DAEMON_O_HV },			\
+	{ "metrics", required_argument, NULL, DAEMON_O_METRICS }
 #define DAEMON_USAGE							\
 "  -f, --foreground          stay in the foreground\n"		\
 "      --pidfile FILE        write the pid here once serving\n"	\
@@ -64,6 +66,8 @@ enum {
 "      --log-file FILE       log here instead of stderr (reopened on HUP)\n" \
 "      --hv auto|sim|xen     hypervisor layer (auto: $PVD_HV, xen on a\n" \
 "                            Xen dom0, else sim)\n"			\
+"      --metrics ADDR        serve Prometheus metrics at PORT, HOST:PORT\n" \
+"                            or unix:PATH (default: off)\n"	\
 "      --version             print the version and exit\n"		\
 "  -h, --help                this text\n"
 
