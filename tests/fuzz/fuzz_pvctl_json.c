@@ -1,12 +1,14 @@
-/* libFuzzer target: pvctl's reading of pvd-blkback's control-socket
- * answers (tools/pvctl/json.c, tools/pvctl/blkstat.c).  The input is
- * parsed as JSON; a document that parses is written out compactly and
- * must parse again to the very same text (json_write's output is JSON,
- * and a second round changes nothing).  The input then goes through
- * blkstat_parse, the reading of a "stats" answer, whose promises
- * (blkstat.h: bounded devices, rings and buckets, strings never NULL) are
- * checked, and through the rates `pvctl top` computes.  Each run frees
- * what it parsed, so LeakSanitizer sees any leak; broken promises trap. */
+/* libFuzzer target: pvctl's reading of the daemons' control-socket
+ * answers: the parse-and-extract layer over jansson (tools/pvctl/json.c,
+ * blkstat.c for pvd-blkback's "stats", nicstat.c for pvd-netback's).
+ * The input is parsed; a document that parses is written out as
+ * pvctl_json_print writes it and must parse again to an equal document
+ * (what pvctl prints, pvctl reads).  The input then goes through
+ * blkstat_parse and nicstat_parse, whose promises (bounded devices,
+ * rings, buckets, vifs and queues, strings never NULL, a failure leaving
+ * nothing behind) are checked, and through the rates `pvctl top`
+ * computes.  Each run frees what it parsed, so LeakSanitizer sees any
+ * leak; broken promises trap. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,71 +18,33 @@
 
 #include "blkstat.h"
 #include "json.h"
+#include "nicstat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* j as compact JSON, malloc'd; *len its length. */
-static char *written(const struct json *j, size_t *len)
-{
-	char *buf = NULL;
-	FILE *m = open_memstream(&buf, len);
-
-	if (!m)
-		return NULL;
-	json_write(m, j);
-	if (fclose(m) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-/* The counts a parser promises, at every level. */
-static void check_tree(const struct json *j, unsigned depth)
-{
-	unsigned n = 0;
-
-	if (depth > JSON_DEPTH_MAX + 1)
-		__builtin_trap();
-	if ((j->type == JSON_STR) != (j->s != NULL))
-		__builtin_trap();
-	if (j->type == JSON_NUM && j->is_u64 && (double)j->u != j->d &&
-	    j->u < (1ull << 53))
-		__builtin_trap();
-	for (const struct json *c = j->child; c; c = c->next) {
-		if (j->type == JSON_OBJ ? !c->key : c->key != NULL)
-			__builtin_trap();
-		check_tree(c, depth + 1);
-		n++;
-	}
-	if (n != j->n)
-		__builtin_trap();
-}
-
 static void roundtrip(const char *text, size_t size)
 {
-	struct json *j = NULL, *k = NULL;
-	char err[200], *once, *twice;
-	size_t l1 = 0, l2 = 0;
+	json_t *j = NULL, *k = NULL;
+	char err[200], *buf = NULL;
+	size_t len = 0;
+	FILE *m;
 
-	if (json_parse(text, size, &j, err, sizeof(err)) != 0) {
+	if (pvctl_json_parse(text, size, &j, err, sizeof(err)) != 0) {
 		if (j || !memchr(err, '\0', sizeof(err)))
 			__builtin_trap();
 		return;
 	}
-	check_tree(j, 0);
-	once = written(j, &l1);
-	if (once) {
-		if (json_parse(once, l1, &k, err, sizeof(err)) != 0)
-			__builtin_trap();       /* we wrote something we cannot read */
-		twice = written(k, &l2);
-		if (twice && (l1 != l2 || memcmp(once, twice, l1) != 0))
-			__builtin_trap();
-		free(twice);
-		json_free(k);
+	m = open_memstream(&buf, &len);
+	if (m && pvctl_json_print(m, j) == 0 && fclose(m) == 0) {
+		if (pvctl_json_parse(buf, len, &k, err, sizeof(err)) != 0 ||
+		    !json_equal(j, k))
+			__builtin_trap();       /* we wrote something we cannot read back */
+	} else if (m) {
+		fclose(m);
 	}
-	free(once);
-	json_free(j);
+	free(buf);
+	json_decref(k);
+	json_decref(j);
 }
 
 static void check_dev(const struct blkstat_dev *d)
@@ -102,13 +66,12 @@ static void check_dev(const struct blkstat_dev *d)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void blk(const char *text, size_t size)
 {
 	struct blkstat s;
 	char err[200];
 
-	roundtrip((const char *)data, size);
-	if (blkstat_parse((const char *)data, size, &s, err, sizeof(err)) == 0) {
+	if (blkstat_parse(text, size, &s, err, sizeof(err)) == 0) {
 		if (!s.doc || !s.engine || s.ndevs > BLKSTAT_DEVS_MAX)
 			__builtin_trap();
 		for (unsigned i = 0; i < s.ndevs; i++)
@@ -117,5 +80,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	}
 	blkstat_free(&s);
+}
+
+static void check_vif(const struct nicstat_vif *v)
+{
+	struct nicstat_ctr sum = { 0 };
+	struct nicstat_rate r;
+	char buf[32];
+
+	if (!v->name || !v->mac || !v->bridge || !v->obj || v->domid > 0xffff ||
+	    v->nqueues > NICSTAT_QUEUES_MAX || (v->nqueues && !v->queues))
+		__builtin_trap();
+	for (unsigned i = 0; i < v->nqueues; i++) {
+		uint64_t a = sum.rx_packets, b = v->queues[i].c.rx_packets;
+
+		sum.rx_packets = a + b < a ? UINT64_MAX : a + b;
+		nicstat_rate(&v->c, &v->queues[i].c, 0.5, &r);
+	}
+	if (sum.rx_packets != v->c.rx_packets)  /* the vif is its queues summed */
+		__builtin_trap();
+	nicstat_rate(NULL, &v->c, 1.0, &r);
+	nicstat_fmt_limit(v->rate_bytes, v->rate_usec, buf, sizeof(buf));
+}
+
+static void nic(const char *text, size_t size)
+{
+	struct nicstat s;
+	char err[200];
+
+	if (nicstat_parse(text, size, &s, err, sizeof(err)) == 0) {
+		if (!s.doc || s.nvifs > NICSTAT_VIFS_MAX)
+			__builtin_trap();
+		for (unsigned i = 0; i < s.nvifs; i++)
+			check_vif(&s.vifs[i]);
+	} else if (s.doc || s.vifs || s.nvifs || !memchr(err, '\0', sizeof(err))) {
+		__builtin_trap();
+	}
+	nicstat_free(&s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	roundtrip((const char *)data, size);
+	blk((const char *)data, size);
+	nic((const char *)data, size);
 	return 0;
 }
