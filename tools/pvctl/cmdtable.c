@@ -75,19 +75,23 @@ static const struct pvctl_cmd commands[] = {
 	  "As xl network-list: Idx (device id), BE (backend domain), the MAC (the\n"
 	  "backend's), handle, state, evt-ch and tx-/rx-ring-ref (the frontend's,\n"
 	  "queue 0's for multi-queue; -1 when absent), BE-path.\n" },
-	{ "stats", cmd_stats, "[--json] [--socket PATH] [DOMAIN]",
-	  "Show pvd-blkback's counters",
+	{ "stats", cmd_stats, "[--json] [--socket PATH] [--netback-socket PATH] [DOMAIN]",
+	  "Show the disks' and NICs' counters",
 	  "One sample from pvd-blkback's control socket (default\n"
 	  "$PVD_RUNDIR/pvd-blkback.sock): per disk and per ring, requests,\n"
-	  "sectors, errors, requests in flight and latency since connection.\n"
-	  "--json prints the daemon's document, devices filtered by DOMAIN.\n" },
-	{ "top", cmd_top, "[-b] [-i N] [-d SECS] [--json] [--socket PATH] [DOMAIN]",
-	  "Live view of the disks' rings, like xentop",
-	  "One row per ring, refreshed every SECS (default 1): IOPS, MB/s,\n"
-	  "requests in flight, ring occupancy, latency (mean and p99) over the\n"
-	  "interval.  q quits.  -b (--batch) prints frames one after the other,\n"
-	  "-i (--iterations) N stops after N frames, --json prints each frame\n"
-	  "as one line of JSON (implies -b).\n" },
+	  "sectors, errors, requests in flight and latency since connection;\n"
+	  "and, when pvd-netback runs ($PVD_RUNDIR/pvd-netback.sock), per vif\n"
+	  "and per queue, packets, bytes, drops and errors each way, carrier.\n"
+	  "--json prints the daemons' documents, filtered by DOMAIN.\n" },
+	{ "top", cmd_top, "[-b] [-i N] [-d SECS] [-s FIELD] [--json] [--socket PATH] [--netback-socket PATH] [DOMAIN]",
+	  "Live view of the disks' rings and the NICs, like xentop",
+	  "One row per ring and per vif, refreshed every SECS (default 1):\n"
+	  "IOPS, MB/s, in flight, ring occupancy, latency (mean and p99);\n"
+	  "packets and MB per second each way, drops, errors, carrier.\n"
+	  "-s (--sort) FIELD: id (default), name, ops, mbps, lat or err; the\n"
+	  "s key cycles through them, q quits.  -b (--batch) prints frames\n"
+	  "one after the other, -i (--iterations) N stops after N frames,\n"
+	  "--json prints each frame as one line of JSON (implies -b).\n" },
 	{ "version", cmd_version, "",
 	  "Print pvctl's version (as pvctl --version)", "" },
 	{ "help", cmd_help, "[COMMAND]",
