@@ -10,11 +10,13 @@
 #include "pvd/daemon.h"
 #include "pvd/hv.h"
 #include "pvd/log.h"
+#include "pvd/metrics.h"
 #include "pvd/num.h"
 #include "pvd/ring_util.h"
 #include "pvd/sdnotify.h"
 #include "ctl.h"
 #include "loop.h"
+#include "metrics.h"
 #include "queue.h"
 #include "req.h"
 #include "vbd.h"
@@ -40,6 +42,7 @@ struct blkback {
 	struct blk_ctl ctl;
 	struct daemon_signals sigs;
 	struct pvd_notify notify;
+	struct pvd_metrics *metrics;
 	char ctl_path[256];
 };
 
@@ -220,6 +223,8 @@ static void start(struct blkback *b)
 	/* Waits for the store if it is not there yet (xsconn.h). */
 	if (blk_xenbus_start(&b->xb, b->base, &b->loop, &b->o.xb) < 0)
 		fatal("cannot set up the store connection");
+	if (blk_metrics_start(&b->metrics, b->base, b->o.d.metrics, &b->xb) < 0)
+		fatal("cannot serve metrics on %s", b->o.d.metrics);
 	if (daemon_signals_start(&b->sigs, b->base, on_term, on_hup, b) < 0)
 		fatal("cannot install signal handlers");
 	log_info("serving %s with the %s engine (hv %s)", b->xb.root,
@@ -251,6 +256,7 @@ int main(int argc, char **argv)
 	pvd_notify_stopping();
 	pvd_notify_stop(&b.notify);
 
+	pvd_metrics_stop(b.metrics);
 	blk_ctl_stop(&b.ctl);
 	blk_xenbus_stop(&b.xb);
 	daemon_signals_stop(&b.sigs);

@@ -1009,6 +1009,16 @@ void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
 		"losses", blk_json_u64(xb->xc.st.losses)));
 }
 
+void blk_xenbus_each(const struct blk_xenbus *xb, blk_xb_dev_fn *fn, void *arg)
+{
+	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
+		struct blk_qstats sum;
+
+		blk_vbd_stats(&d->vbd, &sum);
+		fn(arg, d->domid, d->devid, &sum);
+	}
+}
+
 /* For STATUS= (pvd_notify): devices, those connected, distinct guests,
  * answers other than OKAY. */
 void blk_xenbus_summary(const struct blk_xenbus *xb, struct blk_xb_summary *s)

@@ -53,6 +53,12 @@ int blk_xenbus_start(struct blk_xenbus *xb, struct event_base *base,
 void blk_xenbus_stop(struct blk_xenbus *xb);
 /* {"devices":[...]} */
 void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out);
+struct blk_qstats;
+/* Calls fn for each device with its domain, devid and the sum of its
+ * queues' statistics (metrics.c). */
+typedef void blk_xb_dev_fn(void *arg, unsigned domid, unsigned devid,
+			   const struct blk_qstats *sum);
+void blk_xenbus_each(const struct blk_xenbus *xb, blk_xb_dev_fn *fn, void *arg);
 
 /* The one-line summary systemd shows (STATUS=, include/pvd/sdnotify.h). */
 struct blk_xb_summary {

@@ -13,9 +13,11 @@
 #include "pvd/daemon.h"
 #include "pvd/hv.h"
 #include "pvd/log.h"
+#include "pvd/metrics.h"
 #include "pvd/num.h"
 #include "pvd/sdnotify.h"
 #include "ctl.h"
+#include "metrics.h"
 #include "vif.h"
 #include "xenbus.h"
 
@@ -34,6 +36,7 @@ struct netback {
 	struct nb_ctl ctl;
 	struct daemon_signals sigs;
 	struct pvd_notify notify;
+	struct pvd_metrics *metrics;
 	char ctl_path[256];
 };
 
@@ -180,6 +183,8 @@ static void start(struct netback *n)
 	/* Waits for the store if it is not there yet (xsconn.h). */
 	if (nb_xenbus_start(&n->xb, n->base, n->loop, n->hv, &n->o.xb) < 0)
 		fatal("cannot set up the store connection");
+	if (nb_metrics_start(&n->metrics, n->base, n->o.d.metrics, &n->xb) < 0)
+		fatal("cannot serve metrics on %s", n->o.d.metrics);
 	if (daemon_signals_start(&n->sigs, n->base, on_term, on_hup, n) < 0)
 		fatal("cannot install signal handlers");
 	log_info("serving %s, up to %u queues per vif (hv %s)", n->xb.root,
@@ -210,6 +215,7 @@ int main(int argc, char **argv)
 	pvd_notify_stopping();
 	pvd_notify_stop(&n.notify);
 
+	pvd_metrics_stop(n.metrics);
 	nb_ctl_stop(&n.ctl);
 	nb_xenbus_stop(&n.xb);
 	daemon_signals_stop(&n.sigs);

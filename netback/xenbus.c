@@ -1134,6 +1134,12 @@ json_t *nb_xenbus_stats(struct nb_xenbus *xb)
 			 "losses", (json_int_t)xb->xc.st.losses);
 }
 
+void nb_xenbus_each(const struct nb_xenbus *xb, nb_xb_vif_fn *fn, void *arg)
+{
+	for (const struct nb_xb_dev *d = xb->devs; d; d = d->next)
+		fn(arg, d->domid, d->devid, d->vif);
+}
+
 /* For STATUS= (pvd_notify): vifs, those connected, distinct guests. */
 void nb_xenbus_summary(const struct nb_xenbus *xb, struct nb_xb_summary *s)
 {

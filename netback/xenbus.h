@@ -48,6 +48,12 @@ int nb_xenbus_start(struct nb_xenbus *xb, struct event_base *base,
 void nb_xenbus_stop(struct nb_xenbus *xb);
 /* {"vifs":[...]} (docs/pvd-netback.md), a new reference or NULL. */
 struct json_t *nb_xenbus_stats(struct nb_xenbus *xb);
+/* Calls fn for each vif with its domain, devid and data plane (NULL while
+ * not connected): metrics.c. */
+struct nb_vif;
+typedef void nb_xb_vif_fn(void *arg, unsigned domid, unsigned devid,
+			  const struct nb_vif *vif);
+void nb_xenbus_each(const struct nb_xenbus *xb, nb_xb_vif_fn *fn, void *arg);
 
 /* The one-line summary systemd shows (STATUS=, include/pvd/sdnotify.h). */
 struct nb_xb_summary {
