@@ -13,8 +13,10 @@
 #include "core.h"
 #include "domain.h"
 #include "journal.h"
+#include "metrics.h"
 #include "pvd/daemon.h"
 #include "pvd/log.h"
+#include "pvd/metrics.h"
 #include "pvd/num.h"
 #include "pvd/sdnotify.h"
 #include "ring.h"
@@ -44,6 +46,7 @@ struct daemon_ctx {
 	struct sock_listener *listeners[MAX_GUEST_SOCKETS + 1];
 	unsigned nlisteners;
 	struct pvd_notify notify;
+	struct pvd_metrics *metrics;
 };
 
 static void usage(FILE *f)
@@ -317,6 +320,8 @@ int main(int argc, char **argv)
 	listen_one(&d, o.socket, 0, true);
 	for (unsigned i = 0; i < o.nguest; i++)
 		listen_one(&d, o.guest[i].path, o.guest[i].domid, false);
+	if (stored_metrics_start(&d.metrics, base, o.d.metrics, &d.sd) < 0)
+		fatal("cannot serve metrics on %s", o.d.metrics);
 	if (daemon_signals_start(&sigs, base, on_term, on_hup, &d) < 0)
 		fatal("cannot install signal handlers");
 	retry = evtimer_new(base, on_retry, NULL);
@@ -332,6 +337,7 @@ int main(int argc, char **argv)
 	serve(&d, retry);
 	pvd_notify_stopping();
 	pvd_notify_stop(&d.notify);
+	pvd_metrics_stop(d.metrics);
 	close_store(&d);
 	event_free(retry);
 	daemon_signals_stop(&sigs);
