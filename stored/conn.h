@@ -72,6 +72,11 @@ struct conn {
 	struct txn *txns;
 	unsigned ntxns;
 	bool on_dirty, read_paused, dead;
+	/* A domain's ring connection: its watches are journalled, and
+	 * outlive a restart of the daemon (journal.h). */
+	bool keep_watches;
+	/* Re-attached after a restart: its transactions were aborted. */
+	bool reattached;
 	struct conn *next, **pprev;	/* sd->conns */
 	struct conn *dnext;		/* sd->dirty */
 };

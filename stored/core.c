@@ -781,8 +781,11 @@ static int dispatch(struct req *r, const struct op *op)
 			return -EINVAL;
 		if (op->flags & F_TXN) {
 			r->tx = txn_find(c, r->hdr->tx_id);
+			/* A ring connection's transactions ended with the
+			 * daemon it was opened with (ring.c): EAGAIN makes
+			 * the guest run it again. */
 			if (!r->tx)
-				return -ENOENT;
+				return c->reattached ? -EAGAIN : -ENOENT;
 		}
 	} else if (r->hdr->type == XS_TRANSACTION_END) {
 		return -EINVAL;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "domain.h"
+#include "watch.h"
 
 int domains_init(struct domains *ds)
 {
@@ -16,8 +17,10 @@ void domains_destroy(struct domains *ds)
 {
 	/* Up to the last domain in use, not through every slot. */
 	for (unsigned i = 0; ds->d && ds->count && i < 65536; i++) {
-		if (ds->d[i])
+		if (ds->d[i]) {
 			ds->count--;
+			watch_list_free(ds->d[i]->saved);
+		}
 		free(ds->d[i]);
 	}
 	free(ds->d);
@@ -51,5 +54,6 @@ void domain_put(struct domains *ds, struct domain *d)
 		return;
 	ds->d[d->domid] = NULL;
 	ds->count--;
+	watch_list_free(d->saved);
 	free(d);
 }

@@ -8,6 +8,8 @@
 
 #include "perms.h"
 
+struct watch;
+
 #define DOMID_MAX_REAL 0x7fefu	/* below DOMID_FIRST_RESERVED */
 
 struct domain {
@@ -23,6 +25,9 @@ struct domain {
 	unsigned nevents;
 	uint64_t out_bytes;
 	uint64_t dropped_events;
+	/* Watches replayed from the journal for its ring connection, kept
+	 * until ring_attach hands them to the re-attached connection. */
+	struct watch *saved;
 };
 
 struct domains {

@@ -11,20 +11,25 @@
 
 #include <event2/buffer.h>
 
+#include "conn.h"
 #include "domain.h"
 #include "journal.h"
 #include "pvd/log.h"
 #include "tree.h"
+#include "watch.h"
 
 /* Record: u32 length of (type + payload), u32 crc32 of the same, u8 type,
  * payload.  Integers are little-endian (host order on every dom0 we
  * serve; the file never leaves the host). */
-enum rec_type { REC_NODE = 1, REC_DELETE, REC_DOMAIN, REC_COMMIT };
+enum rec_type { REC_NODE = 1, REC_DELETE, REC_DOMAIN, REC_COMMIT, REC_WATCHES };
 
 #define MAGIC "PVDSTORE1\n"
 #define MAGIC_LEN 10
 #define REC_MAX (64u << 20)
 #define COMPACT_MIN (1u << 20)
+/* Watches in one REC_WATCHES: the list was within the watch quota when it
+ * was written; this only bounds what a replay allocates. */
+#define WATCHES_MAX 4096u
 
 struct journal {
 	char *path;
@@ -150,6 +155,41 @@ static int encode_domain(struct evbuffer *b, const struct domain *d)
 int journal_log_domain(struct journal *j, const struct domain *d)
 {
 	return encode_domain(j->batch, d);
+}
+
+/* WATCHES: u32 domid, u32 count, then count times: u32 relative, path
+ * NUL, token NUL.  The whole list, head first. */
+static int encode_watches(struct evbuffer *b, unsigned domid,
+			  const struct watch *list)
+{
+	struct evbuffer *body = evbuffer_new();
+	uint32_t u[2] = { domid, 0 };
+	size_t len;
+	int rc = -ENOMEM;
+
+	if (!body)
+		return -ENOMEM;
+	for (const struct watch *w = list; w; w = w->next) {
+		uint32_t rel = w->relative;
+
+		if (evbuffer_add(body, &rel, 4) < 0 ||
+		    evbuffer_add(body, w->path, strlen(w->path) + 1) < 0 ||
+		    evbuffer_add(body, w->token, strlen(w->token) + 1) < 0)
+			goto out;
+		u[1]++;
+	}
+	len = evbuffer_get_length(body);
+	rc = put_rec(b, REC_WATCHES, u, sizeof(u), len ? evbuffer_pullup(body, -1) : NULL,
+		     len, NULL, 0);
+out:
+	evbuffer_free(body);
+	return rc;
+}
+
+int journal_log_watches(struct journal *j, unsigned domid,
+			const struct watch *list)
+{
+	return encode_watches(j->batch, domid, list);
 }
 
 void journal_seal(struct journal *j)
@@ -332,6 +372,68 @@ static int apply_domain(struct domains *ds, const uint8_t *p, uint32_t len)
 	return 0;
 }
 
+/* One watch at *off: a shape WATCH could have accepted (watch_args in
+ * core.c), prepended to *list. */
+static int parse_watch(const uint8_t *p, uint32_t len, uint32_t *off,
+		       struct watch **list)
+{
+	const char *path, *token;
+	size_t pl, tl;
+	uint32_t rel;
+	struct watch *w;
+
+	if (len - *off < 4)
+		return -EINVAL;
+	memcpy(&rel, p + *off, 4);
+	path = (const char *)p + *off + 4;
+	pl = strnlen(path, len - *off - 4);
+	if (pl == len - *off - 4)
+		return -EINVAL;
+	token = path + pl + 1;
+	tl = strnlen(token, len - *off - 4 - pl - 1);
+	if (tl == len - *off - 4 - pl - 1 || !node_path_valid(path) ||
+	    rel > pl || tl + 1 + XENSTORE_ABS_PATH_MAX + 1 > XENSTORE_PAYLOAD_MAX)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->path = strdup(path)) || !(w->token = strdup(token))) {
+		if (w)
+			free(w->path);
+		free(w);
+		return -ENOMEM;
+	}
+	w->relative = rel;
+	w->next = *list;
+	*list = w;
+	*off += 4 + (uint32_t)(pl + tl + 2);
+	return 0;
+}
+
+/* The list replaces what the domain had saved (the last record wins).  It
+ * is built in reverse: watch_restore() prepends it back into order. */
+static int apply_watches(struct domains *ds, const uint8_t *p, uint32_t len)
+{
+	struct watch *list = NULL;
+	uint32_t off = 8;
+	struct domain *d;
+	int rc = 0;
+
+	if (len < 8 || get32(p, 0) > 0xffff || get32(p, 1) > WATCHES_MAX)
+		return -EINVAL;
+	for (uint32_t i = 0; i < get32(p, 1) && rc == 0; i++)
+		rc = parse_watch(p, len, &off, &list);
+	if (rc == 0 && off != len)
+		rc = -EINVAL;
+	d = rc == 0 ? domain_get(ds, get32(p, 0), true) : NULL;
+	if (!d) {
+		watch_list_free(list);
+		return rc < 0 ? rc : -ENOMEM;
+	}
+	watch_list_free(d->saved);
+	d->saved = list;
+	domain_put(ds, d);
+	return 0;
+}
+
 static int apply(struct store *st, struct domains *ds, struct pending *pd,
 		 size_t n)
 {
@@ -350,6 +452,9 @@ static int apply(struct store *st, struct domains *ds, struct pending *pd,
 			break;
 		case REC_DOMAIN:
 			rc = apply_domain(ds, pd[i].data, pd[i].len);
+			break;
+		case REC_WATCHES:
+			rc = apply_watches(ds, pd[i].data, pd[i].len);
 			break;
 		default:
 			return -EINVAL;
@@ -531,8 +636,18 @@ static int fsync_dir(const char *path)
 	return rc;
 }
 
+static int encode_ring_watches(struct evbuffer *b, const struct conn *conns)
+{
+	int rc = 0;
+
+	for (const struct conn *c = conns; c && rc == 0; c = c->next)
+		if (c->keep_watches && !c->dead && c->watches)
+			rc = encode_watches(b, c->who.domid, c->watches);
+	return rc;
+}
+
 int journal_maybe_compact(struct journal *j, const struct store *st,
-			  const struct domains *ds)
+			  const struct domains *ds, const struct conn *conns)
 {
 	struct evbuffer *b;
 	char *tmp = NULL;
@@ -555,6 +670,8 @@ int journal_maybe_compact(struct journal *j, const struct store *st,
 	for (unsigned d = 0; d < 65536; d++)
 		if (ds->d[d] && (rc = encode_domain(b, ds->d[d])) < 0)
 			goto out;
+	if ((rc = encode_ring_watches(b, conns)) < 0)
+		goto out;
 	if ((rc = put_rec(b, REC_COMMIT, NULL, 0, NULL, 0, NULL, 0)) < 0)
 		goto out;
 	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

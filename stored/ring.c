@@ -11,6 +11,13 @@
  * rsp_cons.  Every index update is followed by a notify, as the xenstore
  * protocol has no event suppression.
  *
+ * Restart (--persist): ring_reattach_all maps the pages again and gives
+ * each connection back the watches the journal kept for it (journal.h),
+ * as xenstored's live update keeps a connection's watches.  Its open
+ * transactions are not kept: the guest's next request naming one is
+ * answered EAGAIN, which a xenbus client takes as "run the transaction
+ * again" (core.c), as after a forced live update.
+ *
  * Domain death: a simulated guest that exits (even by SIGKILL) is noticed
  * by polling hv_domain_alive once a second while rings exist, and on every
  * event of its channel; the domain is then released like XS_RELEASE. */
@@ -30,6 +37,7 @@
 #include "pvd/ring_util.h"
 #include "ring.h"
 #include "stored.h"
+#include "watch.h"
 
 struct ring_tp {
 	struct stored *sd;
@@ -241,7 +249,7 @@ void ring_stop(struct stored *sd)
 	sd->hv = NULL;
 }
 
-int ring_attach(struct stored *sd, struct domain *d)
+static int attach(struct stored *sd, struct domain *d, bool again)
 {
 	grant_ref_t ref = GNTTAB_RESERVED_XENSTORE;
 	struct ring_tp *t;
@@ -282,6 +290,11 @@ int ring_attach(struct stored *sd, struct domain *d)
 	sd->nrings++;
 	t->intf->server_features = XENSTORE_SERVER_FEATURE_ERROR;
 	t->intf->error = XENSTORE_ERROR_NONE;
+	t->c->keep_watches = true;
+	t->c->reattached = again;
+	if (again && d->saved)
+		log_info("dom%u: %u watches restored", d->domid,
+			 watch_restore(t->c, &d->saved));
 	/* Requests may already be waiting. */
 	conn_on_readable(t->c);
 	return 0;
@@ -294,6 +307,15 @@ fail:
 	return rc;
 }
 
+int ring_attach(struct stored *sd, struct domain *d)
+{
+	/* A new introduction starts afresh (xenstored-facts.md: INTRODUCE
+	 * resets the ring's watches). */
+	watch_list_free(d->saved);
+	d->saved = NULL;
+	return attach(sd, d, false);
+}
+
 void ring_reattach_all(struct stored *sd)
 {
 	for (unsigned id = 1; id < 65536; id++) {
@@ -303,7 +325,7 @@ void ring_reattach_all(struct stored *sd)
 			continue;
 		if (!sd->hv)
 			continue;	/* bookkeeping only, as before */
-		if (ring_attach(sd, d) < 0) {
+		if (attach(sd, d, true) < 0) {
 			log_info("dom%u did not survive the restart", id);
 			core_release_domain(sd, id, true);
 		}

@@ -34,6 +34,9 @@ int stored_init(struct stored *sd, struct event_base *base,
 
 void stored_destroy(struct stored *sd)
 {
+	/* Closing connections now is no change of state for the journal:
+	 * the rings' watches stay for the next start (watch.c). */
+	sd->stopping = true;
 	for (struct conn *c = sd->conns; c; c = c->next)
 		conn_close(c, "shutting down");
 	conn_reap(sd);
@@ -47,6 +50,10 @@ int stored_flush(struct stored *sd)
 {
 	int rc;
 
+	/* What was logged outside a request (a ring connection closed, and
+	 * its watches with it) is its own batch. */
+	if (sd->journal)
+		journal_seal(sd->journal);
 	/* Replies go out only after the changes they acknowledge are on
 	 * disk: one fdatasync covers every request of this loop turn.  If
 	 * the disk fails, nothing is acknowledged until it works again (the
@@ -55,7 +62,8 @@ int stored_flush(struct stored *sd)
 		rc = journal_sync(sd->journal);
 		if (rc < 0)
 			return rc;
-		journal_maybe_compact(sd->journal, &sd->store, &sd->domains);
+		journal_maybe_compact(sd->journal, &sd->store, &sd->domains,
+				      sd->conns);
 	}
 	conn_reap(sd);
 	return 0;

@@ -5,11 +5,25 @@
 
 #include "conn.h"
 #include "domain.h"
+#include "journal.h"
+#include "pvd/log.h"
 #include "stored.h"
 #include "watch.h"
 
-int watch_add(struct conn *c, const char *path, const char *token,
-	      unsigned relative)
+/* A ring connection's list goes to the journal whenever it changes
+ * (journal.h).  Closing connections at shutdown is not a change. */
+static void journal_watches(struct conn *c)
+{
+	struct stored *sd = c->sd;
+
+	if (!c->keep_watches || !sd->journal || sd->stopping)
+		return;
+	if (journal_log_watches(sd->journal, c->who.domid, c->watches) < 0)
+		log_err("dom%u: cannot journal its watches", c->who.domid);
+}
+
+static int watch_insert(struct conn *c, const char *path, const char *token,
+			unsigned relative)
 {
 	struct watch *w;
 
@@ -34,6 +48,16 @@ int watch_add(struct conn *c, const char *path, const char *token,
 	return 0;
 }
 
+int watch_add(struct conn *c, const char *path, const char *token,
+	      unsigned relative)
+{
+	int rc = watch_insert(c, path, token, relative);
+
+	if (rc == 0)
+		journal_watches(c);
+	return rc;
+}
+
 static void watch_free(struct conn *c, struct watch *w)
 {
 	c->nwatches--;
@@ -52,6 +76,7 @@ int watch_remove(struct conn *c, const char *path, const char *token)
 		if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0) {
 			*pp = w->next;
 			watch_free(c, w);
+			journal_watches(c);
 			return 0;
 		}
 	}
@@ -61,12 +86,27 @@ int watch_remove(struct conn *c, const char *path, const char *token)
 void watch_remove_all(struct conn *c)
 {
 	struct watch *w, *next;
+	bool had = c->watches != NULL;
 
 	for (w = c->watches; w; w = next) {
 		next = w->next;
 		watch_free(c, w);
 	}
 	c->watches = NULL;
+	if (had)
+		journal_watches(c);
+}
+
+void watch_list_free(struct watch *list)
+{
+	struct watch *next;
+
+	for (; list; list = next) {
+		next = list->next;
+		free(list->path);
+		free(list->token);
+		free(list);
+	}
 }
 
 static void send_event(struct conn *c, const struct watch *w,
@@ -85,6 +125,32 @@ static void send_event(struct conn *c, const struct watch *w,
 	memcpy(buf, epath, plen);
 	memcpy(buf + plen, w->token, tlen);
 	conn_send(c, XS_WATCH_EVENT, 0, 0, buf, (unsigned)(plen + tlen), true);
+}
+
+/* The journal's replay builds *saved in reverse (journal.c), and
+ * watch_insert prepends: the connection gets its list back in order.  Each
+ * restored watch fires once, as a new WATCH does: an event the old daemon
+ * had queued but not yet put on the ring died with it, and a spurious
+ * event is harmless (xenstore.txt: a watcher re-reads what it watches). */
+unsigned watch_restore(struct conn *c, struct watch **saved)
+{
+	unsigned n = 0;
+
+	for (struct watch *w = *saved; w; w = w->next) {
+		int rc = watch_insert(c, w->path, w->token, w->relative);
+
+		if (rc < 0 && rc != -EEXIST)
+			log_warn("dom%u: watch %s not restored: %s", c->who.domid,
+				 w->path, strerror(-rc));
+		else if (rc == 0)
+			n++;
+	}
+	watch_list_free(*saved);
+	*saved = NULL;
+	journal_watches(c);
+	for (struct watch *w = c->watches; w; w = w->next)
+		send_event(c, w, w->path);
+	return n;
 }
 
 static void fire_one(struct stored *sd, const struct change *ch)
