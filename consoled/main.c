@@ -14,8 +14,10 @@
 #include "consoled.h"
 #include "pvd/daemon.h"
 #include "pvd/log.h"
+#include "pvd/metrics.h"
 #include "pvd/num.h"
 #include "pvd/sdnotify.h"
+#include "metrics.h"
 #include "tracker.h"
 
 struct opts {
@@ -28,6 +30,7 @@ struct main_ctx {
 	struct opts *o;
 	struct tracker *tr;
 	struct pvd_notify notify;
+	struct pvd_metrics *metrics;
 };
 
 static void usage(FILE *f)
@@ -172,6 +175,8 @@ int main(int argc, char **argv)
 	rc = tracker_start(&m.cd, &tr);
 	if (rc < 0)
 		fatal("cannot follow the store: %s", strerror(-rc));
+	if (consoled_metrics_start(&m.metrics, base, o.d.metrics, tr) < 0)
+		fatal("cannot serve metrics on %s", o.d.metrics);
 	daemon_start(1, o.d.pidfile);
 	log_info("serving %u console(s)%s%s", tracker_nconsoles(tr),
 		 o.c.log_dir ? ", logs in " : "", o.c.log_dir ? o.c.log_dir : "");
@@ -187,6 +192,7 @@ int main(int argc, char **argv)
 	pvd_notify_stopping();
 	pvd_notify_stop(&m.notify);
 
+	pvd_metrics_stop(m.metrics);
 	tracker_stop(tr);
 	consoled_stop(&m.cd);
 	daemon_signals_stop(&sigs);

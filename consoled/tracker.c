@@ -794,6 +794,21 @@ bool tracker_store_up(const struct tracker *tr)
 	return tr && xsconn_up(&tr->xc);
 }
 
+void tracker_each(const struct tracker *tr, tracker_console_fn *fn, void *arg)
+{
+	for (unsigned id = 1; tr && id < DOMID_FIRST_RESERVED; id++) {
+		const struct tdom *d = tr->doms[id];
+
+		if (!d)
+			continue;
+		if (d->prim.c)
+			fn(arg, d->prim.c);
+		for (unsigned k = 0; k < CONSOLED_SECONDARY_MAX; k++)
+			if (d->sec[k].c)
+				fn(arg, d->sec[k].c);
+	}
+}
+
 unsigned tracker_nconsoles(const struct tracker *tr)
 {
 	unsigned n = 0;

@@ -21,6 +21,7 @@
 
 struct consoled;
 struct tracker;
+struct console;
 
 /* Connects to the store (waiting for it if it is not there yet, and
  * again after it restarts: include/pvd/xsconn.h), sets the watches and
@@ -36,6 +37,9 @@ void tracker_reopen_logs(struct tracker *tr);
 bool tracker_store_up(const struct tracker *tr);
 /* Consoles currently served (not broken). */
 unsigned tracker_nconsoles(const struct tracker *tr);
+/* Calls fn for each console, broken ones included (metrics.c). */
+typedef void tracker_console_fn(void *arg, const struct console *c);
+void tracker_each(const struct tracker *tr, tracker_console_fn *fn, void *arg);
 
 /* Parses a domain id as the store spells it: decimal, no sign, no leading
  * zero, 1 .. DOMID_FIRST_RESERVED - 1.  0 or -EINVAL. */
