@@ -1,5 +1,8 @@
 /* --persist: replay, torn tails, compaction, and no reply before the
- * journal is on disk (fdatasync is a link-time seam). */
+ * journal is on disk (fdatasync is a link-time seam); a ring connection's
+ * watches kept across a restart (a memconn flagged keep_watches stands
+ * for the ring, and a copy of the file taken before the daemon stops for
+ * the file a kill -9 leaves). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +20,9 @@
 
 #include "../../stored/core.h"
 #include "../../stored/journal.h"
+#include "../../stored/conn.h"
 #include "../../stored/stored.h"
+#include "../../stored/watch.h"
 #include "../harness/memconn.h"
 
 int __real_fdatasync(int fd);
@@ -341,6 +346,18 @@ static void put_node(FILE *fp, const char *path, uint32_t vlen,
 	free(b);
 }
 
+/* A WATCHES record for dom5 of one watch: relative, path NUL token NUL
+ * (len bytes). */
+static void put_watches(FILE *fp, const char *w, size_t len, uint32_t rel)
+{
+	uint8_t b[64];
+	uint32_t h[3] = { 5, 1, rel };
+
+	memcpy(b, h, 12);
+	memcpy(b + 12, w, len);
+	put_rec(fp, 5, b, 12 + len);
+}
+
 /* Replays a crafted file beside the fixture's journal into a store of
  * its own. */
 static int load_crafted(struct fx *f, int which)
@@ -366,7 +383,12 @@ static int load_crafted(struct fx *f, int which)
 	case 6: put_node(fp, "@", 0, "", 0); break;
 	case 7: put_rec(fp, 3, dom, sizeof(dom)); break;
 	case 8: put_rec(fp, 2, "a/b", 4); break;
-	default: put_node(fp, "/ok", XENSTORE_PAYLOAD_MAX, "x", 2); break;
+	case 9: put_watches(fp, "rel\0tok", 8, 0); break;	/* not absolute */
+	case 10: put_watches(fp, "/w\0tok", 6, 0); break;	/* token's NUL */
+	case 11: put_watches(fp, "/w\0tok", 7, 3); break;	/* relative > path */
+	default:
+		put_rec(fp, 3, (uint32_t[6]){ 5, 1, 0xffffu, 3, 5, 0 }, 24);
+		put_watches(fp, "/w\0tok", 7, 2); put_node(fp, "/ok", XENSTORE_PAYLOAD_MAX, "x", 2); break;
 	}
 	put_rec(fp, 4, "", 0);
 	fclose(fp);
@@ -382,10 +404,10 @@ static void test_replay_refuses_malformed(void **state)
 {
 	struct fx *f = *state;
 
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < 12; i++)
 		assert_int_equal(load_crafted(f, i), -EINVAL);
 	/* The same shapes, well-formed, replay. */
-	assert_int_equal(load_crafted(f, 9), 0);
+	assert_int_equal(load_crafted(f, 12), 0);
 }
 
 static void test_compaction(void **state)
@@ -427,6 +449,173 @@ static void test_no_reply_before_durable(void **state)
 	assert_int_equal(sync_calls, 1);
 }
 
+/* ---- a ring connection's watches across a restart ---------------- */
+
+static struct memconn *ring_guest(struct fx *f, bool reattached)
+{
+	struct memconn *g = memconn_new(&f->sd, 5, false);
+
+	assert_non_null(g);
+	g->c->keep_watches = true;
+	g->c->reattached = reattached;
+	return g;
+}
+
+/* The next message g got is a watch event for path with token. */
+static void expect_event(struct fx *f, struct memconn *g, const char *path,
+			 const char *token)
+{
+	struct xsd_sockmsg h;
+
+	assert_true(memconn_next(g, &h, f->body));
+	assert_int_equal(h.type, XS_WATCH_EVENT);
+	assert_string_equal(f->body, path);
+	assert_string_equal(f->body + strlen(path) + 1, token);
+}
+
+static unsigned nsaved(const struct domain *d)
+{
+	unsigned n = 0;
+
+	for (const struct watch *w = d ? d->saved : NULL; w; w = w->next)
+		n++;
+	return n;
+}
+
+/* The file as a kill -9 now would leave it, then a clean stop (which
+ * closes the connection), then a start from the kept copy. */
+static void kill_and_restart(struct fx *f, struct memconn *g)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s.kill", f->path, f->path);
+	assert_int_equal(system(cmd), 0);
+	memconn_free(g);
+	stop(f);
+	snprintf(cmd, sizeof(cmd), "mv %s.kill %s", f->path, f->path);
+	assert_int_equal(system(cmd), 0);
+	start(f);
+}
+
+static void watches_survive(struct fx *f, int rewrites)
+{
+	struct memconn *g;
+	struct domain *d;
+	char val[1500];
+
+	xs_req(f->d0, XS_INTRODUCE, 0, NULL, 3, "5", "99", "3");
+	xs_req(f->d0, XS_MKDIR, 0, NULL, 1, "/local/domain/5");
+	xs_req(f->d0, XS_SET_PERMS, 0, NULL, 2, "/local/domain/5", "n5");
+	g = ring_guest(f, false);
+	assert_int_equal(xs_req(g, XS_WATCH, 0, NULL, 2, "/local/domain/5", "abs"), XS_WATCH);
+	assert_int_equal(xs_req(g, XS_WATCH, 0, NULL, 2, "device", "rel"), XS_WATCH);
+	assert_int_equal(xs_req(g, XS_WATCH, 0, NULL, 2, "/gone", "x"), XS_WATCH);
+	assert_int_equal(xs_req(g, XS_UNWATCH, 0, NULL, 2, "/gone", "x"), XS_UNWATCH);
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	for (int i = 0; i < rewrites; i++)
+		xs_req(f->d0, XS_WRITE, 0, NULL, 2, "/same", val);
+	kill_and_restart(f, g);
+	d = f->sd.domains.d[5];
+	assert_int_equal(nsaved(d), 2);
+	g = ring_guest(f, true);
+	assert_int_equal(watch_restore(g->c, &d->saved), 2);
+	assert_null(d->saved);
+	stored_flush(&f->sd);
+	/* Each fires once, in the order they were set. */
+	expect_event(f, g, "device", "rel");
+	expect_event(f, g, "/local/domain/5", "abs");
+	xs_req(f->d0, XS_WRITE, 0, NULL, 2, "/local/domain/5/device/vbd", "1");
+	expect_event(f, g, "device/vbd", "rel");
+	expect_event(f, g, "/local/domain/5/device/vbd", "abs");
+	memconn_free(g);
+}
+
+static void test_ring_watches_survive(void **state)
+{
+	watches_survive(*state, 0);
+}
+
+/* Compaction rewrites the file from the live state: the watches too. */
+static void test_ring_watches_survive_compaction(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+
+	watches_survive(f, 3000);
+	stat(f->path, &st);
+	assert_true(st.st_size < 2 * 1024 * 1024);
+}
+
+/* A released domain's watches are gone, and so are those of a ring that
+ * closed (broken) before the daemon stopped; a socket connection's are
+ * never kept. */
+static void test_ring_watches_released(void **state)
+{
+	struct fx *f = *state;
+	struct memconn *g;
+
+	xs_req(f->d0, XS_INTRODUCE, 0, NULL, 3, "5", "99", "3");
+	g = ring_guest(f, false);
+	xs_req(g, XS_WATCH, 0, NULL, 2, "/a", "t");
+	xs_req(f->d0, XS_RELEASE, 0, NULL, 1, "5");
+	xs_req(f->d0, XS_INTRODUCE, 0, NULL, 3, "5", "99", "3");
+	kill_and_restart(f, g);
+	assert_int_equal(nsaved(f->sd.domains.d[5]), 0);
+	g = ring_guest(f, true);
+	xs_req(g, XS_WATCH, 0, NULL, 2, "/a", "t");
+	memconn_free(g);
+	stop(f);
+	start(f);
+	assert_non_null(f->sd.domains.d[5]);
+	assert_int_equal(nsaved(f->sd.domains.d[5]), 0);
+	g = memconn_new(&f->sd, 5, false);	/* a guest socket */
+	xs_req(g, XS_WATCH, 0, NULL, 2, "/a", "t");
+	kill_and_restart(f, g);
+	assert_int_equal(nsaved(f->sd.domains.d[5]), 0);
+}
+
+/* The restored list honours today's quota. */
+
+static void test_ring_watches_quota(void **state)
+{
+	struct fx *f = *state;
+	struct memconn *g;
+	char path[32];
+
+	xs_req(f->d0, XS_INTRODUCE, 0, NULL, 3, "5", "99", "3");
+	g = ring_guest(f, false);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "/w%d", i);
+		xs_req(g, XS_WATCH, 0, NULL, 2, path, "t");
+	}
+	kill_and_restart(f, g);
+	f->sd.quota.watches = 3;
+	g = ring_guest(f, true);
+	assert_int_equal(watch_restore(g->c, &f->sd.domains.d[5]->saved), 3);
+	assert_int_equal(g->c->nwatches, 3);
+	memconn_free(g);
+}
+
+/* A transaction of the daemon that died is answered EAGAIN on the
+ * re-attached ring (the guest runs it again); elsewhere ENOENT. */
+static void test_reattached_txn_eagain(void **state)
+{
+	struct fx *f = *state;
+	struct memconn *g;
+
+	xs_req(f->d0, XS_INTRODUCE, 0, NULL, 3, "5", "99", "3");
+	g = ring_guest(f, false);
+	assert_int_equal(xs_req(g, XS_READ, 7, f->body, 1, "/tool"), XS_ERROR);
+	assert_string_equal(f->body, "ENOENT");
+	g->c->reattached = true;
+	assert_int_equal(xs_req(g, XS_READ, 7, f->body, 1, "/tool"), XS_ERROR);
+	assert_string_equal(f->body, "EAGAIN");
+	assert_int_equal(xs_req(g, XS_TRANSACTION_END, 7, f->body, 1, "T"), XS_ERROR);
+	assert_string_equal(f->body, "EAGAIN");
+	memconn_free(g);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -441,6 +630,11 @@ int main(void)
 		T(test_replay_refuses_malformed),
 		T(test_compaction),
 		T(test_no_reply_before_durable),
+		T(test_ring_watches_survive),
+		T(test_ring_watches_survive_compaction),
+		T(test_ring_watches_released),
+		T(test_ring_watches_quota),
+		T(test_reattached_txn_eagain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
