@@ -2,7 +2,9 @@
 # pvd-stored --persist: after kill -9 the store (tree, values, permissions,
 # introduced domains) is exactly what was acknowledged; uncommitted
 # transactions are not; clean restarts work; the journal is compacted when
-# one node is rewritten many times.
+# one node is rewritten many times.  Then a ring-connected guest (pvguest
+# on the simulated hypervisor layer): a watch it set before a kill -9 of
+# the store fires after the restart (the journal keeps a ring's watches).
 . "$(dirname "$0")/lib.sh"
 need_xsutils
 need_testbin xs_txn XS_TXN
@@ -103,4 +105,48 @@ expect_eq "store intact after compaction and kill -9" "$before" "$(xs ls -f -p /
 expect_eq "last rewrite survived" last "$(xs read /p/hot)"
 
 stored_alive "daemon running"
+stored_stop
+
+# ------------------------------------- a ring-connected guest's watch
+need_testbin pvguest_xs XSH
+[ -x "$PVD_BIN/pvguest" ] || die "$PVD_BIN/pvguest not built (run: make)"
+# pvguest drops root for nobody: it must reach the run directory.
+[ "$(id -u)" = 0 ] && chmod 755 "$PVD_RUNDIR"
+RDB=$PVD_RUNDIR/ring.db
+STORED_HV=sim stored_start --persist "$RDB"
+grep -q "serving domains over rings" "$STORED_LOG" ||
+	skip "pvd-stored does not serve domains over rings (see $STORED_LOG)"
+"$PVD_BIN/pvguest" -f --domid 3 --name vm3 --ready-fd 3 3>"$PVD_RUNDIR/ready" \
+	2>>"$PVD_RUNDIR/pvguest.stderr" &
+GPID=$!
+track_pid "$GPID"
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+	[ "$(wc -l <"$PVD_RUNDIR/ready" 2>/dev/null)" = 1 ] && break
+	sleep 0.05
+done
+re='store_gfn=([0-9]+) store_port=([0-9]+)'
+[[ "$(cat "$PVD_RUNDIR/ready")" =~ $re ]] || die "pvguest: no ready line"
+xs write /local/domain/3/data "" >/dev/null
+xs chmod /local/domain/3/data n3
+expect_ok "introduce domain 3" timeout -k 2 10 "$XSH" introduce 3 \
+	"${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+# The guest's watch: its initial event, then (after the restart) one the
+# restored watch fires on its own, then the write's.
+w=$PVD_RUNDIR/guest-watch.out
+XENSTORED_PATH=$PVD_RUNDIR/guests/dom3/xenbus.sock timeout -k 2 60 \
+	xenstore-watch -n 3 data >"$w" 2>&1 &
+WPID=$!
+track_pid "$WPID"
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do [ -s "$w" ] && break; sleep 0.05; done
+expect_eq "the guest's watch is set" data "$(cat "$w")"
+stored_kill9
+STORED_HV=sim stored_start --persist "$RDB"
+expect_eq "the guest is still introduced" T "$(timeout -k 2 10 "$XSH" introduced 3)"
+xs write /local/domain/3/data/after 1 >/dev/null
+wait_pid_gone "$WPID" || stop_pid "$WPID"
+grep -qx data/after "$w" && pass "the guest's watch fires after the restart" ||
+	fail "the guest's watch fires after the restart" "$(tr '\n' ' ' <"$w")"
+expect_eq "the guest reads through its ring after the restart" 1 \
+	"$(XENSTORED_PATH=$PVD_RUNDIR/guests/dom3/xenbus.sock xs read data/after)"
+stop_pid "$GPID"
 finish
