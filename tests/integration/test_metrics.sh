@@ -197,6 +197,21 @@ out=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://127.0.0.1:9101
 expect_eq "an unknown path: 404" 404 "$out"
 out=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST http://127.0.0.1:9101/metrics)
 expect_eq "POST: 501 (evhttp's answer to a method not allowed)" 501 "$out"
+# 17 connections held open, one request each: the 17th is refused.
+out=$(timeout -k 2 30 $PY - <<'PYEOF'
+import http.client
+conns, codes = [], []
+for i in range(17):
+    c = http.client.HTTPConnection("127.0.0.1", 9101, timeout=10)
+    c.request("GET", "/metrics")
+    r = c.getresponse(); r.read()
+    codes.append(r.status); conns.append(c)
+print(" ".join(str(x) for x in sorted(set(codes))), codes.count(200), codes[-1])
+PYEOF
+)
+expect_eq "16 connections served, the 17th answered 503" "200 503 16 503" "$out"
+out=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://127.0.0.1:9101/metrics)
+expect_eq "once they are closed, a new connection is served" 200 "$out"
 expect_eq "the unix socket is 0600" 600 "$(stat -c %a "$PVD_RUNDIR/netback.metrics")"
 for n in blkback consoled netback; do
 	v=${n^^}_PID
