@@ -475,6 +475,22 @@ static bool simdom_stale(const struct hv_sim *s, struct sim_dom *d, bool force)
 	return d->stale;
 }
 
+/* Forgets every cached domain with nothing mapped that died or whose id
+ * now leads elsewhere.  A domain whose last mapping went while it was
+ * still alive (a backend that halted its rings, a vif detached before the
+ * guest was destroyed) is otherwise kept, with its memory file open and
+ * mapped, until its id is used again: one descriptor and the pages it
+ * touched per such guest, for ever. */
+static void simdom_sweep(struct hv_sim *s)
+{
+	for (struct sim_dom *d = s->doms, *nx; d; d = nx) {
+		nx = d->next;
+		if (!d->nmaps && (__atomic_load_n(&d->hdr->dead, __ATOMIC_ACQUIRE) ||
+				  simdom_stale(s, d, true)))
+			simdom_forget(s, d);
+	}
+}
+
 static int simdom_get(struct hv_sim *s, domid_t domid, struct sim_dom **out)
 {
 	struct sim_dom *d = s->last;
@@ -494,6 +510,7 @@ static int simdom_get(struct hv_sim *s, domid_t domid, struct sim_dom **out)
 		d = NULL;
 	}
 	if (!d) {
+		simdom_sweep(s);
 		rc = simdom_open(s, domid, &d);
 		if (rc < 0)
 			return rc;
