@@ -18,12 +18,18 @@
  * ran (whatever the backend did), 77 when the backend lacks what the case
  * needs (feature-ctrl-ring, multi-queue), 1 on a set-up failure.
  *
- * Slot counts in the names (slots-18, ...) count every data slot of the
+ * --then-good adds one well-formed frame after a transmit case's frames
+ * (its OKAY shows the vif still serves); --linger MS keeps the vif (store
+ * nodes, rings, grants) after the result line until stdin reaches EOF or
+ * MS pass, so a script can read pvd-netback's statistics of it.
+ *
+ * Slot counts in the names (slots-19, ...) count every data slot of the
  * frame, the first included.  Nothing here is an assertion about the
  * backend: the test script says what it must have done. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,9 +57,9 @@
 #define BAD_GREF 0xfffffff0u
 
 struct cfg {
-	unsigned domid, devid, timeout_ms, hold_ms;
+	unsigned domid, devid, timeout_ms, hold_ms, linger_ms;
 	const char *bridge;
-	bool toolstack;
+	bool toolstack, then_good;
 };
 
 struct nb {
@@ -93,15 +99,16 @@ static const char *const cases[][2] = {
 	{ "good", "one well-formed frame (the baseline): OKAY" },
 	{ "prod-past-ring", "fatal: req_prod more than a ring ahead of the backend" },
 	{ "more-data-past-prod", "fatal: a more_data chain past what was produced" },
-	{ "slots-20", "fatal: a frame of 20 slots" },
+	{ "slots-22", "fatal: a frame of 22 slots (21 after the first)" },
 	{ "cross-page", "fatal: offset + size across the page" },
 	{ "extra-type-bad", "fatal: an extra-info of type 0" },
 	{ "extra-type-max", "fatal: an extra-info of type XEN_NETIF_EXTRA_TYPE_MAX" },
 	{ "gso-type-bad", "fatal: a GSO extra of unknown type" },
 	{ "gso-size-0", "fatal: a GSO extra of size 0" },
 	{ "extra-endless", "fatal: extra-info slots with FLAG_MORE up to the producer" },
-	{ "slots-18", "dropped: a frame of 18 slots" },
-	{ "slots-19", "dropped: a frame of 19 slots" },
+	{ "slots-19", "accepted: 19 slots (18 after the first, netfront's most)" },
+	{ "slots-20", "dropped: a frame of 20 slots (19 after the first)" },
+	{ "slots-21", "dropped: a frame of 21 slots (20 after the first)" },
 	{ "frag-too-big", "dropped: a fragment larger than what remains of the total" },
 	{ "runt", "dropped: a frame of 10 bytes" },
 	{ "bad-grant", "dropped: a grant reference out of the table" },
@@ -113,6 +120,7 @@ static const char *const cases[][2] = {
 	{ "mq-too-many", "multi-queue-num-queues = the backend's max + 1: refused" },
 	{ "hash-map-past-table", "control ring: a mapping past the table's size" },
 	{ "hash-map-bad-queue", "control ring: mapping entries >= the number of queues" },
+	{ "hash-map-wrap", "control ring: offset + size wrapping 32 bits" },
 	{ "hash-key-too-big", "control ring: a Toeplitz key of 41 bytes" },
 	{ "ring-ref-change", "tx-ring-ref rewritten while connected, then a good frame" },
 	{ "evtchn-change", "event-channel rewritten while connected, then a good frame" },
@@ -122,7 +130,7 @@ static void usage(FILE *f, int status)
 {
 	fprintf(f,
 "usage: netif_bad [--domid N] [--devid N] [--bridge BR] [--timeout MS]\n"
-"                 [--hold MS] [--no-toolstack] CASE\n"
+"                 [--hold MS] [--then-good] [--linger MS] [--no-toolstack] CASE\n"
 "  A hostile guest's network frontend: sets up a vif against pvd-netback\n"
 "  (store at $XENSTORED_PATH, sim domain under $PVD_RUNDIR), connects,\n"
 "  performs CASE and prints one line:\n"
@@ -538,10 +546,14 @@ static void ctrl_case(struct nb *n, const char *name)
 		ctrl_req(n, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, ref, 41, 0);
 	} else {
 		ctrl_req(n, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, 64, 0, 0);
+		/* data[1] is the size in entries, data[2] the offset. */
 		if (strcmp(name, "hash-map-past-table") == 0)
 			ctrl_req(n, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 60, 10);
+		else if (strcmp(name, "hash-map-wrap") == 0)
+			ctrl_req(n, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 2,
+				 UINT32_MAX);
 		else
-			ctrl_req(n, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 0, 64);
+			ctrl_req(n, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, ref, 64, 0);
 	}
 	RING_PUSH_REQUESTS(&n->cr);
 	hv_sim_evtchn_notify(n->dom, n->cr_port);
@@ -667,12 +679,29 @@ static int run_case(struct nb *n, const char *c)
 		tx_slots(n, 1);
 	} else if (!strcmp(c, "ring-ref-change") || !strcmp(c, "evtchn-change"))
 		change_case(n, c);
-	else
-		tx_case(n, c);
+	else if (tx_case(n, c) && n->c.then_good)
+		tx_slots(n, 1);
 	if (!hash)
 		push_tx(n);
 	observe(n);
 	return 0;
+}
+
+/* Until stdin's EOF or --linger ms, whichever comes first. */
+static void linger(struct nb *n)
+{
+	uint64_t end = now_ms() + n->c.linger_ms;
+	char buf[256];
+
+	while (now_ms() < end) {
+		struct pollfd p = { .fd = 0, .events = POLLIN };
+		int r = poll(&p, 1, (int)(end - now_ms()));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || read(0, buf, sizeof(buf)) <= 0)
+			return;
+	}
 }
 
 static void cleanup(struct nb *n)
@@ -699,6 +728,10 @@ static const char *parse_args(struct nb *n, int argc, char **argv)
 			n->c.toolstack = false;
 			continue;
 		}
+		if (!strcmp(a, "--then-good")) {
+			n->c.then_good = true;
+			continue;
+		}
 		if (!v)
 			usage(stderr, 2);
 		i++;
@@ -706,6 +739,7 @@ static const char *parse_args(struct nb *n, int argc, char **argv)
 		else if (!strcmp(a, "--devid")) n->c.devid = (unsigned)num(a, v, 65535);
 		else if (!strcmp(a, "--timeout")) n->c.timeout_ms = (unsigned)num(a, v, 600000);
 		else if (!strcmp(a, "--hold")) n->c.hold_ms = (unsigned)num(a, v, 600000);
+		else if (!strcmp(a, "--linger")) n->c.linger_ms = (unsigned)num(a, v, 600000);
 		else if (!strcmp(a, "--bridge")) n->c.bridge = v;
 		else
 			usage(stderr, 2);
@@ -738,8 +772,10 @@ int main(int argc, char **argv)
 	if (n.c.toolstack)
 		toolstack_create(&n);
 	rc = run_case(&n, c);
-	if (rc == 0)
+	if (rc == 0) {
 		report(&n, c);
+		linger(&n);
+	}
 	cleanup(&n);
 	return rc;
 }
