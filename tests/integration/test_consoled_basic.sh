@@ -30,9 +30,18 @@ bad_usage "a log dir that is not a directory is an error" "not a directory" \
 	--log-dir "$PVD_RUNDIR/nonexistent"
 bad_usage "unknown --hv is an error" "--hv" --hv magic
 bad_usage "an unknown log level is an error" "log-level" --log-level loud
-# No store to talk to: a clear error, not a hang.
-XENSTORED_PATH=$PVD_RUNDIR/no-store.sock bad_usage "no store is a clear error" \
-	"cannot connect to the store"
+# No store to talk to yet: one clear line, and it waits (issue 13: started
+# before pvd-stored, it serves once the store comes) instead of exiting.
+XENSTORED_PATH=$PVD_RUNDIR/no-store.sock timeout -k 2 2 "$PVD_BIN/pvd-consoled" -f \
+	--pidfile "$PVD_RUNDIR/nostore.pid" >/dev/null 2>"$PVD_RUNDIR/nostore.err"
+rc=$?
+if [ "$rc" -ne 124 ]; then
+	fail "no store: waits for it" "exited $rc: $(head -c 300 "$PVD_RUNDIR/nostore.err")"
+elif [ "$(grep -c "the store is not there yet" "$PVD_RUNDIR/nostore.err")" != 1 ]; then
+	fail "no store: one line says it waits" "$(head -c 300 "$PVD_RUNDIR/nostore.err")"
+else
+	pass "no store: one line, and it waits"
+fi
 
 STORED_HV=sim stored_start
 consoled_start
