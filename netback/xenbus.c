@@ -420,7 +420,7 @@ static int read_conn(struct nb_xb_dev *d, struct nb_vif_cfg *c)
 	    (rc = read_features(d, &c->feat)) < 0)
 		return rc;
 	for (unsigned i = 0; i < c->nqueues; i++) {
-		char dir[PATH_LEN + 16];
+		char dir[PATH_LEN + sizeof("/queue-4294967295")];
 
 		if (c->nqueues == 1)
 			snprintf(dir, sizeof(dir), "%s", d->fe);
