@@ -9,12 +9,15 @@
 # pvd-blkback and a pvd-consoled started before the store wait for it (no
 # exit) and serve once it comes.  No timing threshold: "progress went on"
 # is two counter readings that differ, "no error" is fio's status and
-# pvd-blkback's error counters.
-. "$(dirname "$0")/lib.sh"
+# pvd-blkback's error counters.  pvd-netback too: the guest's NIC (a tap
+# on a bridge in this test's private network namespace: netback_lib.sh)
+# answers pings throughout, and a NIC attached after the restart comes up
+# and detaches without --force.
+. "$(dirname "$0")/netback_lib.sh"
 need_xsutils
 
 PVCTL=$PVD_BIN/pvctl
-for b in pvctl pvguest pvd-blkback pvd-consoled; do
+for b in pvctl pvguest pvd-blkback pvd-consoled pvd-netback; do
 	[ -x "$PVD_BIN/$b" ] || die "$PVD_BIN/$b not built (run: make)"
 done
 command -v python3 >/dev/null || skip "python3 not installed"
@@ -114,6 +117,11 @@ STORED_HV=sim stored_start --persist "$DB"
 blkback_start
 consoled_start
 wait_for "$PVD_WAIT_SECS" test -s "$PVD_RUNDIR/consoled.pid" || die "pvd-consoled did not start"
+netback_start
+ip link add srbr0 type bridge && ip addr add 10.8.0.1/24 dev srbr0 &&
+	ip link set srbr0 up || die "cannot make the bridge"
+# ping_guest: one answer from the guest's NIC (bounded).
+ping_guest() { ping -c 1 -W 2 10.8.0.2; }
 
 IMG=$PVD_RUNDIR/disk.img
 IMG2=$PVD_RUNDIR/disk2.img
@@ -123,12 +131,20 @@ name = "g"
 memory = 128
 disk = [ 'file:$IMG,xvdb,w' ]
 EOF
-DOM=$(pvctl create "$PVD_RUNDIR/g.cfg") || die "pvctl create failed"
+{ cat "$PVD_RUNDIR/g.cfg"; echo "vif = [ 'bridge=srbr0,mac=00:16:3e:00:08:02' ]"; } >"$PVD_RUNDIR/gnet.cfg"
+DOM=$(pvctl create "$PVD_RUNDIR/gnet.cfg") || die "pvctl create failed"
 [[ "$DOM" =~ ^[0-9]+$ ]] || die "pvctl create printed '$DOM'"
 FE=/local/domain/$DOM/device/vbd
 BE=/local/domain/0/backend/vbd/$DOM
 wait_for 20 state_is $FE/51728 4 || die "xvdb never Connected: $(xs read $FE/51728/state 2>&1)"
 SOCK=$PVD_RUNDIR/guests/dom$DOM/vbd-51728.nbd
+VBE=/local/domain/0/backend/vif/$DOM
+VFE=/local/domain/$DOM/device/vif
+wait_for 20 state_is $VFE/0 4 || die "the NIC never Connected: $(xs read $VFE/0/state 2>&1)"
+wait_for 10 guest_exec "$DOM" ip link show dev eth0 || die "no eth0 in the guest"
+guest_exec "$DOM" ip addr add 10.8.0.2/24 dev eth0 || die "cannot address the guest's eth0"
+wait_for "$PVD_WAIT_SECS" ping_guest && pass "the guest's NIC answers before the restart" ||
+	fail "the guest's NIC answers before the restart"
 wait_for 10 test -s "$SOCK.uri" || die "pvguest wrote no NBD URI file"
 
 # The console, open in a pvctl console whose input we keep (a fifo).
@@ -170,12 +186,20 @@ wait_for "$PVD_WAIT_SECS" has_line "$PVD_RUNDIR/cons.out" during-31 &&
 	fail "the console answers while the store is down" "$(tail -c 300 "$PVD_RUNDIR/cons.out")"
 daemon_alive BLKBACK pvd-blkback "pvd-blkback runs without the store"
 daemon_alive CONSOLED pvd-consoled "pvd-consoled runs without the store"
+wait_for "$PVD_WAIT_SECS" has_line "$PVD_RUNDIR/netback.log" "store connection is lost" &&
+	pass "pvd-netback says the store connection is lost" ||
+	fail "pvd-netback says the store connection is lost"
+ping_guest >/dev/null && pass "the guest's NIC answers while the store is down" ||
+	fail "the guest's NIC answers while the store is down"
+daemon_alive NETBACK pvd-netback "pvd-netback runs without the store"
 
 STORED_HV=sim stored_start --persist "$DB"
 wait_for 30 has_line "$PVD_RUNDIR/blkback.log" "the store is back" &&
 	pass "pvd-blkback reconnects" || fail "pvd-blkback reconnects"
 wait_for 30 has_line "$PVD_RUNDIR/consoled.log" "the store is back" &&
 	pass "pvd-consoled reconnects" || fail "pvd-consoled reconnects"
+wait_for 30 has_line "$PVD_RUNDIR/netback.log" "the store is back" &&
+	pass "pvd-netback reconnects" || fail "pvd-netback reconnects"
 read -r n2 _ st losses <<<"$(reqs "$DOM")"
 expect_eq "the control socket: connected again, one loss counted" "up 1" "$st $losses"
 wait_for "$PVD_WAIT_SECS" count_above "$DOM" "$n2" &&
@@ -202,6 +226,16 @@ out=$(timeout -k 5 60 fio --name=new --ioengine=nbd --uri="nbd+unix:///?socket=$
 	--rw=randwrite --bs=4k --iodepth=8 --size=8M --verify=crc32c --do_verify=1 \
 	--verify_fatal=1 --verify_state_save=0 2>&1)
 expect_eq "fio with verify on the disk attached after the restart" 0 "$?"
+# A NIC attached after the restart comes up; it detaches without --force.
+expect_ok "network-attach after the restart" pvctl network-attach g bridge=srbr0
+wait_for 20 state_is $VFE/1 4 && wait_for 10 state_is $VBE/1 4 &&
+	pass "the new NIC: both ends Connected" ||
+	fail "the new NIC: both ends Connected" \
+		"frontend $(xs read $VFE/1/state 2>&1), backend $(xs read $VBE/1/state 2>&1)"
+wait_for 10 guest_exec "$DOM" ip link show dev eth1 &&
+	pass "the new NIC is eth1 in the guest" || fail "the new NIC is eth1 in the guest"
+expect_ok "network-detach of the new NIC, no --force" pvctl network-detach --timeout 20 g 1
+ping_guest >/dev/null && pass "the first NIC still answers" || fail "the first NIC still answers"
 # Detach, no --force.
 expect_ok "block-detach of a disk from before the restart, no --force" \
 	pvctl block-detach --timeout 20 g xvdb
@@ -230,6 +264,8 @@ daemon_stop BLKBACK
 expect_eq "pvd-blkback: clean exit" 0 "$BLKBACK_EXIT"
 daemon_stop CONSOLED
 expect_eq "pvd-consoled: clean exit" 0 "$CONSOLED_EXIT"
+netback_stop
+expect_eq "pvd-netback: clean exit" 0 "$NETBACK_EXIT"
 stored_stop
 
 # ================================================ backends before the store
