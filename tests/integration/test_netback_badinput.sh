@@ -213,7 +213,11 @@ okay evtchn-change 1 --hold 500
 
 # ---- the whole run
 RSS1=$(rss)
-if [ "$((RSS1 - RSS0))" -le "$RSS_SLACK_KB" ]; then
+if ldd "$PVD_BIN/pvd-netback" 2>/dev/null | grep -q libasan; then
+	# ASan's quarantine holds freed memory (9 MiB over this run): its
+	# LeakSanitizer, at pvd-netback's exit below, stands in for the bound.
+	log "ASan build: RSS ${RSS0} kB -> ${RSS1} kB not bounded (quarantine); LeakSanitizer checks at exit"
+elif [ "$((RSS1 - RSS0))" -le "$RSS_SLACK_KB" ]; then
 	pass "pvd-netback's RSS bounded over all cases (${RSS0} kB -> ${RSS1} kB)"
 else
 	fail "pvd-netback's RSS bounded" "${RSS0} kB -> ${RSS1} kB (more than $RSS_SLACK_KB kB)"
@@ -231,6 +235,10 @@ stop_pid "$BGPING"
 grep -q 'bytes from' "$PVD_RUNDIR/bgping" &&
 	pass "the background ping got answers" ||
 	fail "the background ping got answers" "$(tail -n 3 "$PVD_RUNDIR/bgping")"
+timeout -k 2 30 "$PVCTL" destroy "$GOOD" >/dev/null 2>&1
+# Stopped first, so a sanitizer's exit-time reports are in its stderr.
+netback_stop
+expect_eq "pvd-netback exits 0 on SIGTERM" 0 "$NETBACK_EXIT"
 f=$PVD_RUNDIR/netback.stderr
 if grep -qiE 'runtime error|sanitizer|assert' "$f" 2>/dev/null; then
 	fail "pvd-netback's stderr is free of sanitizer reports and assertions" \
@@ -238,5 +246,4 @@ if grep -qiE 'runtime error|sanitizer|assert' "$f" 2>/dev/null; then
 else
 	pass "pvd-netback's stderr is free of sanitizer reports and assertions"
 fi
-timeout -k 2 30 "$PVCTL" destroy "$GOOD" >/dev/null 2>&1
 finish
