@@ -230,6 +230,20 @@ stop_pid "$G_PID"
 
 # ------------------------------------------------------------ as nobody
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	# A run directory nobody cannot search (mktemp's 0700): no ready
+	# line, one line naming the directory and the user, nothing left.
+	chmod 700 "$PVD_RUNDIR"
+	err=$(timeout -k 2 30 "$PVD_BIN/pvguest" -f --domid 5 --name unreach \
+		--user nobody --log-level warning --ready-fd 3 2>&1 3>"$PVD_RUNDIR/ready.5")
+	expect_eq "as nobody, PVD_RUNDIR 0700: exit 1" 1 "$?"
+	expect_eq "as nobody, PVD_RUNDIR 0700: no ready line" "" "$(cat "$PVD_RUNDIR/ready.5")"
+	[[ "$err" == "pvguest: user nobody (uid $(id -u nobody)) cannot reach $PVD_RUNDIR (mode 0700, owner uid 0): Permission denied;"* ]] &&
+		[ "$(printf '%s\n' "$err" | wc -l)" = 1 ] &&
+		pass "as nobody, PVD_RUNDIR 0700: one line naming the directory and the user" ||
+		fail "as nobody, PVD_RUNDIR 0700: one line naming the directory and the user" "$err"
+	[ -e "$PVD_RUNDIR/guests/dom5" ] && fail "as nobody, PVD_RUNDIR 0700: nothing left" \
+		"$(ls -la "$PVD_RUNDIR/guests/dom5")" || pass "as nobody, PVD_RUNDIR 0700: nothing left"
+	chmod 755 "$PVD_RUNDIR"
 	guest_start 5 unpriv --user nobody
 	expect_eq "runs as nobody" "$(id -u nobody)" \
 		"$(awk '/^Uid:/ {print $2 "-" $3 "-" $4}' "/proc/$G_PID/status" | cut -d- -f1)"

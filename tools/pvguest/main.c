@@ -415,6 +415,67 @@ static int drop_privileges(struct ctx *x)
 	return 0;
 }
 
+/* As --user: every directory above the guest's own must be searchable,
+ * or the sockets made later in it (a disk's NBD export) cannot be bound,
+ * nor reached by the user's clients, and the guest would run with devices
+ * that silently fail.  Checked with faccessat(AT_EACCESS) under the
+ * user's effective ids, so ACLs and groups count as the kernel counts
+ * them, while still root (a failed start then removes everything).  One
+ * line naming the directory and the user; the command that started us
+ * (pvctl create) fails with it. */
+static int check_reach_walk(struct ctx *x)
+{
+	char path[PATH_MAX];
+	const char *dir = guest_dir(x->g);
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; ; p++) {
+		bool last = *p == 0;
+
+		if (*p != '/' && !last)
+			continue;
+		*p = 0;
+		if (faccessat(AT_FDCWD, path, last ? X_OK | W_OK : X_OK,
+			      AT_EACCESS) < 0) {
+			int rc = -errno;
+
+			if (stat(path, &st) < 0)
+				st = (struct stat){ 0 };
+			fprintf(stderr, "pvguest: user %s (uid %u) cannot reach %s (mode %04o, owner uid %u): %s; the guest's sockets below it would be unreachable\n",
+				x->pw.pw_name, (unsigned)x->pw.pw_uid, path,
+				(unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+				strerror(-rc));
+			return rc;
+		}
+		if (last)
+			return 0;
+		*p = '/';
+	}
+}
+
+static int check_reach(struct ctx *x)
+{
+	gid_t gid = x->pw.pw_gid;
+	int rc;
+
+	if (geteuid() != 0)
+		return check_reach_walk(x);	/* already that user */
+	if (setgroups(1, &gid) < 0 || setegid(gid) < 0 ||
+	    seteuid(x->pw.pw_uid) < 0) {
+		rc = -errno;
+		log_err("cannot act as %s: %s", x->pw.pw_name, strerror(-rc));
+		return rc;
+	}
+	rc = check_reach_walk(x);
+	if (seteuid(0) < 0 || setegid(0) < 0) {
+		log_err("cannot return to root: %s", strerror(errno));
+		return -EPERM;
+	}
+	return rc;
+}
+
 /* The parent waits for the child's "ready" byte and exits 0, or with the
  * child's status if it died first.  Returns (in the child) the fd to send
  * that byte on. */
@@ -567,6 +628,8 @@ static int start(struct ctx *x)
 	}
 	if (x->have_user) {
 		rc = guest_chown(x->g, x->pw.pw_uid, x->pw.pw_gid);
+		if (rc == 0)
+			rc = check_reach(x);
 		if (rc == 0)
 			rc = drop_privileges(x);
 		if (rc < 0)
