@@ -79,6 +79,7 @@ struct nb {
 	bool be_ctrl;
 	/* What came back. */
 	unsigned expect, got, okay, error, dropped, null;
+	unsigned rx_okay, rx_error;
 	char ctrl[128];
 };
 
@@ -116,6 +117,9 @@ static const char *const cases[][2] = {
 	{ "foreign-grant", "dropped: a page granted to another domain" },
 	{ "zero-len-frags", "XSA-448: zero-length fragments with invalid grants after a good head" },
 	{ "rx-stall", "no rx buffers posted; holds --hold ms, then one good frame" },
+	{ "rx-prod-past-ring", "fatal: rx req_prod more than a ring ahead; holds --hold ms" },
+	{ "rx-bad-grant", "rx buffers with grants out of the table; holds --hold ms, then one good frame" },
+	{ "ctrl-prod-past-ring", "fatal: control ring req_prod more than a ring ahead" },
 	{ "mq-zero", "multi-queue-num-queues = 0: the backend must refuse" },
 	{ "mq-too-many", "multi-queue-num-queues = the backend's max + 1: refused" },
 	{ "hash-map-past-table", "control ring: a mapping past the table's size" },
@@ -288,7 +292,8 @@ static grant_ref_t grant(struct nb *n, unsigned long page, int readonly)
 	return grant_to(n, page, 0, readonly);
 }
 
-static void rings_setup(struct nb *n, bool post_rx)
+/* post_rx: 0 no rx buffers, 1 good ones, 2 with bad grant references. */
+static void rings_setup(struct nb *n, int post_rx)
 {
 	unsigned long tp = page_alloc(n), rp = page_alloc(n);
 	uint8_t *d;
@@ -320,7 +325,7 @@ static void rings_setup(struct nb *n, bool post_rx)
 		netif_rx_request_t *r = RING_GET_REQUEST(&n->rx, n->rx.req_prod_pvt);
 
 		r->id = (uint16_t)i;
-		r->gref = grant(n, page_alloc(n), 0);
+		r->gref = post_rx == 2 ? BAD_GREF : grant(n, page_alloc(n), 0);
 		n->rx.req_prod_pvt++;
 	}
 	RING_PUSH_REQUESTS(&n->rx);
@@ -430,6 +435,25 @@ static void collect_tx(struct nb *n)
 	}
 }
 
+/* rx responses: counted, never expected (the host decides what comes). */
+static void collect_rx(struct nb *n)
+{
+	RING_IDX rp = n->rx.sring->rsp_prod;
+
+	PVD_RMB();
+	if (rp - n->rx.rsp_cons > RXN)
+		rp = n->rx.rsp_cons + RXN;
+	for (; n->rx.rsp_cons != rp; n->rx.rsp_cons++) {
+		netif_rx_response_t r;
+
+		RING_COPY_RESPONSE(&n->rx, n->rx.rsp_cons, &r);
+		if (r.status < 0)
+			n->rx_error++;
+		else
+			n->rx_okay++;
+	}
+}
+
 static void collect_ctrl(struct nb *n)
 {
 	RING_IDX rp;
@@ -462,6 +486,7 @@ static void observe(struct nb *n)
 		while (hv_sim_evtchn_pending(n->dom, &p) == 0)
 			hv_sim_evtchn_unmask(n->dom, p);
 		collect_tx(n);
+		collect_rx(n);
 		collect_ctrl(n);
 		if (n->got >= n->expect || be_state(n) != XenbusStateConnected ||
 		    now_ms() >= end)
@@ -488,8 +513,9 @@ static void report(struct nb *n, const char *name)
 		if (*c == '"' || *c == '\n')
 			*c = '\'';
 	printf("case=%s state=%d tx_okay=%u tx_error=%u tx_dropped=%u tx_null=%u "
-	       "ctrl=%s error=\"%s\"\n", name, be_state(n), n->okay, n->error,
-	       n->dropped, n->null, n->ctrl[0] ? n->ctrl : "-", err ? err : "");
+	       "rx_okay=%u rx_error=%u ctrl=%s error=\"%s\"\n", name, be_state(n),
+	       n->okay, n->error, n->dropped, n->null, n->rx_okay, n->rx_error,
+	       n->ctrl[0] ? n->ctrl : "-", err ? err : "");
 	free(err);
 }
 
@@ -531,7 +557,7 @@ static void ctrl_req(struct nb *n, uint16_t type, uint32_t d0, uint32_t d1,
 	n->expect++;
 }
 
-static void ctrl_case(struct nb *n, const char *name)
+static void ctrl_body(struct nb *n, const char *name)
 {
 	unsigned long pg = page_alloc(n);
 	uint32_t *map = hv_sim_page(n->dom, pg);
@@ -557,6 +583,18 @@ static void ctrl_case(struct nb *n, const char *name)
 	}
 	RING_PUSH_REQUESTS(&n->cr);
 	hv_sim_evtchn_notify(n->dom, n->cr_port);
+}
+
+static void ctrl_case(struct nb *n, const char *name)
+{
+	if (!strcmp(name, "ctrl-prod-past-ring")) {
+		n->cr.req_prod_pvt = n->cr.rsp_cons + RING_SIZE(&n->cr) + 1;
+		n->expect = 1;
+		RING_PUSH_REQUESTS(&n->cr);
+		hv_sim_evtchn_notify(n->dom, n->cr_port);
+		return;
+	}
+	ctrl_body(n, name);
 }
 
 /* Something of the connection changed under the backend, then a frame
@@ -643,7 +681,8 @@ static bool known(const char *c)
 /* Connects, performs case c, observes.  77 when it cannot run here. */
 static int run_case(struct nb *n, const char *c)
 {
-	bool mq = !strncmp(c, "mq-", 3), hash = !strncmp(c, "hash-", 5);
+	bool mq = !strncmp(c, "mq-", 3);
+	bool hash = !strncmp(c, "hash-", 5) || !strncmp(c, "ctrl-", 5);
 	uint64_t end;
 
 	if (!wait_be_state(n, XenbusStateInitWait)) {
@@ -658,7 +697,7 @@ static int run_case(struct nb *n, const char *c)
 		       mq ? "multi-queue-max-queues" : "feature-ctrl-ring");
 		return 77;
 	}
-	rings_setup(n, strcmp(c, "rx-stall") != 0);
+	rings_setup(n, !strcmp(c, "rx-stall") ? 0 : !strcmp(c, "rx-bad-grant") ? 2 : 1);
 	if (hash)
 		ctrl_setup(n);
 	write_front(n, !strcmp(c, "mq-zero") ? 0 : !strcmp(c, "mq-too-many") ?
@@ -674,7 +713,12 @@ static int run_case(struct nb *n, const char *c)
 		return 0;	/* reported as is */
 	if (hash)
 		ctrl_case(n, c);
-	else if (!strcmp(c, "rx-stall")) {
+	else if (!strncmp(c, "rx-", 3)) {
+		/* The host sends what it sends (a script broadcasts meanwhile). */
+		if (!strcmp(c, "rx-prod-past-ring")) {
+			n->rx.sring->req_prod = n->rx.req_prod_pvt + RXN + 1;
+			hv_sim_evtchn_notify(n->dom, n->port);
+		}
 		pause_ms(n, n->c.hold_ms);
 		tx_slots(n, 1);
 	} else if (!strcmp(c, "ring-ref-change") || !strcmp(c, "evtchn-change"))

@@ -181,6 +181,26 @@ else
 fi
 after rx-stall
 
+# Buffers the backend cannot copy into: each frame answered with an error
+# status in its slot (xenvif_rx_copy_flush), the vif still Connected.
+DURING='ping -b -c 4 -i 0.3 -W 1 10.9.0.255 >/dev/null 2>&1'
+bad rx-bad-grant --hold 2000
+DURING=
+if [ "$(field state)" = 4 ] && [ "$(field rx_error)" -ge 1 ] && [ "$(field rx_okay)" = 0 ] &&
+   [ "$(field tx_okay)" = 1 ] && [ "$(qsum rx_errors)" -ge 1 ]; then
+	pass "rx-bad-grant: error statuses in the rx responses, rx_errors counted, transmit served"
+else
+	fail "rx-bad-grant" "result: $RES" "stats: $STATS"
+fi
+after rx-bad-grant
+
+# A receive producer more than a ring ahead: fatal once a frame is to be
+# delivered (the broadcast).
+DURING='ping -b -c 4 -i 0.3 -W 1 10.9.0.255 >/dev/null 2>&1'
+fatal rx-prod-past-ring "rx: request index past the ring" --hold 3000
+DURING=
+fatal ctrl-prod-past-ring "ctrl: request index past the ring"
+
 # ---- queue counts: refused at connect (Linux's connect())
 for c in mq-zero:"guest requested 0 queues" mq-too-many:"guest requested too many queues"; do
 	bad "${c%%:*}"
