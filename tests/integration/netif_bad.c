@@ -9,7 +9,7 @@
  * script can check:
  *
  *   case=NAME state=S tx_okay=A tx_error=B tx_dropped=C tx_null=D
- *     ctrl=STATUS[,STATUS...] error="the backend's error node"
+ *     rx_okay=E rx_error=F ctrl=STATUS[,STATUS...] error="the backend's error node"
  *
  * (state: the backend's xenbus state at the end; ctrl: the control
  * responses' statuses, "-" when none).  It stops waiting as soon as it has
@@ -138,7 +138,8 @@ static void usage(FILE *f, int status)
 "  A hostile guest's network frontend: sets up a vif against pvd-netback\n"
 "  (store at $XENSTORED_PATH, sim domain under $PVD_RUNDIR), connects,\n"
 "  performs CASE and prints one line:\n"
-"    case=NAME state=S tx_okay=A tx_error=B tx_dropped=C tx_null=D ctrl=ST error=\"...\"\n"
+"    case=NAME state=S tx_okay=A tx_error=B tx_dropped=C tx_null=D\n"
+"      rx_okay=E rx_error=F ctrl=ST error=\"...\"\n"
 "  Defaults: --domid 1 --devid 0 --timeout 5000 --hold 2000.\n"
 "  Exit 0: the case ran; 77: the backend lacks what it needs; 1: set-up failed.\n"
 "Cases (slot counts include the first slot):\n");
