@@ -36,11 +36,15 @@ int conn_admit(struct stored *sd, unsigned domid, bool privileged)
 	/* The last slots are dom0's, so that guests cannot lock it out. */
 	if (!privileged)
 		limit = limit > q->dom0_reserve ? limit - q->dom0_reserve : 0;
-	if (sd->nconns >= limit)
+	if (sd->nconns >= limit) {
+		sd->quota_refusals[QK_MAX_CONNS]++;
 		return -EMFILE;
+	}
 	d = domain_get(&sd->domains, domid, false);
-	if (!privileged && d && d->nconns >= q->domain_conns)
+	if (!privileged && d && d->nconns >= q->domain_conns) {
+		sd->quota_refusals[QK_DOMAIN_CONNS]++;
 		return -EDQUOT;
+	}
 	return 0;
 }
 
@@ -193,27 +197,34 @@ void conn_on_writable(struct conn *c)
 /* Whether one more event of len bytes would pass the connection's queue
  * or, for a guest, its domain's totals over all its connections
  * (XSA-326: a domain that opens many connections gets no more). */
-static bool event_over_quota(const struct conn *c, unsigned len)
+static bool event_over_quota(const struct conn *c, unsigned len,
+			     enum quota_kind *k)
 {
 	const struct quota *q = &c->sd->quota;
 
+	*k = QK_EVENT_QUEUE;
 	if (c->pending_events >= q->event_queue)
 		return true;
 	if (c->who.privileged)
 		return false;
-	return c->dom->nevents >= q->domain_events ||
-	       c->dom->out_bytes + sizeof(struct xsd_sockmsg) + len >
-		       q->domain_output;
+	*k = QK_DOMAIN_EVENTS;
+	if (c->dom->nevents >= q->domain_events)
+		return true;
+	*k = QK_DOMAIN_OUTPUT;
+	return c->dom->out_bytes + sizeof(struct xsd_sockmsg) + len >
+	       q->domain_output;
 }
 
 int conn_send(struct conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
 	      const void *body, unsigned len, bool is_event)
 {
 	struct xsd_sockmsg hdr = { type, req_id, tx_id, len };
+	enum quota_kind k;
 
 	if (c->dead)
 		return -EPIPE;
-	if (is_event && event_over_quota(c, len)) {
+	if (is_event && event_over_quota(c, len, &k)) {
+		c->sd->quota_refusals[k]++;
 		c->dom->dropped_events++;
 		if (c->dropped_events++ == 0)
 			log_warn("dom%u: watch events not read (%u queued here, "

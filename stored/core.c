@@ -124,7 +124,8 @@ static bool is_special(const char *p)
 static struct view req_view(struct req *r)
 {
 	return (struct view){ &r->c->sd->store, r->tx, &r->c->sd->quota,
-			      &r->c->who, &r->changes };
+			      &r->c->who, &r->changes,
+			      r->c->sd->quota_refusals };
 }
 
 static int cmp_len(const void *a, const void *b)
@@ -306,8 +307,10 @@ static int do_set_perms(struct req *r)
 	}
 	rc = perms_parse(r->body + plen, r->len - plen,
 			 r->c->who.privileged ? 1024 : r->c->sd->quota.perms, &p);
-	if (rc == -E2BIG)
+	if (rc == -E2BIG) {
+		r->c->sd->quota_refusals[QK_PERMS]++;
 		return -ENOSPC;
+	}
 	if (rc < 0)
 		return rc;
 	rc = tree_set_perms(&v, path, &p);
@@ -401,8 +404,10 @@ static int do_txn_start(struct req *r)
 	uint32_t id;
 	char buf[16];
 
-	if (!c->who.privileged && c->dom->ntxns >= sd->quota.transactions)
+	if (!c->who.privileged && c->dom->ntxns >= sd->quota.transactions) {
+		sd->quota_refusals[QK_TRANSACTIONS]++;
 		return -ENOSPC;
+	}
 	do {
 		id = ++sd->next_txn_id;
 	} while (id == 0 || txn_find(c, id));
@@ -410,6 +415,7 @@ static int do_txn_start(struct req *r)
 		     c->who.privileged ? 1u << 20 : sd->quota.trans_nodes);
 	if (!tx)
 		return -ENOMEM;
+	tx->refusals = sd->quota_refusals;
 	tx->next = c->txns;
 	c->txns = tx;
 	c->ntxns++;
@@ -446,6 +452,8 @@ static int do_txn_end(struct req *r)
 				UINT_MAX : sd->quota.nodes);
 		if (rc == 0)
 			changes_splice(&r->changes, &tx->changes);
+		else if (rc == -ENOSPC)
+			sd->quota_refusals[QK_NODES]++;
 	}
 	txn_unlink(r->c, tx);
 	return rc < 0 ? rc : reply_ok(r);
@@ -582,7 +590,7 @@ static int remove_owned(struct stored *sd, unsigned domid)
 		qsort(paths.v, paths.n, sizeof(*paths.v), cmp_len);
 	changes_init(&ch);
 	for (size_t i = 0; i < paths.n; i++) {
-		struct view v = { &sd->store, NULL, &sd->quota, &dom0, &ch };
+		struct view v = { &sd->store, NULL, &sd->quota, &dom0, &ch, NULL };
 
 		if (nodetab_get(&sd->store.nodes, paths.v[i]))
 			tree_rm(&v, paths.v[i]);
@@ -770,6 +778,11 @@ static const struct op ops[XS_TYPE_COUNT] = {
 	[XS_DIRECTORY_PART]	= { "DIRECTORY_PART", do_directory_part, F_TXN, 2 },
 };
 
+const char *core_type_name(unsigned type)
+{
+	return type < XS_TYPE_COUNT && ops[type].fn ? ops[type].name : NULL;
+}
+
 static int dispatch(struct req *r, const struct op *op)
 {
 	struct conn *c = r->c;
@@ -842,6 +855,7 @@ void core_dispatch(struct conn *c, const struct xsd_sockmsg *hdr, char *body)
 	if (!op || !op->fn) {
 		rc = -EINVAL;
 	} else {
+		sd->requests[hdr->type]++;
 		rc = dispatch(r, op);
 		log_debug("dom%u %s %s -> %d", c->who.domid, op->name,
 			  r->argc ? r->argv[0] : "", rc);

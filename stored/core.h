@@ -21,5 +21,7 @@ int core_revoke_domain(struct stored *sd, unsigned domid);
  * removed, its rights elsewhere revoked, and @releaseDomain fires (now, or
  * by the caller after its reply when fire is false). */
 int core_release_domain(struct stored *sd, unsigned domid, bool fire);
+/* The name of request type (READ, WRITE...), NULL for one not served. */
+const char *core_type_name(unsigned type);
 
 #endif

@@ -1,11 +1,13 @@
 /* pvd-stored's Prometheus families, from what struct stored counts
- * (the same figures as STATUS=).  Requests by type and quota refusals
- * are not counted by the store yet, and sd->rejected_conns is never
- * incremented, so none of them is exported. */
+ * (the same figures as STATUS=), requests by XS_* type (core.c) and
+ * refusals by quota (quota.h; named as the fields of struct quota, as
+ * `xenstore-control quota` names them).  sd->rejected_conns is never
+ * incremented, so it is not exported. */
 #include <event2/buffer.h>
 
 #include "pvd/metrics.h"
 #include "conn.h"
+#include "core.h"
 #include "metrics.h"
 #include "stored.h"
 
@@ -14,6 +16,42 @@ static void gauge(struct evbuffer *out, const char *name, const char *help,
 {
 	pvd_metrics_head(out, name, "gauge", help);
 	pvd_metrics_gauge(out, name, NULL, 0, v);
+}
+
+static const char *const quota_names[QK_COUNT] = {
+	[QK_NODES] = "nodes", [QK_VALUE_SIZE] = "value_size",
+	[QK_WATCHES] = "watches", [QK_TRANSACTIONS] = "transactions",
+	[QK_TRANS_NODES] = "trans_nodes", [QK_PERMS] = "perms",
+	[QK_MAX_CONNS] = "max_conns", [QK_EVENT_QUEUE] = "event_queue",
+	[QK_DOMAIN_CONNS] = "domain_conns",
+	[QK_DOMAIN_EVENTS] = "domain_events",
+	[QK_DOMAIN_OUTPUT] = "domain_output",
+	[QK_SOCKET_CONNS] = "socket_conns",
+};
+
+/* Every type served and every quota, zeros included, so that a series
+ * exists before its first increment (rate() needs it). */
+static void counters(struct evbuffer *out, const struct stored *sd)
+{
+	struct pvd_label l;
+
+	pvd_metrics_head(out, "pvd_store_requests_total", "counter",
+			 "Requests received, by XS_* type.");
+	l.name = "type";
+	for (unsigned t = 0; t < XS_TYPE_COUNT; t++) {
+		l.value = core_type_name(t);
+		if (l.value)
+			pvd_metrics_counter(out, "pvd_store_requests_total",
+					    &l, 1, sd->requests[t]);
+	}
+	pvd_metrics_head(out, "pvd_store_quota_refusals_total", "counter",
+			 "Requests, connections and watch events a quota refused.");
+	l.name = "quota";
+	for (unsigned k = 0; k < QK_COUNT; k++) {
+		l.value = quota_names[k];
+		pvd_metrics_counter(out, "pvd_store_quota_refusals_total", &l,
+				    1, sd->quota_refusals[k]);
+	}
 }
 
 static void families(struct evbuffer *out, void *arg)
@@ -31,6 +69,7 @@ static void families(struct evbuffer *out, void *arg)
 	gauge(out, "pvd_store_watches", "Watches, every connection's.",
 	      sd->nwatches);
 	gauge(out, "pvd_store_transactions", "Transactions open.", txns);
+	counters(out, sd);
 }
 
 int stored_metrics_start(struct pvd_metrics **out, struct event_base *base,

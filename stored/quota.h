@@ -32,6 +32,16 @@ struct quota {
 	unsigned dom0_reserve;	/* slots only dom0's socket may take */
 };
 
+/* Which limit refused something, for pvd_store_quota_refusals_total
+ * (struct stored's quota_refusals; metrics.c names them after the
+ * fields above).  outstanding is not here: it pauses reading, it
+ * refuses nothing. */
+enum quota_kind {
+	QK_NODES, QK_VALUE_SIZE, QK_WATCHES, QK_TRANSACTIONS, QK_TRANS_NODES,
+	QK_PERMS, QK_MAX_CONNS, QK_EVENT_QUEUE, QK_DOMAIN_CONNS,
+	QK_DOMAIN_EVENTS, QK_DOMAIN_OUTPUT, QK_SOCKET_CONNS, QK_COUNT
+};
+
 #define QUOTA_DEFAULTS { \
 	.nodes = 1000, .value_size = 2048, .watches = 128, \
 	.transactions = 10, .outstanding = 20, .path_max = 2048, \

@@ -162,8 +162,10 @@ static int sock_admit(struct sock_listener *l)
 {
 	struct stored *sd = l->sd;
 
-	if (!l->privileged && l->nconns >= sd->quota.socket_conns)
+	if (!l->privileged && l->nconns >= sd->quota.socket_conns) {
+		sd->quota_refusals[QK_SOCKET_CONNS]++;
 		return -EUSERS;
+	}
 	return conn_admit(sd, l->domid, l->privileged);
 }
 

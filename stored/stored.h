@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <xen/io/xs_wire.h>
+
 #include "domain.h"
 #include "quota.h"
 #include "tree.h"
@@ -32,6 +34,10 @@ struct stored {
 	unsigned nwatches;		/* across all connections */
 	uint32_t next_txn_id;
 	uint64_t rejected_conns;
+	/* For the metrics: requests by XS_* type (core.c) and refusals by
+	 * the quota that refused (quota.h). */
+	uint64_t requests[XS_TYPE_COUNT];
+	uint64_t quota_refusals[QK_COUNT];
 	bool stopping;
 	struct req *req;		/* core.c's request buffer */
 	/* The ring transport (ring.c); hv is NULL without one. */

@@ -275,6 +275,14 @@ void store_destroy(struct store *st)
 	}
 }
 
+/* A quota refused the request: counted for the metrics, then ENOSPC. */
+static int view_refuse(struct view *v, enum quota_kind k)
+{
+	if (v->refusals)
+		v->refusals[k]++;
+	return -ENOSPC;
+}
+
 static unsigned node_owner(const struct node *n)
 {
 	return n->perms.n ? n->perms.p[0].id & 0xffff : 0;
@@ -548,7 +556,7 @@ static int create_path(struct view *v, const char *path, const char *val,
 		return -EACCES;
 	if (!v->who->privileged &&
 	    view_owned(v, v->who->domid) + nmissing > v->q->nodes)
-		return -ENOSPC;
+		return view_refuse(v, QK_NODES);
 	rc = perms_dup(&anc->perms, &perms);
 	if (rc < 0)
 		return rc;
@@ -603,7 +611,7 @@ int tree_write(struct view *v, const char *path, const char *val,
 	int rc;
 
 	if (vlen > v->q->value_size && !v->who->privileged)
-		return -ENOSPC;
+		return view_refuse(v, QK_VALUE_SIZE);
 	rc = view_get(v, path, &old);
 	if (rc == -ENOENT)
 		return create_path(v, path, val, vlen);
@@ -774,7 +782,7 @@ int tree_set_perms(struct view *v, const char *path, const struct perms *p)
 	if (!v->who->privileged && n->perms.p[0].id != old->perms.p[0].id &&
 	    view_owned(v, n->perms.p[0].id) >= v->q->nodes) {
 		node_free(n);
-		return -ENOSPC;
+		return view_refuse(v, QK_NODES);
 	}
 	rc = view_put(v, n);
 	if (rc < 0)

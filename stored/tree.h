@@ -109,6 +109,9 @@ struct view {
 	const struct quota *q;
 	const struct who *who;
 	struct changes *changes;
+	/* Counted by the quota that refused (quota.h's enum quota_kind);
+	 * may be NULL. */
+	uint64_t *refusals;
 };
 
 /* Lookup: 0 and *out, -ENOENT, or another -errno (transaction limits). */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quota.h"
 #include "txn.h"
 
 struct txn *txn_new(uint32_t id, unsigned domid, unsigned max_nodes)
@@ -108,6 +109,8 @@ static struct node *txn_touch(struct txn *tx, struct store *st,
 	if (n)
 		return n;
 	if (tx->nodes.count >= tx->max_nodes) {
+		if (tx->refusals)
+			tx->refusals[QK_TRANS_NODES]++;
 		*err = -ENOSPC;
 		return NULL;
 	}

@@ -43,6 +43,9 @@ struct txn {
 	struct nodetab nodes;
 	struct changes changes;
 	struct txn *next;
+	/* Where a trans_nodes refusal is counted (struct stored's
+	 * quota_refusals, set by its creator); NULL: not counted. */
+	uint64_t *refusals;
 	/* The request in progress, between txn_mark and txn_keep/txn_undo. */
 	bool marked;
 	long mark_delta;

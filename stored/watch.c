@@ -30,8 +30,10 @@ static int watch_insert(struct conn *c, const char *path, const char *token,
 	for (w = c->watches; w; w = w->next)
 		if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0)
 			return -EEXIST;
-	if (!c->who.privileged && c->dom->nwatches >= c->sd->quota.watches)
+	if (!c->who.privileged && c->dom->nwatches >= c->sd->quota.watches) {
+		c->sd->quota_refusals[QK_WATCHES]++;
 		return -E2BIG;
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w || !(w->path = strdup(path)) || !(w->token = strdup(token))) {
 		if (w)

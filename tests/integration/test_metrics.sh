@@ -140,7 +140,8 @@ guest_exec "$DOM" ip link set eth0 up || die "guest's eth0 up"
 VBD="domain=\"$DOM\",vdev=\"51712\""	# labels in sorted order
 VIF="devid=\"0\",domain=\"$DOM\""
 check_scrape stored "unix:$PVD_RUNDIR/stored.metrics" pvd_store_connections \
-	pvd_store_watches pvd_store_transactions pvd_store_domains pvd_store_rings
+	pvd_store_watches pvd_store_transactions pvd_store_domains pvd_store_rings \
+	pvd_store_requests pvd_store_quota_refusals
 check_scrape blkback 9101 pvd_vbd_requests pvd_vbd_bytes pvd_vbd_errors \
 	pvd_vbd_request_duration_seconds
 check_scrape consoled 9102 pvd_console_bytes pvd_console_dropped_bytes
@@ -153,6 +154,7 @@ expect_eq "pvd-stored sees the guest's ring" 1 "$(val stored pvd_store_rings{})"
 [ "$(val stored pvd_store_watches{})" != none ] && [ "$(val stored pvd_store_watches{})" -gt 0 ] &&
 	pass "pvd-stored counts the backends' watches" || fail "pvd-stored counts the backends' watches"
 
+SRD=$(val stored 'pvd_store_requests_total{type="READ"}')
 RD=$(val blkback "pvd_vbd_requests_total{domain=\"$DOM\",op=\"read\",vdev=\"51712\"}")
 WR=$(val blkback "pvd_vbd_requests_total{domain=\"$DOM\",op=\"write\",vdev=\"51712\"}")
 RB=$(val blkback "pvd_vbd_bytes_total{domain=\"$DOM\",op=\"read\",vdev=\"51712\"}")
@@ -179,6 +181,12 @@ console_in_rose() {
 }
 wait_for "$PVD_WAIT_SECS" console_in_rose
 
+for i in 1 2 3; do xs read /tool >/dev/null 2>&1; done
+scrape stored "unix:$PVD_RUNDIR/stored.metrics" || fail "stored: second scrape parses"
+rises stored 'pvd_store_requests_total{type="READ"}' "$SRD"
+awk -v a="$SRD" -v b="$(val stored 'pvd_store_requests_total{type="READ"}')" \
+	'BEGIN { exit !(b - a >= 3) }' && pass "stored: the 3 reads counted" ||
+	fail "stored: the 3 reads counted" "$SRD -> $(val stored 'pvd_store_requests_total{type="READ"}')"
 scrape blkback 9101 || fail "blkback: second scrape parses"
 scrape netback "unix:$PVD_RUNDIR/netback.metrics" || fail "netback: second scrape parses"
 scrape consoled 9102 || fail "consoled: second scrape parses"
@@ -223,4 +231,27 @@ DOMS=()
 stored_stop
 [ -e "$PVD_RUNDIR/stored.metrics" ] && fail "pvd-stored removed its metrics socket at exit" ||
 	pass "pvd-stored removed its metrics socket at exit"
+
+# ------------------------------------------------ a quota refusal counted
+# --max-connections 1 (a limit dom0 is subject to too): one connection
+# held open, then a xenstore-read is refused, and max_conns counts it.
+# The other daemons go first: they would reconnect and take the slot.
+blkback_stop
+consoled_stop
+netback_stop
+STORED_HV=sim stored_start --metrics "unix:$PVD_RUNDIR/stored.metrics" --max-connections 1
+$PY -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(60)' "$STORED_SOCK" &
+HOLD=$!
+track_pid "$HOLD"
+one_conn() {
+	scrape stored "unix:$PVD_RUNDIR/stored.metrics" && [ "$(val stored pvd_store_connections{})" = 1 ]
+}
+wait_for "$PVD_WAIT_SECS" one_conn || die "the held connection never counted"
+QR=$(val stored 'pvd_store_quota_refusals_total{quota="max_conns"}')
+expect_fail "a second connection is refused" "" xs read /tool
+scrape stored "unix:$PVD_RUNDIR/stored.metrics" || fail "stored: scrape after the refusal parses"
+rises stored 'pvd_store_quota_refusals_total{quota="max_conns"}' "$QR"
+stop_pid "$HOLD"
+stored_stop
 finish

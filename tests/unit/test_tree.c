@@ -49,7 +49,7 @@ static int teardown(void **state)
 
 static struct view V(struct fx *f, struct txn *tx, const struct who *w)
 {
-	return (struct view){ &f->st, tx, &f->q, w, &f->ch };
+	return (struct view){ &f->st, tx, &f->q, w, &f->ch, NULL };
 }
 
 static const char *val(struct fx *f, struct txn *tx, const char *path)
