@@ -49,9 +49,11 @@ FDS0=$(nfds)
 # bad CASE [OPTIONS...]: runs netif_bad CASE on a fresh domain; leaves its
 # result line in RES, its exit status in BAD_RC and this vif's statistics
 # (read while netif_bad lingers, the vif still there) in STATS.  DURING,
-# when set, is run once the bad vif is Connected.
+# when set, is run once the bad vif is Connected; STATS_UNTIL, when set,
+# is a jq test the statistics are read again until they pass (bounded).
 BAD_DOM=40
 DURING=
+STATS_UNTIL=
 bad() {
 	local c=$1 out=$PVD_RUNDIR/bad.out fifo=$PVD_RUNDIR/bad.fifo pid i
 	shift
@@ -72,7 +74,12 @@ bad() {
 		sleep 0.05
 	done
 	RES=$(grep '^case=' "$out")
-	STATS=$(netback_ctl stats | jq -c --argjson d "$BAD_DOM" '.vifs[] | select(.domid == $d)')
+	for ((i = 0; i < PVD_WAIT_SECS * 10; i++)); do
+		STATS=$(netback_ctl stats | jq -c --argjson d "$BAD_DOM" '.vifs[] | select(.domid == $d)')
+		[ -z "$STATS_UNTIL" ] && break
+		[ "$(jq "$STATS_UNTIL" <<<"${STATS:-{\}}")" = true ] && break
+		sleep 0.1
+	done
 	exec 9>&-
 	wait "$pid"
 	BAD_RC=$?
@@ -170,9 +177,10 @@ okay zero-len-frags 5 --then-good
 
 # ---- receive: a guest that posts no buffers; frames sent to it (a
 # broadcast on the bridge) stall, and its carrier drops (XSA-392).
-DURING='ping -b -c 4 -i 0.3 -W 1 10.9.0.255 >/dev/null 2>&1'
+DURING='ping -b -c 3 -i 0.2 -W 1 10.9.0.255 >/dev/null 2>&1'
+STATS_UNTIL='.carrier == false'
 bad rx-stall --hold 3000
-DURING=
+STATS_UNTIL=
 if [ "$(field state)" = 4 ] && [ "$(jq -r .carrier <<<"${STATS:-{\}}")" = false ] &&
    [ "$(qsum rx_stalls)" -ge 1 ] && [ "$(field tx_okay)" = 1 ]; then
 	pass "rx-stall: carrier off, rx_stalls counted, transmit still served"
@@ -183,9 +191,7 @@ after rx-stall
 
 # Buffers the backend cannot copy into: each frame answered with an error
 # status in its slot (xenvif_rx_copy_flush), the vif still Connected.
-DURING='ping -b -c 4 -i 0.3 -W 1 10.9.0.255 >/dev/null 2>&1'
-bad rx-bad-grant --hold 2000
-DURING=
+bad rx-bad-grant --hold 3000
 if [ "$(field state)" = 4 ] && [ "$(field rx_error)" -ge 1 ] && [ "$(field rx_okay)" = 0 ] &&
    [ "$(field tx_okay)" = 1 ] && [ "$(qsum rx_errors)" -ge 1 ]; then
 	pass "rx-bad-grant: error statuses in the rx responses, rx_errors counted, transmit served"
@@ -196,7 +202,6 @@ after rx-bad-grant
 
 # A receive producer more than a ring ahead: fatal once a frame is to be
 # delivered (the broadcast).
-DURING='ping -b -c 4 -i 0.3 -W 1 10.9.0.255 >/dev/null 2>&1'
 fatal rx-prod-past-ring "rx: request index past the ring" --hold 3000
 DURING=
 fatal ctrl-prod-past-ring "ctrl: request index past the ring"
