@@ -109,7 +109,12 @@ static void test_json_values(void **state)
 	assert_true(b);
 	assert_false(pvctl_json_bool(f->j, "n", &b));
 	assert_false(pvctl_json_u64(json_object_get(f->j, "s"), "n", &v)); /* not an object */
-	assert_int_equal(json_integer_value(pvctl_json_counter(5)), 5);
+	{
+		json_t *c5 = pvctl_json_counter(5);
+
+		assert_int_equal(json_integer_value(c5), 5);
+		json_decref(c5);
+	}
 	json_decref(pvctl_json_counter(0));
 }
 
@@ -542,6 +547,7 @@ static void test_nicstat_huge(void **state)
 	assert_true(f->n.vifs[0].c.rx_packets == UINT64_MAX);   /* saturated */
 	nicstat_rate(NULL, &f->n.vifs[0].c, 1.0, &r);
 	assert_true(r.rx_pps > 1e19);
+	nicstat_free(&f->n);
 	nic_bad(f, "{\"vifs\":[{\"domid\":1,\"devid\":0,\"queues\":[{\"rx_packets\":"
 		   "9223372036854775808}]}]}", "too big integer");
 	/* More queues than kept: bounded. */
