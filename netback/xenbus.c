@@ -399,8 +399,9 @@ static int read_nqueues(struct nb_xb_dev *d, unsigned *out)
 	if (rc == -ENOENT)
 		nq = 1;
 	else if (rc < 0 || nq == 0 || nq > max) {
-		dev_fatal(d, -EINVAL, "guest requested %s queues, exceeding "
-			  "the maximum of %u", rc < 0 ? "invalid" :
+		/* Linux's words, where it says them (connect()). */
+		dev_fatal(d, -EINVAL, "guest requested %s queues (1 to %u "
+			  "offered)", rc < 0 ? "invalid" :
 			  nq == 0 ? "0" : "too many", max);
 		return -EINVAL;
 	}
