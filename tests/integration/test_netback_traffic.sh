@@ -145,6 +145,56 @@ read -r bytes err <<<"$(iperf_json "$PVD_RUNDIR/udp.json")"
 read -r a1n _ <<<"$(vifq "$D1" 0)"; read -r _ b2n _ <<<"$(vifq "$D2" 0)"
 expect_eq "UDP: vif1 tx and vif2 rx packets rise" "1 1" "$((a1n > a1)) $((b2n > b2))"
 
+# ---- rate=: netback's credit scheduler on the guest's transmit
+D3=$(guest_create g3 "bridge=nbbr0,mac=00:16:3e:00:00:03,ip=10.9.0.21,rate=20Mb/s") || die "create g3"
+GUESTS+=("$D3")
+wait_node "$NB_BE/$D3/0/state" 4 || die "vif of dom$D3 not Connected"
+guest_exec "$D3" ip addr add 10.9.0.21/24 dev eth0 || die "address g3"
+
+# rate_run PORT: iperf3 TCP g3 -> g2 for 4 s; echoes the receiver's
+# Mbit/s (one decimal), or "failed: ...".
+rate_run() {
+	local f=$PVD_RUNDIR/rate$1.json
+	iperf_server "$D2" "$1" || { echo "failed: no server"; return; }
+	GUEST_EXEC_TIMEOUT=40 guest_exec "$D3" iperf3 -c 10.9.0.12 -p "$1" -t 4 -J >"$f" 2>&1 ||
+		{ echo "failed: $(iperf_json "$f")"; return; }
+	jq -r '.end.sum_received.bits_per_second / 1e5 | floor / 10' "$f"
+}
+# within10 MBITS LIMIT: 1 when MBITS is within 10% of LIMIT.
+within10() { awk -v m="$1" -v l="$2" 'BEGIN { print (m >= l * 0.9 && m <= l * 1.1) ? 1 : 0 }' 2>/dev/null || echo 0; }
+
+rate=$(xs read "$NB_BE/$D3/0/rate")
+expect_eq "rate=20Mb/s written as libxl does (bytes,usec: xl's 50 ms)" 125000,50000 "$rate"
+cs=$(vstat "$D3" 0 tx_credit_stalls)
+m=$(rate_run 5210)
+[ "$(within10 "$m" 20)" = 1 ] && pass "rate 20 Mbit/s: iperf3 TCP measured $m Mbit/s (within 10%)" ||
+	fail "rate 20 Mbit/s: within 10%" "measured: $m Mbit/s"
+expect_eq "rate: tx_credit_stalls rises" 1 "$(( $(vstat "$D3" 0 tx_credit_stalls) > cs ))"
+# The node is watched: 40 Mbit/s written while connected applies.
+xs write "$NB_BE/$D3/0/rate" 250000,50000
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+	[ "$(netback_ctl stats | jq -r --argjson d "$D3" '.vifs[] | select(.domid == $d) | .rate_bytes')" = 250000 ] && break
+	sleep 0.05
+done
+m=$(rate_run 5211)
+[ "$(within10 "$m" 40)" = 1 ] && pass "rate changed to 40 Mbit/s while connected: measured $m Mbit/s" ||
+	fail "rate changed to 40 Mbit/s while connected: within 10%" "measured: $m Mbit/s"
+
+# ---- anti-spoofing: ip=10.9.0.21 on g3's vif
+ping_ok "spoof: ping from the listed address passes" "$D3" -I 10.9.0.21 10.9.0.1
+guest_exec "$D3" ip addr add 10.9.0.99/24 dev eth0 || die "second address g3"
+sd=$(vstat "$D3" 0 tx_spoof_drops)
+expect_fail "spoof: ping from an address not listed (10.9.0.99) is dropped" "" \
+	guest_exec "$D3" ping -c 2 -i 0.2 -W 1 -I 10.9.0.99 10.9.0.1
+sd2=$(vstat "$D3" 0 tx_spoof_drops)
+expect_eq "spoof: tx_spoof_drops rises" 1 "$((sd2 > sd))"
+guest_exec "$D3" ip link set eth0 address 00:16:3e:00:00:99 || die "MAC of g3"
+expect_fail "spoof: a changed source MAC is dropped" "" \
+	guest_exec "$D3" ping -c 2 -i 0.2 -W 1 -I 10.9.0.21 10.9.0.1
+expect_eq "spoof: tx_spoof_drops rises for the MAC" 1 "$(( $(vstat "$D3" 0 tx_spoof_drops) > sd2 ))"
+guest_exec "$D3" ip link set eth0 address 00:16:3e:00:00:03 || die "MAC of g3 back"
+ping_ok "spoof: the vif's own MAC passes again" "$D3" -I 10.9.0.21 10.9.0.1
+
 # ---- MTU 9000: a second NIC each, attached with mtu=9000 on nbbr9
 for d in "$D1" "$D2"; do
 	expect_ok "network-attach dom$d bridge=nbbr9 mtu=9000" \
