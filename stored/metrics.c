@@ -3,8 +3,8 @@
  * stored counts
  * (the same figures as STATUS=), requests by XS_* type (core.c) and
  * refusals by quota (quota.h; named as the fields of struct quota, as
- * `xenstore-control quota` names them).  sd->rejected_conns is never
- * incremented, so it is not exported. */
+ * `xenstore-control quota` names them), and connections refused by a
+ * limit (sd->rejected_conns). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,6 +60,10 @@ static void counters(struct evbuffer *out, const struct stored *sd)
 		pvd_metrics_counter(out, "pvd_store_quota_refusals_total", &l,
 				    1, sd->quota_refusals[k]);
 	}
+	pvd_metrics_head(out, "pvd_store_rejected_connections_total", "counter",
+			 "Connections refused by a limit (sockets at accept, rings at INTRODUCE).");
+	pvd_metrics_counter(out, "pvd_store_rejected_connections_total", NULL, 0,
+			    sd->rejected_conns);
 }
 
 static void families(struct evbuffer *out, void *arg)
