@@ -8,7 +8,8 @@
 # requests after xenstore-read (stats --json); pvd-consoled's control
 # socket refuses another user even at mode 0666; the store's statistics
 # are refused to an unprivileged connection (EACCES: "n/a" in pvctl, which
-# goes on); pvctl top --json carries "consoles" and "store".
+# goes on); pvctl top --json carries "consoles" and "store"; consoles
+# sorted by id, and by bytes per second with -s ops.
 # Root needed (pvd-netback's taps, in a private network namespace).
 . "$(dirname "$0")/netback_lib.sh"
 . "$(dirname "$0")/blkback_lib.sh"
@@ -35,6 +36,10 @@ guest_start g7 7
 toolstack_add g7 topguest
 tty=$(wait_tty 7) || die "no console/tty for dom7"
 reader_start "$PVD_RUNDIR/g7.pty" "$tty"
+# A quiet guest with a lower domid: id order puts it first, -s ops last.
+guest_start g5 5
+toolstack_add g5 quietguest
+wait_tty 5 >/dev/null || die "no console/tty for dom5"
 # A vif (pvd-netback probes it: InitWait), on a bridge of this namespace.
 ip link add topbr0 type bridge || die "cannot make a bridge"
 vif_add 7 0 bridge=topbr0
@@ -95,6 +100,7 @@ writer=$!
 track_pid "$writer"
 out=$(pvctl top -b -i 2 -d 1 2>&1)
 rc=$?
+sorted=$(pvctl top -b -i 1 -d 0.5 -s ops 2>&1)
 stop_pid "$writer"
 expect_eq "top -b -i 2 exits 0" 0 "$rc"
 expect_eq "top -b -i 2: two frames" 2 "$(grep -c '^pvctl top - ' <<<"$out")"
@@ -111,6 +117,9 @@ for n in 1 2; do
 	grep -qE '^pvd-stored: [1-9][0-9]* connection\(s\) .*; [0-9.]*[1-9][0-9.]* request\(s\)/s' <<<"$f" &&
 		pass "frame $n: the store's line, requests per second" || fail "frame $n: the store's line, requests per second" "$f"
 done
+cons_order() { grep -E '^[a-z]+ +[57] +primary ' <<<"$1" | awk '{print $2}' | head -n 2 | tr '\n' ' '; }
+expect_eq "top: consoles by id by default" "5 7 " "$(cons_order "$(cat "$PVD_RUNDIR/frame1")")"
+expect_eq "top -s ops: the busy console first" "7 5 " "$(cons_order "$sorted")"
 out=$(pvctl top --json -i 2 -d 0.5 -s mbps 2>&1)
 if "$PY" -c '
 import json, sys
