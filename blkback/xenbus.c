@@ -46,7 +46,7 @@
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
 #include "pvd/sdnotify.h"
-#include "ctl.h"
+#include "pvd/ctl.h"
 #include "loop.h"
 #include "vbd.h"
 #include "xbstate.h"
@@ -931,7 +931,7 @@ void blk_xenbus_stop(struct blk_xenbus *xb)
 
 /* ---------------------------------------------------------------- stats */
 
-/* The "stats" answer, built with jansson (blk_ctl_put_json: one line,
+/* The "stats" answer, built with jansson (pvd_ctl_put_json: one line,
  * json_dumps's escaping; members in the order they are set, which jansson
  * keeps).  The shape is stable: docs/architecture.md "Control sockets". */
 static json_t *queue_json(const struct blk_queue *q)
@@ -994,10 +994,10 @@ void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
 		rc = json_array_append_new(devs, dev_json(d));
 	if (rc) {
 		json_decref(devs);
-		blk_ctl_put_json(out, NULL);
+		pvd_ctl_put_json(out, NULL);
 		return;
 	}
-	blk_ctl_put_json(out, json_pack("{ss s{sosososo} so s{sbsoso}}",
+	pvd_ctl_put_json(out, json_pack("{ss s{sosososo} so s{sbsoso}}",
 		"engine", xb->o.ops->name,
 		"loop", "rounds", blk_json_u64(xb->loop->rounds),
 		"spins_won", blk_json_u64(xb->loop->spins_won),
