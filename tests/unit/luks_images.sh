@@ -65,7 +65,8 @@ luks2 c2-argon2id aes-xts-plain64 512 4096 --pbkdf argon2id \
 	--pbkdf-memory 32 --pbkdf-parallel 1 --pbkdf-force-iterations 4
 luks2 c2-argon2i aes-cbc-essiv:sha256 256 1024 --pbkdf argon2i \
 	--pbkdf-memory 64 --pbkdf-parallel 2 --pbkdf-force-iterations 4
-luks2 c2-xts256 aes-xts-plain64 256 512 --pbkdf pbkdf2 --pbkdf-force-iterations 1000
+luks2 c2-xts256 aes-xts-plain64 256 512 --hash sha512 --pbkdf pbkdf2 \
+	--pbkdf-force-iterations 1000
 
 # QEMU's LUKS1, then plain.raw written through QEMU's luks driver.
 secret="--object secret,id=s,file=key"
