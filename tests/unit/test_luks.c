@@ -395,6 +395,25 @@ static void test_corrupt_headers(void **state)
 		    "corrupt LUKS2 header: primary: checksum mismatch; secondary: bad magic");
 }
 
+/* Header bytes quoted in the error line (jansson's "near '...'") are
+ * printable: no terminal escapes reach the operator's log. */
+static void test_error_line_printable(void **state)
+{
+	static const char *const j_esc[] = { "\"tokens\":{}",
+					     "\"tokens\":{\x1b[2J\x07}" };
+	struct mem m;
+	char err[200] = "";
+
+	m.p = slurp("c2-pbkdf2.img", &m.len);
+	edit_json(&m, j_esc);
+	assert_int_equal(try_open(&m, m.len, "key", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "JSON: "));
+	for (const char *p = err; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			fail_msg("control byte 0x%02x in \"%s\"", *p, err);
+	free(m.p);
+}
+
 static void test_truncated(void **state)
 {
 	expect("c1-xts512.img", 100, "key", -EINVAL, "not a LUKS volume");
@@ -579,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_matches_reference),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_corrupt_headers),
+		cmocka_unit_test(test_error_line_printable),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_hostile_values),
