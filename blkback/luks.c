@@ -213,7 +213,7 @@ static int run(struct luks_volume *v, uint64_t off, void *buf, size_t len,
 	if (!len)
 		return 0;
 	return luks_crypt_run(v->crypt,
-			      (off / LUKS_SECTOR + v->iv_tweak) >> v->iv_shift,
+			      off / LUKS_SECTOR + v->iv_tweak,
 			      buf, len, enc);
 }
 

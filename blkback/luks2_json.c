@@ -193,7 +193,6 @@ static int segment_parse(struct jctx *j, const json_t *root, uint64_t hdr_size,
 	if (v->iv_tweak > UINT64_MAX / 2)
 		return corrupt(j, "iv_tweak", "too large");
 	v->sector_size = (unsigned)ss;
-	v->iv_shift = (unsigned)__builtin_ctz(v->sector_size / LUKS_SECTOR);
 	v->payload_off = off;
 	len = (j->o->dev_size - off) / ss * ss;
 	if (strcmp(size, "dynamic")) {

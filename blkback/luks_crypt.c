@@ -154,7 +154,10 @@ static int make_ivs(struct luks_crypt *c, uint64_t iv, size_t n,
 	int outl = 0;
 
 	memset(ivs, 0, n * 16);
-	for (size_t k = 0; k < n; k++, iv++) {
+	/* dm-crypt counts IVs in 512-byte units whatever the sector size
+	 * (cryptsetup sets iv_large_sectors for plain and BITLK mappings
+	 * only, never for LUKS2). */
+	for (size_t k = 0; k < n; k++, iv += c->sector_size / 512) {
 		uint64_t sector = c->iv == LUKS_IV_PLAIN ? iv & 0xffffffffu : iv;
 
 		for (int i = 0; i < 8; i++)
@@ -178,7 +181,7 @@ int luks_crypt_run(struct luks_crypt *c, uint64_t iv, uint8_t *buf,
 
 	if (len % ss)
 		return -EINVAL;
-	for (size_t off = 0; off < len; off += n * ss, iv += n) {
+	for (size_t off = 0; off < len; off += n * ss, iv += n * (ss / 512)) {
 		n = (len - off) / ss < IV_BATCH ? (len - off) / ss : IV_BATCH;
 		if (make_ivs(c, iv, n, ivs))
 			return -EIO;

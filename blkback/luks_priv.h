@@ -79,7 +79,6 @@ struct luks_volume {
 	uint64_t payload_off, payload_size;
 	unsigned sector_size;
 	uint64_t iv_tweak;                 /* 512-byte sectors (LUKS2) */
-	unsigned iv_shift;                 /* log2(sector_size / 512) */
 	uint8_t *mk;                       /* locked page(s), LUKS_MAX_KEY */
 	struct luks_crypt *crypt;
 };

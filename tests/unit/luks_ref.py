@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Reference sector en/decryption for test_luks, written from dm-crypt's
 IV definitions (plain, plain64, essiv:sha256) on python3-cryptography:
-luks_ref.py enc|dec CIPHER KEYHEX SECTOR_SIZE FIRST_IV < in > out."""
+luks_ref.py enc|dec CIPHER KEYHEX SECTOR_SIZE FIRST_IV < in > out; IVs
+count 512-byte units whatever the sector size, as cryptsetup sets LUKS2 up
+(its iv_large_sectors is for plain and BITLK mappings only)."""
 import hashlib
 import sys
 
@@ -31,7 +33,7 @@ def main():
         c = Cipher(algorithms.AES(key), m)
         x = c.encryptor() if op == "enc" else c.decryptor()
         out += x.update(data[off:off + ss]) + x.finalize()
-        n += 1
+        n += ss // 512
     sys.stdout.buffer.write(out)
 
 

@@ -238,7 +238,7 @@ static void test_matches_reference(void **state)
 		spill("in.bin", plain, len, 0, true);
 		assert_int_equal(sh("python3 tests/unit/luks_ref.py enc %s $(cat %s/%s.mk) "
 				    "%u %zu <%s/in.bin >%s/ref.bin", c->cipher, dir,
-				    c->name, c->sector, off / c->sector, dir, dir), 0);
+				    c->name, c->sector, off / 512, dir, dir), 0);
 		ref = slurp("ref.bin", &rlen);
 		assert_int_equal(rlen, len);
 		buf = malloc(len);
