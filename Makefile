@@ -15,6 +15,7 @@ CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP -fno-strict-alia
             $(shell pkg-config --cflags libnl-route-3.0)
 LDLIBS   := -levent -lxenstore -lz -laio -luring -lsystemd $(shell pkg-config --libs xengnttab xenevtchn xencontrol) \
             $(shell pkg-config --libs libnl-route-3.0 jansson)
+LDLIBS   += -largon2 $(shell pkg-config --libs libcrypto)
 ifeq ($(SAN),1)
 BUILD    := build-san
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
