@@ -229,13 +229,13 @@ xs write $FE/51744/backend /local/domain/0/backend/vbd/99/51744
 xs write /libxl/$DOM/device/vbd/51744/frontend $FE/51744
 ln -sf /etc/passwd "$PVD_RUNDIR/guests/dom$DOM/vbd-51744.nbd.uri" 2>/dev/null
 out=$(pvctl block-list blk)
-[[ "$out" == *"$BE/51744 -"* ]] && pass "block-list ignores a backend node naming another disk and a symlinked URI file" ||
+[[ "$out" == *"$BE/51744 raw    -"* ]] && pass "block-list ignores a backend node naming another disk and a symlinked URI file" ||
 	fail "block-list ignores a backend node naming another disk and a symlinked URI file" "$out"
 [[ "$out" == *root:* ]] && fail "block-list shows no file the guest links to" "$out" ||
 	pass "block-list shows no file the guest links to"
 rm -f "$PVD_RUNDIR/guests/dom$DOM/vbd-51744.nbd.uri"
 printf 'nbd+unix:///?socket=/elsewhere\n' >"$PVD_RUNDIR/guests/dom$DOM/vbd-51744.nbd.uri"
-[[ "$(pvctl block-list blk)" == *"$BE/51744 ?"* ]] && pass "a URI file with other content shows ?" ||
+[[ "$(pvctl block-list blk)" == *"$BE/51744 raw    ?"* ]] && pass "a URI file with other content shows ?" ||
 	fail "a URI file with other content shows ?" "$(pvctl block-list blk)"
 rm -f "$PVD_RUNDIR/guests/dom$DOM/vbd-51744.nbd.uri"
 expect_ok "detach it (--force)" pvctl block-detach --force --timeout 1 blk xvdc
