@@ -42,16 +42,23 @@ static int jobj(const struct jctx *j, const json_t *obj, const char *key,
 	return json_is_object(*out) ? 0 : corrupt(j, key, "not an object");
 }
 
-static int jstr(const struct jctx *j, const json_t *obj, const char *key,
-		const char **out)
+/* A string member of at most max bytes, without NULs. */
+static int jstrn(const struct jctx *j, const json_t *obj, const char *key,
+		 size_t max, const char **out)
 {
 	const json_t *s = json_object_get(obj, key);
 
-	if (!json_is_string(s) || json_string_length(s) > 64 ||
+	if (!json_is_string(s) || json_string_length(s) > max ||
 	    strlen(json_string_value(s)) != json_string_length(s))
 		return corrupt(j, key, "not a short string");
 	*out = json_string_value(s);
 	return 0;
+}
+
+static int jstr(const struct jctx *j, const json_t *obj, const char *key,
+		const char **out)
+{
+	return jstrn(j, obj, key, 64, out);
 }
 
 static int jint(const struct jctx *j, const json_t *obj, const char *key,
@@ -86,7 +93,7 @@ static int jb64(const struct jctx *j, const json_t *obj, const char *key,
 	size_t n;
 	int dec;
 
-	if (jstr(j, obj, key, &s))
+	if (jstrn(j, obj, key, 4 * sizeof(tmp) / 3, &s))
 		return -EINVAL;
 	n = strlen(s);
 	if (!n || n % 4 || n / 4 * 3 > sizeof(tmp))

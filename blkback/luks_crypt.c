@@ -9,8 +9,11 @@
  * iv_tweak).
  *
  * Speed: one EVP_CIPHER_CTX per direction per volume, keyed once at
- * create; per sector only the IV is set (EVP_CipherInit_ex with a NULL
- * cipher and key keeps the key schedule), then one EVP_CipherUpdate. */
+ * create; per sector only the IV is set (EVP_CipherInit_ex2 with a NULL
+ * cipher and key keeps the key schedule), then one EVP_CipherUpdate.
+ * That set-up is OpenSSL 3's per-call cost (parameter lookups, ~0.3 us):
+ * with 512-byte sectors it, not AES, bounds the rate; 4 KiB sectors
+ * amortise it eight times. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,18 +144,26 @@ void luks_crypt_destroy(struct luks_crypt *c)
 	free(c);
 }
 
-static int make_iv(struct luks_crypt *c, uint64_t sector, uint8_t iv[16])
+#define IV_BATCH 64
+
+/* The IVs of n sectors from iv on; for essiv, encrypted in one ECB call
+ * (one EVP call per batch instead of one per sector). */
+static int make_ivs(struct luks_crypt *c, uint64_t iv, size_t n,
+		    uint8_t ivs[IV_BATCH][16])
 {
 	int outl = 0;
 
-	memset(iv, 0, 16);
-	if (c->iv == LUKS_IV_PLAIN)
-		sector &= 0xffffffffu;
-	for (int i = 0; i < 8; i++)
-		iv[i] = (uint8_t)(sector >> (8 * i));
+	memset(ivs, 0, n * 16);
+	for (size_t k = 0; k < n; k++, iv++) {
+		uint64_t sector = c->iv == LUKS_IV_PLAIN ? iv & 0xffffffffu : iv;
+
+		for (int i = 0; i < 8; i++)
+			ivs[k][i] = (uint8_t)(sector >> (8 * i));
+	}
 	if (c->iv != LUKS_IV_ESSIV)
 		return 0;
-	if (EVP_EncryptUpdate(c->essiv, iv, &outl, iv, 16) != 1 || outl != 16)
+	if (EVP_EncryptUpdate(c->essiv, ivs[0], &outl, ivs[0], (int)n * 16) != 1 ||
+	    outl != (int)n * 16)
 		return -EIO;
 	return 0;
 }
@@ -161,18 +172,24 @@ int luks_crypt_run(struct luks_crypt *c, uint64_t iv, uint8_t *buf,
 		   size_t len, bool enc)
 {
 	EVP_CIPHER_CTX *ctx = enc ? c->enc : c->dec;
-	uint8_t ivb[16];
+	size_t ss = c->sector_size, n;
+	uint8_t ivs[IV_BATCH][16];
 	int outl;
 
-	if (len % c->sector_size)
+	if (len % ss)
 		return -EINVAL;
-	for (size_t off = 0; off < len; off += c->sector_size, iv++) {
-		if (make_iv(c, iv, ivb) ||
-		    EVP_CipherInit_ex(ctx, NULL, NULL, NULL, ivb, -1) != 1 ||
-		    EVP_CipherUpdate(ctx, buf + off, &outl, buf + off,
-				     (int)c->sector_size) != 1 ||
-		    outl != (int)c->sector_size)
+	for (size_t off = 0; off < len; off += n * ss, iv += n) {
+		n = (len - off) / ss < IV_BATCH ? (len - off) / ss : IV_BATCH;
+		if (make_ivs(c, iv, n, ivs))
 			return -EIO;
+		for (size_t k = 0; k < n; k++) {
+			uint8_t *p = buf + off + k * ss;
+
+			if (EVP_CipherInit_ex2(ctx, NULL, NULL, ivs[k], -1, NULL) != 1 ||
+			    EVP_CipherUpdate(ctx, p, &outl, p, (int)ss) != 1 ||
+			    outl != (int)ss)
+				return -EIO;
+		}
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
  * stripes).  Every buffer holding a key or key material is locked memory
  * wiped on free. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <argon2.h>
@@ -21,25 +22,31 @@
 int luks_kdf_check(const struct luks_open_ctx *o, const struct luks_kdf *k,
 		   int slot)
 {
+	char who[24];
+
+	if (slot < 0)
+		snprintf(who, sizeof(who), "master key digest");
+	else
+		snprintf(who, sizeof(who), "keyslot %d", slot);
 	if (k->type == LUKS_KDF_PBKDF2) {
 		if (k->iterations < 1 || k->iterations > LUKS_MAX_PBKDF2_ITER)
-			return luks_fail(o, -EINVAL,
-					 "keyslot %d: PBKDF2 iterations %u outside 1..%u",
-					 slot, k->iterations, LUKS_MAX_PBKDF2_ITER);
+			return luks_fail(o, -EINVAL, "%s: PBKDF2 iterations %u "
+					 "outside 1..%u", who, k->iterations,
+					 LUKS_MAX_PBKDF2_ITER);
 		return 0;
 	}
 	if (k->iterations < 1 || k->cpus < 1 || k->cpus > LUKS_MAX_ARGON_CPUS ||
 	    k->memory_kb < 8 * k->cpus || k->memory_kb > LUKS_MAX_ARGON_MEM_KB ||
 	    (uint64_t)k->iterations * k->memory_kb > LUKS_MAX_ARGON_WORK)
 		return luks_fail(o, -EINVAL,
-				 "keyslot %d: argon2 cost time=%u memory=%u KiB cpus=%u refused "
+				 "%s: argon2 cost time=%u memory=%u KiB cpus=%u refused "
 				 "(limits: memory %u KiB, cpus %u, time x memory %llu)",
-				 slot, k->iterations, k->memory_kb, k->cpus,
+				 who, k->iterations, k->memory_kb, k->cpus,
 				 LUKS_MAX_ARGON_MEM_KB, LUKS_MAX_ARGON_CPUS,
 				 (unsigned long long)LUKS_MAX_ARGON_WORK);
 	if (k->salt_len < ARGON2_MIN_SALT_LENGTH)
-		return luks_fail(o, -EINVAL, "keyslot %d: argon2 salt of %zu bytes",
-				 slot, k->salt_len);
+		return luks_fail(o, -EINVAL, "%s: argon2 salt of %zu bytes", who,
+				 k->salt_len);
 	return 0;
 }
 

@@ -38,7 +38,9 @@ int argon2_hash(const uint32_t t_cost, const uint32_t m_cost,
 		const size_t hashlen, char *encoded, const size_t encodedlen,
 		int type, int version)
 {
-	memset(hash, (int)(t_cost + m_cost), hashlen);
+	/* Distinct bytes: OpenSSL refuses an XTS key with equal halves. */
+	for (size_t i = 0; i < hashlen; i++)
+		((uint8_t *)hash)[i] = (uint8_t)(i + t_cost + m_cost);
 	return 0;
 }
 

@@ -24,9 +24,11 @@ luks1() {
 	cryptsetup luksFormat -q --type luks1 --cipher "$2" -s "$3" --hash "$4" \
 		--pbkdf-force-iterations 1000 --key-file key "$1.img"
 }
-# mkdump NAME: NAME.mk, the volume key in hex, from cryptsetup itself.
+# mkdump NAME: NAME.mk, the volume key in hex, from cryptsetup itself
+# (--dump-master-key before cryptsetup 2.5).
 mkdump() {
-	cryptsetup luksDump -q --dump-volume-key --key-file key "$1.img" |
+	{ cryptsetup luksDump -q --dump-volume-key --key-file key "$1.img" 2>/dev/null ||
+	  cryptsetup luksDump -q --dump-master-key --key-file key "$1.img"; } |
 		awk '/MK dump:/ { on = 1; sub(/.*MK dump:/, "") }
 		     on && /^[[:space:]]*([0-9a-f][0-9a-f] ?)+[[:space:]]*$/ { printf "%s", $0; next }
 		     on { on = 0 }' | tr -d ' \t\n' >"$1.mk"
@@ -65,7 +67,8 @@ luks2 c2-argon2id aes-xts-plain64 512 4096 --pbkdf argon2id \
 	--pbkdf-memory 32 --pbkdf-parallel 1 --pbkdf-force-iterations 4
 luks2 c2-argon2i aes-cbc-essiv:sha256 256 1024 --pbkdf argon2i \
 	--pbkdf-memory 64 --pbkdf-parallel 2 --pbkdf-force-iterations 4
-luks2 c2-xts256 aes-xts-plain64 256 512 --pbkdf pbkdf2 --pbkdf-force-iterations 1000
+luks2 c2-xts256 aes-xts-plain64 256 512 --hash sha512 --pbkdf pbkdf2 \
+	--pbkdf-force-iterations 1000
 
 # QEMU's LUKS1, then plain.raw written through QEMU's luks driver.
 secret="--object secret,id=s,file=key"

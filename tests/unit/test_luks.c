@@ -492,29 +492,79 @@ static void test_misaligned(void **state)
 	free(m2.p);
 }
 
-/* Not a check: luks_encrypt's speed on 1 MiB buffers, for the report
- * beside `openssl speed -evp aes-256-xts`. */
+static double secs(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* MB/s of 64 x 1 MiB through luks_en/decrypt (best of 5 rounds: the box
+ * is shared). */
+static double luks_mbps(struct luks_volume *v, uint8_t *buf, size_t len,
+			bool enc)
+{
+	double best = 0;
+
+	for (int r = 0; r < 5; r++) {
+		double t0 = secs(), dt;
+
+		for (int k = 0; k < 64; k++)
+			assert_int_equal(enc ? luks_encrypt(v, 0, buf, len) :
+					 luks_decrypt(v, 0, buf, len), 0);
+		dt = secs() - t0;
+		if (64 * (double)len / 1e6 / dt > best)
+			best = 64 * (double)len / 1e6 / dt;
+	}
+	return best;
+}
+
+/* The peer, as `openssl speed -evp aes-256-xts` measures it: one IV for
+ * the whole 1 MiB, no per-sector set-up. */
+static double evp_mbps(uint8_t *buf, size_t len)
+{
+	static const uint8_t key[64] = { 1, 2, 3 }, iv[16];
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	double best = 0;
+	int outl;
+
+	assert_int_equal(EVP_EncryptInit_ex(ctx, EVP_aes_256_xts(), NULL, key, iv), 1);
+	for (int r = 0; r < 5; r++) {
+		double t0 = secs(), dt;
+
+		for (int k = 0; k < 64; k++) {
+			EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv);
+			EVP_EncryptUpdate(ctx, buf, &outl, buf, (int)len);
+		}
+		dt = secs() - t0;
+		if (64 * (double)len / 1e6 / dt > best)
+			best = 64 * (double)len / 1e6 / dt;
+	}
+	EVP_CIPHER_CTX_free(ctx);
+	return best;
+}
+
+/* Not a check: luks_en/decrypt's speed on 1 MiB buffers beside OpenSSL's
+ * own bound for the cipher, measured in the same run. */
 static void test_speed(void **state)
 {
 	const char *imgs[] = { "c1-xts512.img", "c1-xts256.img", "c1-essiv.img",
 			       "c2-argon2id.img" };
 	size_t len = 1 << 20;
 	uint8_t *buf = calloc(1, len);
+	double peer = evp_mbps(buf, len);
 
+	printf("# EVP aes-256-xts, one IV per 1 MiB (openssl speed's way): %.0f MB/s\n",
+	       peer);
 	for (size_t i = 0; i < sizeof(imgs) / sizeof(imgs[0]); i++) {
 		struct mem m;
 		struct luks_volume *v = open_ok(imgs[i], &m);
-		struct timespec a, b;
-		int n = 128;
+		double e = luks_mbps(v, buf, len, true), d = luks_mbps(v, buf, len, false);
 
-		clock_gettime(CLOCK_MONOTONIC, &a);
-		for (int k = 0; k < n; k++)
-			assert_int_equal(luks_encrypt(v, (uint64_t)(k % 2) * len, buf, len), 0);
-		clock_gettime(CLOCK_MONOTONIC, &b);
-		printf("# luks_encrypt %s %u-bit, %u-byte sectors: %.0f MB/s\n",
-		       luks_cipher(v), luks_key_bits(v), luks_sector_size(v),
-		       n * (double)len / 1e6 /
-		       ((double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9));
+		printf("# luks %s %u-bit, %u-byte sectors: encrypt %.0f MB/s (%.2f of "
+		       "EVP xts-512), decrypt %.0f MB/s\n", luks_cipher(v),
+		       luks_key_bits(v), luks_sector_size(v), e, e / peer, d);
 		luks_close(v);
 		free(m.p);
 	}
@@ -550,9 +600,7 @@ int main(void)
 	rc = sh("bash tests/unit/luks_images.sh %s", dir);
 	if (rc == 0)
 		rc = cmocka_run_group_tests(tests, NULL, NULL);
-	else if (rc == 77)
-		printf("SKIP: cannot make LUKS images (see the line above)\n");
-	else
+	else if (rc != 77)   /* 77: the script's "SKIP: ..." line is the last */
 		fprintf(stderr, "tests/unit/luks_images.sh failed (%d)\n", rc);
 	sh("rm -rf %s", dir);
 	return rc;
