@@ -123,8 +123,17 @@ static int json_parse(struct hdr_copy *h)
 			return bad(h, -EINVAL, "bytes after the JSON text");
 	h->root = json_loadb(h->json, (size_t)(end - h->json),
 			     JSON_REJECT_DUPLICATES, &je);
-	if (!h->root || !json_is_object(h->root)) {
-		snprintf(h->why, sizeof(h->why), "JSON: %.60s", je.text);
+	if (h->root && !json_is_object(h->root)) {
+		json_decref(h->root);
+		h->root = NULL;      /* a copy counts only with its root set */
+		return bad(h, -EINVAL, "JSON not an object");
+	}
+	if (!h->root) {
+		char text[64];
+
+		/* jansson quotes the input near the error: header bytes. */
+		luks_field_str(text, sizeof(text), je.text, strlen(je.text));
+		snprintf(h->why, sizeof(h->why), "JSON: %s", text);
 		return -EINVAL;
 	}
 	return 0;

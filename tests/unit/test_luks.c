@@ -340,31 +340,71 @@ static void edit_bytes(struct mem *m, const void *arg)
 	memcpy(m->p + strtoul(kv[0], NULL, 0), kv[1], strlen(kv[1]) + 1);
 }
 
-/* A LUKS2 JSON edit in both copies, their checksums recomputed: the
- * header stays valid as cryptsetup sees it, only its content changes. */
-static void edit_json(struct mem *m, const void *arg)
+/* A LUKS2 JSON edit in one header copy (0 primary, 1 secondary) with
+ * its seqid set when nonzero, the checksum recomputed: the copy stays
+ * valid as cryptsetup sees it, only its content changes. */
+struct json_edit {
+	const char *from, *to;
+	int copy;
+	uint8_t seqid;
+};
+
+static void edit_copy(struct mem *m, const struct json_edit *e)
 {
-	const char *const *ft = arg;
-	uint64_t size = 0;
+	uint64_t size = 0, h;
+	char *json, *at, *tmp;
+	size_t area, n;
+	unsigned len;
 
 	for (int i = 8; i < 16; i++)
 		size = size << 8 | m->p[i];
-	for (uint64_t h = 0; h <= size; h += size) {
-		char *json = (char *)m->p + h + 4096, *at, *tmp;
-		size_t area = size - 4096, n;
-		unsigned len;
+	h = e->copy ? size : 0;
+	json = (char *)m->p + h + 4096;
+	area = size - 4096;
+	assert_non_null(at = strstr(json, e->from));
+	assert_non_null(tmp = malloc(area));
+	n = (size_t)(at - json);
+	snprintf(tmp, area, "%.*s%s%s", (int)n, json, e->to, at + strlen(e->from));
+	memset(json, 0, area);
+	memcpy(json, tmp, strlen(tmp));
+	free(tmp);
+	if (e->seqid)
+		m->p[h + 23] = e->seqid;
+	memset(m->p + h + 448, 0, 64);
+	assert_int_equal(EVP_Digest(m->p + h, size, m->p + h + 448, &len,
+				    EVP_sha256(), NULL), 1);
+}
 
-		assert_non_null(at = strstr(json, ft[0]));
-		assert_non_null(tmp = malloc(area));
-		n = (size_t)(at - json);
-		snprintf(tmp, area, "%.*s%s%s", (int)n, json, ft[1], at + strlen(ft[0]));
-		memset(json, 0, area);
-		memcpy(json, tmp, strlen(tmp));
-		free(tmp);
-		memset(m->p + h + 448, 0, 64);
-		assert_int_equal(EVP_Digest(m->p + h, size, m->p + h + 448, &len,
-					    EVP_sha256(), NULL), 1);
-	}
+/* The same edit in both copies. */
+static void edit_json(struct mem *m, const void *arg)
+{
+	const char *const *ft = arg;
+
+	for (int c = 0; c < 2; c++)
+		edit_copy(m, &(struct json_edit){ ft[0], ft[1], c, 0 });
+}
+
+/* Edits in the copies (the list ends with a NULL from). */
+static void edit_copies(struct mem *m, const void *arg)
+{
+	for (const struct json_edit *e = arg; e->from; e++)
+		edit_copy(m, e);
+}
+
+/* Two good copies that differ: the higher seqid is used, as cryptsetup
+ * does (here a serpent cipher in one of them tells which was read). */
+static void test_seqid_chooses_copy(void **state)
+{
+	static const char enc[] = "\"encryption\":\"aes-xts-plain64\",\"sector";
+	static const char bad[] = "\"encryption\":\"serpent-xts-plain64\",\"sector";
+	static const struct json_edit newer2[] = {
+		{ enc, bad, 0, 5 }, { "\"tokens\"", "\"tokens\"", 1, 6 }, { NULL } };
+	static const struct json_edit newer1[] = {
+		{ enc, bad, 0, 7 }, { "\"tokens\"", "\"tokens\"", 1, 6 }, { NULL } };
+
+	expect_edit("c2-pbkdf2.img", edit_copies, newer2, 0, "key", 0, NULL);
+	expect_edit("c2-pbkdf2.img", edit_copies, newer1, 0, "key", -ENOTSUP,
+		    "serpent");
 }
 
 static void test_corrupt_headers(void **state)
@@ -393,6 +433,25 @@ static void test_corrupt_headers(void **state)
 		    "checksum mismatch");
 	expect_edit("c2-argon2i.img", edit_flip, magic2, 0, "key", -EINVAL,
 		    "corrupt LUKS2 header: primary: checksum mismatch; secondary: bad magic");
+}
+
+/* Header bytes quoted in the error line (jansson's "near '...'") are
+ * printable: no terminal escapes reach the operator's log. */
+static void test_error_line_printable(void **state)
+{
+	static const char *const j_esc[] = { "\"tokens\":{}",
+					     "\"tokens\":{\x1b[2J\x07}" };
+	struct mem m;
+	char err[200] = "";
+
+	m.p = slurp("c2-pbkdf2.img", &m.len);
+	edit_json(&m, j_esc);
+	assert_int_equal(try_open(&m, m.len, "key", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "JSON: "));
+	for (const char *p = err; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			fail_msg("control byte 0x%02x in \"%s\"", *p, err);
+	free(m.p);
 }
 
 static void test_truncated(void **state)
@@ -579,6 +638,8 @@ int main(void)
 		cmocka_unit_test(test_matches_reference),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_corrupt_headers),
+		cmocka_unit_test(test_error_line_printable),
+		cmocka_unit_test(test_seqid_chooses_copy),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_hostile_values),
