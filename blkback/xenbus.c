@@ -47,6 +47,7 @@
 #include "pvd/ratelimit.h"
 #include "pvd/sdnotify.h"
 #include "pvd/ctl.h"
+#include "crypt.h"
 #include "loop.h"
 #include "vbd.h"
 #include "xbstate.h"
@@ -65,6 +66,8 @@ struct blk_xb_dev {
 	char fe_watch[PATH_LEN + 8];   /* <fe>/state */
 	char *params;
 	char *type;           /* the toolstack's: phy, file, ... (informative) */
+	char *format;         /* "raw" (or absent) or "luks" */
+	char *keyfile;        /* key-file: luks's passphrase (a path, dom0-only) */
 	int state;            /* ours, as last written */
 	bool readonly, online, watching;
 	bool fe_seen;         /* the frontend's state existed once */
@@ -276,9 +279,9 @@ static unsigned phys_sector_size(const struct blk_vbd *v)
 	unsigned pbs = v->info.pbs;
 
 	/* sectors * 512 must be a multiple of it. */
-	while (pbs > BLK_SECTOR_SIZE && (v->disk.lim.sectors << 9) % pbs)
+	while (pbs > v->sector_size && (v->disk.lim.sectors << 9) % pbs)
 		pbs /= 2;
-	return pbs < BLK_SECTOR_SIZE ? BLK_SECTOR_SIZE : pbs;
+	return pbs < v->sector_size ? v->sector_size : pbs;
 }
 
 static bool write_disk_info(struct blk_xb_dev *d, xs_transaction_t t,
@@ -289,7 +292,7 @@ static bool write_disk_info(struct blk_xb_dev *d, xs_transaction_t t,
 
 	return xb_write(xb, t, d->be, "sectors", "%" PRIu64, v->disk.lim.sectors) &&
 	       xb_write(xb, t, d->be, "info", "%u", d->readonly ? VDISK_READONLY : 0) &&
-	       xb_write(xb, t, d->be, "sector-size", "%u", BLK_SECTOR_SIZE) &&
+	       xb_write(xb, t, d->be, "sector-size", "%u", v->sector_size) &&
 	       xb_write(xb, t, d->be, "physical-sector-size", "%u",
 			phys_sector_size(v));
 }
@@ -457,6 +460,8 @@ static void dev_free(struct blk_xb_dev *d)
 	blk_vbd_close(&d->vbd);
 	free(d->params);
 	free(d->type);
+	free(d->format);
+	free(d->keyfile);
 	free(d);
 }
 
@@ -544,6 +549,8 @@ static bool dev_read_config(struct blk_xb_dev *d)
 
 	d->params = xb_read(xb, XBT_NULL, d->be, "params");
 	d->type = xb_read(xb, XBT_NULL, d->be, "type");
+	d->format = xb_read(xb, XBT_NULL, d->be, "format");
+	d->keyfile = xb_read(xb, XBT_NULL, d->be, "key-file");
 	if (!fe || !mode || !d->params || !*d->params ||
 	    xb_read_uint(xb, d->be, "frontend-id", DOMID_FIRST_RESERVED - 1, &fid) < 0)
 		goto out;
@@ -564,6 +571,34 @@ out:
 	return ok;
 }
 
+static const char *blk_basename(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s && s[1] ? s + 1 : path;
+}
+
+/* The format node (pvd's: libxl writes none for phy and file disks):
+ * raw, or luks with its key-file node. */
+static int dev_format(struct blk_xb_dev *d, const char **keyfile)
+{
+	const char *f = d->format;
+
+	*keyfile = NULL;
+	if (!f || !*f || strcmp(f, "raw") == 0)
+		return 0;
+	if (strcmp(f, "luks") != 0) {
+		dev_fatal(d, -EOPNOTSUPP, "format '%.32s' is not supported (raw or luks)", f);
+		return -EOPNOTSUPP;
+	}
+	if (!d->keyfile || d->keyfile[0] != '/') {
+		dev_fatal(d, -EINVAL, "format luks needs a key-file node with an absolute path");
+		return -EINVAL;
+	}
+	*keyfile = d->keyfile;
+	return 0;
+}
+
 static void dev_open_storage(struct blk_xb_dev *d)
 {
 	const struct blk_xb_opts *o = &d->xb->o;
@@ -577,9 +612,16 @@ static void dev_open_storage(struct blk_xb_dev *d)
 
 	if (xb_read_uint(d->xb, d->be, "discard-enable", 1, &de) == 0)
 		cfg.discard = de != 0;
+	rc = dev_format(d, &cfg.keyfile);
+	if (rc < 0)
+		return;
 	rc = blk_vbd_open(&d->vbd, d->xb->loop, d->domid, o->ops, d->params,
 			  d->readonly, &cfg, on_vbd, d);
-	if (rc < 0)
+	/* The LUKS layer's line, short enough for pvctl's one line: the
+	 * image's name and the cause. */
+	if (rc < 0 && d->vbd.why[0])
+		dev_fatal(d, rc, "%s: %s", blk_basename(d->params), d->vbd.why);
+	else if (rc < 0)
 		dev_fatal(d, rc, "opening %s", d->params);
 }
 
@@ -629,6 +671,8 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 	if (!dev_read_config(d)) {
 		free(d->params);
 		free(d->type);
+		free(d->format);
+		free(d->keyfile);
 		free(d);
 		return;
 	}
@@ -952,6 +996,22 @@ static json_t *queue_json(const struct blk_queue *q)
 	return o;
 }
 
+/* What an encrypted disk is (never its key). */
+static json_t *crypt_json(const struct blk_vbd *v)
+{
+	struct blk_crypt_desc c;
+	char fmt[8];
+
+	blk_crypt_describe(v->disk.backing, &c);
+	snprintf(fmt, sizeof(fmt), "luks%d", c.version);
+	return json_pack("{ss ss sI sI sI sb so}", "format", fmt,
+			 "cipher", c.cipher, "key_bits", (json_int_t)c.key_bits,
+			 "sector_size", (json_int_t)c.sector_size,
+			 "payload_offset", (json_int_t)c.payload_offset,
+			 "discard", (int)c.discard,
+			 "bounce_waits", blk_json_u64(c.bounce_waits));
+}
+
 static json_t *dev_json(const struct blk_xb_dev *d)
 {
 	const struct blk_vbd *v = &d->vbd;
@@ -967,12 +1027,14 @@ static json_t *dev_json(const struct blk_xb_dev *d)
 		      "state", d->state, "state_name", xb_state_name(d->state),
 		      "watching", (int)d->watching, "params", blk_json_str(d->params),
 		      "type", blk_json_str(d->type ? d->type : ""),
-		      "backend", v->open ? v->disk.ops->name : "none",
+		      "backend", v->open ? v->engine->name : "none",
 		      "sectors", blk_json_u64(v->disk.lim.sectors),
 		      "readonly", (int)d->readonly, "queues", (json_int_t)v->nqueues,
 		      "inflight", (json_int_t)inflight);
 	blk_vbd_stats(v, &sum);
 	rc = rc || !o || blk_stats_json(o, &sum) < 0;
+	if (!rc && v->open && v->encrypted)
+		rc = json_object_set_new(o, "encryption", crypt_json(v));
 	for (unsigned i = 0; !rc && i < v->nqueues; i++)
 		rc = json_array_append_new(qs, queue_json(v->q[i]));
 	if (!rc)

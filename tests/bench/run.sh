@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored hv consoled blkback netback"
+SECTIONS_ALL="stored hv consoled blkback netback luks"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -598,6 +598,13 @@ section_netback() {
 	fi
 }
 
+section_luks() {
+	echo
+	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS BENCH_PIN=$PIN bash tests/bench/luks.sh; then
+		bad "luks benchmark failed"
+	fi
+}
+
 section_blkback() {
 	echo
 	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS BENCH_PIN=$PIN \
@@ -613,6 +620,7 @@ for s in $SECTIONS; do
 	stored) section_stored ;;
 	hv) section_hv ;;
 	blkback) section_blkback ;;
+	luks) section_luks ;;
 	netback) section_netback ;;
 	consoled) section_consoled ;;
 	*) bad "unknown section $s (known: $SECTIONS_ALL)" ;;

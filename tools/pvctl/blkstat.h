@@ -42,6 +42,10 @@ struct blkstat_dev {
 	bool readonly;
 	unsigned inflight;
 	struct blkstat_ctr c;           /* every ring, those gone included */
+	/* An encrypted disk: "luks1"/"luks2" and its cipher (into doc);
+	 * enc_format NULL for a raw one. */
+	const char *enc_format, *enc_cipher;
+	unsigned enc_key_bits, enc_sector_size;
 	struct blkstat_ring *rings;
 	unsigned nrings;
 	const json_t *obj;              /* the daemon's object, in doc */

@@ -34,9 +34,12 @@
 
 #include <xen/io/xenbus.h>
 
+#include "blkstat.h"
 #include "block.h"
+#include "ctlsock.h"
 #include "devwait.h"
 #include "pvctl.h"
+#include "statview.h"
 
 #define DETACH_TIMEOUT_S 10     /* libxl's LIBXL_DESTROY_TIMEOUT */
 #define DETACH_TIMEOUT_MAX 3600
@@ -608,7 +611,24 @@ void block_nbd_uri(struct pvctl *p, unsigned domid, uint32_t devid, char *buf,
 	snprintf(buf, len, "%s", strcmp(got, want) == 0 ? want : "?");
 }
 
-static void list_domain(struct pvctl *p, unsigned domid)
+/* The disk's format: the store's format node ("raw" when absent); an
+ * encrypted disk with its cipher when pvd-blkback serves it (bs: its
+ * stats, or NULL when it did not answer). */
+static void disk_format(struct pvctl *p, const char *be, const struct blkstat *bs,
+			unsigned domid, uint32_t devid, char *buf, size_t len)
+{
+	char *f = pvctl_read(p, XBT_NULL, "%s/format", be);
+	const struct blkstat_dev *d = bs ? blkstat_find_dev(bs, domid, devid) : NULL;
+
+	if (d && d->enc_format)
+		snprintf(buf, len, "%s:%s", d->enc_format, d->enc_cipher);
+	else
+		snprintf(buf, len, "%s", f && *f ? f : "raw");
+	pvctl_printable(buf);
+	free(f);
+}
+
+static void list_domain(struct pvctl *p, unsigned domid, const struct blkstat *bs)
 {
 	enum { MAX_DISKS = 4096 };
 	uint32_t *ids = calloc(MAX_DISKS, sizeof(*ids));
@@ -626,7 +646,7 @@ static void list_domain(struct pvctl *p, unsigned domid)
 	qsort(ids, n, sizeof(*ids), cmp_u32);
 	for (unsigned i = 0; i < n; i++) {
 		struct vbd_paths v;
-		char state[16], evtch[16], rref[16], uri[4400];
+		char state[16], evtch[16], rref[16], uri[4400], fmt[48];
 		long s, e, r;
 
 		vbd_paths(p, XBT_NULL, domid, ids[i], &v);
@@ -651,10 +671,26 @@ static void list_domain(struct pvctl *p, unsigned domid)
 		fmt_num(e, evtch, sizeof(evtch));
 		fmt_num(r, rref, sizeof(rref));
 		block_nbd_uri(p, domid, ids[i], uri, sizeof(uri));
-		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %s\n", (unsigned)ids[i], v.bdom,
-		       domid, state, evtch, rref, v.be, uri);
+		disk_format(p, v.be, bs, domid, ids[i], fmt, sizeof(fmt));
+		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %-6s %s\n", (unsigned)ids[i], v.bdom,
+		       domid, state, evtch, rref, v.be, fmt, uri);
 	}
 	free(ids);
+}
+
+/* pvd-blkback's stats for the ciphers, if it answers (block-list works
+ * from the store alone without it). */
+static bool blk_stats_quiet(struct pvctl *p, struct blkstat *bs)
+{
+	struct ctlsock c;
+	bool ok;
+
+	memset(bs, 0, sizeof(*bs));
+	if (ctlsock_init(p, &c, "pvd-blkback", STATVIEW_BLK_SOCKET, NULL) < 0)
+		return false;
+	ok = statview_sample_blk(&c, bs) == 0;
+	ctlsock_close(&c);
+	return ok;
 }
 
 int cmd_block_list(struct pvctl *p, int argc, char **argv)
@@ -679,10 +715,14 @@ int cmd_block_list(struct pvctl *p, int argc, char **argv)
 		if (pvctl_lookup(p, argv[i], &doms[i]) < 0)
 			rc = 1;
 	if (rc == 0) {
-		printf("%-5s %-3s %-6s %-5s %-6s %-8s %-30s %s\n", "Vdev", "BE", "handle",
-		       "state", "evt-ch", "ring-ref", "BE-path", "NBD-URI");
+		struct blkstat bs;
+		bool have = blk_stats_quiet(p, &bs);
+
+		printf("%-5s %-3s %-6s %-5s %-6s %-8s %-30s %-6s %s\n", "Vdev", "BE", "handle",
+		       "state", "evt-ch", "ring-ref", "BE-path", "Format", "NBD-URI");
 		for (int i = 1; i < argc; i++)
-			list_domain(p, doms[i]);
+			list_domain(p, doms[i], have ? &bs : NULL);
+		blkstat_free(&bs);
 	}
 	free(doms);
 	return rc;

@@ -232,6 +232,21 @@ static void print_ctr_row(FILE *f, const char *name, unsigned domid, const char 
 		(unsigned long long)c->errors, inflight, avg, p99);
 }
 
+/* An encrypted disk: its format and cipher (never a key), on a line of
+ * its own under the disk's rows. */
+static void print_enc_row(const char *name, const struct blkstat_dev *d,
+			  const char *vdev)
+{
+	char fmt[16], cipher[64];
+
+	snprintf(fmt, sizeof(fmt), "%s", d->enc_format);
+	snprintf(cipher, sizeof(cipher), "%s", d->enc_cipher);
+	pvctl_printable(fmt);
+	pvctl_printable(cipher);
+	fprintf(stdout, "%-16.16s %5u %-7s encrypted: %s %s, %u-bit key, %u-byte sectors\n",
+		name, d->domid, vdev, fmt, cipher, d->enc_key_bits, d->enc_sector_size);
+}
+
 static void disks_text(struct pvctl *p, const struct blkstat *s,
 		       const struct blkstat_dev **devs, unsigned n)
 {
@@ -254,6 +269,8 @@ static void disks_text(struct pvctl *p, const struct blkstat *s,
 				      d->rings[r].halted ? "halted" : "-", &d->rings[r].c,
 				      d->rings[r].inflight);
 		}
+		if (d->enc_format)
+			print_enc_row(name, d, vdev);
 	}
 }
 
