@@ -6,12 +6,23 @@
 #include "loop.h"
 #include "vbd.h"
 
+/* The engine a disk's params choose: its scheme, else the daemon's. */
+static const struct blk_backend_ops *
+engine_for(const char *params, const struct blk_backend_ops *dflt)
+{
+	if (strncmp(params, "null:", 5) == 0)
+		return &blk_backend_null;
+	if (blk_nbd_uri(params))
+		return &blk_backend_nbd;
+	return dflt;
+}
+
 int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 const struct blk_backend_ops *dflt, const char *params,
 		 bool readonly, const struct blk_vbd_cfg *cfg,
 		 blk_vbd_cb *cb, void *arg)
 {
-	const struct blk_backend_ops *ops = dflt;
+	const struct blk_backend_ops *ops = engine_for(params, dflt);
 	struct blk_engine *e;
 	int rc;
 
@@ -21,8 +32,6 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 	v->cfg = *cfg;
 	v->cb = cb;
 	v->cb_arg = arg;
-	if (strncmp(params, "null:", 5) == 0)
-		ops = &blk_backend_null;
 	rc = blk_loop_engine(l, ops, &e);
 	if (rc < 0) {
 		log_err("engine %s: %s", ops->name, strerror(-rc));
@@ -40,7 +49,7 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 	log_info("dom%u: %s: %llu sectors, %s, %s%s", (unsigned)domid, params,
 		 (unsigned long long)v->disk.lim.sectors, ops->name,
 		 readonly ? "read-only" : "read-write",
-		 v->info.direct || ops == &blk_backend_null ? "" : ", buffered");
+		 v->info.direct || ops == &blk_backend_null || ops->remote ? "" : ", buffered");
 	return 0;
 }
 

@@ -302,7 +302,8 @@ static bool write_features(struct blk_xb_dev *d, xs_transaction_t t,
 	bool discard = d->vbd.disk.lim.discard;
 	bool ok;
 
-	ok = xb_write(xb, t, d->be, "feature-flush-cache", "1") &&
+	ok = xb_write(xb, t, d->be, "feature-flush-cache", "%d",
+		      !d->vbd.info.no_flush) &&
 	     xb_write(xb, t, d->be, "feature-barrier", "1") &&
 	     xb_write(xb, t, d->be, "feature-discard", "%d", discard) &&
 	     xb_write(xb, t, d->be, "feature-persistent", "%d", o->persistent) &&
@@ -952,6 +953,21 @@ static json_t *queue_json(const struct blk_queue *q)
 	return o;
 }
 
+/* A remote disk's connection (nbd): "remote": {"state": ...}. */
+static int remote_json(json_t *o, const struct blk_vbd *v)
+{
+	struct blk_remote_state r;
+
+	if (!v->open || !v->disk.ops->remote)
+		return 0;
+	v->disk.ops->remote(v->disk.backing, &r);
+	return json_object_set_new(o, "remote", json_pack("{ss so so so sI}",
+		"state", r.state, "losses", blk_json_u64(r.losses),
+		"reconnects", blk_json_u64(r.reconnects),
+		"retried", blk_json_u64(r.retried),
+		"queued", (json_int_t)r.queued));
+}
+
 static json_t *dev_json(const struct blk_xb_dev *d)
 {
 	const struct blk_vbd *v = &d->vbd;
@@ -972,7 +988,7 @@ static json_t *dev_json(const struct blk_xb_dev *d)
 		      "readonly", (int)d->readonly, "queues", (json_int_t)v->nqueues,
 		      "inflight", (json_int_t)inflight);
 	blk_vbd_stats(v, &sum);
-	rc = rc || !o || blk_stats_json(o, &sum) < 0;
+	rc = rc || !o || blk_stats_json(o, &sum) < 0 || remote_json(o, v) < 0;
 	for (unsigned i = 0; !rc && i < v->nqueues; i++)
 		rc = json_array_append_new(qs, queue_json(v->q[i]));
 	if (!rc)
