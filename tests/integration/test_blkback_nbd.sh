@@ -146,7 +146,10 @@ DEV1=51728
 IMG1=$DATA/file.img
 truncate -s 64M "$IMG1"
 SOCK1=$PVD_RUNDIR/nbdkit-file.sock
-srv file nbdkit -f -U "$SOCK1" file "$IMG1"
+# Writes take 5 ms (nbdkit's delay filter), so that many are in flight
+# when the server is killed below.
+NBDKIT_FILE=(nbdkit -f -U "$SOCK1" --filter=delay file "$IMG1" wdelay=5ms)
+srv file "${NBDKIT_FILE[@]}"
 FILE_PID=$SRV_PID
 wait_for 10 test -S "$SOCK1" || die "nbdkit (file) did not start"
 expect_ok "vbd $DEV1 on nbd+unix (nbdkit file)" add_vbd $DOM $DEV1 "nbd+unix:///?socket=$SOCK1"
@@ -170,4 +173,82 @@ else
 	fail "the file behind the export equals what the guest sees" "$(cmp "$DATA/copy.img" "$IMG1" 2>&1)"
 fi
 rm -f "$DATA/copy.img"
+
+# ---- the server killed under fio's writes, then restarted.  fio's
+# writes stall while the server is away (the requests libnbd aborted are
+# sent again on the new connection); its verify pass afterwards reads
+# back every block it was told was written (its own seed: a block still
+# holding the earlier job's data must not pass for this one's).
+GURI1="nbd+unix:///?socket=$GDIR/vbd-$DEV1.nbd"
+timeout -k 5 300 fio --verify_state_save=0 --name=kill --ioengine=nbd --uri="$GURI1" \
+	--size=32M --rw=randwrite --bs=4k --iodepth=32 --randseed=$((RANDOM + 7)) \
+	--verify=crc32c --do_verify=1 --verify_fatal=1 >"$PVD_RUNDIR/fio.kill" 2>&1 &
+FIO_PID=$!
+track_pid "$FIO_PID"
+# The kill comes when fio's writes are in flight to the server.
+inflight() {
+	ctl_stats | jq -r ".devices[] | select(.domid == $DOM and .devid == $1) | .inflight"
+}
+busy() { [ "$(inflight $DEV1)" -ge 8 ]; }
+wait_for 20 busy || fail "fio's writes in flight before the kill" "inflight $(inflight $DEV1)"
+LOSSES0=$(remote $DEV1 losses)
+kill -KILL "$FILE_PID"
+wait "$FILE_PID" 2>/dev/null
+rm -f "$SOCK1"
+if wait_for 10 test "$(remote $DEV1 state)" = reconnecting; then
+	pass "server killed: the disk shows reconnecting"
+else
+	fail "server killed: the disk shows reconnecting" "state $(remote $DEV1 state)"
+fi
+expect_eq "the block-list's state node" reconnecting "$(remote $DEV1 state)"
+
+# Meanwhile a second guest on a local file: its verifying load generator
+# runs and ends without an error while the first disk waits.
+DOM2=6
+DEV2=51712
+IMG2=$DATA/local.img
+truncate -s 64M "$IMG2"
+guest_start $DOM2 lg "$PVD_RUNDIR/loadgen2.out" --blk-no-nbd \
+	--loadgen "devid=$DEV2,rw=randrw,bs=8192,qd=16,seconds=2,verify=1,exit=1"
+G2_PID=$GUEST_PID
+expect_ok "vbd $DEV2 of domain $DOM2 on a local file" add_vbd $DOM2 $DEV2 "$IMG2"
+if wait_pid_gone "$G2_PID" 60; then
+	wait "$G2_PID"
+	expect_eq "second guest's load generator (verify) exits 0 while the server is away" 0 "$?"
+else
+	fail "second guest's load generator exits" "still running after 60s"
+fi
+LG2=$(grep '^loadgen ' "$PVD_RUNDIR/loadgen2.out")
+if [[ "$LG2" =~ errors=0\ verified=([0-9]+)\ verify_errors=0 ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
+	pass "second guest unaffected: $LG2"
+else
+	fail "second guest unaffected" "output: $LG2"
+fi
+if pid_alive "$FIO_PID"; then
+	pass "fio on the NBD disk stalls while the server is away"
+else
+	fail "fio on the NBD disk stalls while the server is away" "$(tail -n 5 "$PVD_RUNDIR/fio.kill")"
+fi
+expect_eq "still reconnecting after the second guest's run" reconnecting "$(remote $DEV1 state)"
+
+srv file2 "${NBDKIT_FILE[@]}"
+wait_for 10 test -S "$SOCK1" || die "nbdkit (file) did not restart"
+if wait_for 15 test "$(remote $DEV1 state)" = connected; then
+	pass "server restarted: the disk is connected again"
+else
+	fail "server restarted: the disk is connected again" "state $(remote $DEV1 state)"
+fi
+if wait_pid_gone "$FIO_PID" 120 && wait "$FIO_PID"; then
+	pass "fio's writes resumed, and its verify of every acknowledged write passed"
+else
+	fail "fio's writes resumed and verified" "$(grep -iE 'err|verify' "$PVD_RUNDIR/fio.kill" | tail -n 5)"
+fi
+LOSSES=$(remote $DEV1 losses)
+expect_eq "stats: one more connection loss" $((LOSSES0 + 1)) "$LOSSES"
+RECON=$(remote $DEV1 reconnects)
+RETRIED=$(remote $DEV1 retried)
+[ "${RECON:-0}" -ge 1 ] && pass "stats: reconnects $RECON" || fail "stats: reconnects" "got '$RECON'"
+# The writes in flight when the server died were sent again.
+[ "${RETRIED:-0}" -ge 1 ] && pass "stats: $RETRIED requests sent again" ||
+	fail "stats: requests in flight at the kill were sent again" "retried '$RETRIED'"
 finish
