@@ -44,7 +44,7 @@ _nbd_cleanup() {
 	ip link del "$VH" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	[ "$DATA" != "$PVD_RUNDIR" ] && rm -rf "$DATA"
-	for f in "$PVD_RUNDIR/blkback.log"; do
+	for f in "$PVD_RUNDIR/blkback.log" "$PVD_RUNDIR/pvguest.log"; do
 		[ -s "$f" ] || continue
 		echo "# --- last lines of $f ---"
 		tail -n 25 "$f" | sed 's/^/# /'
@@ -62,6 +62,8 @@ wait_for() {
 	return 1
 }
 state_is() { [ "$(xs read "$1/state" 2>/dev/null)" = "$2" ]; }
+# remote_is DEVID STATE: the disk's connection state in the stats.
+remote_is() { [ "$(remote "$1" state)" = "$2" ]; }
 # ctl_stats: pvd-blkback's stats JSON.
 ctl_stats() {
 	printf 'stats\n' | timeout -k 2 10 socat -t 5 - "UNIX-CONNECT:$PVD_RUNDIR/pvd-blkback.sock"
@@ -83,7 +85,7 @@ wait_for "$PVD_WAIT_SECS" test -s "$PVD_RUNDIR/blkback.pid" || die "pvd-blkback 
 guest_start() {
 	local dom=$1 name=$2 out=$3 line pid
 	shift 3
-	"$PVD_BIN/pvguest" -f --domid "$dom" --name "$name" --memory 128 --ready-fd 3 "$@" \
+	"$PVD_BIN/pvguest" -f --domid "$dom" --name "$name" --memory 256 --ready-fd 3 "$@" \
 		3>"$PVD_RUNDIR/ready.$dom" >"$out" 2>>"$PVD_RUNDIR/pvguest.log" &
 	pid=$!
 	track_pid "$pid"
@@ -131,6 +133,14 @@ fio_verify() {
 	fi
 }
 
+# del_vbd DEVID: the toolstack removes the disk (the guest's watches on it
+# go: the store limits a domain's watches).
+del_vbd() {
+	xs rm $FE/$1
+	wait_for 10 test ! -e "$GDIR/vbd-$1.nbd" || log "vbd $1's export still there"
+	xs rm $BE/$1
+}
+
 # srv NAME CMD...: a server in the background (stopped by PID at exit).
 srv() {
 	local name=$1
@@ -174,6 +184,97 @@ else
 fi
 rm -f "$DATA/copy.img"
 
+# ---- nbdkit memory plugin over TCP, from another network namespace
+DEV3=51744
+if ip netns add "$NS" 2>/dev/null; then
+	ip link add "$VH" type veth peer name "$VP" && ip link set "$VP" netns "$NS" &&
+		ip addr add "${NET}1/30" dev "$VH" && ip link set "$VH" up &&
+		ip netns exec "$NS" ip addr add "${NET}2/30" dev "$VP" &&
+		ip netns exec "$NS" ip link set "$VP" up &&
+		ip netns exec "$NS" ip link set lo up || die "cannot set up the veth pair $VH/$VP"
+	PORT=$(ip netns exec "$NS" python3 -c \
+		'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "${NET}2")
+	TURI="nbd://${NET}2:$PORT/"
+	srv mem ip netns exec "$NS" nbdkit -f -i "${NET}2" -p "$PORT" memory 64M
+	wait_for 10 nbdinfo --size "$TURI" || die "nbdkit (memory) in $NS did not start"
+	expect_ok "vbd $DEV3 on $TURI (nbdkit memory in netns $NS)" add_vbd $DOM $DEV3 "$TURI"
+	if connected $DEV3; then
+		pass "TCP disk Connected"
+		fio_verify tcp-randwrite-4k $DEV3 --rw=randwrite --bs=4k --iodepth=32
+		fio_verify tcp-write-1m $DEV3 --rw=write --bs=1M --iodepth=8
+	else
+		fail "TCP disk Connected" "backend $(xs read $BE/$DEV3/state 2>&1)"
+	fi
+	del_vbd $DEV3
+else
+	log "no network namespaces here (ip netns add failed): the TCP part is not run"
+fi
+
+# ---- qemu-nbd, a named export over a unix socket
+DEV4=51760
+IMG4=$DATA/qemu.img
+truncate -s 64M "$IMG4"
+SOCK4=$PVD_RUNDIR/qemu-nbd.sock
+srv qemu qemu-nbd -f raw -k "$SOCK4" -x disk --persistent --shared=4 "$IMG4"
+wait_for 10 test -S "$SOCK4" || die "qemu-nbd did not start"
+expect_ok "vbd $DEV4 on qemu-nbd's export 'disk'" add_vbd $DOM $DEV4 "nbd+unix:///disk?socket=$SOCK4"
+if connected $DEV4; then
+	pass "qemu-nbd disk Connected"
+	fio_verify qemu-randwrite-4k $DEV4 --rw=randwrite --bs=4k --iodepth=32
+	rm -f "$DATA/copy.img"
+	if timeout 60 nbdcopy "nbd+unix:///?socket=$GDIR/vbd-$DEV4.nbd" "$DATA/copy.img" &&
+		cmp -s "$DATA/copy.img" "$IMG4"; then
+		pass "qemu-nbd's file equals what the guest sees"
+	else
+		fail "qemu-nbd's file equals what the guest sees" "$(cmp "$DATA/copy.img" "$IMG4" 2>&1)"
+	fi
+	rm -f "$DATA/copy.img"
+else
+	fail "qemu-nbd disk Connected" "backend $(xs read $BE/$DEV4/state 2>&1)"
+fi
+del_vbd $DEV4
+
+# ---- a read-only export: read-only only
+DEV5=51776
+DEV6=51792
+SOCK5=$PVD_RUNDIR/nbdkit-ro.sock
+srv ro nbdkit -f -r -U "$SOCK5" file "$IMG4"
+wait_for 10 test -S "$SOCK5" || die "nbdkit (read-only) did not start"
+add_vbd $DOM $DEV5 "nbd+unix:///?socket=$SOCK5" w
+if wait_for 20 eval '[ "$(xs read $BE/$DEV5/state 2>/dev/null)" -ge 5 ]'; then
+	pass "read-only export attached read-write: the backend refuses it"
+else
+	fail "read-only export attached read-write: refused" "backend $(xs read $BE/$DEV5/state 2>&1)"
+fi
+expect_ok "the log names the cause" grep -q "the export is read-only: attach it read-only" "$PVD_RUNDIR/blkback.log"
+add_vbd $DOM $DEV6 "nbd+unix:///?socket=$SOCK5" r
+if connected $DEV6; then
+	pass "read-only export attached read-only: Connected"
+	expect_eq "info says read-only (VDISK_READONLY)" 4 "$(xs read $BE/$DEV6/info)"
+	expect_eq "no discard on a read-only disk" 0 "$(xs read $BE/$DEV6/feature-discard)"
+else
+	fail "read-only export attached read-only: Connected" "backend $(xs read $BE/$DEV6/state 2>&1)"
+fi
+del_vbd $DEV5
+del_vbd $DEV6
+
+# ---- TLS with a pre-shared key (nbds+unix://), the key from a file
+DEV7=51808
+PSK=$PVD_RUNDIR/nbd.psk
+printf 'alice:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$PSK"
+chmod 600 "$PSK"
+SOCK7=$PVD_RUNDIR/nbdkit-tls.sock
+srv tls nbdkit -f -U "$SOCK7" --tls=require --tls-psk="$PSK" memory 64M
+wait_for 10 test -S "$SOCK7" || die "nbdkit (TLS) did not start"
+expect_ok "vbd $DEV7 on nbds+unix with a PSK file" add_vbd $DOM $DEV7 \
+	"nbds+unix://alice@/?socket=$SOCK7&tls-psk-file=$PSK"
+if connected $DEV7; then
+	pass "TLS disk Connected"
+	fio_verify tls-randwrite-4k $DEV7 --rw=randwrite --bs=4k --iodepth=32 --size=16M
+else
+	fail "TLS disk Connected" "backend $(xs read $BE/$DEV7/state 2>&1)"
+fi
+
 # ---- the server killed under fio's writes, then restarted.  fio's
 # writes stall while the server is away (the requests libnbd aborted are
 # sent again on the new connection); its verify pass afterwards reads
@@ -195,7 +296,7 @@ LOSSES0=$(remote $DEV1 losses)
 kill -KILL "$FILE_PID"
 wait "$FILE_PID" 2>/dev/null
 rm -f "$SOCK1"
-if wait_for 10 test "$(remote $DEV1 state)" = reconnecting; then
+if wait_for 10 remote_is $DEV1 reconnecting; then
 	pass "server killed: the disk shows reconnecting"
 else
 	fail "server killed: the disk shows reconnecting" "state $(remote $DEV1 state)"
@@ -233,7 +334,7 @@ expect_eq "still reconnecting after the second guest's run" reconnecting "$(remo
 
 srv file2 "${NBDKIT_FILE[@]}"
 wait_for 10 test -S "$SOCK1" || die "nbdkit (file) did not restart"
-if wait_for 15 test "$(remote $DEV1 state)" = connected; then
+if wait_for 15 remote_is $DEV1 connected; then
 	pass "server restarted: the disk is connected again"
 else
 	fail "server restarted: the disk is connected again" "state $(remote $DEV1 state)"
