@@ -217,7 +217,13 @@ truncate -s 64M "$IMG4"
 SOCK4=$PVD_RUNDIR/qemu-nbd.sock
 srv qemu qemu-nbd -f raw -k "$SOCK4" -x disk --persistent --shared=4 "$IMG4"
 wait_for 10 test -S "$SOCK4" || die "qemu-nbd did not start"
-expect_ok "vbd $DEV4 on qemu-nbd's export 'disk'" add_vbd $DOM $DEV4 "nbd+unix:///disk?socket=$SOCK4"
+# Through pvctl: the URI is checked (not stat()ed), then attached.
+out=$(PVCTL_DEVICE_TIMEOUT=0 timeout 30 "$PVD_BIN/pvctl" block-attach $DOM \
+	"format=raw,vdev=xvdd,target=nbd+unix:///disk" 2>&1)
+expect_eq "pvctl: a malformed NBD URI is one clear line" \
+	"pvctl: disk target nbd+unix:///disk: not an NBD URI (nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, nbds://...)" "$out"
+expect_ok "pvctl block-attach of qemu-nbd's export 'disk'" env PVCTL_DEVICE_TIMEOUT=20 \
+	timeout 60 "$PVD_BIN/pvctl" block-attach $DOM "format=raw,vdev=xvdd,target=nbd+unix:///disk?socket=$SOCK4"
 if connected $DEV4; then
 	pass "qemu-nbd disk Connected"
 	fio_verify qemu-randwrite-4k $DEV4 --rw=randwrite --bs=4k --iodepth=32
@@ -301,7 +307,12 @@ if wait_for 10 remote_is $DEV1 reconnecting; then
 else
 	fail "server killed: the disk shows reconnecting" "state $(remote $DEV1 state)"
 fi
-expect_eq "the block-list's state node" reconnecting "$(remote $DEV1 state)"
+out=$(timeout 30 "$PVD_BIN/pvctl" block-list $DOM 2>&1)
+if [[ "$out" == *"$BE/$DEV1 "*" remote:reconnecting"* ]]; then
+	pass "pvctl block-list shows the disk reconnecting"
+else
+	fail "pvctl block-list shows the disk reconnecting" "$out"
+fi
 
 # Meanwhile a second guest on a local file: its verifying load generator
 # runs and ends without an error while the first disk waits.

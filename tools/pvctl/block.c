@@ -34,9 +34,12 @@
 
 #include <xen/io/xenbus.h>
 
+#include "blkstat.h"
 #include "block.h"
+#include "ctlsock.h"
 #include "devwait.h"
 #include "pvctl.h"
+#include "statview.h"
 
 #define DETACH_TIMEOUT_S 10     /* libxl's LIBXL_DESTROY_TIMEOUT */
 #define DETACH_TIMEOUT_MAX 3600
@@ -121,12 +124,47 @@ static void fmt_num(long v, char *buf, size_t len)
  * stats the target), and what pvd-blkback would find when it opens it:
  * a read-only target attached rw is refused here, not after the guest saw
  * a disk come and go. */
+/* An NBD URI served by pvd-blkback's nbd engine: nothing to stat here
+ * (the server may be on another host); the scheme and the parts libnbd
+ * needs are checked, and a TLS key file named in it must be readable. */
+static int check_nbd_uri(const struct xlcfg_disk *d)
+{
+	static const char *const schemes[] = { "nbd://", "nbds://",
+		"nbd+unix://", "nbds+unix://", "nbd+vsock://", "nbds+vsock://" };
+	const char *t = d->target, *rest = NULL, *psk;
+	char path[XLCFG_TARGET_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !rest; i++)
+		if (strncmp(t, schemes[i], strlen(schemes[i])) == 0)
+			rest = t + strlen(schemes[i]);
+	if (!rest || (strstr(t, "+unix://") ? !strstr(rest, "socket=") : !*rest ||
+		      *rest == '/' || *rest == '?')) {
+		pvctl_err("disk target %s: not an NBD URI (nbd://HOST[:PORT]/EXPORT, "
+			  "nbd+unix:///EXPORT?socket=PATH, nbds://...)", t);
+		return -EINVAL;
+	}
+	psk = strstr(rest, "tls-psk-file=");
+	if (psk) {
+		snprintf(path, sizeof(path), "%s", psk + 13);
+		path[strcspn(path, "&#")] = '\0';
+		if (access(path, R_OK) < 0) {
+			int e = errno;
+
+			pvctl_err("disk target %s: TLS key file %s: %s", t, path, strerror(e));
+			return -e;
+		}
+	}
+	return 0;
+}
+
 int block_check_target(const struct xlcfg_disk *d)
 {
 	int flags = (d->readwrite ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	struct stat st;
 	int fd, e, ro = 0;
 
+	if (strncmp(d->target, "nbd", 3) == 0 && strstr(d->target, "://"))
+		return check_nbd_uri(d);
 	if (stat(d->target, &st) < 0) {
 		e = errno;
 		pvctl_err("disk target %s: %s", d->target, strerror(e));
@@ -608,7 +646,33 @@ void block_nbd_uri(struct pvctl *p, unsigned domid, uint32_t devid, char *buf,
 	snprintf(buf, len, "%s", strcmp(got, want) == 0 ? want : "?");
 }
 
-static void list_domain(struct pvctl *p, unsigned domid)
+/* pvd-blkback's view of the disks (the state of remote disks' connections),
+ * if it answers; s->doc is NULL otherwise. */
+static void list_sample(struct pvctl *p, struct blkstat *s)
+{
+	struct ctlsock c;
+	char *line = NULL, err[256];
+	size_t len;
+
+	memset(s, 0, sizeof(*s));
+	if (ctlsock_init(p, &c, "pvd-blkback", STATVIEW_BLK_SOCKET, NULL) < 0)
+		return;
+	if (ctlsock_query(&c, "stats", &line, &len) == 0 &&
+	    blkstat_parse(line, len, s, err, sizeof(err)) < 0)
+		blkstat_free(s);
+	free(line);
+	ctlsock_close(&c);
+}
+
+/* " remote:STATE" after a remote disk's line; nothing for local disks. */
+static const char *remote_of(const struct blkstat *s, unsigned domid, uint32_t devid)
+{
+	const struct blkstat_dev *d = s->doc ? blkstat_find_dev(s, domid, devid) : NULL;
+
+	return d && d->remote[0] ? d->remote : NULL;
+}
+
+static void list_domain(struct pvctl *p, unsigned domid, const struct blkstat *bs)
 {
 	enum { MAX_DISKS = 4096 };
 	uint32_t *ids = calloc(MAX_DISKS, sizeof(*ids));
@@ -651,8 +715,10 @@ static void list_domain(struct pvctl *p, unsigned domid)
 		fmt_num(e, evtch, sizeof(evtch));
 		fmt_num(r, rref, sizeof(rref));
 		block_nbd_uri(p, domid, ids[i], uri, sizeof(uri));
-		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %s\n", (unsigned)ids[i], v.bdom,
-		       domid, state, evtch, rref, v.be, uri);
+		const char *rs = remote_of(bs, domid, ids[i]);
+
+		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %s%s%s\n", (unsigned)ids[i], v.bdom,
+		       domid, state, evtch, rref, v.be, uri, rs ? " remote:" : "", rs ? rs : "");
 	}
 	free(ids);
 }
@@ -681,8 +747,12 @@ int cmd_block_list(struct pvctl *p, int argc, char **argv)
 	if (rc == 0) {
 		printf("%-5s %-3s %-6s %-5s %-6s %-8s %-30s %s\n", "Vdev", "BE", "handle",
 		       "state", "evt-ch", "ring-ref", "BE-path", "NBD-URI");
+		struct blkstat bs;
+
+		list_sample(p, &bs);
 		for (int i = 1; i < argc; i++)
-			list_domain(p, doms[i]);
+			list_domain(p, doms[i], &bs);
+		blkstat_free(&bs);
 	}
 	free(doms);
 	return rc;
