@@ -27,10 +27,13 @@
  * go back on the disk's wait queue and are sent again once a new
  * connection is up, with a backoff of 100 ms doubling to 5 s
  * (QEMU's reconnect-delay does the same without the doubling).  Writes the
- * server acknowledged after the last completed flush may have been in the
- * dead server's cache: the next flush then fails (BLKIF_RSP_ERROR), as
- * Linux's blk-flush reports a lost write cache, so that the guest's
- * journal does not believe them durable.  A disk that has been without a
+ * server acknowledged after the last completed flush are made durable by
+ * the next flush, sent on the new connection: a restarted server process
+ * (its file in the host's page cache) still has them; a crashed server
+ * host may not, and NBD cannot tell (a warning is logged).  Failing that
+ * flush instead would not help: Linux's blkfront takes an error on an
+ * empty flush for "not supported" and stops flushing (blkif_interrupt's
+ * "empty write barrier op failed").  A disk that has been without a
  * server for NBD_GIVEUP_NS fails its waiting and new requests (state
  * "error") while it keeps trying.  The queued requests of a disk are
  * bounded by its rings' slots; at most NBD_MAX_INFLIGHT go to the server.
@@ -87,7 +90,6 @@ struct nbd_disk {
 	struct blk_ioq wait;     /* for a connection or for room */
 	uint64_t lost_ns;
 	uint64_t wgen, durable_gen;  /* writes acknowledged / made durable */
-	bool lost_cache;         /* the next flush fails */
 	struct blk_remote_state rs;
 };
 
@@ -255,15 +257,8 @@ static int send_io(struct nbd_disk *d, struct blk_io *io)
  * here (a flush without a server cache), -errno to fail it. */
 static int prepare(struct nbd_disk *d, struct blk_io *io)
 {
-	if (io->op == BLK_IO_FLUSH) {
-		if (d->lost_cache) {
-			d->lost_cache = false;
-			log_warn("%s: writes acknowledged before the connection was lost may not have reached stable storage: failing a flush",
-				 d->uri);
-			return -EIO;
-		}
+	if (io->op == BLK_IO_FLUSH)
 		return d->can_flush ? 0 : 1;
-	}
 	if (io->op == BLK_IO_DISCARD && !d->can_trim)
 		return -EOPNOTSUPP;
 	return 0;
@@ -352,15 +347,12 @@ static void drop_handle(struct nbd_disk *d)
 
 static void lost(struct nbd_disk *d)
 {
-	const char *why = nbd_get_error();
-
-	log_warn("%s: connection lost (%s): %u requests to send again, reconnecting",
-		 d->uri, why ? why : "closed by the server",
-		 d->wait.n + d->inflight);
-	if (d->can_flush && d->wgen > d->durable_gen) {
-		d->lost_cache = true;
-		d->durable_gen = d->wgen;
-	}
+	log_warn("%s: connection lost: %u requests to send again, reconnecting",
+		 d->uri, d->wait.n + d->inflight);
+	if (d->can_flush && d->wgen > d->durable_gen)
+		log_warn("%s: %llu writes acknowledged since the last flush: the next flush, on the new connection, makes them durable if the server kept them",
+			 d->uri, (unsigned long long)(d->wgen - d->durable_gen));
+	d->durable_gen = d->wgen;
 	d->st = NBD_RECONNECTING;
 	d->lost_ns = now_ns();
 	d->rs.losses++;

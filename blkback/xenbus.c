@@ -1035,6 +1035,20 @@ void blk_xenbus_each(const struct blk_xenbus *xb, blk_xb_dev_fn *fn, void *arg)
 	}
 }
 
+void blk_xenbus_each_remote(const struct blk_xenbus *xb, blk_xb_remote_fn *fn,
+			    void *arg)
+{
+	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
+		const struct blk_vbd *v = &d->vbd;
+		struct blk_remote_state r;
+
+		if (!v->open || !v->disk.ops->remote)
+			continue;
+		v->disk.ops->remote(v->disk.backing, &r);
+		fn(arg, d->domid, d->devid, &r);
+	}
+}
+
 /* For STATUS= (pvd_notify): devices, those connected, distinct guests,
  * answers other than OKAY. */
 void blk_xenbus_summary(const struct blk_xenbus *xb, struct blk_xb_summary *s)

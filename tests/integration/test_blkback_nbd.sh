@@ -18,7 +18,7 @@ need_xsutils
 need_testbin pvguest_xs XSH
 [ -x "$PVD_BIN/pvguest" ] || die "$PVD_BIN/pvguest not built (run: make)"
 [ -x "$PVD_BIN/pvd-blkback" ] || skip "pvd-blkback not built"
-for p in fio nbdkit qemu-nbd nbdcopy socat jq; do
+for p in fio nbdkit qemu-nbd nbdcopy socat jq curl; do
 	command -v $p >/dev/null || skip "$p not installed (scripts/deps.sh installs it)"
 done
 fio --enghelp 2>/dev/null | grep -qw nbd || skip "this fio has no nbd engine"
@@ -74,7 +74,8 @@ remote() {
 }
 
 STORED_HV=sim stored_start
-"$PVD_BIN/pvd-blkback" -f --hv sim --pidfile "$PVD_RUNDIR/blkback.pid" \
+METRICS=$PVD_RUNDIR/blkback-metrics.sock
+"$PVD_BIN/pvd-blkback" -f --hv sim --pidfile "$PVD_RUNDIR/blkback.pid" --metrics "unix:$METRICS" \
 	>>"$PVD_RUNDIR/blkback.log" 2>&1 &
 BB_PID=$!
 track_pid "$BB_PID"
@@ -313,6 +314,12 @@ if [[ "$out" == *"$BE/$DEV1 "*" remote:reconnecting"* ]]; then
 else
 	fail "pvctl block-list shows the disk reconnecting" "$out"
 fi
+# metrics_state DEVID: the state whose pvd_vbd_remote_state sample is 1.
+metrics_state() {
+	curl -s --max-time 10 --unix-socket "$METRICS" http://localhost/metrics |
+		grep -E "^pvd_vbd_remote_state\{.*vdev=\"$1\".*\} 1$" | grep -o 'state="[a-z]*"'
+}
+expect_eq "metrics: pvd_vbd_remote_state" 'state="reconnecting"' "$(metrics_state $DEV1)"
 
 # Meanwhile a second guest on a local file: its verifying load generator
 # runs and ends without an error while the first disk waits.
@@ -355,6 +362,13 @@ if wait_pid_gone "$FIO_PID" 120 && wait "$FIO_PID"; then
 else
 	fail "fio's writes resumed and verified" "$(grep -iE 'err|verify' "$PVD_RUNDIR/fio.kill" | tail -n 5)"
 fi
+# A flush after the loss goes to the new server (and is not failed: a
+# guest's blkfront would take that for "no flush" and stop flushing).
+expect_ok "a flush after the reconnect succeeds" timeout 30 qemu-io -f raw -c flush "$GURI1"
+expect_ok "the guest still flushes (no 'flush not supported')" \
+	eval '! grep -q "flush not supported" "$PVD_RUNDIR/pvguest.log"'
+
+expect_eq "metrics: connected again" 'state="connected"' "$(metrics_state $DEV1)"
 LOSSES=$(remote $DEV1 losses)
 expect_eq "stats: one more connection loss" $((LOSSES0 + 1)) "$LOSSES"
 RECON=$(remote $DEV1 reconnects)
