@@ -17,6 +17,7 @@
 # vCPUs.
 #
 #   BENCH_QUICK=1   very short runs      BENCH_SECS=N   seconds per side
+#   BENCH_NBD_BB_OPTS="--spin-ns 0"   more pvd-blkback options
 #
 # Exit status 0 when every measurement ran; no timing thresholds.
 set -u
@@ -118,7 +119,7 @@ stored_start() {
 bb_start() {
 	rm -f "$RUNDIR/bb.pid"
 	"${CLIENT_PIN[@]}" "$BIN/pvd-blkback" -f --hv sim --pidfile "$RUNDIR/bb.pid" \
-		--log-level warning >>"$RUNDIR/bb.log" 2>&1 &
+		--log-level warning ${BENCH_NBD_BB_OPTS:-} >>"$RUNDIR/bb.log" 2>&1 &
 	BB_PID=$!
 	_pids+=("$BB_PID")
 	wait_until "$WAIT_SECS" test -s "$RUNDIR/bb.pid" || {
