@@ -445,8 +445,15 @@ static void on_timer(struct nbd_disk *d)
 {
 	uint64_t n;
 
-	if (read(d->tfd, &n, sizeof(n)) < 0 || d->h || d->st == NBD_CONNECTED)
+	if (read(d->tfd, &n, sizeof(n)) < 0 || d->st == NBD_CONNECTED)
 		return;
+	if (d->h) {
+		/* A server that accepted but never finished the handshake. */
+		log_warn("%s: no NBD handshake within %d ms: trying again",
+			 d->uri, NBD_OPEN_TIMEOUT_MS);
+		drop_handle(d);
+		return;
+	}
 	if (d->st == NBD_RECONNECTING && now_ns() - d->lost_ns > NBD_GIVEUP_NS) {
 		log_err("%s: no server for %llu s: failing %u requests until it is back",
 			d->uri, NBD_GIVEUP_NS / 1000000000ull, d->wait.n);
@@ -459,6 +466,7 @@ static void on_timer(struct nbd_disk *d)
 		arm(d, d->backoff_ms);
 		return;
 	}
+	arm(d, NBD_OPEN_TIMEOUT_MS);   /* the handshake's bound */
 	service(d);
 }
 

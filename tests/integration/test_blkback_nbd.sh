@@ -369,8 +369,28 @@ expect_ok "the guest still flushes (no 'flush not supported')" \
 	eval '! grep -q "flush not supported" "$PVD_RUNDIR/pvguest.log"'
 
 expect_eq "metrics: connected again" 'state="connected"' "$(metrics_state $DEV1)"
+# A "server" that accepts and never says a word: the handshake is
+# bounded, and the real server is found once it is back.
+stop_pid "$SRV_PID"
+rm -f "$SOCK1"
+srv mute socat "UNIX-LISTEN:$SOCK1,fork" SYSTEM:"sleep 60"
+MUTE_PID=$SRV_PID
+wait_for 10 remote_is $DEV1 reconnecting || fail "reconnecting after the second stop" "$(remote $DEV1 state)"
+if wait_for 20 grep -q "no NBD handshake within" "$PVD_RUNDIR/blkback.log"; then
+	pass "a server that never answers the handshake is given up on"
+else
+	fail "a server that never answers the handshake is given up on"
+fi
+stop_pid "$MUTE_PID"
+rm -f "$SOCK1"
+srv file3 "${NBDKIT_FILE[@]}"
+if wait_for 20 remote_is $DEV1 connected; then
+	pass "connected again to the real server after the mute one"
+else
+	fail "connected again to the real server after the mute one" "state $(remote $DEV1 state)"
+fi
 LOSSES=$(remote $DEV1 losses)
-expect_eq "stats: one more connection loss" $((LOSSES0 + 1)) "$LOSSES"
+expect_eq "stats: two more connection losses" $((LOSSES0 + 2)) "$LOSSES"
 RECON=$(remote $DEV1 reconnects)
 RETRIED=$(remote $DEV1 retried)
 [ "${RECON:-0}" -ge 1 ] && pass "stats: reconnects $RECON" || fail "stats: reconnects" "got '$RECON'"
