@@ -397,4 +397,14 @@ RETRIED=$(remote $DEV1 retried)
 # The writes in flight when the server died were sent again.
 [ "${RETRIED:-0}" -ge 1 ] && pass "stats: $RETRIED requests sent again" ||
 	fail "stats: requests in flight at the kill were sent again" "retried '$RETRIED'"
+# pvd-blkback stopped here, so that a sanitizer's report at exit (leaks)
+# is in its log before the log is read.
+stop_pid "$BB_PID"
+BB_PID=
+if grep -qiE 'runtime error|sanitizer|assert' "$PVD_RUNDIR/blkback.log"; then
+	fail "pvd-blkback's log is free of sanitizer reports" \
+		"$(grep -iE 'runtime error|sanitizer|assert' "$PVD_RUNDIR/blkback.log" | head -n 3)"
+else
+	pass "pvd-blkback's log is free of sanitizer reports"
+fi
 finish
