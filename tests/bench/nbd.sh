@@ -21,7 +21,7 @@
 #
 # Exit status 0 when every measurement ran; no timing thresholds.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
@@ -106,7 +106,7 @@ dec() { awk -v x="$1" -v n="$2" 'BEGIN { if (x !~ /^[0-9.]+$/) print "-"; else p
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 
-STORED_PID= BB_PID= NK_PID=
+STORED_PID="" BB_PID="" NK_PID=""
 stored_start() {
 	"${SERVER_PIN[@]}" "$BIN/pvd-stored" -f --socket "$XENSTORED_PATH" --hv sim \
 		--pidfile "$RUNDIR/stored.pid" --log-level warning >>"$RUNDIR/stored.log" 2>&1 &
@@ -138,10 +138,10 @@ nbdkit_start() {
 # pvd RW BS QD SECS: one run of the simulated guest on the NBD disk; sets
 # P_IOPS P_MBPS P_CPU (pvd-blkback's CPU microseconds per request).
 DOMID=1
-P_IOPS= P_MBPS= P_CPU=
+P_IOPS='' P_MBPS='' P_CPU=''
 pvd() {
 	local rw=$1 bs=$2 qd=$3 secs=$4 out line t0 t1 ops
-	P_IOPS= P_MBPS= P_CPU=
+	P_IOPS='' P_MBPS='' P_CPU=''
 	DOMID=$((DOMID + 1))
 	t0=$(cpu_ticks "$BB_PID")
 	out=$(timeout -k 5 "$(calc "int($secs) + 60")" "${SERVER_PIN[@]}" "$FRONT" \
@@ -159,11 +159,11 @@ pvd() {
 }
 
 # fio_run RW BS QD SECS: fio's nbd engine on the same export; sets F_IOPS
-# F_MBPS and F_CPU (fio's CPU microseconds per request).
-F_IOPS= F_MBPS= F_CPU=
+# F_MBPS.
+F_IOPS='' F_MBPS=''
 fio_run() {
 	local rw=$1 bs=$2 qd=$3 secs=$4 out
-	F_IOPS= F_MBPS= F_CPU=
+	F_IOPS='' F_MBPS=''
 	out=$(timeout -k 5 "$(calc "int($secs) + 60")" "${CLIENT_PIN[@]}" fio --name=ceiling \
 		--ioengine=nbd --uri="$URI" --rw="$rw" --bs="$bs" --size=1G \
 		--iodepth="$qd" --runtime="$(calc "int($secs * 1000)" | cut -d. -f1)ms" \
@@ -179,27 +179,27 @@ fio_run() {
 ROWS=()
 # pair RW BS QD: pvd, fio, fio, pvd; one table row.
 pair() {
-	local rw=$1 bs=$2 qd=$3 pi=0 pm=0 pc=0 fi=0 fm=0 t
+	local rw=$1 bs=$2 qd=$3 pi=0 pm=0 pc=0 fo=0 fm=0 t
 	for t in pvd fio fio pvd; do
 		if [ "$t" = pvd ]; then
 			pvd "$rw" "$bs" "$qd" "$HALF" || return 1
 			pi=$(calc "$pi + $P_IOPS"); pm=$(calc "$pm + $P_MBPS"); pc=$(calc "$pc + $P_CPU")
 		else
 			fio_run "$rw" "$bs" "$qd" "$HALF" || return 1
-			fi=$(calc "$fi + $F_IOPS"); fm=$(calc "$fm + $F_MBPS")
+			fo=$(calc "$fo + $F_IOPS"); fm=$(calc "$fm + $F_MBPS")
 		fi
 	done
-	ROWS+=("$rw|$bs|$qd|$(calc "$pi / 2")|$(calc "$fi / 2")|$(calc "$pm / 2")|$(calc "$fm / 2")|$(calc "$pc / 2")")
-	note "$rw bs=$bs QD$qd: pvd-blkback nbd $(fmt "$(calc "$pi / 2")") IOPS, fio nbd $(fmt "$(calc "$fi / 2")") IOPS"
+	ROWS+=("$rw|$bs|$qd|$(calc "$pi / 2")|$(calc "$fo / 2")|$(calc "$pm / 2")|$(calc "$fm / 2")|$(calc "$pc / 2")")
+	note "$rw bs=$bs QD$qd: pvd-blkback nbd $(fmt "$(calc "$pi / 2")") IOPS, fio nbd $(fmt "$(calc "$fo / 2")") IOPS"
 }
 
 print_rows() {
-	local fmtl='%-10s %8s %3s | %9s %9s %9s %9s | %5s %-10s | %9s\n' r rw bs qd pi fi pm fm pc rt
+	local fmtl='%-10s %8s %3s | %9s %9s %9s %9s | %5s %-10s | %9s\n' r rw bs qd pi fo pm fm pc rt
 	printf "$fmtl" rw bs QD "pvd IOPS" "fio IOPS" "pvd MB/s" "fio MB/s" ratio "goal .90" "be us/req"
 	for r in "${ROWS[@]}"; do
-		IFS='|' read -r rw bs qd pi fi pm fm pc <<<"$r"
-		rt=$(ratio "$pi" "$fi")
-		printf "$fmtl" "$rw" "$bs" "$qd" "$(fmt "$pi")" "$(fmt "$fi")" "$(fmt "$pm")" "$(fmt "$fm")" \
+		IFS='|' read -r rw bs qd pi fo pm fm pc <<<"$r"
+		rt=$(ratio "$pi" "$fo")
+		printf "$fmtl" "$rw" "$bs" "$qd" "$(fmt "$pi")" "$(fmt "$fo")" "$(fmt "$pm")" "$(fmt "$fm")" \
 			"$rt" "$(awk -v r="$rt" 'BEGIN { if (r !~ /^[0-9.]+$/) print "-";
 				else if (r + 0 >= 0.9) print "met"; else print "BELOW GOAL" }')" "$(dec "$pc" 2)"
 	done
