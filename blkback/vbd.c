@@ -35,12 +35,23 @@ static int vbd_open_crypt(struct blk_vbd *v, const char *params)
 	return 0;
 }
 
+/* The engine a disk's params choose: its scheme, else the daemon's. */
+static const struct blk_backend_ops *
+engine_for(const char *params, const struct blk_backend_ops *dflt)
+{
+	if (strncmp(params, "null:", 5) == 0)
+		return &blk_backend_null;
+	if (blk_nbd_uri(params))
+		return &blk_backend_nbd;
+	return dflt;
+}
+
 int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 const struct blk_backend_ops *dflt, const char *params,
 		 bool readonly, const struct blk_vbd_cfg *cfg,
 		 blk_vbd_cb *cb, void *arg)
 {
-	const struct blk_backend_ops *ops = dflt;
+	const struct blk_backend_ops *ops = engine_for(params, dflt);
 	struct blk_engine *e;
 	int rc;
 
@@ -50,8 +61,6 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 	v->cfg = *cfg;
 	v->cb = cb;
 	v->cb_arg = arg;
-	if (strncmp(params, "null:", 5) == 0)
-		ops = &blk_backend_null;
 	rc = blk_loop_engine(l, ops, &e);
 	if (rc < 0) {
 		log_err("engine %s: %s", ops->name, strerror(-rc));
@@ -74,7 +83,7 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 (unsigned long long)v->disk.lim.sectors,
 		 v->encrypted ? "LUKS over " : "", ops->name,
 		 readonly ? "read-only" : "read-write",
-		 v->info.direct || ops == &blk_backend_null ? "" : ", buffered");
+		 v->info.direct || ops == &blk_backend_null || ops->remote ? "" : ", buffered");
 	return 0;
 }
 

@@ -61,9 +61,9 @@ struct blk_vbd {
 };
 
 /* Opens the storage that params names, with the loop's engine for
- * dflt ("null:..." params always get the null engine); a cfg with a
- * keyfile opens it as a LUKS volume (crypt.h).  On failure v->why may
- * hold one line for the operator. */
+ * dflt, or with the engine its scheme names ("null:...", NBD URIs); a
+ * cfg with a keyfile opens it as a LUKS volume (crypt.h).  On failure
+ * v->why may hold one line for the operator. */
 int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 const struct blk_backend_ops *dflt, const char *params,
 		 bool readonly, const struct blk_vbd_cfg *cfg,

@@ -305,7 +305,8 @@ static bool write_features(struct blk_xb_dev *d, xs_transaction_t t,
 	bool discard = d->vbd.disk.lim.discard;
 	bool ok;
 
-	ok = xb_write(xb, t, d->be, "feature-flush-cache", "1") &&
+	ok = xb_write(xb, t, d->be, "feature-flush-cache", "%d",
+		      !d->vbd.info.no_flush) &&
 	     xb_write(xb, t, d->be, "feature-barrier", "1") &&
 	     xb_write(xb, t, d->be, "feature-discard", "%d", discard) &&
 	     xb_write(xb, t, d->be, "feature-persistent", "%d", o->persistent) &&
@@ -1012,6 +1013,21 @@ static json_t *crypt_json(const struct blk_vbd *v)
 			 "bounce_waits", blk_json_u64(c.bounce_waits));
 }
 
+/* A remote disk's connection (nbd): "remote": {"state": ...}. */
+static int remote_json(json_t *o, const struct blk_vbd *v)
+{
+	struct blk_remote_state r;
+
+	if (!v->open || !v->disk.ops->remote)
+		return 0;
+	v->disk.ops->remote(v->disk.backing, &r);
+	return json_object_set_new(o, "remote", json_pack("{ss so so so sI}",
+		"state", r.state, "losses", blk_json_u64(r.losses),
+		"reconnects", blk_json_u64(r.reconnects),
+		"retried", blk_json_u64(r.retried),
+		"queued", (json_int_t)r.queued));
+}
+
 static json_t *dev_json(const struct blk_xb_dev *d)
 {
 	const struct blk_vbd *v = &d->vbd;
@@ -1032,7 +1048,7 @@ static json_t *dev_json(const struct blk_xb_dev *d)
 		      "readonly", (int)d->readonly, "queues", (json_int_t)v->nqueues,
 		      "inflight", (json_int_t)inflight);
 	blk_vbd_stats(v, &sum);
-	rc = rc || !o || blk_stats_json(o, &sum) < 0;
+	rc = rc || !o || blk_stats_json(o, &sum) < 0 || remote_json(o, v) < 0;
 	if (!rc && v->open && v->encrypted)
 		rc = json_object_set_new(o, "encryption", crypt_json(v));
 	for (unsigned i = 0; !rc && i < v->nqueues; i++)
@@ -1078,6 +1094,20 @@ void blk_xenbus_each(const struct blk_xenbus *xb, blk_xb_dev_fn *fn, void *arg)
 
 		blk_vbd_stats(&d->vbd, &sum);
 		fn(arg, d->domid, d->devid, &sum);
+	}
+}
+
+void blk_xenbus_each_remote(const struct blk_xenbus *xb, blk_xb_remote_fn *fn,
+			    void *arg)
+{
+	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
+		const struct blk_vbd *v = &d->vbd;
+		struct blk_remote_state r;
+
+		if (!v->open || !v->disk.ops->remote)
+			continue;
+		v->disk.ops->remote(v->disk.backing, &r);
+		fn(arg, d->domid, d->devid, &r);
 	}
 }
 

@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored hv consoled blkback netback luks"
+SECTIONS_ALL="stored hv consoled blkback netback luks nbd"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -613,6 +613,15 @@ section_blkback() {
 	fi
 }
 
+# pvd-blkback's nbd engine on an nbdkit export beside fio's nbd engine on
+# the same export (tests/bench/nbd.sh).
+section_nbd() {
+	echo
+	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS BENCH_PIN=$PIN bash tests/bench/nbd.sh; then
+		bad "nbd benchmark failed"
+	fi
+}
+
 # ------------------------------------------------------------ main
 
 for s in $SECTIONS; do
@@ -623,6 +632,7 @@ for s in $SECTIONS; do
 	luks) section_luks ;;
 	netback) section_netback ;;
 	consoled) section_consoled ;;
+	nbd) section_nbd ;;
 	*) bad "unknown section $s (known: $SECTIONS_ALL)" ;;
 	esac
 done

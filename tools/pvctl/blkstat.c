@@ -155,6 +155,8 @@ static int dev_of(const json_t *o, struct blkstat_dev *d, char *err,
 	d->state_name = str_of(o, "state_name");
 	d->params = str_of(o, "params");
 	d->backend = str_of(o, "backend");
+	d->remote = json_object_get(o, "remote") ?
+		str_of(json_object_get(o, "remote"), "state") : "";
 	d->sectors = u64_of(o, "sectors");
 	pvctl_json_bool(o, "readonly", &d->readonly);
 	ctr_of(o, &d->c);

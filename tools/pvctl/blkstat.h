@@ -38,6 +38,8 @@ struct blkstat_dev {
 	unsigned domid, devid;
 	unsigned state;                 /* the backend's xenbus state */
 	const char *state_name, *params, *backend;  /* into doc; never NULL */
+	const char *remote;             /* a remote disk's connection ("connected",
+					 * "reconnecting", "error"); "" if local */
 	uint64_t sectors;
 	bool readonly;
 	unsigned inflight;

@@ -124,12 +124,47 @@ static void fmt_num(long v, char *buf, size_t len)
  * stats the target), and what pvd-blkback would find when it opens it:
  * a read-only target attached rw is refused here, not after the guest saw
  * a disk come and go. */
+/* An NBD URI served by pvd-blkback's nbd engine: nothing to stat here
+ * (the server may be on another host); the scheme and the parts libnbd
+ * needs are checked, and a TLS key file named in it must be readable. */
+static int check_nbd_uri(const struct xlcfg_disk *d)
+{
+	static const char *const schemes[] = { "nbd://", "nbds://",
+		"nbd+unix://", "nbds+unix://", "nbd+vsock://", "nbds+vsock://" };
+	const char *t = d->target, *rest = NULL, *psk;
+	char path[XLCFG_TARGET_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !rest; i++)
+		if (strncmp(t, schemes[i], strlen(schemes[i])) == 0)
+			rest = t + strlen(schemes[i]);
+	if (!rest || (strstr(t, "+unix://") ? !strstr(rest, "socket=") : !*rest ||
+		      *rest == '/' || *rest == '?')) {
+		pvctl_err("disk target %s: not an NBD URI (nbd://HOST[:PORT]/EXPORT, "
+			  "nbd+unix:///EXPORT?socket=PATH, nbds://...)", t);
+		return -EINVAL;
+	}
+	psk = strstr(rest, "tls-psk-file=");
+	if (psk) {
+		snprintf(path, sizeof(path), "%s", psk + 13);
+		path[strcspn(path, "&#")] = '\0';
+		if (access(path, R_OK) < 0) {
+			int e = errno;
+
+			pvctl_err("disk target %s: TLS key file %s: %s", t, path, strerror(e));
+			return -e;
+		}
+	}
+	return 0;
+}
+
 int block_check_target(const struct xlcfg_disk *d)
 {
 	int flags = (d->readwrite ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	struct stat st;
 	int fd, e, ro = 0;
 
+	if (strncmp(d->target, "nbd", 3) == 0 && strstr(d->target, "://"))
+		return check_nbd_uri(d);
 	if (stat(d->target, &st) < 0) {
 		e = errno;
 		pvctl_err("disk target %s: %s", d->target, strerror(e));
@@ -628,6 +663,14 @@ static void disk_format(struct pvctl *p, const char *be, const struct blkstat *b
 	free(f);
 }
 
+/* " remote:STATE" after a remote disk's line; nothing for local disks. */
+static const char *remote_of(const struct blkstat *s, unsigned domid, uint32_t devid)
+{
+	const struct blkstat_dev *d = s ? blkstat_find_dev(s, domid, devid) : NULL;
+
+	return d && d->remote[0] ? d->remote : NULL;
+}
+
 static void list_domain(struct pvctl *p, unsigned domid, const struct blkstat *bs)
 {
 	enum { MAX_DISKS = 4096 };
@@ -672,8 +715,10 @@ static void list_domain(struct pvctl *p, unsigned domid, const struct blkstat *b
 		fmt_num(r, rref, sizeof(rref));
 		block_nbd_uri(p, domid, ids[i], uri, sizeof(uri));
 		disk_format(p, v.be, bs, domid, ids[i], fmt, sizeof(fmt));
-		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %-6s %s\n", (unsigned)ids[i], v.bdom,
-		       domid, state, evtch, rref, v.be, fmt, uri);
+		const char *rs = remote_of(bs, domid, ids[i]);
+
+		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %-6s %s%s%s\n", (unsigned)ids[i], v.bdom,
+		       domid, state, evtch, rref, v.be, fmt, uri, rs ? " remote:" : "", rs ? rs : "");
 	}
 	free(ids);
 }

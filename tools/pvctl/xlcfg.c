@@ -406,7 +406,8 @@ static int d_prefixes(struct dspec *ds, const char **pv, size_t *plen)
 			break;
 		while (w < len && (islower((unsigned char)v[w]) || isdigit((unsigned char)v[w])))
 			w++;
-		if (w == len || v[w] != ':')
+		/* "word://": a URI (nbd://host/export), not a prefix. */
+		if (w == len || v[w] != ':' || (w + 2 < len && v[w + 1] == '/' && v[w + 2] == '/'))
 			break;
 		if (is(v, w, "phy") || is(v, w, "file")) {
 			enum xlcfg_backend b = v[0] == 'p' ? XLCFG_BACKEND_PHY : XLCFG_BACKEND_FILE;
@@ -522,9 +523,9 @@ int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *disk, char *err,
 		return DERR(&ds, "unsupported virtual device '%s'", SHOWS(disk->vdev));
 	if (has_ctl(disk->target))
 		return DERR(&ds, "target contains control characters");
-	if (disk->target[0] != '/') {
+	if (disk->target[0] != '/' && !strstr(disk->target, "://")) {
 		/* xl: "/dev will be prepended if the path doesn't start with
-		 * a '/'". */
+		 * a '/'" (a URI such as nbd://host/export is no path). */
 		char tmp[XLCFG_TARGET_MAX + 1];
 
 		if (snprintf(tmp, sizeof(tmp), "/dev/%s", disk->target) >= (int)sizeof(tmp))
