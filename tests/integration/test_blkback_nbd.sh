@@ -299,6 +299,13 @@ inflight() {
 }
 busy() { [ "$(inflight $DEV1)" -ge 8 ]; }
 wait_for 20 busy || fail "fio's writes in flight before the kill" "inflight $(inflight $DEV1)"
+# Frozen first: fio's 32 MiB take about 1.3 s at 5 ms a write, so on a
+# loaded machine the kill could otherwise land after the last write (it
+# once did: nothing was in flight, retried 0).  Stopped, the server
+# answers nothing more, so what was sent stays in flight until the kill.
+kill -STOP "$FILE_PID"
+sleep 0.2
+wait_for 10 busy || fail "fio's writes in flight with the server stopped" "inflight $(inflight $DEV1)"
 LOSSES0=$(remote $DEV1 losses)
 kill -KILL "$FILE_PID"
 wait "$FILE_PID" 2>/dev/null
