@@ -98,11 +98,14 @@ struct blk_backend_ops {
 	int (*discard)(struct blk_backing *s, struct blk_io *io);
 	/* Current size in bytes (a file or LV may grow). */
 	int (*size)(struct blk_backing *s, uint64_t *bytes);
+	/* Remote storage (optional): "connected", "stalled" or "error". */
+	const char *(*state)(struct blk_backing *s);
 };
 
 extern const struct blk_backend_ops blk_backend_aio;
 extern const struct blk_backend_ops blk_backend_uring;
 extern const struct blk_backend_ops blk_backend_null;
+extern const struct blk_backend_ops blk_backend_rbd;   /* "rbd:..." params */
 
 /* "aio", "uring" or "null"; NULL if unknown. */
 const struct blk_backend_ops *blk_backend_find(const char *name);

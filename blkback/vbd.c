@@ -6,12 +6,23 @@
 #include "loop.h"
 #include "vbd.h"
 
+/* The engine that serves params: its scheme's, else the loop's. */
+static const struct blk_backend_ops *params_engine(const char *params,
+						  const struct blk_backend_ops *dflt)
+{
+	if (strncmp(params, "null:", 5) == 0)
+		return &blk_backend_null;
+	if (strncmp(params, "rbd:", 4) == 0)
+		return &blk_backend_rbd;
+	return dflt;
+}
+
 int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 const struct blk_backend_ops *dflt, const char *params,
 		 bool readonly, const struct blk_vbd_cfg *cfg,
 		 blk_vbd_cb *cb, void *arg)
 {
-	const struct blk_backend_ops *ops = dflt;
+	const struct blk_backend_ops *ops = params_engine(params, dflt);
 	struct blk_engine *e;
 	int rc;
 
@@ -21,8 +32,6 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 	v->cfg = *cfg;
 	v->cb = cb;
 	v->cb_arg = arg;
-	if (strncmp(params, "null:", 5) == 0)
-		ops = &blk_backend_null;
 	rc = blk_loop_engine(l, ops, &e);
 	if (rc < 0) {
 		log_err("engine %s: %s", ops->name, strerror(-rc));
@@ -137,6 +146,13 @@ int blk_vbd_resize(struct blk_vbd *v)
 	v->disk.lim.sectors = sectors;
 	v->info.size = bytes;
 	return 1;
+}
+
+const char *blk_vbd_state(const struct blk_vbd *v)
+{
+	if (!v->open)
+		return "closed";
+	return v->disk.ops->state ? v->disk.ops->state(v->disk.backing) : "local";
 }
 
 void blk_vbd_stats(const struct blk_vbd *v, struct blk_qstats *sum)

@@ -56,7 +56,8 @@ struct blk_vbd {
 };
 
 /* Opens the storage that params names, with the loop's engine for
- * dflt ("null:..." params always get the null engine). */
+ * dflt ("null:..." params always get the null engine, "rbd:..." the rbd
+ * engine). */
 int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 const struct blk_backend_ops *dflt, const char *params,
 		 bool readonly, const struct blk_vbd_cfg *cfg,
@@ -71,6 +72,9 @@ int blk_vbd_disconnect(struct blk_vbd *v);
 bool blk_vbd_busy(const struct blk_vbd *v);
 /* Re-reads the storage's size: 1 if the sector count changed. */
 int blk_vbd_resize(struct blk_vbd *v);
+/* The storage's state: "connected", "stalled", "error" (remote), "local"
+ * (a file or device), "closed". */
+const char *blk_vbd_state(const struct blk_vbd *v);
 /* Counters since open: the queues gone plus the live ones. */
 void blk_vbd_stats(const struct blk_vbd *v, struct blk_qstats *sum);
 

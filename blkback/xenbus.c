@@ -73,6 +73,7 @@ struct blk_xb_dev {
 	bool gone;            /* backend directory removed: free once drained */
 	bool seen;            /* reconcile's mark */
 	struct pvd_logrl lrl; /* this device's lines (and error node) */
+	const char *storage;  /* remote storage's state, as last written */
 	struct blk_vbd vbd;
 };
 
@@ -836,6 +837,26 @@ static bool write_resized(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
 	       xb_write(d->xb, t, d->be, "state", "%d", d->state);
 }
 
+static bool write_storage(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
+{
+	return xb_write(d->xb, t, d->be, "storage-state", "%s", (const char *)arg);
+}
+
+/* A remote disk's state (connected, stalled, error) in the backend's
+ * storage-state node, for pvctl block-list: written when it changes. */
+static void dev_note_storage(struct blk_xb_dev *d)
+{
+	const char *st = blk_vbd_state(&d->vbd);
+
+	if (d->gone || !d->vbd.open || !d->vbd.disk.ops->state ||
+	    (d->storage && strcmp(d->storage, st) == 0))
+		return;
+	if (dev_txn(d, write_storage, (void *)st) == 0) {
+		dev_info(d, "storage %s", st);
+		d->storage = st;
+	}
+}
+
 static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct blk_xenbus *xb = arg;
@@ -844,6 +865,8 @@ static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 		return;		/* sizes are written once it is back */
 	for (struct blk_xb_dev *d = xb->devs; d; d = d->next) {
 		int rc;
+
+		dev_note_storage(d);
 
 		if (d->gone || d->state != XenbusStateConnected ||
 		    blk_vbd_resize(&d->vbd) <= 0)
@@ -962,12 +985,13 @@ static json_t *dev_json(const struct blk_xb_dev *d)
 
 	for (unsigned i = 0; i < v->nqueues; i++)
 		inflight += v->q[i]->inflight;
-	o = json_pack("{sI sI si ss sb so so ss so sb sI sI}",
+	o = json_pack("{sI sI si ss sb so so ss ss so sb sI sI}",
 		      "domid", (json_int_t)d->domid, "devid", (json_int_t)d->devid,
 		      "state", d->state, "state_name", xb_state_name(d->state),
 		      "watching", (int)d->watching, "params", blk_json_str(d->params),
 		      "type", blk_json_str(d->type ? d->type : ""),
 		      "backend", v->open ? v->disk.ops->name : "none",
+		      "storage_state", blk_vbd_state(v),
 		      "sectors", blk_json_u64(v->disk.lim.sectors),
 		      "readonly", (int)d->readonly, "queues", (json_int_t)v->nqueues,
 		      "inflight", (json_int_t)inflight);
