@@ -75,6 +75,8 @@ mon data = $CEPH_DIR/mon/\$name
 osd data = $CEPH_DIR/osd/\$name
 keyring = $CEPH_DIR/keyring
 rbd cache = false
+# A stopped OSD saves memstore (a fast shutdown would drop it).
+osd fast shutdown = false
 EOF
 }
 
@@ -92,17 +94,17 @@ _ceph_wait_osd_up() {
 ceph_osd_start() {
 	ceph-osd -f -c "$CEPH_CONF" -i "$CEPH_OSD_ID" >>"$CEPH_DIR/osd.out" 2>&1 &
 	CEPH_OSD_PID=$!
-	_ceph_wait_osd_up || { grep -v "^$" "$CEPH_DIR/osd.out" | tail -n 8 | sed "s/^/# /"; return 1; }
+	_ceph_wait_osd_up || { grep -v "^$" "$CEPH_DIR/osd.out" | tail -n 40 | sed "s/^/# /"; return 1; }
 }
 
-# The OSD is killed (SIGKILL: as a crash or a lost host would) and marked
-# down at once, so that the clients see the loss without waiting for
-# heartbeats.
+# The OSD goes away: SIGTERM, as a host shutting down.  (memstore keeps
+# its objects across a clean stop only: a SIGKILL would lose the pool,
+# which is the store's doing, not the client's.)  Clients see it marked
+# down at once; their requests wait in librados for it to return.
 ceph_osd_stop() {
-	kill -KILL "$CEPH_OSD_PID" 2>/dev/null
-	wait_pid_gone "$CEPH_OSD_PID" 10
+	kill -TERM "$CEPH_OSD_PID" 2>/dev/null
+	wait_pid_gone "$CEPH_OSD_PID" 30 || kill -KILL "$CEPH_OSD_PID" 2>/dev/null
 	wait "$CEPH_OSD_PID" 2>/dev/null
-	cephx ceph osd down "$CEPH_OSD_ID" >/dev/null 2>&1
 }
 
 ceph_start() {
@@ -128,7 +130,13 @@ ceph_start() {
 	mkdir -p "$CEPH_DIR/osd/osd.$CEPH_OSD_ID"
 	ceph-osd -c "$CEPH_CONF" -i "$CEPH_OSD_ID" --mkfs --osd-uuid "$uuid" >>"$CEPH_DIR/osd.out" 2>&1 ||
 		die "ceph-osd --mkfs failed: $(tail -n 3 "$CEPH_DIR/osd.out")"
-	ceph_osd_start || { cephx ceph osd dump; die "the OSD did not come up"; }
+	# The first start now and then ends at once ("wrong fsid" races the
+	# map that `osd create` made): a second try finds the map settled.
+	for i in 1 2 3; do
+		ceph_osd_start && break
+		[ $i = 3 ] && die "the OSD did not come up"
+		log "the OSD exited during its first start; again"
+	done
 	cephx ceph osd pool create rbd 8 >/dev/null 2>&1 || die "cannot create pool rbd"
 	cephx rbd pool init rbd >/dev/null 2>&1 || die "rbd pool init failed"
 	log "Ceph cluster up: monitor 127.0.0.1:$port (pid $CEPH_MON_PID), osd.$CEPH_OSD_ID (pid $CEPH_OSD_PID)"
