@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored hv consoled blkback netback"
+SECTIONS_ALL="stored hv consoled blkback netback rbd"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -606,6 +606,17 @@ section_blkback() {
 	fi
 }
 
+# pvd-blkback's rbd engine beside fio's rbd engine on one RBD image of a
+# single-node Ceph cluster started for it (tests/bench/rbd.sh; skipped
+# without the Ceph packages).
+section_rbd() {
+	local rc
+	echo
+	BUILD=$BUILD BENCH_QUICK=$QUICK bash tests/bench/rbd.sh
+	rc=$?
+	[ $rc = 0 ] || [ $rc = 77 ] || bad "rbd benchmark failed"
+}
+
 # ------------------------------------------------------------ main
 
 for s in $SECTIONS; do
@@ -614,6 +625,7 @@ for s in $SECTIONS; do
 	hv) section_hv ;;
 	blkback) section_blkback ;;
 	netback) section_netback ;;
+	rbd) section_rbd ;;
 	consoled) section_consoled ;;
 	*) bad "unknown section $s (known: $SECTIONS_ALL)" ;;
 	esac

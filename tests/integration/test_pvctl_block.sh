@@ -191,8 +191,8 @@ xs rm $BE/51776
 
 out=$(pvctl block-list blk)
 expect_eq "block-list before any backend" \
-"Vdev  BE  handle state evt-ch ring-ref BE-path                        NBD-URI
-51744 0   $DOM      1     -1     -1       $BE/51744 -" "$out"
+"Vdev  BE  handle state evt-ch ring-ref storage   BE-path                        NBD-URI
+51744 0   $DOM      1     -1     -1       -         $BE/51744 -" "$out"
 expect_eq "block-list by domid" "$out" "$(pvctl block-list "$DOM")"
 expect_fail "block-list of an unknown domain" "pvctl: domain 'nope' does not exist" pvctl block-list nope
 
@@ -291,7 +291,7 @@ URI="nbd+unix:///?socket=$SOCK"
 wait_for 10 test -s "$SOCK.uri" || fail "pvguest wrote the URI file"
 out=$(pvctl block-list blk)
 row=$(sed -n 2p <<<"$out")
-if [[ "$row" =~ ^51728\ +0\ +$DOM\ +4\ +[0-9]+\ +[0-9]+\ +$BE/51728\ (.*)$ ]] &&
+if [[ "$row" =~ ^51728\ +0\ +$DOM\ +4\ +[0-9]+\ +[0-9]+\ +-\ +$BE/51728\ (.*)$ ]] &&
    [ "${BASH_REMATCH[1]}" = "$URI" ]; then
 	pass "block-list: Connected, its event channel, ring and NBD URI"
 else

@@ -34,6 +34,7 @@
 
 #include <xen/io/xenbus.h>
 
+#include "pvd/rbd_target.h"
 #include "block.h"
 #include "devwait.h"
 #include "pvctl.h"
@@ -121,12 +122,43 @@ static void fmt_num(long v, char *buf, size_t len)
  * stats the target), and what pvd-blkback would find when it opens it:
  * a read-only target attached rw is refused here, not after the guest saw
  * a disk come and go. */
+/* An rbd: target is not stat()ed (it is no path): its syntax is checked
+ * with pvd-blkback's own parser, its conf= file must be readable, and a
+ * snapshot must be attached read-only. */
+static int check_rbd_target(const struct xlcfg_disk *d)
+{
+	struct pvd_rbd_target *t = malloc(sizeof(*t));
+	char err[160];
+	int rc = 0;
+
+	if (!t) {
+		pvctl_err("out of memory");
+		return -ENOMEM;
+	}
+	if (pvd_rbd_parse(d->target, t, err, sizeof(err)) < 0) {
+		pvctl_err("disk target %s: %s", d->target, err);
+		rc = -EINVAL;
+	} else if (t->snap && d->readwrite) {
+		pvctl_err("disk target %s is a snapshot, which is read-only: attach it read-only (access=ro)",
+			  d->target);
+		rc = -EROFS;
+	} else if (t->conf && access(t->conf, R_OK) < 0) {
+		rc = -errno;
+		pvctl_err("disk target %s: Ceph configuration %s: %s", d->target, t->conf,
+			  strerror(-rc));
+	}
+	free(t);
+	return rc;
+}
+
 int block_check_target(const struct xlcfg_disk *d)
 {
 	int flags = (d->readwrite ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	struct stat st;
 	int fd, e, ro = 0;
 
+	if (pvd_rbd_is_target(d->target))
+		return check_rbd_target(d);
 	if (stat(d->target, &st) < 0) {
 		e = errno;
 		pvctl_err("disk target %s: %s", d->target, strerror(e));
@@ -626,7 +658,7 @@ static void list_domain(struct pvctl *p, unsigned domid)
 	qsort(ids, n, sizeof(*ids), cmp_u32);
 	for (unsigned i = 0; i < n; i++) {
 		struct vbd_paths v;
-		char state[16], evtch[16], rref[16], uri[4400];
+		char state[16], evtch[16], rref[16], uri[4400], *storage;
 		long s, e, r;
 
 		vbd_paths(p, XBT_NULL, domid, ids[i], &v);
@@ -651,8 +683,13 @@ static void list_domain(struct pvctl *p, unsigned domid)
 		fmt_num(e, evtch, sizeof(evtch));
 		fmt_num(r, rref, sizeof(rref));
 		block_nbd_uri(p, domid, ids[i], uri, sizeof(uri));
-		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %s\n", (unsigned)ids[i], v.bdom,
-		       domid, state, evtch, rref, v.be, uri);
+		/* A remote disk's state, as pvd-blkback last wrote it. */
+		storage = pvctl_read(p, XBT_NULL, "%s/storage-state", v.be);
+		if (storage)
+			pvctl_printable(storage);
+		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-9.9s %-30s %s\n", (unsigned)ids[i],
+		       v.bdom, domid, state, evtch, rref, storage ? storage : "-", v.be, uri);
+		free(storage);
 	}
 	free(ids);
 }
@@ -679,8 +716,8 @@ int cmd_block_list(struct pvctl *p, int argc, char **argv)
 		if (pvctl_lookup(p, argv[i], &doms[i]) < 0)
 			rc = 1;
 	if (rc == 0) {
-		printf("%-5s %-3s %-6s %-5s %-6s %-8s %-30s %s\n", "Vdev", "BE", "handle",
-		       "state", "evt-ch", "ring-ref", "BE-path", "NBD-URI");
+		printf("%-5s %-3s %-6s %-5s %-6s %-8s %-9s %-30s %s\n", "Vdev", "BE", "handle",
+		       "state", "evt-ch", "ring-ref", "storage", "BE-path", "NBD-URI");
 		for (int i = 1; i < argc; i++)
 			list_domain(p, doms[i]);
 	}

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "pvd/num.h"
+#include "pvd/rbd_target.h"
 #include "xlcfg.h"
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -503,9 +504,9 @@ int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *disk, char *err,
 		return DERR(&ds, "unsupported virtual device '%s'", SHOWS(disk->vdev));
 	if (has_ctl(disk->target))
 		return DERR(&ds, "target contains control characters");
-	if (disk->target[0] != '/') {
+	if (disk->target[0] != '/' && !pvd_rbd_is_target(disk->target)) {
 		/* xl: "/dev will be prepended if the path doesn't start with
-		 * a '/'". */
+		 * a '/'" (a remote target, rbd:..., is no path). */
 		char tmp[XLCFG_TARGET_MAX + 1];
 
 		if (snprintf(tmp, sizeof(tmp), "/dev/%s", disk->target) >= (int)sizeof(tmp))
