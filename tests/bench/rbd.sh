@@ -21,7 +21,7 @@ export PVD_BIN=$BUILD/bin PVD_TESTBIN=$BUILD/tests
 . tests/integration/blkback_lib.sh
 . tests/integration/ceph_lib.sh
 QUICK=${BENCH_QUICK:-0}
-if [ "$QUICK" = 1 ]; then SECS=${BENCH_SECS:-1}; else SECS=${BENCH_SECS:-6}; fi
+if [ "$QUICK" = 1 ]; then SECS=${BENCH_SECS:-1} SIZE=64M; else SECS=${BENCH_SECS:-6} SIZE=256M; fi
 HALF=$(awk -v s="$SECS" 'BEGIN { print s / 2 }')
 calc() { awk "BEGIN { print $* }"; }
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
@@ -31,10 +31,10 @@ ceph_need
 command -v fio >/dev/null && fio --enghelp 2>/dev/null | grep -qw rbd || skip "fio has no rbd engine"
 ceph_start 1024
 export CEPH_CONF
-cephx rbd create rbd/bench --size 256M >/dev/null 2>&1 || die "rbd create failed"
+cephx rbd create rbd/bench --size $SIZE >/dev/null 2>&1 || die "rbd create failed"
 FIO_RBD=(--ioengine=rbd --pool=rbd --rbdname=bench --clientname=admin)
 # Reads of objects never written cost the OSD nothing: fill the image.
-timeout 300 fio --name=fill "${FIO_RBD[@]}" --rw=write --bs=4M --iodepth=4 --size=256M \
+timeout 300 fio --name=fill "${FIO_RBD[@]}" --rw=write --bs=4M --iodepth=4 --size=$SIZE \
 	>/dev/null 2>&1 || die "filling the image failed"
 STORED_HV=sim stored_start
 blkback_start
@@ -53,7 +53,7 @@ pvd() {
 fio_rbd() {
 	local out
 	out=$(timeout 120 fio --name=ceiling "${FIO_RBD[@]}" --rw="$1" --bs="$2" --iodepth="$3" \
-		--size=256M --time_based --runtime="$(calc "int($HALF * 1000)")ms" \
+		--size=$SIZE --time_based --runtime="$(calc "int($HALF * 1000)")ms" \
 		--output-format=terse --terse-version=3 2>&1 | grep '^3;') ||
 		{ echo "ERROR: fio $*"; return 1; }
 	case $1 in
