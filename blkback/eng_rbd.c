@@ -46,6 +46,11 @@
 #define RBD_STALL_NS (2ull * 1000000000ull)
 #define RBD_POLL_BATCH 64
 #define RBD_KEY_MAX (PVD_RBD_TARGET_MAX + 64)
+/* A request of this many segments or more goes to librbd as one buffer
+ * (gathered, or scattered on completion): librbd copies a write's iovecs
+ * into as many buffers, which travel to the OSD as a fragmented message;
+ * one buffer made 1 MiB writes twice as fast (docs/pvd-blkback.md). */
+#define RBD_BOUNCE_MIN_IOV 16
 
 struct rbd_cluster {
 	struct rbd_cluster *next;
@@ -309,6 +314,37 @@ static int rbde_result(const struct blk_io *io, ssize_t r)
 
 /* Moves the completions librbd has ready onto the engine's done list
  * (no callback runs); how many. */
+/* The request's bounce buffer (RBD_BOUNCE_MIN_IOV), in priv[0]. */
+static char *bounce_of(struct blk_io *io)
+{
+	return (char *)(uintptr_t)io->priv[0];
+}
+
+static void bounce_copy(struct blk_io *io, bool to_iov)
+{
+	char *b = bounce_of(io);
+
+	for (unsigned i = 0; i < io->iovcnt; i++) {
+		if (to_iov)
+			memcpy(io->iov[i].iov_base, b, io->iov[i].iov_len);
+		else
+			memcpy(b, io->iov[i].iov_base, io->iov[i].iov_len);
+		b += io->iov[i].iov_len;
+	}
+}
+
+/* A completion's result; a bounce buffer is scattered and freed. */
+static void finish_io(struct blk_io *io, ssize_t r)
+{
+	io->res = rbde_result(io, r);
+	if (bounce_of(io)) {
+		if (io->op == BLK_IO_READ && io->res == 0)
+			bounce_copy(io, true);
+		free(bounce_of(io));
+		io->priv[0] = 0;
+	}
+}
+
 static unsigned harvest(struct rbd_eng *r)
 {
 	rbd_completion_t comps[RBD_POLL_BATCH];
@@ -325,7 +361,7 @@ static unsigned harvest(struct rbd_eng *r)
 			for (int i = 0; i < got; i++) {
 				struct blk_io *io = rbd_aio_get_arg(comps[i]);
 
-				io->res = rbde_result(io, rbd_aio_get_return_value(comps[i]));
+				finish_io(io, rbd_aio_get_return_value(comps[i]));
 				rbd_aio_release(comps[i]);
 				d->inflight--;
 				d->last_err = io->res;
@@ -528,12 +564,23 @@ static int rbde_submit(struct blk_backing *bb, struct blk_io *io)
 	rc = rbd_aio_create_completion(io, NULL, &c);
 	if (rc < 0)
 		return rc;
+	io->priv[0] = 0;
+	if ((io->op == BLK_IO_READ || io->op == BLK_IO_WRITE) &&
+	    io->iovcnt >= RBD_BOUNCE_MIN_IOV) {
+		char *b = malloc(io->len);
+
+		io->priv[0] = (uintptr_t)b;
+		if (b && io->op == BLK_IO_WRITE)
+			bounce_copy(io, false);
+	}
 	switch (io->op) {
 	case BLK_IO_READ:
-		rc = rbd_aio_readv(d->img, io->iov, (int)io->iovcnt, io->offset, c);
+		rc = bounce_of(io) ? rbd_aio_read(d->img, io->offset, io->len, bounce_of(io), c)
+				   : rbd_aio_readv(d->img, io->iov, (int)io->iovcnt, io->offset, c);
 		break;
 	case BLK_IO_WRITE:
-		rc = rbd_aio_writev(d->img, io->iov, (int)io->iovcnt, io->offset, c);
+		rc = bounce_of(io) ? rbd_aio_write(d->img, io->offset, io->len, bounce_of(io), c)
+				   : rbd_aio_writev(d->img, io->iov, (int)io->iovcnt, io->offset, c);
 		break;
 	case BLK_IO_FLUSH:
 		rc = rbd_aio_flush(d->img, c);
@@ -543,6 +590,8 @@ static int rbde_submit(struct blk_backing *bb, struct blk_io *io)
 		break;
 	}
 	if (rc < 0) {
+		free(bounce_of(io));
+		io->priv[0] = 0;
 		rbd_aio_release(c);
 		return rc;
 	}

@@ -91,10 +91,20 @@ _ceph_wait_osd_up() {
 	return 1
 }
 
+# The OSD now and then exits during its start ("wrong fsid" in its log:
+# its boot races the monitor's map); started again, it comes up.
 ceph_osd_start() {
-	ceph-osd -f -c "$CEPH_CONF" -i "$CEPH_OSD_ID" >>"$CEPH_DIR/osd.out" 2>&1 &
-	CEPH_OSD_PID=$!
-	_ceph_wait_osd_up || { grep -v "^$" "$CEPH_DIR/osd.out" | tail -n 40 | sed "s/^/# /"; return 1; }
+	local try
+	for try in 1 2 3; do
+		ceph-osd -f -c "$CEPH_CONF" -i "$CEPH_OSD_ID" >>"$CEPH_DIR/osd.out" 2>&1 &
+		CEPH_OSD_PID=$!
+		_ceph_wait_osd_up && return 0
+		pid_alive "$CEPH_OSD_PID" && break
+		wait "$CEPH_OSD_PID" 2>/dev/null
+		log "ceph-osd exited during its start (try $try)"
+	done
+	grep -v "^$" "$CEPH_DIR/osd.out" | tail -n 40 | sed "s/^/# /"
+	return 1
 }
 
 # The OSD goes away: SIGTERM, as a host shutting down.  (memstore keeps
@@ -130,14 +140,8 @@ ceph_start() {
 	mkdir -p "$CEPH_DIR/osd/osd.$CEPH_OSD_ID"
 	ceph-osd -c "$CEPH_CONF" -i "$CEPH_OSD_ID" --mkfs --osd-uuid "$uuid" >>"$CEPH_DIR/osd.out" 2>&1 ||
 		die "ceph-osd --mkfs failed: $(tail -n 3 "$CEPH_DIR/osd.out")"
-	# The first start now and then ends at once ("wrong fsid" races the
-	# map that `osd create` made): a second try finds the map settled.
-	for i in 1 2 3; do
-		ceph_osd_start && break
-		[ $i = 3 ] && die "the OSD did not come up"
-		log "the OSD exited during its first start; again"
-	done
-	cephx ceph osd pool create rbd 8 >/dev/null 2>&1 || die "cannot create pool rbd"
+	ceph_osd_start || die "the OSD did not come up"
+cephx ceph osd pool create rbd 8 >/dev/null 2>&1 || die "cannot create pool rbd"
 	cephx rbd pool init rbd >/dev/null 2>&1 || die "rbd pool init failed"
 	log "Ceph cluster up: monitor 127.0.0.1:$port (pid $CEPH_MON_PID), osd.$CEPH_OSD_ID (pid $CEPH_OSD_PID)"
 }
