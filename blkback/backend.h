@@ -55,6 +55,17 @@ struct blk_backing_info {
 	bool readonly;
 	bool direct;          /* opened O_DIRECT */
 	bool discard;         /* discard is worth advertising */
+	bool no_flush;        /* no volatile cache: feature-flush-cache 0 */
+};
+
+/* A remote backing's connection (ops->remote; local files have none). */
+struct blk_remote_state {
+	/* "connected", "reconnecting" (nbd: the connection was lost),
+	 * "stalled" (rbd: requests waiting, no completion for 2 s), "error" */
+	const char *state;
+	uint64_t losses, reconnects;
+	uint64_t retried;     /* requests sent again on a new connection */
+	unsigned queued;      /* waiting for the connection or for room */
 };
 
 /* Each engine embeds these first in its own structures. */
@@ -98,14 +109,20 @@ struct blk_backend_ops {
 	int (*discard)(struct blk_backing *s, struct blk_io *io);
 	/* Current size in bytes (a file or LV may grow). */
 	int (*size)(struct blk_backing *s, uint64_t *bytes);
-	/* Remote storage (optional): "connected", "stalled" or "error". */
-	const char *(*state)(struct blk_backing *s);
+	/* Optional, remote storage (nbd, rbd): the state of its connection
+	 * or cluster, for the stats JSON, metrics, the storage-state node
+	 * and pvctl block-list. */
+	void (*remote)(struct blk_backing *s, struct blk_remote_state *out);
 };
 
 extern const struct blk_backend_ops blk_backend_aio;
 extern const struct blk_backend_ops blk_backend_uring;
 extern const struct blk_backend_ops blk_backend_null;
+extern const struct blk_backend_ops blk_backend_nbd;
 extern const struct blk_backend_ops blk_backend_rbd;   /* "rbd:..." params */
+
+/* Whether params is an NBD URI (nbd://, nbds://, nbd+unix://, ...). */
+bool blk_nbd_uri(const char *params);
 
 /* "aio", "uring" or "null"; NULL if unknown. */
 const struct blk_backend_ops *blk_backend_find(const char *name);

@@ -607,13 +607,19 @@ static int rbde_size(struct blk_backing *bb, uint64_t *bytes)
 	return rbd_get_size(to_disk(bb)->img, bytes);
 }
 
-static const char *rbde_state(struct blk_backing *bb)
+/* The cluster as this disk sees it (backend.h's remote op, shared with
+ * the nbd engine): librbd reconnects to monitors and OSDs by itself and
+ * retries inside, so there are no losses or resends to count here, only
+ * requests that stopped completing ("stalled") or a failed last one. */
+static void rbde_remote(struct blk_backing *bb, struct blk_remote_state *out)
 {
 	struct rbd_disk *d = to_disk(bb);
 
+	*out = (struct blk_remote_state){ .state = "connected" };
 	if (d->inflight && hv_now_ns() - d->since > RBD_STALL_NS)
-		return "stalled";
-	return d->last_err < 0 ? "error" : "connected";
+		out->state = "stalled";
+	else if (d->last_err < 0)
+		out->state = "error";
 }
 
 const struct blk_backend_ops blk_backend_rbd = {
@@ -631,5 +637,5 @@ const struct blk_backend_ops blk_backend_rbd = {
 	.flush = rbde_submit,
 	.discard = rbde_submit,
 	.size = rbde_size,
-	.state = rbde_state,
+	.remote = rbde_remote,
 };

@@ -22,6 +22,7 @@
 struct event_base;
 struct event;
 
+/* aio, uring, null, nbd, rbd */
 #define BLK_MAX_ENGINES 5
 /* Requests taken per queue per round: small batches let answers flow
  * while the next requests are read, so that neither side waits long

@@ -14,7 +14,7 @@
 #include "pvd/num.h"
 #include "pvd/ring_util.h"
 #include "pvd/sdnotify.h"
-#include "ctl.h"
+#include "pvd/ctl.h"
 #include "loop.h"
 #include "metrics.h"
 #include "queue.h"
@@ -39,7 +39,7 @@ struct blkback {
 	struct hv *hv;
 	struct blk_loop loop;
 	struct blk_xenbus xb;
-	struct blk_ctl ctl;
+	struct pvd_ctl ctl;
 	struct daemon_signals sigs;
 	struct pvd_notify notify;
 	struct pvd_metrics *metrics;
@@ -218,7 +218,7 @@ static void start(struct blkback *b)
 			fatal("PVD_RUNDIR too long");
 		b->o.ctl = b->ctl_path;
 	}
-	if (blk_ctl_start(&b->ctl, b->base, b->o.ctl, stats_json, b) < 0)
+	if (pvd_ctl_start(&b->ctl, b->base, b->o.ctl, stats_json, b) < 0)
 		fatal("cannot open the control socket %s", b->o.ctl);
 	/* Waits for the store if it is not there yet (xsconn.h). */
 	if (blk_xenbus_start(&b->xb, b->base, &b->loop, &b->o.xb) < 0)
@@ -257,7 +257,7 @@ int main(int argc, char **argv)
 	pvd_notify_stop(&b.notify);
 
 	pvd_metrics_stop(b.metrics);
-	blk_ctl_stop(&b.ctl);
+	pvd_ctl_stop(&b.ctl);
 	blk_xenbus_stop(&b.xb);
 	daemon_signals_stop(&b.sigs);
 	blk_loop_destroy(&b.loop);

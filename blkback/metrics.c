@@ -4,10 +4,12 @@
  * histogram of the log2 buckets (stats.c's blk_stats_latency). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
 #include "pvd/metrics.h"
+#include "backend.h"
 #include "metrics.h"
 #include "stats.h"
 #include "xenbus.h"
@@ -115,6 +117,58 @@ static void put_other(struct evbuffer *out, const struct disks *ds)
 	}
 }
 
+/* Remote disks (nbd, rbd), one family per pass: their connection's state (a
+ * sample per state, 1 for the current one), losses, requests sent again. */
+struct remote_pass {
+	struct evbuffer *out;
+	int family;
+};
+
+static void put_remote(void *arg, unsigned domid, unsigned devid,
+		       const struct blk_remote_state *r)
+{
+	static const char *const states[] = { "connected", "reconnecting",
+					      "stalled", "error" };
+	const struct remote_pass *p = arg;
+	char dom[8], vdev[12];
+	struct pvd_label l[3] = { { "domain", dom }, { "vdev", vdev }, { "state", NULL } };
+
+	snprintf(dom, sizeof(dom), "%u", domid);
+	snprintf(vdev, sizeof(vdev), "%u", devid);
+	if (p->family == 1) {
+		pvd_metrics_counter(p->out, "pvd_vbd_remote_losses_total", l, 2, r->losses);
+		return;
+	}
+	if (p->family == 2) {
+		pvd_metrics_counter(p->out, "pvd_vbd_remote_retried_total", l, 2, r->retried);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		l[2].value = states[i];
+		pvd_metrics_gauge(p->out, "pvd_vbd_remote_state", l, 3,
+				  strcmp(r->state, states[i]) == 0);
+	}
+}
+
+static void put_remotes(struct evbuffer *out, struct blk_xenbus *xb)
+{
+	static const char *const fam[][3] = {
+		{ "pvd_vbd_remote_state", "gauge",
+		  "A remote disk's connection: connected, reconnecting, stalled or error." },
+		{ "pvd_vbd_remote_losses_total", "counter",
+		  "Connections to a remote disk's server lost." },
+		{ "pvd_vbd_remote_retried_total", "counter",
+		  "Requests sent again on a new connection after a loss." },
+	};
+
+	for (int i = 0; i < 3; i++) {
+		struct remote_pass p = { out, i };
+
+		pvd_metrics_head(out, fam[i][0], fam[i][1], fam[i][2]);
+		blk_xenbus_each_remote(xb, put_remote, &p);
+	}
+}
+
 static void families(struct evbuffer *out, void *arg)
 {
 	struct disks ds = { 0 };
@@ -133,6 +187,7 @@ static void families(struct evbuffer *out, void *arg)
 			 "Time from taking a request to answering it.");
 	put_latency(out, &ds);
 	put_other(out, &ds);
+	put_remotes(out, arg);
 	free(ds.d);
 }
 

@@ -3,15 +3,46 @@
 #include <string.h>
 
 #include "pvd/log.h"
+#include "crypt.h"
 #include "loop.h"
 #include "vbd.h"
 
-/* The engine that serves params: its scheme's, else the loop's. */
-static const struct blk_backend_ops *params_engine(const char *params,
-						  const struct blk_backend_ops *dflt)
+/* The engine's backing wrapped in the crypt layer (or closed). */
+static int vbd_open_crypt(struct blk_vbd *v, const char *params)
+{
+	struct blk_crypt_cfg cc = {
+		.keyfile = v->cfg.keyfile,
+		/* luks.h does not say yet whether the image allows discards
+		 * (LUKS2's allow-discards flag): none until it does. */
+		.discard = false,
+	};
+	struct blk_backing *b;
+	struct blk_backing_info info;
+	int rc;
+
+	rc = blk_crypt_open(v->engine, params, v->disk.backing, &v->info, &cc,
+			    &b, &info, v->why, sizeof(v->why));
+	if (rc < 0) {
+		v->engine->close(v->disk.backing);
+		v->disk.backing = NULL;
+		return rc;
+	}
+	v->disk.ops = &blk_backend_crypt;
+	v->disk.backing = b;
+	v->info = info;
+	v->encrypted = true;
+	v->sector_size = info.lbs;
+	return 0;
+}
+
+/* The engine a disk's params choose: its scheme, else the daemon's. */
+static const struct blk_backend_ops *
+engine_for(const char *params, const struct blk_backend_ops *dflt)
 {
 	if (strncmp(params, "null:", 5) == 0)
 		return &blk_backend_null;
+	if (blk_nbd_uri(params))
+		return &blk_backend_nbd;
 	if (strncmp(params, "rbd:", 4) == 0)
 		return &blk_backend_rbd;
 	return dflt;
@@ -22,7 +53,7 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 bool readonly, const struct blk_vbd_cfg *cfg,
 		 blk_vbd_cb *cb, void *arg)
 {
-	const struct blk_backend_ops *ops = params_engine(params, dflt);
+	const struct blk_backend_ops *ops = engine_for(params, dflt);
 	struct blk_engine *e;
 	int rc;
 
@@ -40,16 +71,21 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 	rc = ops->open(e, params, readonly, &v->disk.backing, &v->info);
 	if (rc < 0)
 		return rc;
-	v->disk.ops = ops;
+	v->disk.ops = v->engine = ops;
+	v->sector_size = BLK_SECTOR_SIZE;
+	if (cfg->keyfile && (rc = vbd_open_crypt(v, params)) < 0)
+		return rc;
+	v->cfg.keyfile = NULL;          /* the caller's string */
 	v->disk.lim.sectors = v->info.size >> BLK_SECTOR_SHIFT;
 	v->disk.lim.readonly = readonly;
 	v->disk.lim.max_indirect = cfg->max_indirect;
 	v->disk.lim.discard = cfg->discard && v->info.discard && !readonly;
 	v->open = true;
-	log_info("dom%u: %s: %llu sectors, %s, %s%s", (unsigned)domid, params,
-		 (unsigned long long)v->disk.lim.sectors, ops->name,
+	log_info("dom%u: %s: %llu sectors, %s%s, %s%s", (unsigned)domid, params,
+		 (unsigned long long)v->disk.lim.sectors,
+		 v->encrypted ? "LUKS over " : "", ops->name,
 		 readonly ? "read-only" : "read-write",
-		 v->info.direct || ops == &blk_backend_null ? "" : ", buffered");
+		 v->info.direct || ops == &blk_backend_null || ops->remote ? "" : ", buffered");
 	return 0;
 }
 
@@ -152,7 +188,12 @@ const char *blk_vbd_state(const struct blk_vbd *v)
 {
 	if (!v->open)
 		return "closed";
-	return v->disk.ops->state ? v->disk.ops->state(v->disk.backing) : "local";
+	if (!v->disk.ops->remote)
+		return "local";
+	struct blk_remote_state r;
+
+	v->disk.ops->remote(v->disk.backing, &r);
+	return r.state;
 }
 
 void blk_vbd_stats(const struct blk_vbd *v, struct blk_qstats *sum)

@@ -38,6 +38,7 @@ struct blk_vbd_cfg {
 	unsigned max_indirect;      /* 0: no indirect requests */
 	unsigned max_pgrants;       /* persistent grants per queue */
 	bool discard;               /* discard-enable */
+	const char *keyfile;        /* format luks: the key file; NULL: raw */
 };
 
 struct blk_vbd {
@@ -46,6 +47,10 @@ struct blk_vbd {
 	struct blk_vbd_cfg cfg;
 	struct blk_disk disk;
 	struct blk_backing_info info;
+	const struct blk_backend_ops *engine;  /* disk.ops, or under crypt's */
+	bool encrypted;             /* disk.ops is blk_backend_crypt */
+	unsigned sector_size;       /* logical: 512, or LUKS2's sector_size */
+	char why[192];              /* why open failed, when it knows */
 	bool open;
 	unsigned nqueues;
 	struct blk_queue *q[BLK_MAX_QUEUES];
@@ -56,8 +61,9 @@ struct blk_vbd {
 };
 
 /* Opens the storage that params names, with the loop's engine for
- * dflt ("null:..." params always get the null engine, "rbd:..." the rbd
- * engine). */
+ * dflt, or with the engine its scheme names ("null:...", NBD URIs,
+ * "rbd:..."); a cfg with a keyfile opens it as a LUKS volume (crypt.h).
+ * On failure v->why may hold one line for the operator. */
 int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 const struct blk_backend_ops *dflt, const char *params,
 		 bool readonly, const struct blk_vbd_cfg *cfg,
@@ -72,8 +78,9 @@ int blk_vbd_disconnect(struct blk_vbd *v);
 bool blk_vbd_busy(const struct blk_vbd *v);
 /* Re-reads the storage's size: 1 if the sector count changed. */
 int blk_vbd_resize(struct blk_vbd *v);
-/* The storage's state: "connected", "stalled", "error" (remote), "local"
- * (a file or device), "closed". */
+/* The storage's state: a remote disk's (backend.h's remote op:
+ * "connected", "reconnecting", "stalled", "error"), "local" (a file or
+ * device), "closed". */
 const char *blk_vbd_state(const struct blk_vbd *v);
 /* Counters since open: the queues gone plus the live ones. */
 void blk_vbd_stats(const struct blk_vbd *v, struct blk_qstats *sum);

@@ -46,7 +46,8 @@
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
 #include "pvd/sdnotify.h"
-#include "ctl.h"
+#include "pvd/ctl.h"
+#include "crypt.h"
 #include "loop.h"
 #include "vbd.h"
 #include "xbstate.h"
@@ -65,6 +66,8 @@ struct blk_xb_dev {
 	char fe_watch[PATH_LEN + 8];   /* <fe>/state */
 	char *params;
 	char *type;           /* the toolstack's: phy, file, ... (informative) */
+	char *format;         /* "raw" (or absent) or "luks" */
+	char *keyfile;        /* key-file: luks's passphrase (a path, dom0-only) */
 	int state;            /* ours, as last written */
 	bool readonly, online, watching;
 	bool fe_seen;         /* the frontend's state existed once */
@@ -277,9 +280,9 @@ static unsigned phys_sector_size(const struct blk_vbd *v)
 	unsigned pbs = v->info.pbs;
 
 	/* sectors * 512 must be a multiple of it. */
-	while (pbs > BLK_SECTOR_SIZE && (v->disk.lim.sectors << 9) % pbs)
+	while (pbs > v->sector_size && (v->disk.lim.sectors << 9) % pbs)
 		pbs /= 2;
-	return pbs < BLK_SECTOR_SIZE ? BLK_SECTOR_SIZE : pbs;
+	return pbs < v->sector_size ? v->sector_size : pbs;
 }
 
 static bool write_disk_info(struct blk_xb_dev *d, xs_transaction_t t,
@@ -290,7 +293,7 @@ static bool write_disk_info(struct blk_xb_dev *d, xs_transaction_t t,
 
 	return xb_write(xb, t, d->be, "sectors", "%" PRIu64, v->disk.lim.sectors) &&
 	       xb_write(xb, t, d->be, "info", "%u", d->readonly ? VDISK_READONLY : 0) &&
-	       xb_write(xb, t, d->be, "sector-size", "%u", BLK_SECTOR_SIZE) &&
+	       xb_write(xb, t, d->be, "sector-size", "%u", v->sector_size) &&
 	       xb_write(xb, t, d->be, "physical-sector-size", "%u",
 			phys_sector_size(v));
 }
@@ -303,7 +306,8 @@ static bool write_features(struct blk_xb_dev *d, xs_transaction_t t,
 	bool discard = d->vbd.disk.lim.discard;
 	bool ok;
 
-	ok = xb_write(xb, t, d->be, "feature-flush-cache", "1") &&
+	ok = xb_write(xb, t, d->be, "feature-flush-cache", "%d",
+		      !d->vbd.info.no_flush) &&
 	     xb_write(xb, t, d->be, "feature-barrier", "1") &&
 	     xb_write(xb, t, d->be, "feature-discard", "%d", discard) &&
 	     xb_write(xb, t, d->be, "feature-persistent", "%d", o->persistent) &&
@@ -458,6 +462,8 @@ static void dev_free(struct blk_xb_dev *d)
 	blk_vbd_close(&d->vbd);
 	free(d->params);
 	free(d->type);
+	free(d->format);
+	free(d->keyfile);
 	free(d);
 }
 
@@ -545,6 +551,8 @@ static bool dev_read_config(struct blk_xb_dev *d)
 
 	d->params = xb_read(xb, XBT_NULL, d->be, "params");
 	d->type = xb_read(xb, XBT_NULL, d->be, "type");
+	d->format = xb_read(xb, XBT_NULL, d->be, "format");
+	d->keyfile = xb_read(xb, XBT_NULL, d->be, "key-file");
 	if (!fe || !mode || !d->params || !*d->params ||
 	    xb_read_uint(xb, d->be, "frontend-id", DOMID_FIRST_RESERVED - 1, &fid) < 0)
 		goto out;
@@ -565,6 +573,34 @@ out:
 	return ok;
 }
 
+static const char *blk_basename(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s && s[1] ? s + 1 : path;
+}
+
+/* The format node (pvd's: libxl writes none for phy and file disks):
+ * raw, or luks with its key-file node. */
+static int dev_format(struct blk_xb_dev *d, const char **keyfile)
+{
+	const char *f = d->format;
+
+	*keyfile = NULL;
+	if (!f || !*f || strcmp(f, "raw") == 0)
+		return 0;
+	if (strcmp(f, "luks") != 0) {
+		dev_fatal(d, -EOPNOTSUPP, "format '%.32s' is not supported (raw or luks)", f);
+		return -EOPNOTSUPP;
+	}
+	if (!d->keyfile || d->keyfile[0] != '/') {
+		dev_fatal(d, -EINVAL, "format luks needs a key-file node with an absolute path");
+		return -EINVAL;
+	}
+	*keyfile = d->keyfile;
+	return 0;
+}
+
 static void dev_open_storage(struct blk_xb_dev *d)
 {
 	const struct blk_xb_opts *o = &d->xb->o;
@@ -578,9 +614,16 @@ static void dev_open_storage(struct blk_xb_dev *d)
 
 	if (xb_read_uint(d->xb, d->be, "discard-enable", 1, &de) == 0)
 		cfg.discard = de != 0;
+	rc = dev_format(d, &cfg.keyfile);
+	if (rc < 0)
+		return;
 	rc = blk_vbd_open(&d->vbd, d->xb->loop, d->domid, o->ops, d->params,
 			  d->readonly, &cfg, on_vbd, d);
-	if (rc < 0)
+	/* The LUKS layer's line, short enough for pvctl's one line: the
+	 * image's name and the cause. */
+	if (rc < 0 && d->vbd.why[0])
+		dev_fatal(d, rc, "%s: %s", blk_basename(d->params), d->vbd.why);
+	else if (rc < 0)
 		dev_fatal(d, rc, "opening %s", d->params);
 }
 
@@ -630,6 +673,8 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 	if (!dev_read_config(d)) {
 		free(d->params);
 		free(d->type);
+		free(d->format);
+		free(d->keyfile);
 		free(d);
 		return;
 	}
@@ -842,13 +887,13 @@ static bool write_storage(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
 	return xb_write(d->xb, t, d->be, "storage-state", "%s", (const char *)arg);
 }
 
-/* A remote disk's state (connected, stalled, error) in the backend's
+/* A remote disk's state (nbd or rbd: backend.h's remote op) in the backend's
  * storage-state node, for pvctl block-list: written when it changes. */
 static void dev_note_storage(struct blk_xb_dev *d)
 {
 	const char *st = blk_vbd_state(&d->vbd);
 
-	if (d->gone || !d->vbd.open || !d->vbd.disk.ops->state ||
+	if (d->gone || !d->vbd.open || !d->vbd.disk.ops->remote ||
 	    (d->storage && strcmp(d->storage, st) == 0))
 		return;
 	if (dev_txn(d, write_storage, (void *)st) == 0) {
@@ -954,7 +999,7 @@ void blk_xenbus_stop(struct blk_xenbus *xb)
 
 /* ---------------------------------------------------------------- stats */
 
-/* The "stats" answer, built with jansson (blk_ctl_put_json: one line,
+/* The "stats" answer, built with jansson (pvd_ctl_put_json: one line,
  * json_dumps's escaping; members in the order they are set, which jansson
  * keeps).  The shape is stable: docs/architecture.md "Control sockets". */
 static json_t *queue_json(const struct blk_queue *q)
@@ -975,6 +1020,37 @@ static json_t *queue_json(const struct blk_queue *q)
 	return o;
 }
 
+/* What an encrypted disk is (never its key). */
+static json_t *crypt_json(const struct blk_vbd *v)
+{
+	struct blk_crypt_desc c;
+	char fmt[8];
+
+	blk_crypt_describe(v->disk.backing, &c);
+	snprintf(fmt, sizeof(fmt), "luks%d", c.version);
+	return json_pack("{ss ss sI sI sI sb so}", "format", fmt,
+			 "cipher", c.cipher, "key_bits", (json_int_t)c.key_bits,
+			 "sector_size", (json_int_t)c.sector_size,
+			 "payload_offset", (json_int_t)c.payload_offset,
+			 "discard", (int)c.discard,
+			 "bounce_waits", blk_json_u64(c.bounce_waits));
+}
+
+/* A remote disk's connection (nbd): "remote": {"state": ...}. */
+static int remote_json(json_t *o, const struct blk_vbd *v)
+{
+	struct blk_remote_state r;
+
+	if (!v->open || !v->disk.ops->remote)
+		return 0;
+	v->disk.ops->remote(v->disk.backing, &r);
+	return json_object_set_new(o, "remote", json_pack("{ss so so so sI}",
+		"state", r.state, "losses", blk_json_u64(r.losses),
+		"reconnects", blk_json_u64(r.reconnects),
+		"retried", blk_json_u64(r.retried),
+		"queued", (json_int_t)r.queued));
+}
+
 static json_t *dev_json(const struct blk_xb_dev *d)
 {
 	const struct blk_vbd *v = &d->vbd;
@@ -985,18 +1061,19 @@ static json_t *dev_json(const struct blk_xb_dev *d)
 
 	for (unsigned i = 0; i < v->nqueues; i++)
 		inflight += v->q[i]->inflight;
-	o = json_pack("{sI sI si ss sb so so ss ss so sb sI sI}",
+	o = json_pack("{sI sI si ss sb so so ss so sb sI sI}",
 		      "domid", (json_int_t)d->domid, "devid", (json_int_t)d->devid,
 		      "state", d->state, "state_name", xb_state_name(d->state),
 		      "watching", (int)d->watching, "params", blk_json_str(d->params),
 		      "type", blk_json_str(d->type ? d->type : ""),
-		      "backend", v->open ? v->disk.ops->name : "none",
-		      "storage_state", blk_vbd_state(v),
+		      "backend", v->open ? v->engine->name : "none",
 		      "sectors", blk_json_u64(v->disk.lim.sectors),
 		      "readonly", (int)d->readonly, "queues", (json_int_t)v->nqueues,
 		      "inflight", (json_int_t)inflight);
 	blk_vbd_stats(v, &sum);
-	rc = rc || !o || blk_stats_json(o, &sum) < 0;
+	rc = rc || !o || blk_stats_json(o, &sum) < 0 || remote_json(o, v) < 0;
+	if (!rc && v->open && v->encrypted)
+		rc = json_object_set_new(o, "encryption", crypt_json(v));
 	for (unsigned i = 0; !rc && i < v->nqueues; i++)
 		rc = json_array_append_new(qs, queue_json(v->q[i]));
 	if (!rc)
@@ -1018,10 +1095,10 @@ void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
 		rc = json_array_append_new(devs, dev_json(d));
 	if (rc) {
 		json_decref(devs);
-		blk_ctl_put_json(out, NULL);
+		pvd_ctl_put_json(out, NULL);
 		return;
 	}
-	blk_ctl_put_json(out, json_pack("{ss s{sosososo} so s{sbsoso}}",
+	pvd_ctl_put_json(out, json_pack("{ss s{sosososo} so s{sbsoso}}",
 		"engine", xb->o.ops->name,
 		"loop", "rounds", blk_json_u64(xb->loop->rounds),
 		"spins_won", blk_json_u64(xb->loop->spins_won),
@@ -1040,6 +1117,20 @@ void blk_xenbus_each(const struct blk_xenbus *xb, blk_xb_dev_fn *fn, void *arg)
 
 		blk_vbd_stats(&d->vbd, &sum);
 		fn(arg, d->domid, d->devid, &sum);
+	}
+}
+
+void blk_xenbus_each_remote(const struct blk_xenbus *xb, blk_xb_remote_fn *fn,
+			    void *arg)
+{
+	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
+		const struct blk_vbd *v = &d->vbd;
+		struct blk_remote_state r;
+
+		if (!v->open || !v->disk.ops->remote)
+			continue;
+		v->disk.ops->remote(v->disk.backing, &r);
+		fn(arg, d->domid, d->devid, &r);
 	}
 }
 

@@ -59,6 +59,12 @@ struct blk_qstats;
 typedef void blk_xb_dev_fn(void *arg, unsigned domid, unsigned devid,
 			   const struct blk_qstats *sum);
 void blk_xenbus_each(const struct blk_xenbus *xb, blk_xb_dev_fn *fn, void *arg);
+struct blk_remote_state;
+/* Calls fn for each open remote disk (nbd) with its connection's state. */
+typedef void blk_xb_remote_fn(void *arg, unsigned domid, unsigned devid,
+			      const struct blk_remote_state *r);
+void blk_xenbus_each_remote(const struct blk_xenbus *xb, blk_xb_remote_fn *fn,
+			    void *arg);
 
 /* The one-line summary systemd shows (STATUS=, include/pvd/sdnotify.h). */
 struct blk_xb_summary {

@@ -519,6 +519,7 @@ void console_stats(const struct console *c, struct console_stats *st)
 	st->dropped = c->ob.dropped_total;
 	st->buffered = c->ob.len;
 	st->rate_stalls = c->rate_stalls;
+	st->log_bytes = c->log.written;
 	st->broken = c->broken;
 	st->rate_blocked = c->rate_blocked;
 	st->input_blocked = c->input_blocked;

@@ -29,6 +29,7 @@ struct console_stats {
 	uint64_t dropped;	/* discarded from the output buffer */
 	size_t buffered;	/* waiting for the pty */
 	uint64_t rate_stalls;	/* times the rate limit stopped consumption */
+	uint64_t log_bytes;	/* guest bytes written to its log, all files */
 	bool broken;
 	bool rate_blocked;
 	bool input_blocked;

@@ -12,6 +12,8 @@
 #include <event2/event.h>
 
 #include "consoled.h"
+#include "ctl.h"
+#include "pvd/ctl.h"
 #include "pvd/daemon.h"
 #include "pvd/log.h"
 #include "pvd/metrics.h"
@@ -23,6 +25,8 @@
 struct opts {
 	struct daemon_opts d;
 	struct consoled_opts c;
+	const char *ctl;	/* --ctl-socket; NULL: $PVD_RUNDIR/pvd-consoled.sock */
+	char ctl_path[256];
 };
 
 struct main_ctx {
@@ -31,6 +35,7 @@ struct main_ctx {
 	struct tracker *tr;
 	struct pvd_notify notify;
 	struct pvd_metrics *metrics;
+	struct pvd_ctl ctl;
 };
 
 static void usage(FILE *f)
@@ -46,11 +51,14 @@ DAEMON_USAGE
 "      --rate-burst N        bytes a console may write at once (default 256K)\n"
 "      --buffer-size N       output kept per console while its pty is not\n"
 "                            read (default 64K; oldest dropped beyond)\n"
+"      --ctl-socket PATH     control socket (default $PVD_RUNDIR/pvd-consoled.sock;\n"
+"                            root and our uid only, 1 MiB of unread answers\n"
+"                            per client, closed after 5 s without progress)\n"
 "Sizes take a K, M, G or T suffix (powers of 1024).  The store is found\n"
 "through $XENSTORED_PATH as libxenstore does.\n");
 }
 
-enum { O_LOGDIR = 256, O_TS, O_LOGMAX, O_RATE, O_BURST, O_BUF };
+enum { O_LOGDIR = 256, O_TS, O_LOGMAX, O_RATE, O_BURST, O_BUF, O_CTL };
 
 static const struct option longopts[] = {
 	DAEMON_LONGOPTS,
@@ -60,13 +68,15 @@ static const struct option longopts[] = {
 	{ "rate-limit", required_argument, NULL, O_RATE },
 	{ "rate-burst", required_argument, NULL, O_BURST },
 	{ "buffer-size", required_argument, NULL, O_BUF },
+	{ "ctl-socket", required_argument, NULL, O_CTL },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* pvd-consoled's own options; 0, or -1 for one it does not know. */
 static int own_opt(void *ctx, int ch, const char *name, const char *arg)
 {
-	struct consoled_opts *c = ctx;
+	struct opts *o = ctx;
+	struct consoled_opts *c = &o->c;
 
 	switch (ch) {
 	case O_LOGDIR: c->log_dir = optarg; break;
@@ -77,6 +87,7 @@ static int own_opt(void *ctx, int ch, const char *name, const char *arg)
 		break;
 	case O_RATE: c->rate = pvd_opt_size("rate-limit", optarg, 0, 1ull << 40); break;
 	case O_BURST: c->burst = pvd_opt_size("rate-burst", optarg, 1, 1ull << 40); break;
+	case O_CTL: o->ctl = optarg; break;
 	case O_BUF:
 		c->buffer_size = (size_t)pvd_opt_size("buffer-size", optarg, 1,
 						      CONSOLED_BUFFER_MAX);
@@ -89,7 +100,7 @@ static int own_opt(void *ctx, int ch, const char *name, const char *arg)
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	const struct daemon_args a = {
-		"pvd-consoled", longopts, "sim|xen", usage, own_opt, &o->c,
+		"pvd-consoled", longopts, "sim|xen", usage, own_opt, o,
 	};
 
 	daemon_opts_default(&o->d);
@@ -131,6 +142,24 @@ static void status_line(void *arg, char *buf, size_t len)
 	snprintf(buf, len, "%sserving %u console(s)",
 		 tracker_store_up(m->tr) ? "" : "waiting for the store; ",
 		 tracker_nconsoles(m->tr));
+}
+
+/* The control socket ($PVD_RUNDIR/pvd-consoled.sock unless --ctl-socket). */
+static void start_ctl(struct main_ctx *m, struct event_base *base,
+		      struct tracker *tr)
+{
+	struct opts *o = m->o;
+
+	if (!o->ctl) {
+		if (pvd_mkdir_p(pvd_rundir(), 0755) < 0)
+			fatal("cannot create %s", pvd_rundir());
+		if (pvd_rundir_path(o->ctl_path, sizeof(o->ctl_path),
+				    "pvd-consoled.sock") < 0)
+			fatal("PVD_RUNDIR too long");
+		o->ctl = o->ctl_path;
+	}
+	if (pvd_ctl_start(&m->ctl, base, o->ctl, consoled_ctl_stats, tr) < 0)
+		fatal("cannot open the control socket %s", o->ctl);
 }
 
 /* Every console holds a few descriptors (pty master and slave, event
@@ -177,6 +206,7 @@ int main(int argc, char **argv)
 		fatal("cannot follow the store: %s", strerror(-rc));
 	if (consoled_metrics_start(&m.metrics, base, o.d.metrics, tr) < 0)
 		fatal("cannot serve metrics on %s", o.d.metrics);
+	start_ctl(&m, base, tr);
 	daemon_start(1, o.d.pidfile);
 	log_info("serving %u console(s)%s%s", tracker_nconsoles(tr),
 		 o.c.log_dir ? ", logs in " : "", o.c.log_dir ? o.c.log_dir : "");
@@ -193,6 +223,7 @@ int main(int argc, char **argv)
 	pvd_notify_stop(&m.notify);
 
 	pvd_metrics_stop(m.metrics);
+	pvd_ctl_stop(&m.ctl);
 	tracker_stop(tr);
 	consoled_stop(&m.cd);
 	daemon_signals_stop(&sigs);

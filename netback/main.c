@@ -16,7 +16,7 @@
 #include "pvd/metrics.h"
 #include "pvd/num.h"
 #include "pvd/sdnotify.h"
-#include "ctl.h"
+#include "pvd/ctl.h"
 #include "metrics.h"
 #include "vif.h"
 #include "xenbus.h"
@@ -33,7 +33,7 @@ struct netback {
 	struct hv *hv;
 	struct nb_loop *loop;
 	struct nb_xenbus xb;
-	struct nb_ctl ctl;
+	struct pvd_ctl ctl;
 	struct daemon_signals sigs;
 	struct pvd_notify notify;
 	struct pvd_metrics *metrics;
@@ -129,11 +129,11 @@ static void on_hup(void *arg)
 		log_info("log reopened");
 }
 
-static struct json_t *stats(void *arg)
+static void stats(struct evbuffer *out, void *arg)
 {
 	struct netback *n = arg;
 
-	return nb_xenbus_stats(&n->xb);
+	pvd_ctl_put_json(out, nb_xenbus_stats(&n->xb));
 }
 
 static void start_ctl(struct netback *n)
@@ -144,7 +144,7 @@ static void start_ctl(struct netback *n)
 			fatal("PVD_RUNDIR too long");
 		n->o.ctl = n->ctl_path;
 	}
-	if (nb_ctl_start(&n->ctl, n->base, n->o.ctl, stats, n) < 0)
+	if (pvd_ctl_start(&n->ctl, n->base, n->o.ctl, stats, n) < 0)
 		fatal("cannot open the control socket %s", n->o.ctl);
 }
 
@@ -216,7 +216,7 @@ int main(int argc, char **argv)
 	pvd_notify_stop(&n.notify);
 
 	pvd_metrics_stop(n.metrics);
-	nb_ctl_stop(&n.ctl);
+	pvd_ctl_stop(&n.ctl);
 	nb_xenbus_stop(&n.xb);
 	daemon_signals_stop(&n.sigs);
 	nb_loop_destroy(n.loop);

@@ -5,12 +5,12 @@
 set -eu
 
 PKGS="gcc make pkg-config clang libclang-rt-14-dev
-libevent-dev libaio-dev liburing-dev libssl-dev libnl-3-dev libnl-route-3-dev
+libevent-dev libaio-dev liburing-dev libssl-dev libargon2-dev cryptsetup-bin libnl-3-dev libnl-route-3-dev
 libcmocka-dev libsystemd-dev libxen-dev zlib1g-dev libjansson-dev
-xenstore-utils redis-server redis-tools procps psmisc fio qemu-utils libnbd-bin tmux python3
+xenstore-utils redis-server redis-tools procps psmisc fio qemu-utils libnbd-bin libnbd-dev nbdkit tmux python3
 scdoc man-db socat
 iperf3 ethtool iproute2 jq iputils-ping
-curl python3-prometheus-client
+curl python3-prometheus-client python3-cryptography
 librbd-dev ceph-mon ceph-osd ceph-common"
 [ $# -gt 0 ] && PKGS="$*"
 

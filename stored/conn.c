@@ -38,11 +38,13 @@ int conn_admit(struct stored *sd, unsigned domid, bool privileged)
 		limit = limit > q->dom0_reserve ? limit - q->dom0_reserve : 0;
 	if (sd->nconns >= limit) {
 		sd->quota_refusals[QK_MAX_CONNS]++;
+		sd->rejected_conns++;
 		return -EMFILE;
 	}
 	d = domain_get(&sd->domains, domid, false);
 	if (!privileged && d && d->nconns >= q->domain_conns) {
 		sd->quota_refusals[QK_DOMAIN_CONNS]++;
+		sd->rejected_conns++;
 		return -EDQUOT;
 	}
 	return 0;

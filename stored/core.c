@@ -15,6 +15,7 @@
 #include "core.h"
 #include "domain.h"
 #include "journal.h"
+#include "metrics.h"
 #include "pvd/log.h"
 #include "pvd/num.h"
 #include "ring.h"
@@ -747,9 +748,18 @@ static int do_control(struct req *r)
 		return control_quota(r);
 	if (strcmp(cmd, "check") == 0)
 		return reply_ok(r);
+	if (strcmp(cmd, "stats") == 0) {
+		/* The counters metrics.c exports; CONTROL is dom0's only. */
+		int n = stored_stats_json(r->c->sd, r->out, sizeof(r->out));
+
+		if (n < 0)
+			return n;
+		r->outlen = (unsigned)n;
+		return 0;
+	}
 	if (strcmp(cmd, "help") == 0)
 		return reply_str(r, "check\nhelp\nlog on|off|LEVEL\nprint STRING\n"
-				    "quota [NAME VALUE]\n");
+				    "quota [NAME VALUE]\nstats\n");
 	return -EINVAL;
 }
 

@@ -164,6 +164,7 @@ static int sock_admit(struct sock_listener *l)
 
 	if (!l->privileged && l->nconns >= sd->quota.socket_conns) {
 		sd->quota_refusals[QK_SOCKET_CONNS]++;
+		sd->rejected_conns++;
 		return -EUSERS;
 	}
 	return conn_admit(sd, l->domid, l->privileged);

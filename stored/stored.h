@@ -33,6 +33,8 @@ struct stored {
 	unsigned fd_conns;
 	unsigned nwatches;		/* across all connections */
 	uint32_t next_txn_id;
+	/* Connections refused by a limit (conn_admit, sock_admit): sockets
+	 * at accept, rings at INTRODUCE. */
 	uint64_t rejected_conns;
 	/* For the metrics: requests by XS_* type (core.c) and refusals by
 	 * the quota that refused (quota.h). */

@@ -31,7 +31,9 @@ if [ "$QUICK" = 1 ]; then SECS=${BENCH_SECS:-1}; else SECS=${BENCH_SECS:-4}; fi
 # iperf3 wants whole seconds.
 SECS=$(awk -v s="$SECS" 'BEGIN { s = int(s + 0.5); print s < 1 ? 1 : s }')
 ROUTES=${BENCH_NET_ROUTES:-veth bridge pvd}
-WAIT_SECS=10
+# A bound on each set-up wait, not a timing: generous, as CI shares its 2
+# cores (10 s once ran out there while the vif came up under load).
+WAIT_SECS=${BENCH_WAIT_SECS:-30}
 TAG=pvdb$$
 NS_A=${TAG}a NS_B=${TAG}b NS_BR=${TAG}br
 failed=0

@@ -59,7 +59,7 @@ pvdnb_guest() {
 	[ -n "$pid" ] || { bad "no pid for domain $d"; return 1; }
 	PVDNB_GPIDS+=("$pid")
 	pvdnb_wait "$WAIT_SECS" eval "[ \"\$(xenstore-read /local/domain/0/backend/vif/$d/0/state)\" = 4 ]" ||
-		{ bad "domain $d's vif not Connected"; return 1; }
+		{ bad "domain $d's vif not Connected (backend state $(xenstore-read /local/domain/0/backend/vif/$d/0/state 2>&1), frontend $(xenstore-read /local/domain/$d/device/vif/0/state 2>&1)): $(tail -n 2 "$PVDNB_DIR/netback.log")"; return 1; }
 	nsenter -t "$pid" -n -- ip addr add "$addr/24" dev eth0 &&
 	nsenter -t "$pid" -n -- ip link set eth0 up &&
 	nsenter -t "$pid" -n -- ip link set lo up || { bad "addressing g$n"; return 1; }

@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored hv consoled blkback netback rbd"
+SECTIONS_ALL="stored hv consoled blkback netback luks nbd rbd"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -598,6 +598,13 @@ section_netback() {
 	fi
 }
 
+section_luks() {
+	echo
+	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS BENCH_PIN=$PIN bash tests/bench/luks.sh; then
+		bad "luks benchmark failed"
+	fi
+}
+
 section_blkback() {
 	echo
 	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS BENCH_PIN=$PIN \
@@ -617,6 +624,15 @@ section_rbd() {
 	[ $rc = 0 ] || [ $rc = 77 ] || bad "rbd benchmark failed"
 }
 
+# pvd-blkback's nbd engine on an nbdkit export beside fio's nbd engine on
+# the same export (tests/bench/nbd.sh).
+section_nbd() {
+	echo
+	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS BENCH_PIN=$PIN bash tests/bench/nbd.sh; then
+		bad "nbd benchmark failed"
+	fi
+}
+
 # ------------------------------------------------------------ main
 
 for s in $SECTIONS; do
@@ -624,9 +640,11 @@ for s in $SECTIONS; do
 	stored) section_stored ;;
 	hv) section_hv ;;
 	blkback) section_blkback ;;
+	luks) section_luks ;;
 	netback) section_netback ;;
 	rbd) section_rbd ;;
 	consoled) section_consoled ;;
+	nbd) section_nbd ;;
 	*) bad "unknown section $s (known: $SECTIONS_ALL)" ;;
 	esac
 done

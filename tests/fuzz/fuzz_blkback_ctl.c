@@ -1,12 +1,12 @@
-/* libFuzzer target: pvd-blkback's control-socket request parser
- * (blk_ctl_serve in blkback/ctl.c) on whatever a local client sends.
+/* libFuzzer target: the daemons' control-socket request parser
+ * (pvd_ctl_serve in common/ctl.c) on whatever a local client sends.
  * The first byte of the input picks how the rest is cut into the pieces
  * the socket would deliver (lines may arrive split anywhere).  The
  * replies must be exactly what a plain model of the protocol says: one
- * reply line per request line of at most BLK_CTL_LINE_MAX bytes (LF or
+ * reply line per request line of at most PVD_CTL_LINE_MAX bytes (LF or
  * CRLF ended, NUL bytes and all), in order; and the client is dropped
- * exactly when an unfinished line grows past BLK_CTL_LINE_MAX.
- * (pvd-consoled has no control socket: nothing of it to cover here.) */
+ * exactly when an unfinished line grows past PVD_CTL_LINE_MAX.
+ * (The same module serves pvd-netback and pvd-consoled.) */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +15,7 @@
 
 #include <event2/buffer.h>
 
-#include "ctl.h"
+#include "pvd/ctl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,14 +54,14 @@ static int model(const uint8_t *buf, size_t len, size_t *done,
 
 		if (n && l[n - 1] == '\r')
 			n--;
-		if (n <= BLK_CTL_LINE_MAX) {
+		if (n <= PVD_CTL_LINE_MAX) {
 			const char *r = model_reply(l, n);
 
 			evbuffer_add(want, r, strlen(r));
 		}
 		*done = (size_t)(nl - buf) + 1;
 	}
-	return len - *done > BLK_CTL_LINE_MAX ? -EMSGSIZE : 0;
+	return len - *done > PVD_CTL_LINE_MAX ? -EMSGSIZE : 0;
 }
 
 static void same(struct evbuffer *a, struct evbuffer *b)
@@ -75,7 +75,7 @@ static void same(struct evbuffer *a, struct evbuffer *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct blk_ctl c;
+	struct pvd_ctl c;
 	struct evbuffer *in, *out, *want;
 	size_t piece, off = 0, done = 0;
 	int rc = 0, mrc = 0;
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		evbuffer_add(in, data + off, n);
 		off += n;
-		rc = blk_ctl_serve(&c, in, out);
+		rc = pvd_ctl_serve(&c, in, out);
 		mrc = model(data, off, &done, want);
 		if (rc != mrc || (rc != 0 && rc != -EMSGSIZE))
 			abort();

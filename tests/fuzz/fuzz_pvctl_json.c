@@ -1,11 +1,14 @@
 /* libFuzzer target: pvctl's reading of the daemons' control-socket
  * answers: the parse-and-extract layer over jansson (tools/pvctl/json.c,
- * blkstat.c for pvd-blkback's "stats", nicstat.c for pvd-netback's).
+ * blkstat.c for pvd-blkback's "stats", nicstat.c for pvd-netback's,
+ * constat.c for pvd-consoled's, storestat.c for pvd-stored's CONTROL
+ * stats).
  * The input is parsed; a document that parses is written out as
  * pvctl_json_print writes it and must parse again to an equal document
  * (what pvctl prints, pvctl reads).  The input then goes through
- * blkstat_parse and nicstat_parse, whose promises (bounded devices,
- * rings, buckets, vifs and queues, strings never NULL, a failure leaving
+ * blkstat_parse, nicstat_parse, constat_parse and storestat_parse, whose
+ * promises (bounded devices, rings, buckets, vifs, queues and consoles,
+ * console names "primary" or a number, strings never NULL, a failure leaving
  * nothing behind) are checked, and through the rates `pvctl top`
  * computes.  Each run frees what it parsed, so LeakSanitizer sees any
  * leak; broken promises trap. */
@@ -17,8 +20,10 @@
 #include <string.h>
 
 #include "blkstat.h"
+#include "constat.h"
 #include "json.h"
 #include "nicstat.h"
+#include "storestat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -119,10 +124,58 @@ static void nic(const char *text, size_t size)
 	nicstat_free(&s);
 }
 
+static void con(const char *text, size_t size)
+{
+	struct constat s;
+	struct constat_rate r;
+	char err[200];
+
+	if (constat_parse(text, size, &s, err, sizeof(err)) == 0) {
+		if (!s.doc || s.ncons > CONSTAT_CONS_MAX)
+			__builtin_trap();
+		for (unsigned i = 0; i < s.ncons; i++) {
+			const struct constat_con *c = &s.cons[i];
+
+			if (!c->tty || !c->state || !c->obj || c->domid > 0xffff ||
+			    !memchr(c->console, '\0', sizeof(c->console)) ||
+			    (strcmp(c->console, "primary") != 0 &&
+			     strspn(c->console, "0123456789") != strlen(c->console)) ||
+			    constat_find(&s, c->domid, c->console) == NULL)
+				__builtin_trap();
+			constat_rate(i ? &s.cons[i - 1] : NULL, c, 0.5, &r);
+			if (i)
+				constat_cmp(&s.cons[i - 1], c);
+		}
+	} else if (s.doc || s.cons || s.ncons || !memchr(err, '\0', sizeof(err))) {
+		__builtin_trap();
+	}
+	constat_free(&s);
+}
+
+static void store(const char *text, size_t size)
+{
+	struct storestat s, z = { 0 };
+	char err[200];
+	uint64_t q;
+	double rps;
+
+	if (storestat_parse(text, size, &s, err, sizeof(err)) == 0) {
+		if (!s.doc)
+			__builtin_trap();
+		storestat_rate(&z, &s, 1.0, &rps, &q);
+		storestat_rate(NULL, &s, 0, &rps, &q);
+	} else if (s.doc || !memchr(err, '\0', sizeof(err))) {
+		__builtin_trap();
+	}
+	storestat_free(&s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	roundtrip((const char *)data, size);
 	blk((const char *)data, size);
 	nic((const char *)data, size);
+	con((const char *)data, size);
+	store((const char *)data, size);
 	return 0;
 }

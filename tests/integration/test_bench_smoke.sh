@@ -97,7 +97,7 @@ expect_eq "pvd-stored exits cleanly on SIGTERM after the load" 0 "$STORED_EXIT"
 
 # The `make bench` harness end to end, shortened.
 if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
-	out=$(BENCH_QUICK=1 BUILD="$(dirname "$PVD_BIN")" timeout -k 5 180 \
+	out=$(BENCH_QUICK=1 BUILD="$(dirname "$PVD_BIN")" timeout -k 5 400 \
 		bash "$PVD_REPO/tests/bench/run.sh" 2>&1)
 	rc=$?
 	if [ "$rc" -eq 0 ] && [[ "$out" == *"goals met:"* ]] && [[ "$out" != *ERROR* ]]; then

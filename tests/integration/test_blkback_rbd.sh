@@ -180,6 +180,12 @@ if wait_for 20 node_is $BE/$DEV/storage-state stalled; then
 else
 	fail "the disk shows stalled" "storage-state $(xs read $BE/$DEV/storage-state 2>&1)"
 fi
+out=$(timeout 30 "$PVD_BIN/pvctl" block-list $DOM 2>&1)
+if [[ "$out" == *"$BE/$DEV "*" remote:stalled"* ]]; then
+	pass "pvctl block-list shows the disk stalled (the nbd engine's remote:STATE)"
+else
+	fail "pvctl block-list shows the disk stalled" "$out"
+fi
 expect_ok "a file disk of the same daemon is served meanwhile" timeout 20 \
 	qemu-io -f raw -c "write -P 0x77 0 1M" -c "read -P 0x77 0 1M" "$URI3"
 pid_alive "$FIO_PID" && pass "fio waits (no error, no acknowledgement) while the OSD is away" ||
@@ -201,8 +207,8 @@ fi
 fio_verify after-outage "$URI" --size=32M --offset=32M --rw=randwrite --bs=4k --iodepth=32
 
 stats=$(timeout 10 "$PVD_TESTBIN/integration/blkfront_test" ctl stats 2>/dev/null)
-expect_ok "stats name the rbd backend and its state" \
-	grep -q '"backend":"rbd","storage_state":"connected"' <<<"$stats"
+expect_eq "stats name the rbd backend and its remote state" "rbd connected" \
+	"$(jq -r ".devices[] | select(.domid == $DOM and .devid == $DEV) | \"\\(.backend) \\(.remote.state)\"" <<<"$stats")"
 grep -qiE 'runtime error|sanitizer' "$PVD_RUNDIR/blkback.log" &&
 	fail "pvd-blkback's log is free of sanitizer reports"
 finish

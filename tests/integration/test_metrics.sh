@@ -249,9 +249,11 @@ one_conn() {
 }
 wait_for "$PVD_WAIT_SECS" one_conn || die "the held connection never counted"
 QR=$(val stored 'pvd_store_quota_refusals_total{quota="max_conns"}')
+RJ=$(val stored 'pvd_store_rejected_connections_total{}')
 expect_fail "a second connection is refused" "" xs read /tool
 scrape stored "unix:$PVD_RUNDIR/stored.metrics" || fail "stored: scrape after the refusal parses"
 rises stored 'pvd_store_quota_refusals_total{quota="max_conns"}' "$QR"
+rises stored 'pvd_store_rejected_connections_total{}' "$RJ"
 stop_pid "$HOLD"
 stored_stop
 finish

@@ -191,8 +191,8 @@ xs rm $BE/51776
 
 out=$(pvctl block-list blk)
 expect_eq "block-list before any backend" \
-"Vdev  BE  handle state evt-ch ring-ref storage   BE-path                        NBD-URI
-51744 0   $DOM      1     -1     -1       -         $BE/51744 -" "$out"
+"Vdev  BE  handle state evt-ch ring-ref BE-path                        Format NBD-URI
+51744 0   $DOM      1     -1     -1       $BE/51744 raw    -" "$out"
 expect_eq "block-list by domid" "$out" "$(pvctl block-list "$DOM")"
 expect_fail "block-list of an unknown domain" "pvctl: domain 'nope' does not exist" pvctl block-list nope
 
@@ -229,13 +229,13 @@ xs write $FE/51744/backend /local/domain/0/backend/vbd/99/51744
 xs write /libxl/$DOM/device/vbd/51744/frontend $FE/51744
 ln -sf /etc/passwd "$PVD_RUNDIR/guests/dom$DOM/vbd-51744.nbd.uri" 2>/dev/null
 out=$(pvctl block-list blk)
-[[ "$out" == *"$BE/51744 -"* ]] && pass "block-list ignores a backend node naming another disk and a symlinked URI file" ||
+[[ "$out" == *"$BE/51744 raw    -"* ]] && pass "block-list ignores a backend node naming another disk and a symlinked URI file" ||
 	fail "block-list ignores a backend node naming another disk and a symlinked URI file" "$out"
 [[ "$out" == *root:* ]] && fail "block-list shows no file the guest links to" "$out" ||
 	pass "block-list shows no file the guest links to"
 rm -f "$PVD_RUNDIR/guests/dom$DOM/vbd-51744.nbd.uri"
 printf 'nbd+unix:///?socket=/elsewhere\n' >"$PVD_RUNDIR/guests/dom$DOM/vbd-51744.nbd.uri"
-[[ "$(pvctl block-list blk)" == *"$BE/51744 ?"* ]] && pass "a URI file with other content shows ?" ||
+[[ "$(pvctl block-list blk)" == *"$BE/51744 raw    ?"* ]] && pass "a URI file with other content shows ?" ||
 	fail "a URI file with other content shows ?" "$(pvctl block-list blk)"
 rm -f "$PVD_RUNDIR/guests/dom$DOM/vbd-51744.nbd.uri"
 expect_ok "detach it (--force)" pvctl block-detach --force --timeout 1 blk xvdc
@@ -291,7 +291,7 @@ URI="nbd+unix:///?socket=$SOCK"
 wait_for 10 test -s "$SOCK.uri" || fail "pvguest wrote the URI file"
 out=$(pvctl block-list blk)
 row=$(sed -n 2p <<<"$out")
-if [[ "$row" =~ ^51728\ +0\ +$DOM\ +4\ +[0-9]+\ +[0-9]+\ +-\ +$BE/51728\ (.*)$ ]] &&
+if [[ "$row" =~ ^51728\ +0\ +$DOM\ +4\ +[0-9]+\ +[0-9]+\ +$BE/51728\ +raw\ +(.*)$ ]] &&
    [ "${BASH_REMATCH[1]}" = "$URI" ]; then
 	pass "block-list: Connected, its event channel, ring and NBD URI"
 else

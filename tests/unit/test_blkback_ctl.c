@@ -1,11 +1,11 @@
-/* pvd-blkback's control-socket requests (blk_ctl_serve, blkback/ctl.c)
- * without a socket: whole lines answered in order, CRLF, lines too long,
+/* The daemons' control-socket requests (pvd_ctl_serve, common/ctl.c:
+ * pvd-blkback's, pvd-netback's and pvd-consoled's) without a socket: whole lines answered in order, CRLF, lines too long,
  * and a line is the command only when every byte of it is (a NUL inside
  * used to end the comparison early, found by fuzz_blkback_ctl); what a
  * client that does not read is owed is bounded (out_max); and the socket
  * gets its mode without a chmod by path: an attacker swapping a symlink
  * in right after bind (the seams below, on listen and chmod) cannot make
- * blk_ctl_start change another file's mode. */
+ * pvd_ctl_start change another file's mode. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -23,12 +23,12 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "../../blkback/ctl.h"
+#include "pvd/ctl.h"
 
 #define UNKNOWN "{\"error\":\"unknown command\"}\n"
 
 struct fx {
-	struct blk_ctl c;
+	struct pvd_ctl c;
 	struct evbuffer *in, *out;
 	int nstats;
 };
@@ -63,7 +63,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Feeds n bytes; returns blk_ctl_serve's result, the replies in *reply
+/* Feeds n bytes; returns pvd_ctl_serve's result, the replies in *reply
  * (NUL-terminated, static). */
 static int feed(struct fx *f, const void *b, size_t n, const char **reply)
 {
@@ -72,7 +72,7 @@ static int feed(struct fx *f, const void *b, size_t n, const char **reply)
 	int rc;
 
 	evbuffer_add(f->in, b, n);
-	rc = blk_ctl_serve(&f->c, f->in, f->out);
+	rc = pvd_ctl_serve(&f->c, f->in, f->out);
 	len = evbuffer_get_length(f->out);
 	assert_true(len < sizeof(buf));
 	evbuffer_remove(f->out, buf, len);
@@ -122,23 +122,23 @@ static void test_nul_inside_line(void **state)
 static void test_line_limits(void **state)
 {
 	struct fx *f = *state;
-	char line[BLK_CTL_LINE_MAX + 2];
+	char line[PVD_CTL_LINE_MAX + 2];
 	const char *r;
 
 	/* The longest line is answered; one byte more is dropped. */
 	memset(line, 'a', sizeof(line));
-	line[BLK_CTL_LINE_MAX] = '\n';
-	assert_int_equal(feed(f, line, BLK_CTL_LINE_MAX + 1, &r), 0);
+	line[PVD_CTL_LINE_MAX] = '\n';
+	assert_int_equal(feed(f, line, PVD_CTL_LINE_MAX + 1, &r), 0);
 	assert_string_equal(r, UNKNOWN);
-	line[BLK_CTL_LINE_MAX] = 'a';
-	line[BLK_CTL_LINE_MAX + 1] = '\n';
-	assert_int_equal(feed(f, line, BLK_CTL_LINE_MAX + 2, &r), 0);
+	line[PVD_CTL_LINE_MAX] = 'a';
+	line[PVD_CTL_LINE_MAX + 1] = '\n';
+	assert_int_equal(feed(f, line, PVD_CTL_LINE_MAX + 2, &r), 0);
 	assert_string_equal(r, "");
 	assert_int_equal(feed(f, "ping\n", 5, &r), 0);
 	assert_string_equal(r, "pong\n");
 	/* An unfinished line may grow to the limit, not past it. */
 	memset(line, 'b', sizeof(line));
-	assert_int_equal(feed(f, line, BLK_CTL_LINE_MAX, &r), 0);
+	assert_int_equal(feed(f, line, PVD_CTL_LINE_MAX, &r), 0);
 	assert_int_equal(feed(f, "b", 1, &r), -EMSGSIZE);
 }
 
@@ -153,7 +153,7 @@ static void test_output_bound(void **state)
 	f->c.out_max = 40;
 	for (int i = 0; i < 20; i++)
 		evbuffer_add(f->in, "stats\n", 6);
-	assert_int_equal(blk_ctl_serve(&f->c, f->in, f->out), 1);
+	assert_int_equal(pvd_ctl_serve(&f->c, f->in, f->out), 1);
 	/* {"stats":N}\n is 12 bytes: answers up to the first past 40. */
 	assert_int_equal(f->nstats, 4);
 	assert_int_equal(evbuffer_get_length(f->out), 48);
@@ -204,7 +204,7 @@ static void test_socket_mode_no_chmod_by_path(void **state)
 {
 	char dir[] = "/tmp/test_blkback_ctl.XXXXXX";
 	struct event_base *base = event_base_new();
-	struct blk_ctl c;
+	struct pvd_ctl c;
 	struct stat st;
 	int fd;
 
@@ -218,23 +218,23 @@ static void test_socket_mode_no_chmod_by_path(void **state)
 	close(fd);
 	assert_int_equal(chmod(g_target, 0644), 0);
 	g_armed = true;
-	assert_int_equal(blk_ctl_start(&c, base, g_path, stats, NULL), 0);
+	assert_int_equal(pvd_ctl_start(&c, base, g_path, stats, NULL), 0);
 	assert_false(g_armed);
 	assert_int_equal(stat(g_target, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0644);
-	blk_ctl_stop(&c);
+	pvd_ctl_stop(&c);
 	/* A symlink already there is refused, not removed nor followed. */
 	assert_int_equal(symlink(g_target, g_path), 0);
-	assert_int_equal(blk_ctl_start(&c, base, g_path, stats, NULL), -EEXIST);
+	assert_int_equal(pvd_ctl_start(&c, base, g_path, stats, NULL), -EEXIST);
 	assert_int_equal(lstat(g_path, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 	unlink(g_path);
 	/* Without an attacker the socket is born 0600. */
-	assert_int_equal(blk_ctl_start(&c, base, g_path, stats, NULL), 0);
+	assert_int_equal(pvd_ctl_start(&c, base, g_path, stats, NULL), 0);
 	assert_int_equal(lstat(g_path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0600);
-	blk_ctl_stop(&c);
+	pvd_ctl_stop(&c);
 	unlink(g_target);
 	rmdir(dir);
 	event_base_free(base);

@@ -11,6 +11,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "../../stored/conn.h"
 #include "../../stored/core.h"
@@ -514,6 +515,47 @@ static void test_control(void **state)
 	expect_err(f, f->d0, "EINVAL", XS_CONTROL, 0, 1, "nonsense");
 }
 
+/* CONTROL stats (stored_stats_json): dom0's only, valid JSON that fits a
+ * reply, the counters moving with what is done. */
+static json_int_t stat_of(struct fx *f, const char *path)
+{
+	json_t *doc, *v;
+	json_int_t n;
+	char key[64], *k, *save;
+
+	assert_int_equal(xs_req(f->d0, XS_CONTROL, 0, f->body, 1, "stats"), XS_CONTROL);
+	doc = json_loads(f->body, 0, NULL);
+	assert_non_null(doc);
+	snprintf(key, sizeof(key), "%s", path);
+	v = doc;
+	for (k = strtok_r(key, ".", &save); k; k = strtok_r(NULL, ".", &save))
+		v = json_object_get(v, k);
+	assert_true(json_is_integer(v));
+	n = json_integer_value(v);
+	json_decref(doc);
+	return n;
+}
+
+static void test_control_stats(void **state)
+{
+	struct fx *f = *state;
+	json_int_t reads = stat_of(f, "requests.READ"), nodes = stat_of(f, "nodes");
+
+	expect_err(f, f->g5, "EACCES", XS_CONTROL, 0, 1, "stats");
+	OK(f->d0, XS_WRITE, 0, NULL, 2, "/stats/a", "1");
+	assert_int_equal(xs_req(f->d0, XS_READ, 0, f->body, 1, "/stats/a"), XS_READ);
+	assert_int_equal(stat_of(f, "requests.READ"), reads + 1);
+	assert_true(stat_of(f, "nodes") >= nodes + 2);
+	assert_int_equal(stat_of(f, "watches"), 0);
+	OK(f->g5, XS_WATCH, 0, NULL, 2, "/stats", "t");
+	assert_int_equal(stat_of(f, "watches"), 1);
+	assert_true(stat_of(f, "connections.total") >= 2);
+	assert_int_equal(stat_of(f, "connections.rings"), 0);
+	assert_int_equal(stat_of(f, "quota_refusals.perms"), 0);
+	assert_true(stat_of(f, "requests_total") > reads);
+	assert_true(stat_of(f, "requests.CONTROL") > 0);
+}
+
 static void test_introduce_validation(void **state)
 {
 	struct fx *f = *state;
@@ -592,6 +634,7 @@ int main(void)
 		T(test_domid_reuse),
 		T(test_non_reading_client),
 		T(test_control),
+		T(test_control_stats),
 		T(test_introduce_validation),
 		T(test_wire_numbers_strict),
 	};

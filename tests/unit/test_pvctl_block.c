@@ -198,6 +198,36 @@ static void disk(struct xlcfg_disk *d, const char *spec)
 		fail_msg("%s: %s", spec, err);
 }
 
+/* NBD URIs: the scheme and its parts checked, nothing stat()ed; a TLS
+ * key file named in the URI must be readable. */
+static void test_check_nbd_target(void **state)
+{
+	struct fix *f = *state;
+	struct xlcfg_disk d;
+	char spec[400], psk[160];
+
+	disk(&d, "format=raw,vdev=xvdb,target=nbd://10.0.0.2:10809/disk");
+	assert_int_equal(block_check_target(&d), 0);
+	disk(&d, "format=raw,vdev=xvdb,target=nbd+unix:///disk?socket=/run/nbd.sock");
+	assert_int_equal(block_check_target(&d), 0);
+	disk(&d, "nbd://server/disk,raw,xvdb,w");     /* positional: not a prefix */
+	assert_string_equal(d.target, "nbd://server/disk");
+	assert_int_equal(block_check_target(&d), 0);
+	disk(&d, "format=raw,vdev=xvdb,target=nbd:///disk");
+	assert_int_equal(block_check_target(&d), -EINVAL);     /* no host */
+	disk(&d, "format=raw,vdev=xvdb,target=nbd+unix:///disk");
+	assert_int_equal(block_check_target(&d), -EINVAL);     /* no socket= */
+	disk(&d, "format=raw,vdev=xvdb,target=nbdx://server/disk");
+	assert_int_equal(block_check_target(&d), -EINVAL);
+	snprintf(psk, sizeof(psk), "%s/nbd.psk", f->dir);
+	snprintf(spec, sizeof(spec),
+		 "format=raw,vdev=xvdb,target=nbds://alice@server/disk?tls-psk-file=%s", psk);
+	disk(&d, spec);
+	assert_int_equal(block_check_target(&d), -ENOENT);
+	write_file(psk, "alice:00", 8);
+	assert_int_equal(block_check_target(&d), 0);
+}
+
 static void test_check_target(void **state)
 {
 	struct fix *f = *state;
@@ -285,6 +315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nbd_uri, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_rbd_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_nbd_target, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

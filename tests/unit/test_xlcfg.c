@@ -235,7 +235,7 @@ static void test_errors_with_lines(void **state)
 		  "guest.cfg:2: type 'hvm' is not supported (pvd domains are simulated PV guests)" },
 		{ "name = 'a'\ntype = 'pvx'\n", "guest.cfg:2: unknown type 'pvx' (pv, pvh)" },
 		{ "name = 'a'\ndisk = [\n  '/a,,xvda',\n  '/b,qcow2,xvdb',\n]\n",
-		  "guest.cfg:4: disk '/b,qcow2,xvdb': format 'qcow2' is not supported (pvd serves raw images only)" },
+		  "guest.cfg:4: disk '/b,qcow2,xvdb': format 'qcow2' is not supported (pvd serves raw and luks images)" },
 		{ "name = 'a'\ndisk = [ '/a,,xvda',\n '/b,,xvda' ]\n",
 		  "guest.cfg:3: disk '/b,,xvda': device 51712 (xvda) is already used by 'xvda'" },
 		{ "name = 'a'\ndisk = [ '/a,,d0',\n '/b,,51712' ]\n",
@@ -342,6 +342,36 @@ static void test_disk_flags(void **state)
 	assert_string_equal(xlcfg_backend_name(XLCFG_BACKEND_FILE), "file");
 }
 
+/* pvd's format=luks with keyfile= (any order, positional format too). */
+static void test_disk_luks(void **state)
+{
+	static const struct { const char *spec, *err; } bad[] = {
+		{ "/a,luks,xvda", "format=luks needs keyfile=PATH (the passphrase's file in dom0)" },
+		{ "/a,,xvda,keyfile=/k", "keyfile= is only for format=luks" },
+		{ "/a,,xvda,format=luks,keyfile=k", "keyfile 'k' is not an absolute path" },
+		{ "/a,,xvda,format=luks,keyfile=", "keyfile '' is not an absolute path" },
+		{ "/a,,xvda,format=luks,keyfile=/k,keyfile=/k", "keyfile given twice" },
+	};
+	struct xlcfg_disk d;
+	char err[XLCFG_ERR_LEN];
+
+	assert_int_equal(xlcfg_parse_disk("format=luks,keyfile=/etc/pvd/keys/g1,vdev=xvda,target=/img/a",
+					  &d, err, sizeof(err)), 0);
+	assert_true(d.luks);
+	assert_string_equal(d.keyfile, "/etc/pvd/keys/g1");
+	assert_string_equal(d.target, "/img/a");
+	assert_int_equal(xlcfg_parse_disk("/img/b,luks,xvdb,w,keyfile=/k", &d, err, sizeof(err)), 0);
+	assert_true(d.luks);
+	assert_string_equal(d.keyfile, "/k");
+	assert_int_equal(xlcfg_parse_disk("/img/b,raw,xvdb", &d, err, sizeof(err)), 0);
+	assert_false(d.luks);
+	assert_string_equal(d.keyfile, "");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(xlcfg_parse_disk(bad[i].spec, &d, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, bad[i].err);
+	}
+}
+
 static void test_disk_errors(void **state)
 {
 	static const struct { const char *spec, *err; } cases[] = {
@@ -350,9 +380,9 @@ static void test_disk_errors(void **state)
 		{ "/a", "no vdev (the guest's device name, e.g. xvda)" },
 		/* without a prefix the second positional is the format */
 		{ "/img,xvdb,w", "unknown format 'xvdb'" },
-		{ "/a,qcow2,xvda", "format 'qcow2' is not supported (pvd serves raw images only)" },
-		{ "format=vhd,vdev=xvda,target=/a", "format 'vhd' is not supported (pvd serves raw images only)" },
-		{ "qcow:/a,xvda", "format 'qcow' is not supported (pvd serves raw images only)" },
+		{ "/a,qcow2,xvda", "format 'qcow2' is not supported (pvd serves raw and luks images)" },
+		{ "format=vhd,vdev=xvda,target=/a", "format 'vhd' is not supported (pvd serves raw and luks images)" },
+		{ "qcow:/a,xvda", "format 'qcow' is not supported (pvd serves raw and luks images)" },
 		{ "/a,,xvda,x", "unknown access 'x' (want r, ro, w or rw)" },
 		{ "/a,,xvda,w,extra", "too many positional parameters at 'extra'" },
 		{ "/a,,xvda:cdrom", "CD-ROM devices are not supported" },
@@ -685,6 +715,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
 		cmocka_unit_test(test_disk_specs),
 		cmocka_unit_test(test_disk_flags),
+		cmocka_unit_test(test_disk_luks),
 		cmocka_unit_test(test_disk_errors),
 		cmocka_unit_test(test_disk_long_target),
 		cmocka_unit_test(test_vdev_encoding),

@@ -126,6 +126,18 @@ static int rings_of(const json_t *qs, struct blkstat_dev *d, char *err,
 	return 0;
 }
 
+static void enc_of(const json_t *e, struct blkstat_dev *d)
+{
+	uint64_t bits = u64_of(e, "key_bits"), ss = u64_of(e, "sector_size");
+
+	if (!json_is_object(e))
+		return;
+	d->enc_format = str_of(e, "format");
+	d->enc_cipher = str_of(e, "cipher");
+	d->enc_key_bits = bits > 65536 ? 0 : (unsigned)bits;
+	d->enc_sector_size = ss > 65536 ? 0 : (unsigned)ss;
+}
+
 static int dev_of(const json_t *o, struct blkstat_dev *d, char *err,
 		  size_t errlen)
 {
@@ -143,9 +155,12 @@ static int dev_of(const json_t *o, struct blkstat_dev *d, char *err,
 	d->state_name = str_of(o, "state_name");
 	d->params = str_of(o, "params");
 	d->backend = str_of(o, "backend");
+	d->remote = json_object_get(o, "remote") ?
+		str_of(json_object_get(o, "remote"), "state") : "";
 	d->sectors = u64_of(o, "sectors");
 	pvctl_json_bool(o, "readonly", &d->readonly);
 	ctr_of(o, &d->c);
+	enc_of(json_object_get(o, "encryption"), d);
 	return rings_of(json_object_get(o, "queue"), d, err, errlen);
 }
 

@@ -38,10 +38,16 @@ struct blkstat_dev {
 	unsigned domid, devid;
 	unsigned state;                 /* the backend's xenbus state */
 	const char *state_name, *params, *backend;  /* into doc; never NULL */
+	const char *remote;             /* a remote disk's connection ("connected",
+					 * "reconnecting", "error"); "" if local */
 	uint64_t sectors;
 	bool readonly;
 	unsigned inflight;
 	struct blkstat_ctr c;           /* every ring, those gone included */
+	/* An encrypted disk: "luks1"/"luks2" and its cipher (into doc);
+	 * enc_format NULL for a raw one. */
+	const char *enc_format, *enc_cipher;
+	unsigned enc_key_bits, enc_sector_size;
 	struct blkstat_ring *rings;
 	unsigned nrings;
 	const json_t *obj;              /* the daemon's object, in doc */

@@ -35,9 +35,12 @@
 #include <xen/io/xenbus.h>
 
 #include "pvd/rbd_target.h"
+#include "blkstat.h"
 #include "block.h"
+#include "ctlsock.h"
 #include "devwait.h"
 #include "pvctl.h"
+#include "statview.h"
 
 #define DETACH_TIMEOUT_S 10     /* libxl's LIBXL_DESTROY_TIMEOUT */
 #define DETACH_TIMEOUT_MAX 3600
@@ -151,6 +154,39 @@ static int check_rbd_target(const struct xlcfg_disk *d)
 	return rc;
 }
 
+/* An NBD URI served by pvd-blkback's nbd engine: nothing to stat here
+ * (the server may be on another host); the scheme and the parts libnbd
+ * needs are checked, and a TLS key file named in it must be readable. */
+static int check_nbd_uri(const struct xlcfg_disk *d)
+{
+	static const char *const schemes[] = { "nbd://", "nbds://",
+		"nbd+unix://", "nbds+unix://", "nbd+vsock://", "nbds+vsock://" };
+	const char *t = d->target, *rest = NULL, *psk;
+	char path[XLCFG_TARGET_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !rest; i++)
+		if (strncmp(t, schemes[i], strlen(schemes[i])) == 0)
+			rest = t + strlen(schemes[i]);
+	if (!rest || (strstr(t, "+unix://") ? !strstr(rest, "socket=") : !*rest ||
+		      *rest == '/' || *rest == '?')) {
+		pvctl_err("disk target %s: not an NBD URI (nbd://HOST[:PORT]/EXPORT, "
+			  "nbd+unix:///EXPORT?socket=PATH, nbds://...)", t);
+		return -EINVAL;
+	}
+	psk = strstr(rest, "tls-psk-file=");
+	if (psk) {
+		snprintf(path, sizeof(path), "%s", psk + 13);
+		path[strcspn(path, "&#")] = '\0';
+		if (access(path, R_OK) < 0) {
+			int e = errno;
+
+			pvctl_err("disk target %s: TLS key file %s: %s", t, path, strerror(e));
+			return -e;
+		}
+	}
+	return 0;
+}
+
 int block_check_target(const struct xlcfg_disk *d)
 {
 	int flags = (d->readwrite ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
@@ -159,6 +195,8 @@ int block_check_target(const struct xlcfg_disk *d)
 
 	if (pvd_rbd_is_target(d->target))
 		return check_rbd_target(d);
+	if (strncmp(d->target, "nbd", 3) == 0 && strstr(d->target, "://"))
+		return check_nbd_uri(d);
 	if (stat(d->target, &st) < 0) {
 		e = errno;
 		pvctl_err("disk target %s: %s", d->target, strerror(e));
@@ -640,7 +678,45 @@ void block_nbd_uri(struct pvctl *p, unsigned domid, uint32_t devid, char *buf,
 	snprintf(buf, len, "%s", strcmp(got, want) == 0 ? want : "?");
 }
 
-static void list_domain(struct pvctl *p, unsigned domid)
+/* The disk's format: the store's format node ("raw" when absent); an
+ * encrypted disk with its cipher when pvd-blkback serves it (bs: its
+ * stats, or NULL when it did not answer). */
+static void disk_format(struct pvctl *p, const char *be, const struct blkstat *bs,
+			unsigned domid, uint32_t devid, char *buf, size_t len)
+{
+	char *f = pvctl_read(p, XBT_NULL, "%s/format", be);
+	const struct blkstat_dev *d = bs ? blkstat_find_dev(bs, domid, devid) : NULL;
+
+	if (d && d->enc_format)
+		snprintf(buf, len, "%s:%s", d->enc_format, d->enc_cipher);
+	else
+		snprintf(buf, len, "%s", f && *f ? f : "raw");
+	pvctl_printable(buf);
+	free(f);
+}
+
+/* A remote disk's state (nbd or rbd), shown as " remote:STATE" after its
+ * line: pvd-blkback's stats when it answers, else the backend's
+ * storage-state node it last wrote (the same word).  Empty for local
+ * disks. */
+static void remote_of(struct pvctl *p, const char *be, const struct blkstat *s,
+		      unsigned domid, uint32_t devid, char *buf, size_t len)
+{
+	const struct blkstat_dev *d = s ? blkstat_find_dev(s, domid, devid) : NULL;
+	char *node = NULL;
+
+	if (d && d->remote[0]) {
+		snprintf(buf, len, "%s", d->remote);
+	} else if (!d && (node = pvctl_read(p, XBT_NULL, "%s/storage-state", be))) {
+		snprintf(buf, len, "%s", node);
+		pvctl_printable(buf);
+	} else {
+		buf[0] = '\0';
+	}
+	free(node);
+}
+
+static void list_domain(struct pvctl *p, unsigned domid, const struct blkstat *bs)
 {
 	enum { MAX_DISKS = 4096 };
 	uint32_t *ids = calloc(MAX_DISKS, sizeof(*ids));
@@ -658,7 +734,7 @@ static void list_domain(struct pvctl *p, unsigned domid)
 	qsort(ids, n, sizeof(*ids), cmp_u32);
 	for (unsigned i = 0; i < n; i++) {
 		struct vbd_paths v;
-		char state[16], evtch[16], rref[16], uri[4400], *storage;
+		char state[16], evtch[16], rref[16], uri[4400], fmt[48], rs[24];
 		long s, e, r;
 
 		vbd_paths(p, XBT_NULL, domid, ids[i], &v);
@@ -683,15 +759,27 @@ static void list_domain(struct pvctl *p, unsigned domid)
 		fmt_num(e, evtch, sizeof(evtch));
 		fmt_num(r, rref, sizeof(rref));
 		block_nbd_uri(p, domid, ids[i], uri, sizeof(uri));
-		/* A remote disk's state, as pvd-blkback last wrote it. */
-		storage = pvctl_read(p, XBT_NULL, "%s/storage-state", v.be);
-		if (storage)
-			pvctl_printable(storage);
-		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-9.9s %-30s %s\n", (unsigned)ids[i],
-		       v.bdom, domid, state, evtch, rref, storage ? storage : "-", v.be, uri);
-		free(storage);
+		disk_format(p, v.be, bs, domid, ids[i], fmt, sizeof(fmt));
+		remote_of(p, v.be, bs, domid, ids[i], rs, sizeof(rs));
+		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %-6s %s%s%s\n", (unsigned)ids[i], v.bdom,
+		       domid, state, evtch, rref, v.be, fmt, uri, rs[0] ? " remote:" : "", rs);
 	}
 	free(ids);
+}
+
+/* pvd-blkback's stats for the ciphers, if it answers (block-list works
+ * from the store alone without it). */
+static bool blk_stats_quiet(struct pvctl *p, struct blkstat *bs)
+{
+	struct ctlsock c;
+	bool ok;
+
+	memset(bs, 0, sizeof(*bs));
+	if (ctlsock_init(p, &c, "pvd-blkback", STATVIEW_BLK_SOCKET, NULL) < 0)
+		return false;
+	ok = statview_sample_blk(&c, bs) == 0;
+	ctlsock_close(&c);
+	return ok;
 }
 
 int cmd_block_list(struct pvctl *p, int argc, char **argv)
@@ -716,10 +804,14 @@ int cmd_block_list(struct pvctl *p, int argc, char **argv)
 		if (pvctl_lookup(p, argv[i], &doms[i]) < 0)
 			rc = 1;
 	if (rc == 0) {
-		printf("%-5s %-3s %-6s %-5s %-6s %-8s %-9s %-30s %s\n", "Vdev", "BE", "handle",
-		       "state", "evt-ch", "ring-ref", "storage", "BE-path", "NBD-URI");
+		struct blkstat bs;
+		bool have = blk_stats_quiet(p, &bs);
+
+		printf("%-5s %-3s %-6s %-5s %-6s %-8s %-30s %-6s %s\n", "Vdev", "BE", "handle",
+		       "state", "evt-ch", "ring-ref", "BE-path", "Format", "NBD-URI");
 		for (int i = 1; i < argc; i++)
-			list_domain(p, doms[i]);
+			list_domain(p, doms[i], have ? &bs : NULL);
+		blkstat_free(&bs);
 	}
 	free(doms);
 	return rc;

@@ -75,19 +75,24 @@ static const struct pvctl_cmd commands[] = {
 	  "As xl network-list: Idx (device id), BE (backend domain), the MAC (the\n"
 	  "backend's), handle, state, evt-ch and tx-/rx-ring-ref (the frontend's,\n"
 	  "queue 0's for multi-queue; -1 when absent), BE-path.\n" },
-	{ "stats", cmd_stats, "[--json] [--socket PATH] [--netback-socket PATH] [DOMAIN]",
-	  "Show the disks' and NICs' counters",
+	{ "stats", cmd_stats, "[--json] [--socket PATH] [--netback-socket PATH] [--consoled-socket PATH] [DOMAIN]",
+	  "Show the disks', NICs', consoles' and the store's counters",
 	  "One sample from pvd-blkback's control socket (default\n"
 	  "$PVD_RUNDIR/pvd-blkback.sock): per disk and per ring, requests,\n"
 	  "sectors, errors, requests in flight and latency since connection;\n"
 	  "and, when pvd-netback runs ($PVD_RUNDIR/pvd-netback.sock), per vif\n"
-	  "and per queue, packets, bytes, drops and errors each way, carrier.\n"
+	  "and per queue, packets, bytes, drops and errors each way, carrier;\n"
+	  "when pvd-consoled runs ($PVD_RUNDIR/pvd-consoled.sock), per console,\n"
+	  "its pty, bytes each way, drops and log bytes; and the store's\n"
+	  "counts and requests (pvd-stored's CONTROL stats; n/a elsewhere).\n"
 	  "--json prints the daemons' documents, filtered by DOMAIN.\n" },
-	{ "top", cmd_top, "[-b] [-i N] [-d SECS] [-s FIELD] [--json] [--socket PATH] [--netback-socket PATH] [DOMAIN]",
-	  "Live view of the disks' rings and the NICs, like xentop",
-	  "One row per ring and per vif, refreshed every SECS (default 1):\n"
-	  "IOPS, MB/s, in flight, ring occupancy, latency (mean and p99);\n"
-	  "packets and MB per second each way, drops, errors, carrier.\n"
+	{ "top", cmd_top, "[-b] [-i N] [-d SECS] [-s FIELD] [--json] [--socket PATH] [--netback-socket PATH] [--consoled-socket PATH] [DOMAIN]",
+	  "Live view of the disks' rings, the NICs, the consoles and the store, like xentop",
+	  "One row per ring, per vif and per console, refreshed every SECS\n"
+	  "(default 1): IOPS, MB/s, in flight, ring occupancy, latency (mean\n"
+	  "and p99); packets and MB per second each way, drops, errors,\n"
+	  "carrier; console bytes per second each way, drops; and a line for\n"
+	  "the store (connections, nodes, watches, requests per second).\n"
 	  "-s (--sort) FIELD: id (default), name, ops, mbps, lat or err; the\n"
 	  "s key cycles through them, q quits.  -b (--batch) prints frames\n"
 	  "one after the other, -i (--iterations) N stops after N frames,\n"

@@ -1,6 +1,6 @@
-/* pvctl: the client of a daemon's control socket (blkback/ctl.c,
- * netback/ctl.c: a line protocol, one JSON line per request line; see
- * docs/architecture.md "Control sockets").  Every read is bounded in
+/* pvctl: the client of a daemon's control socket (common/ctl.c, in
+ * pvd-blkback, pvd-netback and pvd-consoled: a line protocol, one JSON
+ * line per request line; see docs/architecture.md "Control sockets").  Every read is bounded in
  * size (JSON_TEXT_MAX) and time (CTLSOCK_TIMEOUT_MS).  A connection that
  * fails is dropped; the next query connects anew (a restarted daemon). */
 #ifndef PVCTL_CTLSOCK_H

@@ -174,6 +174,14 @@ static void write_vbd(struct nw *w, unsigned n, const struct xlcfg_disk *disk)
 	put(w, NULL, 0, be, "discard-enable", "%d", disk->discard ? 1 : 0);
 	if (disk->direct_io_safe)
 		put(w, NULL, 0, be, "direct-io-safe", "1");
+	if (disk->luks) {
+		/* pvd's nodes (libxl has no luks format): the key file's
+		 * path is dom0's alone, the guest may not even read it. */
+		const struct xs_permissions dom0_only[1] = { { 0, XS_PERM_NONE } };
+
+		put(w, NULL, 0, be, "format", "luks");
+		put(w, dom0_only, 1, be, "key-file", "%s", disk->keyfile);
+	}
 }
 
 static void write_vif(struct nw *w, unsigned n, const struct xlcfg_vif *vif)

@@ -1,12 +1,14 @@
-/* pvctl top: like xentop, samples pvd-blkback's disks and pvd-netback's
- * NICs (statview.h) every DELAY seconds and shows what happened in
- * between: one row per ring of a disk, one per vif, sorted by a field
+/* pvctl top: like xentop, samples pvd-blkback's disks, pvd-netback's
+ * NICs, pvd-consoled's consoles and the store's counters (statview.h)
+ * every DELAY seconds and shows what happened in between: one row per
+ * ring of a disk, one per vif, one per console, sorted by a field
  * (-s FIELD, or the s key cycling through them).  -b prints frames one
  * after the other, -i N stops after N of them, as xentop's batch mode.
  * top puts the terminal in non-canonical mode only when stdin is one, and
  * restores it on every way out, signals included (they are read from a
- * signalfd).  pvd-netback is optional: absent, no NIC section; answering
- * garbage, one line in its place, frames go on. */
+ * signalfd).  pvd-netback and pvd-consoled are optional: absent, no
+ * section; answering garbage, one line in its place, frames go on.  The
+ * store's line says "n/a" where the store is not pvd-stored. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -27,15 +29,17 @@
 #define TOP_ITERATIONS_MAX 1000000000u
 
 /* Sort fields: the highest first but for id and name.  ops is IOPS for a
- * disk, packets per second both ways for a NIC; err, errors (and a NIC's
- * drops) in the interval; lat, a disk's mean latency (NICs by id). */
+ * disk, packets per second both ways for a NIC, bytes per second both
+ * ways for a console (as mbps); err, errors (and a NIC's or a console's
+ * drops) in the interval; lat, a disk's mean latency (NICs and consoles
+ * by id). */
 enum top_sort { SORT_ID, SORT_NAME, SORT_OPS, SORT_MBPS, SORT_LAT, SORT_ERR, SORT_N };
 
 static const char *const sort_names[SORT_N] = { "id", "name", "ops", "mbps", "lat", "err" };
 
 struct top {
 	struct pvctl *p;
-	struct ctlsock bc, nc;
+	struct ctlsock bc, nc, cc;
 	bool batch, json, filter, tty_in, tty_saved;
 	unsigned domid;
 	enum top_sort sort;
@@ -45,6 +49,11 @@ struct top {
 	struct blkstat prev, cur;
 	struct nicstat nprev, ncur;
 	int nic_rc;                     /* statview_sample_nic's for ncur */
+	struct constat cprev, ccur;
+	int con_rc;                     /* statview_sample_con's for ccur */
+	struct storestat sprev, scur;
+	int st_rc;                      /* statview_sample_store's for scur */
+	char st_why[256];
 	bool have_prev;
 	uint64_t prev_ms;
 };
@@ -60,6 +69,17 @@ struct nic_row {
 	const struct nicstat_vif *v;
 	struct nicstat_rate rt;
 	char name[80];
+};
+
+struct con_row {
+	const struct constat_con *c;
+	struct constat_rate rt;
+	char name[80];
+};
+
+/* The sockets' paths from the command line (NULL: the default). */
+struct top_socks {
+	const char *blk, *nic, *con;
 };
 
 static uint64_t mono_ms(void)
@@ -137,6 +157,21 @@ static int cmp_nic(const void *a, const void *b, void *arg)
 	return (x->v->devid > y->v->devid) - (x->v->devid < y->v->devid);
 }
 
+static int cmp_con(const void *a, const void *b, void *arg)
+{
+	const struct con_row *x = a, *y = b;
+	enum top_sort s = *(const enum top_sort *)arg;
+	int c = 0;
+
+	if (s == SORT_NAME)
+		c = strcmp(x->name, y->name);
+	else if (s == SORT_OPS || s == SORT_MBPS)
+		c = desc(x->rt.out_bps + x->rt.in_bps, y->rt.out_bps + y->rt.in_bps);
+	else if (s == SORT_ERR)
+		c = desc((double)x->rt.dropped, (double)y->rt.dropped);
+	return c ? c : constat_cmp(x->c, y->c);
+}
+
 /* ------------------------------------------------------------- rows */
 
 /* A row per ring of each disk shown, with its rates, sorted. */
@@ -203,6 +238,29 @@ static struct nic_row *nic_rows(struct top *t, double secs, unsigned *n)
 	free(vifs);
 	if (rows)
 		qsort_r(rows, *n, sizeof(*rows), cmp_nic, &t->sort);
+	return rows;
+}
+
+/* A row per console shown, with its rates, sorted. */
+static struct con_row *con_rows(struct top *t, double secs, unsigned *n)
+{
+	const struct constat_con **cons = statview_cons(&t->ccur, t->filter, t->domid, n);
+	struct con_row *rows;
+
+	if (!cons)
+		return NULL;
+	rows = calloc(*n ? *n : 1, sizeof(*rows));
+	for (unsigned i = 0; rows && i < *n; i++) {
+		const struct constat_con *pc = t->have_prev ?
+			constat_find(&t->cprev, cons[i]->domid, cons[i]->console) : NULL;
+
+		rows[i].c = cons[i];
+		statview_dom_name(t->p, cons[i]->domid, rows[i].name, sizeof(rows[i].name));
+		constat_rate(pc, cons[i], secs, &rows[i].rt);
+	}
+	free(cons);
+	if (rows)
+		qsort_r(rows, *n, sizeof(*rows), cmp_con, &t->sort);
 	return rows;
 }
 
@@ -273,6 +331,55 @@ static void nics_text(struct top *t, FILE *f, const struct nic_row *rows, unsign
 		nic_text(f, &rows[i]);
 }
 
+static void con_text(FILE *f, const struct con_row *w)
+{
+	char tty[32], state[16], out[16], in[16], logr[16];
+
+	snprintf(tty, sizeof(tty), "%s", w->c->tty[0] ? w->c->tty : "-");
+	snprintf(state, sizeof(state), "%s", w->c->state[0] ? w->c->state : "?");
+	pvctl_printable(tty);
+	pvctl_printable(state);
+	fmt_rate(w->rt.out_bps, out, sizeof(out));
+	fmt_rate(w->rt.in_bps, in, sizeof(in));
+	fmt_rate(w->rt.log_bps, logr, sizeof(logr));
+	fprintf(f, "%-16.16s %5u %-8s %-12.12s %-12s %9s %9s %9s %6llu %6llu %12llu\n",
+		w->name, w->c->domid, w->c->console, tty, state, out, in, logr,
+		(unsigned long long)w->rt.dropped, (unsigned long long)w->rt.rate_stalls,
+		(unsigned long long)w->c->out_bytes);
+}
+
+static void cons_text(struct top *t, FILE *f, const struct con_row *rows, unsigned n)
+{
+	if (t->con_rc > 0)
+		return;         /* no pvd-consoled: no console section */
+	if (t->con_rc < 0) {
+		fprintf(f, "\n%s\n", t->cc.err);
+		return;
+	}
+	fprintf(f, "\npvd-consoled: %u console(s) (out: from the guest, in: to it)\n", n);
+	fprintf(f, "%-16s %5s %-8s %-12s %-12s %9s %9s %9s %6s %6s %12s\n",
+		"NAME", "ID", "CONSOLE", "TTY", "STATE", "OUT-B/s", "IN-B/s", "LOG-B/s",
+		"DROPS", "STALLS", "OUT-TOTAL");
+	for (unsigned i = 0; i < n; i++)
+		con_text(f, &rows[i]);
+}
+
+/* The store's line: its counts, requests per second and refusals in the
+ * interval; "n/a" and why when the store gives no statistics. */
+static void store_text(struct top *t, FILE *f, double secs)
+{
+	char rates[128];
+	uint64_t refusals = 0;
+	double rps = 0;
+
+	if (t->st_rc == 0)
+		storestat_rate(t->have_prev ? &t->sprev : NULL, &t->scur, secs, &rps,
+			       &refusals);
+	snprintf(rates, sizeof(rates), "%.1f request(s)/s, %llu quota refusal(s)",
+		 rps, (unsigned long long)refusals);
+	statview_store_line(f, t->st_rc, &t->scur, t->st_why, rates);
+}
+
 struct frame {
 	double secs;
 	time_t now;
@@ -280,6 +387,8 @@ struct frame {
 	unsigned nd, ndevs, nrings;
 	struct nic_row *nr;
 	unsigned nn;
+	struct con_row *cr;
+	unsigned nc;
 };
 
 static void frame_text(struct top *t, FILE *f, const struct frame *fr)
@@ -298,6 +407,8 @@ static void frame_text(struct top *t, FILE *f, const struct frame *fr)
 	for (unsigned i = 0; i < fr->nd; i++)
 		disk_text(f, &dr[i]);
 	nics_text(t, f, fr->nr, fr->nn);
+	cons_text(t, f, fr->cr, fr->nc);
+	store_text(t, f, fr->secs);
 }
 
 /* ------------------------------------------------------------- json */
@@ -362,6 +473,62 @@ static json_t *nic_json(const struct nic_row *w)
 		"rate_usec", (json_int_t)(v->rate_usec > INT64_MAX ? INT64_MAX : v->rate_usec));
 }
 
+static json_t *con_json(const struct con_row *w)
+{
+	const struct constat_con *c = w->c;
+
+	return json_pack("{sI ss ss ss ss so so so so so so so}",
+		"domid", (json_int_t)c->domid, "name", w->name, "console", c->console,
+		"tty", c->tty, "state", c->state,
+		"out_bps", real(w->rt.out_bps, 10), "in_bps", real(w->rt.in_bps, 10),
+		"log_bps", real(w->rt.log_bps, 10),
+		"dropped", pvctl_json_counter(w->rt.dropped),
+		"rate_stalls", pvctl_json_counter(w->rt.rate_stalls),
+		"out_bytes", pvctl_json_counter(c->out_bytes),
+		"in_bytes", pvctl_json_counter(c->in_bytes));
+}
+
+static json_t *store_json(struct top *t, double secs)
+{
+	const struct storestat *s = &t->scur;
+	uint64_t refusals;
+	double rps;
+
+	storestat_rate(t->have_prev ? &t->sprev : NULL, s, secs, &rps, &refusals);
+	return json_pack("{so so so so so so so so so so}",
+		"connections", pvctl_json_counter(s->conns),
+		"sockets", pvctl_json_counter(s->sockets),
+		"rings", pvctl_json_counter(s->rings),
+		"domains", pvctl_json_counter(s->domains),
+		"nodes", pvctl_json_counter(s->nodes),
+		"watches", pvctl_json_counter(s->watches),
+		"transactions", pvctl_json_counter(s->transactions),
+		"requests", pvctl_json_counter(s->requests),
+		"requests_per_s", real(rps, 10),
+		"quota_refusals", pvctl_json_counter(refusals));
+}
+
+/* The consoles ("con_error" when pvd-consoled answered garbage, nothing
+ * when it does not run) and the store ("store_error": why n/a). */
+static int frame_json_extras(struct top *t, const struct frame *fr, json_t *o)
+{
+	json_t *cons = json_array();
+	int rc = !cons;
+
+	for (unsigned i = 0; !rc && i < fr->nc; i++)
+		rc = json_array_append_new(cons, con_json(&fr->cr[i]));
+	if (!rc && t->con_rc == 0)
+		rc = json_object_set(o, "consoles", cons);
+	else if (!rc && t->con_rc < 0)
+		rc = json_object_set_new(o, "con_error", json_string(t->cc.err));
+	json_decref(cons);
+	if (!rc && t->st_rc == 0)
+		rc = json_object_set_new(o, "store", store_json(t, fr->secs));
+	else if (!rc)
+		rc = json_object_set_new(o, "store_error", json_string(t->st_why));
+	return rc;
+}
+
 /* One frame as one JSON object: its rings, and its vifs when
  * pvd-netback answered ("nic_error" when it answered garbage). */
 static json_t *frame_json(struct top *t, const struct frame *fr, const char *problem)
@@ -387,6 +554,8 @@ static json_t *frame_json(struct top *t, const struct frame *fr, const char *pro
 		rc = json_object_set(o, "vifs", vifs);
 	else if (!rc && t->nic_rc < 0)
 		rc = json_object_set_new(o, "nic_error", json_string(t->nc.err));
+	if (!rc)
+		rc = frame_json_extras(t, fr, o);
 out:
 	json_decref(rings);
 	json_decref(vifs);
@@ -407,7 +576,8 @@ static int top_frame(struct top *t, FILE *f, double secs, const char *problem)
 	if (!problem) {
 		fr.dr = disk_rows(t, secs, &fr.nd, &fr.ndevs, &fr.nrings);
 		fr.nr = nic_rows(t, secs, &fr.nn);
-		if (!fr.dr || !fr.nr)
+		fr.cr = con_rows(t, secs, &fr.nc);
+		if (!fr.dr || !fr.nr || !fr.cr)
 			problem = "out of memory";
 	}
 	if (t->json) {
@@ -425,6 +595,7 @@ static int top_frame(struct top *t, FILE *f, double secs, const char *problem)
 	}
 	free(fr.dr);
 	free(fr.nr);
+	free(fr.cr);
 	return rc;
 }
 
@@ -510,19 +681,21 @@ static const struct option top_opts[] = {
 	{ "sort", required_argument, NULL, 's' },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "netback-socket", required_argument, NULL, 'N' },
+	{ "consoled-socket", required_argument, NULL, 'C' },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* One option's value into t: 0, or the exit status. */
-static int top_opt(struct top *t, int ch, const char **bsock, const char **nsock)
+static int top_opt(struct top *t, int ch, struct top_socks *so)
 {
 	uint64_t v;
 
 	switch (ch) {
 	case 'b': t->batch = true; return 0;
 	case 'j': t->json = true; return 0;
-	case 'S': *bsock = optarg; return 0;
-	case 'N': *nsock = optarg; return 0;
+	case 'S': so->blk = optarg; return 0;
+	case 'N': so->nic = optarg; return 0;
+	case 'C': so->con = optarg; return 0;
 	case 's':
 		if (parse_sort(optarg, &t->sort) == 0)
 			return 0;
@@ -547,14 +720,13 @@ static int top_opt(struct top *t, int ch, const char **bsock, const char **nsock
 }
 
 /* The command line into t.  0, or the exit status. */
-static int top_args(struct top *t, int argc, char **argv, const char **bsock,
-		    const char **nsock)
+static int top_args(struct top *t, int argc, char **argv, struct top_socks *so)
 {
 	int ch, rc;
 
 	optind = 0;
 	while ((ch = pvctl_getopt(argc, argv, ":bi:d:js:", top_opts)) != -1)
-		if ((rc = top_opt(t, ch, bsock, nsock)) != 0)
+		if ((rc = top_opt(t, ch, so)) != 0)
 			return rc;
 	if (argc - optind > 1)
 		return pvctl_usage(pvctl_find_cmd("top"));
@@ -574,8 +746,26 @@ static void top_shift(struct top *t, uint64_t now)
 	nicstat_free(&t->nprev);
 	t->nprev = t->ncur;
 	memset(&t->ncur, 0, sizeof(t->ncur));
+	constat_free(&t->cprev);
+	t->cprev = t->ccur;
+	memset(&t->ccur, 0, sizeof(t->ccur));
+	storestat_free(&t->sprev);
+	t->sprev = t->scur;
+	memset(&t->scur, 0, sizeof(t->scur));
 	t->have_prev = true;
 	t->prev_ms = now;
+}
+
+/* The optional parts' samples (none when the disks failed). */
+static void top_sample_extras(struct top *t, bool skip)
+{
+	nicstat_free(&t->ncur);
+	constat_free(&t->ccur);
+	storestat_free(&t->scur);
+	t->nic_rc = skip ? 1 : statview_sample_nic(&t->nc, &t->ncur);
+	t->con_rc = skip ? 1 : statview_sample_con(&t->cc, &t->ccur);
+	t->st_rc = skip ? 1 : statview_sample_store(t->p, &t->scur, t->st_why,
+						    sizeof(t->st_why));
 }
 
 /* One frame after waiting for its time: 1 to go on, 0 to stop (q, a
@@ -597,8 +787,7 @@ static int top_step(struct top *t, uint64_t *next)
 		}
 		problem = t->bc.err;
 	}
-	nicstat_free(&t->ncur);
-	t->nic_rc = problem ? 1 : statview_sample_nic(&t->nc, &t->ncur);
+	top_sample_extras(t, problem != NULL);
 	now = mono_ms();
 	if (*next < now)
 		*next = now;    /* a slow answer: no burst of frames after it */
@@ -612,15 +801,16 @@ static int top_step(struct top *t, uint64_t *next)
 
 static int top_start(struct top *t, int argc, char **argv)
 {
-	const char *bsock = NULL, *nsock = NULL;
-	int rc = top_args(t, argc, argv, &bsock, &nsock);
+	struct top_socks so = { NULL, NULL, NULL };
+	int rc = top_args(t, argc, argv, &so);
 
 	if (rc != 0)
 		return rc;
 	if (statview_domain_filter(t->p, optind < argc ? argv[optind] : NULL, &t->filter,
 				   &t->domid) < 0 ||
-	    ctlsock_init(t->p, &t->bc, "pvd-blkback", STATVIEW_BLK_SOCKET, bsock) < 0 ||
-	    ctlsock_init(t->p, &t->nc, "pvd-netback", STATVIEW_NIC_SOCKET, nsock) < 0)
+	    ctlsock_init(t->p, &t->bc, "pvd-blkback", STATVIEW_BLK_SOCKET, so.blk) < 0 ||
+	    ctlsock_init(t->p, &t->nc, "pvd-netback", STATVIEW_NIC_SOCKET, so.nic) < 0 ||
+	    ctlsock_init(t->p, &t->cc, "pvd-consoled", STATVIEW_CON_SOCKET, so.con) < 0)
 		return 1;
 	if ((rc = pvctl_catch_signals(t->p)) < 0) {
 		pvctl_err("cannot block signals: %s", strerror(-rc));
@@ -633,12 +823,15 @@ static int top_start(struct top *t, int argc, char **argv)
 	}
 	if (statview_sample_nic(&t->nc, &t->nprev) < 0)
 		nicstat_free(&t->nprev);        /* told in the frames */
+	if (statview_sample_con(&t->cc, &t->cprev) < 0)
+		constat_free(&t->cprev);
+	statview_sample_store(t->p, &t->sprev, t->st_why, sizeof(t->st_why));
 	return 0;
 }
 
 int cmd_top(struct pvctl *p, int argc, char **argv)
 {
-	struct top t = { .p = p, .delay = 1.0, .bc.fd = -1, .nc.fd = -1 };
+	struct top t = { .p = p, .delay = 1.0, .bc.fd = -1, .nc.fd = -1, .cc.fd = -1 };
 	uint64_t frames = 0, next;
 	int rc = top_start(&t, argc, argv);
 
@@ -655,6 +848,11 @@ int cmd_top(struct pvctl *p, int argc, char **argv)
 	}
 	ctlsock_close(&t.bc);
 	ctlsock_close(&t.nc);
+	ctlsock_close(&t.cc);
+	constat_free(&t.cprev);
+	constat_free(&t.ccur);
+	storestat_free(&t.sprev);
+	storestat_free(&t.scur);
 	blkstat_free(&t.prev);
 	blkstat_free(&t.cur);
 	nicstat_free(&t.nprev);

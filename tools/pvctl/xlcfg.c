@@ -233,13 +233,15 @@ static int d_format(struct dspec *ds, const char *v, size_t len)
 {
 	static const char *const other[] = { "qcow", "qcow2", "vhd", "qed" };
 
-	if (len == 0 || (len == 3 && memcmp(v, "raw", 3) == 0)) {
+	if (len == 0 || (len == 3 && memcmp(v, "raw", 3) == 0) ||
+	    (len == 4 && memcmp(v, "luks", 4) == 0)) {
 		ds->format_set = true;
+		ds->d->luks = len == 4;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
 		if (strlen(other[i]) == len && memcmp(v, other[i], len) == 0)
-			return DERR(ds, "format '%s' is not supported (pvd serves raw images only)",
+			return DERR(ds, "format '%s' is not supported (pvd serves raw and luks images)",
 				    other[i]);
 	if (len == 5 && memcmp(v, "empty", 5) == 0)
 		return DERR(ds, "empty (CD-ROM) drives are not supported");
@@ -320,6 +322,21 @@ static bool is(const char *v, size_t len, const char *word)
 	return strlen(word) == len && memcmp(v, word, len) == 0;
 }
 
+/* keyfile= (pvd's, with format=luks): the passphrase's file in dom0, an
+ * absolute path; the key itself never goes near the store. */
+static int d_keyfile(struct dspec *ds, const char *v, size_t len)
+{
+	if (ds->d->keyfile[0])
+		return DERR(ds, "keyfile given twice");
+	if (len == 0 || v[0] != '/')
+		return DERR(ds, "keyfile '%s' is not an absolute path", SHOWN(v, len));
+	if (copy_str(ds->d->keyfile, sizeof(ds->d->keyfile), v, len) < 0)
+		return DERR(ds, "keyfile longer than %u bytes", XLCFG_TARGET_MAX);
+	if (has_ctl(ds->d->keyfile))
+		return DERR(ds, "keyfile contains control characters");
+	return 0;
+}
+
 static int d_keyword(struct dspec *ds, const char *k, size_t kl,
 		     const char *v, size_t vl)
 {
@@ -352,6 +369,8 @@ static int d_keyword(struct dspec *ds, const char *k, size_t kl,
 	}
 	if (is(k, kl, "script"))
 		return DERR(ds, "block scripts are not supported");
+	if (is(k, kl, "keyfile"))
+		return d_keyfile(ds, v, vl);
 	return DERR(ds, "unknown parameter '%s'", SHOWN(k, kl));
 }
 
@@ -388,7 +407,8 @@ static int d_prefixes(struct dspec *ds, const char **pv, size_t *plen)
 			break;
 		while (w < len && (islower((unsigned char)v[w]) || isdigit((unsigned char)v[w])))
 			w++;
-		if (w == len || v[w] != ':')
+		/* "word://": a URI (nbd://host/export), not a prefix. */
+		if (w == len || v[w] != ':' || (w + 2 < len && v[w + 1] == '/' && v[w + 2] == '/'))
 			break;
 		if (is(v, w, "phy") || is(v, w, "file")) {
 			enum xlcfg_backend b = v[0] == 'p' ? XLCFG_BACKEND_PHY : XLCFG_BACKEND_FILE;
@@ -442,6 +462,12 @@ static int d_positional(struct dspec *ds, const char *v, size_t len)
 	if (ds->access_kw)
 		return DERR(ds, "access given twice");
 	return DERR(ds, "too many positional parameters at '%s'", SHOWN(v, len));
+}
+
+/* A remote target is no path: a URI (nbd://host/export) or rbd:pool/image. */
+static bool is_remote(const char *target)
+{
+	return strstr(target, "://") || pvd_rbd_is_target(target);
 }
 
 int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *disk, char *err,
@@ -504,9 +530,9 @@ int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *disk, char *err,
 		return DERR(&ds, "unsupported virtual device '%s'", SHOWS(disk->vdev));
 	if (has_ctl(disk->target))
 		return DERR(&ds, "target contains control characters");
-	if (disk->target[0] != '/' && !pvd_rbd_is_target(disk->target)) {
+	if (!is_remote(disk->target) && disk->target[0] != '/') {
 		/* xl: "/dev will be prepended if the path doesn't start with
-		 * a '/'" (a remote target, rbd:..., is no path). */
+		 * a '/'". */
 		char tmp[XLCFG_TARGET_MAX + 1];
 
 		if (snprintf(tmp, sizeof(tmp), "/dev/%s", disk->target) >= (int)sizeof(tmp))
@@ -518,6 +544,10 @@ int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *disk, char *err,
 			XLCFG_BACKEND_PHY : XLCFG_BACKEND_FILE;
 	if (!ds.discard_set)
 		disk->discard = disk->readwrite;
+	if (disk->luks && !disk->keyfile[0])
+		return DERR(&ds, "format=luks needs keyfile=PATH (the passphrase's file in dom0)");
+	if (!disk->luks && disk->keyfile[0])
+		return DERR(&ds, "keyfile= is only for format=luks");
 	return 0;
 }
 

@@ -52,6 +52,8 @@ struct xlcfg_disk {
 	enum xlcfg_backend backend;
 	bool discard;                       /* discard-enable, default: readwrite */
 	bool direct_io_safe;
+	bool luks;                          /* format=luks (pvd's): needs keyfile= */
+	char keyfile[XLCFG_TARGET_MAX + 1]; /* keyfile=: absolute path; "" if none */
 };
 
 struct xlcfg_vif {

@@ -1,5 +1,5 @@
-/* The control socket (see ctl.h): blkback/ctl.c's, answers built with
- * jansson.  Clients are local: only root and the
+/* The daemons' control socket (include/pvd/ctl.h): pvd-blkback's,
+ * pvd-netback's and pvd-consoled's, one module.  Clients are local: only root and the
  * daemon's own user are served (SO_PEERCRED), so the mode of the socket
  * file is not the only gate.  Each client may owe us at most a line of
  * request and be owed at most c->out_max bytes of answers: past that its
@@ -24,7 +24,7 @@
 
 #include "pvd/daemon.h"
 #include "pvd/log.h"
-#include "ctl.h"
+#include "pvd/ctl.h"
 
 static uint64_t now_ns(void)
 {
@@ -34,9 +34,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void conn_close(struct bufferevent *bev, struct nb_ctl *c)
+static void conn_close(struct bufferevent *bev, struct pvd_ctl *c)
 {
-	for (unsigned i = 0; i < NB_CTL_CONN_MAX; i++)
+	for (unsigned i = 0; i < PVD_CTL_CONN_MAX; i++)
 		if (c->conn[i] == bev)
 			c->conn[i] = NULL;
 	bufferevent_free(bev);
@@ -48,8 +48,7 @@ static bool is_cmd(const char *line, size_t n, const char *cmd)
 	return n == strlen(cmd) && memcmp(line, cmd, n) == 0;
 }
 
-/* One compact line; a failure (out of memory) says so in JSON. */
-static void put_json(struct evbuffer *out, json_t *j)
+void pvd_ctl_put_json(struct evbuffer *out, json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
@@ -61,21 +60,21 @@ static void put_json(struct evbuffer *out, json_t *j)
 	json_decref(j);
 }
 
-static void answer(struct nb_ctl *c, const char *line, size_t n,
+static void answer(struct pvd_ctl *c, const char *line, size_t n,
 		   struct evbuffer *out)
 {
 	if (is_cmd(line, n, "stats"))
-		put_json(out, c->stats(c->arg));
+		c->stats(out, c->arg);
 	else if (is_cmd(line, n, "ping"))
 		evbuffer_add_printf(out, "pong\n");
 	else if (is_cmd(line, n, "help"))
-		put_json(out, json_pack("{s:[sss]}", "commands", "stats",
-					"ping", "help"));
+		pvd_ctl_put_json(out, json_pack("{s:[sss]}", "commands", "stats",
+						"ping", "help"));
 	else
-		put_json(out, json_pack("{s:s}", "error", "unknown command"));
+		pvd_ctl_put_json(out, json_pack("{s:s}", "error", "unknown command"));
 }
 
-int nb_ctl_serve(struct nb_ctl *c, struct evbuffer *in, struct evbuffer *out)
+int pvd_ctl_serve(struct pvd_ctl *c, struct evbuffer *in, struct evbuffer *out)
 {
 	char *line;
 	size_t n;
@@ -86,18 +85,18 @@ int nb_ctl_serve(struct nb_ctl *c, struct evbuffer *in, struct evbuffer *out)
 		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
 		if (!line)
 			break;
-		if (n <= NB_CTL_LINE_MAX)
+		if (n <= PVD_CTL_LINE_MAX)
 			answer(c, line, n, out);
 		free(line);
 	}
-	return evbuffer_get_length(in) > NB_CTL_LINE_MAX ? -EMSGSIZE : 0;
+	return evbuffer_get_length(in) > PVD_CTL_LINE_MAX ? -EMSGSIZE : 0;
 }
 
 /* Answers what the client asked; over the bound, stops reading it and
  * arms the stall timeout; under it again, reads it again. */
-static void pump(struct bufferevent *bev, struct nb_ctl *c)
+static void pump(struct bufferevent *bev, struct pvd_ctl *c)
 {
-	int rc = nb_ctl_serve(c, bufferevent_get_input(bev),
+	int rc = pvd_ctl_serve(c, bufferevent_get_input(bev),
 			       bufferevent_get_output(bev));
 
 	if (rc < 0) {
@@ -129,13 +128,13 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	if (what & BEV_EVENT_TIMEOUT)
 		log_warn("control client closed: it read none of its answers "
-			 "for %u s", ((struct nb_ctl *)arg)->stall_secs);
+			 "for %u s", ((struct pvd_ctl *)arg)->stall_secs);
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		conn_close(bev, arg);
 }
 
 /* Root and our own user only, whatever the socket file's mode. */
-static bool peer_allowed(struct nb_ctl *c, int fd)
+static bool peer_allowed(struct pvd_ctl *c, int fd)
 {
 	struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	socklen_t len = sizeof(cr);
@@ -157,13 +156,13 @@ static bool peer_allowed(struct nb_ctl *c, int fd)
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 		      struct sockaddr *sa, int len, void *arg)
 {
-	struct nb_ctl *c = arg;
+	struct pvd_ctl *c = arg;
 	struct bufferevent *bev;
 	unsigned i;
 
-	for (i = 0; i < NB_CTL_CONN_MAX && c->conn[i]; i++)
+	for (i = 0; i < PVD_CTL_CONN_MAX && c->conn[i]; i++)
 		;
-	if (i == NB_CTL_CONN_MAX || !peer_allowed(c, fd)) {
+	if (i == PVD_CTL_CONN_MAX || !peer_allowed(c, fd)) {
 		close(fd);
 		return;
 	}
@@ -178,16 +177,16 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-int nb_ctl_start(struct nb_ctl *c, struct event_base *base, const char *path,
-		  nb_ctl_stats_fn *stats, void *arg)
+int pvd_ctl_start(struct pvd_ctl *c, struct event_base *base, const char *path,
+		  pvd_ctl_stats_fn *stats, void *arg)
 {
 	int fd;
 
 	memset(c, 0, sizeof(*c));
 	c->stats = stats;
 	c->arg = arg;
-	c->out_max = NB_CTL_OUT_MAX;
-	c->stall_secs = NB_CTL_STALL_SECS;
+	c->out_max = PVD_CTL_OUT_MAX;
+	c->stall_secs = PVD_CTL_STALL_SECS;
 	pvd_logrl_init(&c->refused_rl, now_ns());
 	if (strlen(path) >= sizeof(c->path)) {
 		log_err("control socket path too long: %s", path);
@@ -205,15 +204,15 @@ int nb_ctl_start(struct nb_ctl *c, struct event_base *base, const char *path,
 	if (!c->lis) {
 		log_err("cannot listen on %s: out of memory", path);
 		close(fd);
-		nb_ctl_stop(c);
+		pvd_ctl_stop(c);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-void nb_ctl_stop(struct nb_ctl *c)
+void pvd_ctl_stop(struct pvd_ctl *c)
 {
-	for (unsigned i = 0; i < NB_CTL_CONN_MAX; i++)
+	for (unsigned i = 0; i < PVD_CTL_CONN_MAX; i++)
 		if (c->conn[i])
 			conn_close(c->conn[i], c);
 	if (c->lis)
