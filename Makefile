@@ -13,7 +13,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough -Wformat=2 \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP -fno-strict-aliasing \
             $(shell pkg-config --cflags libnl-route-3.0)
-LDLIBS   := -levent -lxenstore -lz -laio -luring -lnbd -lsystemd $(shell pkg-config --libs xengnttab xenevtchn xencontrol) \
+LDLIBS   := -levent -lxenstore -lz -laio -luring -lnbd -lrbd -lrados -lsystemd $(shell pkg-config --libs xengnttab xenevtchn xencontrol) \
             $(shell pkg-config --libs libnl-route-3.0 jansson)
 LDLIBS   += -largon2 $(shell pkg-config --libs libcrypto)
 ifeq ($(SAN),1)

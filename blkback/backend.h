@@ -60,7 +60,9 @@ struct blk_backing_info {
 
 /* A remote backing's connection (ops->remote; local files have none). */
 struct blk_remote_state {
-	const char *state;    /* "connected", "reconnecting", "error" */
+	/* "connected", "reconnecting" (nbd: the connection was lost),
+	 * "stalled" (rbd: requests waiting, no completion for 2 s), "error" */
+	const char *state;
 	uint64_t losses, reconnects;
 	uint64_t retried;     /* requests sent again on a new connection */
 	unsigned queued;      /* waiting for the connection or for room */
@@ -107,7 +109,9 @@ struct blk_backend_ops {
 	int (*discard)(struct blk_backing *s, struct blk_io *io);
 	/* Current size in bytes (a file or LV may grow). */
 	int (*size)(struct blk_backing *s, uint64_t *bytes);
-	/* Optional: the state of a remote backing's connection. */
+	/* Optional, remote storage (nbd, rbd): the state of its connection
+	 * or cluster, for the stats JSON, metrics, the storage-state node
+	 * and pvctl block-list. */
 	void (*remote)(struct blk_backing *s, struct blk_remote_state *out);
 };
 
@@ -115,6 +119,7 @@ extern const struct blk_backend_ops blk_backend_aio;
 extern const struct blk_backend_ops blk_backend_uring;
 extern const struct blk_backend_ops blk_backend_null;
 extern const struct blk_backend_ops blk_backend_nbd;
+extern const struct blk_backend_ops blk_backend_rbd;   /* "rbd:..." params */
 
 /* Whether params is an NBD URI (nbd://, nbds://, nbd+unix://, ...). */
 bool blk_nbd_uri(const char *params);

@@ -22,7 +22,8 @@
 struct event_base;
 struct event;
 
-#define BLK_MAX_ENGINES 4
+/* aio, uring, null, nbd, rbd */
+#define BLK_MAX_ENGINES 5
 /* Requests taken per queue per round: small batches let answers flow
  * while the next requests are read, so that neither side waits long
  * enough to go to sleep (measured in docs/pvd-blkback.md). */

@@ -117,7 +117,7 @@ static void put_other(struct evbuffer *out, const struct disks *ds)
 	}
 }
 
-/* Remote disks (nbd), one family per pass: their connection's state (a
+/* Remote disks (nbd, rbd), one family per pass: their connection's state (a
  * sample per state, 1 for the current one), losses, requests sent again. */
 struct remote_pass {
 	struct evbuffer *out;
@@ -127,7 +127,8 @@ struct remote_pass {
 static void put_remote(void *arg, unsigned domid, unsigned devid,
 		       const struct blk_remote_state *r)
 {
-	static const char *const states[] = { "connected", "reconnecting", "error" };
+	static const char *const states[] = { "connected", "reconnecting",
+					      "stalled", "error" };
 	const struct remote_pass *p = arg;
 	char dom[8], vdev[12];
 	struct pvd_label l[3] = { { "domain", dom }, { "vdev", vdev }, { "state", NULL } };
@@ -142,7 +143,7 @@ static void put_remote(void *arg, unsigned domid, unsigned devid,
 		pvd_metrics_counter(p->out, "pvd_vbd_remote_retried_total", l, 2, r->retried);
 		return;
 	}
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
 		l[2].value = states[i];
 		pvd_metrics_gauge(p->out, "pvd_vbd_remote_state", l, 3,
 				  strcmp(r->state, states[i]) == 0);
@@ -153,7 +154,7 @@ static void put_remotes(struct evbuffer *out, struct blk_xenbus *xb)
 {
 	static const char *const fam[][3] = {
 		{ "pvd_vbd_remote_state", "gauge",
-		  "A remote disk's connection: connected, reconnecting or error." },
+		  "A remote disk's connection: connected, reconnecting, stalled or error." },
 		{ "pvd_vbd_remote_losses_total", "counter",
 		  "Connections to a remote disk's server lost." },
 		{ "pvd_vbd_remote_retried_total", "counter",

@@ -43,6 +43,8 @@ engine_for(const char *params, const struct blk_backend_ops *dflt)
 		return &blk_backend_null;
 	if (blk_nbd_uri(params))
 		return &blk_backend_nbd;
+	if (strncmp(params, "rbd:", 4) == 0)
+		return &blk_backend_rbd;
 	return dflt;
 }
 
@@ -180,6 +182,18 @@ int blk_vbd_resize(struct blk_vbd *v)
 	v->disk.lim.sectors = sectors;
 	v->info.size = bytes;
 	return 1;
+}
+
+const char *blk_vbd_state(const struct blk_vbd *v)
+{
+	if (!v->open)
+		return "closed";
+	if (!v->disk.ops->remote)
+		return "local";
+	struct blk_remote_state r;
+
+	v->disk.ops->remote(v->disk.backing, &r);
+	return r.state;
 }
 
 void blk_vbd_stats(const struct blk_vbd *v, struct blk_qstats *sum)

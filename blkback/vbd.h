@@ -61,9 +61,9 @@ struct blk_vbd {
 };
 
 /* Opens the storage that params names, with the loop's engine for
- * dflt, or with the engine its scheme names ("null:...", NBD URIs); a
- * cfg with a keyfile opens it as a LUKS volume (crypt.h).  On failure
- * v->why may hold one line for the operator. */
+ * dflt, or with the engine its scheme names ("null:...", NBD URIs,
+ * "rbd:..."); a cfg with a keyfile opens it as a LUKS volume (crypt.h).
+ * On failure v->why may hold one line for the operator. */
 int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 const struct blk_backend_ops *dflt, const char *params,
 		 bool readonly, const struct blk_vbd_cfg *cfg,
@@ -78,6 +78,10 @@ int blk_vbd_disconnect(struct blk_vbd *v);
 bool blk_vbd_busy(const struct blk_vbd *v);
 /* Re-reads the storage's size: 1 if the sector count changed. */
 int blk_vbd_resize(struct blk_vbd *v);
+/* The storage's state: a remote disk's (backend.h's remote op:
+ * "connected", "reconnecting", "stalled", "error"), "local" (a file or
+ * device), "closed". */
+const char *blk_vbd_state(const struct blk_vbd *v);
 /* Counters since open: the queues gone plus the live ones. */
 void blk_vbd_stats(const struct blk_vbd *v, struct blk_qstats *sum);
 

@@ -76,6 +76,7 @@ struct blk_xb_dev {
 	bool gone;            /* backend directory removed: free once drained */
 	bool seen;            /* reconcile's mark */
 	struct pvd_logrl lrl; /* this device's lines (and error node) */
+	const char *storage;  /* remote storage's state, as last written */
 	struct blk_vbd vbd;
 };
 
@@ -881,6 +882,26 @@ static bool write_resized(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
 	       xb_write(d->xb, t, d->be, "state", "%d", d->state);
 }
 
+static bool write_storage(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
+{
+	return xb_write(d->xb, t, d->be, "storage-state", "%s", (const char *)arg);
+}
+
+/* A remote disk's state (nbd or rbd: backend.h's remote op) in the backend's
+ * storage-state node, for pvctl block-list: written when it changes. */
+static void dev_note_storage(struct blk_xb_dev *d)
+{
+	const char *st = blk_vbd_state(&d->vbd);
+
+	if (d->gone || !d->vbd.open || !d->vbd.disk.ops->remote ||
+	    (d->storage && strcmp(d->storage, st) == 0))
+		return;
+	if (dev_txn(d, write_storage, (void *)st) == 0) {
+		dev_info(d, "storage %s", st);
+		d->storage = st;
+	}
+}
+
 static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct blk_xenbus *xb = arg;
@@ -889,6 +910,8 @@ static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 		return;		/* sizes are written once it is back */
 	for (struct blk_xb_dev *d = xb->devs; d; d = d->next) {
 		int rc;
+
+		dev_note_storage(d);
 
 		if (d->gone || d->state != XenbusStateConnected ||
 		    blk_vbd_resize(&d->vbd) <= 0)

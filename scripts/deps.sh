@@ -10,7 +10,8 @@ libcmocka-dev libsystemd-dev libxen-dev zlib1g-dev libjansson-dev
 xenstore-utils redis-server redis-tools procps psmisc fio qemu-utils libnbd-bin libnbd-dev nbdkit tmux python3
 scdoc man-db socat
 iperf3 ethtool iproute2 jq iputils-ping
-curl python3-prometheus-client python3-cryptography"
+curl python3-prometheus-client python3-cryptography
+librbd-dev ceph-mon ceph-osd ceph-common"
 [ $# -gt 0 ] && PKGS="$*"
 
 missing=""

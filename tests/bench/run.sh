@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored hv consoled blkback netback luks nbd"
+SECTIONS_ALL="stored hv consoled blkback netback luks nbd rbd"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -613,6 +613,17 @@ section_blkback() {
 	fi
 }
 
+# pvd-blkback's rbd engine beside fio's rbd engine on one RBD image of a
+# single-node Ceph cluster started for it (tests/bench/rbd.sh; skipped
+# without the Ceph packages).
+section_rbd() {
+	local rc
+	echo
+	BUILD=$BUILD BENCH_QUICK=$QUICK bash tests/bench/rbd.sh
+	rc=$?
+	[ $rc = 0 ] || [ $rc = 77 ] || bad "rbd benchmark failed"
+}
+
 # pvd-blkback's nbd engine on an nbdkit export beside fio's nbd engine on
 # the same export (tests/bench/nbd.sh).
 section_nbd() {
@@ -631,6 +642,7 @@ for s in $SECTIONS; do
 	blkback) section_blkback ;;
 	luks) section_luks ;;
 	netback) section_netback ;;
+	rbd) section_rbd ;;
 	consoled) section_consoled ;;
 	nbd) section_nbd ;;
 	*) bad "unknown section $s (known: $SECTIONS_ALL)" ;;

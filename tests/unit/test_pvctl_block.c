@@ -279,6 +279,34 @@ static void test_check_target(void **state)
 	assert_int_equal(block_check_target(&d), 0);
 }
 
+/* rbd: targets are no paths: parsed, never stat()ed. */
+static void test_check_rbd_target(void **state)
+{
+	struct fix *f = *state;
+	struct xlcfg_disk d;
+	char spec[400], conf[200];
+
+	disk(&d, "vdev=xvdb,target=rbd:pool/img");
+	assert_string_equal(d.target, "rbd:pool/img");    /* no /dev/ */
+	assert_int_equal(block_check_target(&d), 0);
+	disk(&d, "vdev=xvdb,access=rw,target=rbd:pool/img@snap");
+	assert_int_equal(block_check_target(&d), -EROFS);
+	disk(&d, "vdev=xvdb,access=ro,target=rbd:pool/img@snap");
+	assert_int_equal(block_check_target(&d), 0);
+	disk(&d, "vdev=xvdb,target=rbd:pool");
+	assert_int_equal(block_check_target(&d), -EINVAL);
+	disk(&d, "vdev=xvdb,target=rbd:pool/img:key=secret");
+	assert_int_equal(block_check_target(&d), -EINVAL);
+	snprintf(spec, sizeof(spec), "vdev=xvdb,target=rbd:p/i:conf=%s/none.conf", f->dir);
+	disk(&d, spec);
+	assert_int_equal(block_check_target(&d), -ENOENT);
+	snprintf(conf, sizeof(conf), "%s/ceph.conf", f->dir);
+	write_file(conf, "[global]\n", 9);
+	snprintf(spec, sizeof(spec), "vdev=xvdb,target=rbd:p/i:conf=%s:id=guest", conf);
+	disk(&d, spec);
+	assert_int_equal(block_check_target(&d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_backend_named),
 		cmocka_unit_test_setup_teardown(test_nbd_uri, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_rbd_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_nbd_target, setup, teardown),
 	};
 

@@ -34,6 +34,7 @@
 
 #include <xen/io/xenbus.h>
 
+#include "pvd/rbd_target.h"
 #include "blkstat.h"
 #include "block.h"
 #include "ctlsock.h"
@@ -124,6 +125,35 @@ static void fmt_num(long v, char *buf, size_t len)
  * stats the target), and what pvd-blkback would find when it opens it:
  * a read-only target attached rw is refused here, not after the guest saw
  * a disk come and go. */
+/* An rbd: target is not stat()ed (it is no path): its syntax is checked
+ * with pvd-blkback's own parser, its conf= file must be readable, and a
+ * snapshot must be attached read-only. */
+static int check_rbd_target(const struct xlcfg_disk *d)
+{
+	struct pvd_rbd_target *t = malloc(sizeof(*t));
+	char err[160];
+	int rc = 0;
+
+	if (!t) {
+		pvctl_err("out of memory");
+		return -ENOMEM;
+	}
+	if (pvd_rbd_parse(d->target, t, err, sizeof(err)) < 0) {
+		pvctl_err("disk target %s: %s", d->target, err);
+		rc = -EINVAL;
+	} else if (t->snap && d->readwrite) {
+		pvctl_err("disk target %s is a snapshot, which is read-only: attach it read-only (access=ro)",
+			  d->target);
+		rc = -EROFS;
+	} else if (t->conf && access(t->conf, R_OK) < 0) {
+		rc = -errno;
+		pvctl_err("disk target %s: Ceph configuration %s: %s", d->target, t->conf,
+			  strerror(-rc));
+	}
+	free(t);
+	return rc;
+}
+
 /* An NBD URI served by pvd-blkback's nbd engine: nothing to stat here
  * (the server may be on another host); the scheme and the parts libnbd
  * needs are checked, and a TLS key file named in it must be readable. */
@@ -163,6 +193,8 @@ int block_check_target(const struct xlcfg_disk *d)
 	struct stat st;
 	int fd, e, ro = 0;
 
+	if (pvd_rbd_is_target(d->target))
+		return check_rbd_target(d);
 	if (strncmp(d->target, "nbd", 3) == 0 && strstr(d->target, "://"))
 		return check_nbd_uri(d);
 	if (stat(d->target, &st) < 0) {
@@ -663,12 +695,25 @@ static void disk_format(struct pvctl *p, const char *be, const struct blkstat *b
 	free(f);
 }
 
-/* " remote:STATE" after a remote disk's line; nothing for local disks. */
-static const char *remote_of(const struct blkstat *s, unsigned domid, uint32_t devid)
+/* A remote disk's state (nbd or rbd), shown as " remote:STATE" after its
+ * line: pvd-blkback's stats when it answers, else the backend's
+ * storage-state node it last wrote (the same word).  Empty for local
+ * disks. */
+static void remote_of(struct pvctl *p, const char *be, const struct blkstat *s,
+		      unsigned domid, uint32_t devid, char *buf, size_t len)
 {
 	const struct blkstat_dev *d = s ? blkstat_find_dev(s, domid, devid) : NULL;
+	char *node = NULL;
 
-	return d && d->remote[0] ? d->remote : NULL;
+	if (d && d->remote[0]) {
+		snprintf(buf, len, "%s", d->remote);
+	} else if (!d && (node = pvctl_read(p, XBT_NULL, "%s/storage-state", be))) {
+		snprintf(buf, len, "%s", node);
+		pvctl_printable(buf);
+	} else {
+		buf[0] = '\0';
+	}
+	free(node);
 }
 
 static void list_domain(struct pvctl *p, unsigned domid, const struct blkstat *bs)
@@ -689,7 +734,7 @@ static void list_domain(struct pvctl *p, unsigned domid, const struct blkstat *b
 	qsort(ids, n, sizeof(*ids), cmp_u32);
 	for (unsigned i = 0; i < n; i++) {
 		struct vbd_paths v;
-		char state[16], evtch[16], rref[16], uri[4400], fmt[48];
+		char state[16], evtch[16], rref[16], uri[4400], fmt[48], rs[24];
 		long s, e, r;
 
 		vbd_paths(p, XBT_NULL, domid, ids[i], &v);
@@ -715,10 +760,9 @@ static void list_domain(struct pvctl *p, unsigned domid, const struct blkstat *b
 		fmt_num(r, rref, sizeof(rref));
 		block_nbd_uri(p, domid, ids[i], uri, sizeof(uri));
 		disk_format(p, v.be, bs, domid, ids[i], fmt, sizeof(fmt));
-		const char *rs = remote_of(bs, domid, ids[i]);
-
+		remote_of(p, v.be, bs, domid, ids[i], rs, sizeof(rs));
 		printf("%-5u %-3u %-6u %-5s %-6s %-8s %-30s %-6s %s%s%s\n", (unsigned)ids[i], v.bdom,
-		       domid, state, evtch, rref, v.be, fmt, uri, rs ? " remote:" : "", rs ? rs : "");
+		       domid, state, evtch, rref, v.be, fmt, uri, rs[0] ? " remote:" : "", rs);
 	}
 	free(ids);
 }

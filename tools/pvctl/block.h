@@ -16,8 +16,9 @@ bool block_backend_named(const char *v, unsigned domid, uint32_t devid,
 			 unsigned *bdom);
 
 /* What xl checks before it writes anything: the target exists, is a
- * regular file or a block device, and opens as the disk's access asks.
- * 0, or -errno after printing why not. */
+ * regular file or a block device, and opens as the disk's access asks; an
+ * rbd: target is parsed instead (pvd_rbd_parse), a snapshot must be
+ * read-only and conf= readable.  0, or -errno after printing why not. */
 int block_check_target(const struct xlcfg_disk *d);
 
 /* The guest's NBD export of the disk, from the URI file pvguest writes in

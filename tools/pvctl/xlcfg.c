@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "pvd/num.h"
+#include "pvd/rbd_target.h"
 #include "xlcfg.h"
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -463,6 +464,12 @@ static int d_positional(struct dspec *ds, const char *v, size_t len)
 	return DERR(ds, "too many positional parameters at '%s'", SHOWN(v, len));
 }
 
+/* A remote target is no path: a URI (nbd://host/export) or rbd:pool/image. */
+static bool is_remote(const char *target)
+{
+	return strstr(target, "://") || pvd_rbd_is_target(target);
+}
+
 int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *disk, char *err,
 		     size_t errlen)
 {
@@ -523,9 +530,9 @@ int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *disk, char *err,
 		return DERR(&ds, "unsupported virtual device '%s'", SHOWS(disk->vdev));
 	if (has_ctl(disk->target))
 		return DERR(&ds, "target contains control characters");
-	if (disk->target[0] != '/' && !strstr(disk->target, "://")) {
+	if (!is_remote(disk->target) && disk->target[0] != '/') {
 		/* xl: "/dev will be prepended if the path doesn't start with
-		 * a '/'" (a URI such as nbd://host/export is no path). */
+		 * a '/'". */
 		char tmp[XLCFG_TARGET_MAX + 1];
 
 		if (snprintf(tmp, sizeof(tmp), "/dev/%s", disk->target) >= (int)sizeof(tmp))
