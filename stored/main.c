@@ -332,6 +332,11 @@ int main(int argc, char **argv)
 
 	parse_opts(argc, argv, &o);
 	log_init("pvd-stored", o.d.level, o.d.log_file);
+	/* Detached first, as Xen's xenstored forks first: grant mappings
+	 * (gntdev's are VM_DONTCOPY on a PV dom0) and the event loop do not
+	 * survive a fork, so the rings are opened by the process that serves
+	 * them.  The pid file is still written only once serving. */
+	daemon_start(o.d.foreground, NULL);
 	base = event_base_new();
 	if (!base)
 		fatal("cannot create the event loop");
@@ -347,7 +352,7 @@ int main(int argc, char **argv)
 	retry = evtimer_new(base, on_retry, NULL);
 	if (!retry)
 		fatal("out of memory");
-	daemon_start(o.d.foreground, o.d.pidfile);
+	daemon_start(1, o.d.pidfile);
 	log_info("listening on %s%s%s", o.socket, o.persist ? ", journal " : "",
 		 o.persist ? o.persist : "");
 	/* Listening, the journal loaded and the rings re-attached. */

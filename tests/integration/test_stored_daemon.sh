@@ -134,6 +134,12 @@ wait_pid_gone $epid && pass "env-socket daemon stops on SIGTERM" ||
 isock=$PVD_RUNDIR/init.sock ipidf=$PVD_RUNDIR/init.pid
 if timeout 20 "$STORED" --pid-file="$ipidf" --socket "$isock" --hv none \
 	--log-file "$PVD_RUNDIR/init.log"; then
+	# It forked at once, as xenstored does; the pid file comes once it
+	# serves.
+	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+		[ -s "$ipidf" ] && break
+		sleep 0.05
+	done
 	ipid=$(cat "$ipidf" 2>/dev/null)
 	track_pid "${ipid:-0}"
 	if [ -n "$ipid" ] && pid_alive "$ipid" && [ -S "$isock" ]; then
