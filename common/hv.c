@@ -49,6 +49,27 @@ int hv_domain_alive(struct hv *hv, domid_t domid)
 	return hv->ops->domain_alive(hv, domid);
 }
 
+int hv_domain_state(struct hv *hv, domid_t domid)
+{
+	int rc;
+
+	if (domid >= DOMID_FIRST_RESERVED)
+		return -EINVAL;
+	if (hv->ops->domain_state)
+		return hv->ops->domain_state(hv, domid);
+	rc = hv->ops->domain_alive(hv, domid);
+	return rc < 0 ? rc : rc ? HV_DOM_RUNNING : HV_DOM_GONE;
+}
+
+int hv_evtchn_bind_virq(struct hv *hv, unsigned virq, evtchn_port_t *port)
+{
+	if (!port || virq >= NR_VIRQS)
+		return -EINVAL;
+	if (!hv->ops->evtchn_bind_virq)
+		return -EOPNOTSUPP;
+	return hv->ops->evtchn_bind_virq(hv, virq, port);
+}
+
 int hv_grant_map(struct hv *hv, domid_t domid, unsigned count,
 		 const grant_ref_t *refs, int writable, void **addr)
 {

@@ -22,6 +22,10 @@ struct hv_ops {
 	int (*evtchn_unmask)(struct hv *hv, evtchn_port_t port);
 	int (*evtchn_unbind)(struct hv *hv, evtchn_port_t port);
 	int (*domain_alive)(struct hv *hv, domid_t domid);
+	/* Optional (NULL: from domain_alive; -EOPNOTSUPP). */
+	int (*domain_state)(struct hv *hv, domid_t domid);
+	int (*evtchn_bind_virq)(struct hv *hv, unsigned virq,
+				evtchn_port_t *port);
 };
 
 /* Each implementation embeds this as its first member. */

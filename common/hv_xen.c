@@ -247,9 +247,9 @@ static int xen_unbind(struct hv *hv, evtchn_port_t port)
 	return 0;
 }
 
-static int xen_domain_alive(struct hv *hv, domid_t domid)
+/* The domain's XEN_DOMINF_* flags: 0, -ENOENT for none, or -errno. */
+static int xen_domain_flags(struct hv_xen *x, domid_t domid, uint32_t *flags)
 {
-	struct hv_xen *x = to_xen(hv);
 	xc_domaininfo_t info;
 	int n;
 
@@ -268,8 +268,46 @@ static int xen_domain_alive(struct hv *hv, domid_t domid)
 		return xen_errno();
 	/* The list starts at the first domain >= domid. */
 	if (n == 0 || info.domain != domid)
+		return -ENOENT;
+	*flags = info.flags;
+	return 0;
+}
+
+static int xen_domain_alive(struct hv *hv, domid_t domid)
+{
+	uint32_t flags;
+	int rc = xen_domain_flags(to_xen(hv), domid, &flags);
+
+	if (rc == -ENOENT)
 		return 0;
-	return (info.flags & XEN_DOMINF_dying) ? 0 : 1;
+	if (rc < 0)
+		return rc;
+	return (flags & XEN_DOMINF_dying) ? 0 : 1;
+}
+
+static int xen_domain_state(struct hv *hv, domid_t domid)
+{
+	uint32_t flags;
+	int rc = xen_domain_flags(to_xen(hv), domid, &flags);
+
+	if (rc == -ENOENT)
+		return HV_DOM_GONE;
+	if (rc < 0)
+		return rc;
+	if (flags & XEN_DOMINF_dying)
+		return HV_DOM_GONE;
+	return (flags & XEN_DOMINF_shutdown) ? HV_DOM_SHUTDOWN : HV_DOM_RUNNING;
+}
+
+static int xen_bind_virq(struct hv *hv, unsigned virq, evtchn_port_t *port)
+{
+	xenevtchn_port_or_error_t p;
+
+	p = xenevtchn_bind_virq(to_xen(hv)->xce, virq);
+	if (p < 0)
+		return xen_errno();
+	*port = (evtchn_port_t)p;
+	return 0;
 }
 
 static void xen_close(struct hv *hv)
@@ -300,6 +338,8 @@ static const struct hv_ops xen_ops = {
 	.evtchn_unmask = xen_unmask,
 	.evtchn_unbind = xen_unbind,
 	.domain_alive = xen_domain_alive,
+	.domain_state = xen_domain_state,
+	.evtchn_bind_virq = xen_bind_virq,
 };
 
 static int open_error(const char *dev, int err)

@@ -306,7 +306,10 @@ bool conn_flush(struct conn *c)
 	if (c->read_paused && !over_limits(c)) {
 		c->read_paused = false;
 		c->ops->want_read(c, true);
-		conn_process(c);	/* requests already buffered */
+		/* Requests already buffered, and what waits in the
+		 * transport: a ring's guest notified once and will not
+		 * again (ring_want_read arms nothing). */
+		conn_on_readable(c);
 	}
 	return true;
 }

@@ -13,8 +13,10 @@
 #include "core.h"
 #include "domain.h"
 #include "journal.h"
+#include "local.h"
 #include "metrics.h"
 #include "pvd/daemon.h"
+#include "pvd/hv.h"
 #include "pvd/log.h"
 #include "pvd/metrics.h"
 #include "pvd/num.h"
@@ -35,6 +37,7 @@ struct opts {
 	struct daemon_opts d;	/* -f, --pidfile, --log-*, --hv, --version */
 	const char *socket;
 	const char *persist;
+	bool no_dom0_ring;
 	struct quota quota;
 	struct { unsigned domid; const char *path; } guest[MAX_GUEST_SOCKETS];
 	unsigned nguest;
@@ -59,6 +62,9 @@ DAEMON_USAGE
 "                            /var/run/xenstored/socket)\n"
 "      --guest-socket D:PATH a socket whose clients act as domain D\n"
 "      --persist FILE        journal every change to FILE (durable)\n"
+"      --no-dom0-ring        on Xen, do not serve dom0's kernel on its\n"
+"                            own ring (/proc/xen/xsd_kva, xsd_port)\n"
+"      --pid-file FILE, --no-fork  xenstored's names for --pidfile, -f\n"
 "      --quota-nodes N       nodes per domain (1000)\n"
 "      --quota-value-size N  bytes per value (2048)\n"
 "      --quota-watches N     watches per domain (128)\n"
@@ -78,10 +84,14 @@ DAEMON_USAGE
 "                            watch events beyond either are dropped\n");
 }
 
-enum { O_SOCK = 256, O_GSOCK, O_PERSIST, O_QUOTA };
+enum { O_SOCK = 256, O_GSOCK, O_PERSIST, O_NO_DOM0, O_QUOTA };
 
 static const struct option longopts[] = {
 	DAEMON_LONGOPTS,
+	/* Xen's xenstored's names, as Debian's /etc/init.d/xen passes them. */
+	{ "pid-file", required_argument, NULL, DAEMON_O_PIDFILE },
+	{ "no-fork", no_argument, NULL, 'f' },
+	{ "no-dom0-ring", no_argument, NULL, O_NO_DOM0 },
 	{ "socket", required_argument, NULL, O_SOCK },
 	{ "guest-socket", required_argument, NULL, O_GSOCK },
 	{ "persist", required_argument, NULL, O_PERSIST },
@@ -136,6 +146,7 @@ static int parse_own_opt(void *ctx, int ch, const char *name, const char *arg)
 	switch (ch) {
 	case O_SOCK: o->socket = arg; return 0;
 	case O_PERSIST: o->persist = arg; return 0;
+	case O_NO_DOM0: o->no_dom0_ring = true; return 0;
 	case O_GSOCK: parse_guest_socket(o, arg); return 0;
 	default: break;
 	}
@@ -197,6 +208,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 static void open_store(struct daemon_ctx *d, struct event_base *base)
 {
 	struct opts *o = d->o;
+	int rc;
 
 	if (stored_init(&d->sd, base, &o->quota) < 0)
 		fatal("out of memory");
@@ -208,9 +220,17 @@ static void open_store(struct daemon_ctx *d, struct event_base *base)
 	}
 	if (core_setup_tree(&d->sd) < 0)
 		fatal("cannot create the initial tree");
-	/* auto (NULL) falls back to no rings; a named layer must open. */
-	if (ring_start(&d->sd, o->d.hv ? o->d.hv : "auto") < 0 && o->d.hv)
-		fatal("cannot open the hypervisor layer %s", o->d.hv);
+	/* auto (NULL) falls back to no rings; a named layer must open, and
+	 * another xenstored on this host is never served beside. */
+	rc = ring_start(&d->sd, o->d.hv ? o->d.hv : "auto");
+	if (rc == -EEXIST || (rc < 0 && o->d.hv))
+		fatal("cannot serve rings (hypervisor layer %s): %s",
+		      o->d.hv ? o->d.hv : "auto", strerror(-rc));
+	/* On Xen, dom0's kernel as Xen's xenstored serves it (dom0_init). */
+	if (d->sd.hv && strcmp(hv_impl_name(d->sd.hv), "xen") == 0 &&
+	    !o->no_dom0_ring && ring_attach_dom0(&d->sd, LOCAL_XENFS) < 0)
+		fatal("cannot serve dom0's kernel on its ring (%s/xsd_kva, "
+		      "xsd_port; --no-dom0-ring not to)", LOCAL_XENFS);
 	ring_reattach_all(&d->sd);
 	if (d->sd.journal && journal_sync(d->sd.journal) < 0)
 		fatal("cannot write %s", o->persist);
@@ -312,6 +332,11 @@ int main(int argc, char **argv)
 
 	parse_opts(argc, argv, &o);
 	log_init("pvd-stored", o.d.level, o.d.log_file);
+	/* Detached first, as Xen's xenstored forks first: grant mappings
+	 * (gntdev's are VM_DONTCOPY on a PV dom0) and the event loop do not
+	 * survive a fork, so the rings are opened by the process that serves
+	 * them.  The pid file is still written only once serving. */
+	daemon_start(o.d.foreground, NULL);
 	base = event_base_new();
 	if (!base)
 		fatal("cannot create the event loop");
@@ -327,7 +352,7 @@ int main(int argc, char **argv)
 	retry = evtimer_new(base, on_retry, NULL);
 	if (!retry)
 		fatal("out of memory");
-	daemon_start(o.d.foreground, o.d.pidfile);
+	daemon_start(1, o.d.pidfile);
 	log_info("listening on %s%s%s", o.socket, o.persist ? ", journal " : "",
 		 o.persist ? o.persist : "");
 	/* Listening, the journal loaded and the rings re-attached. */

@@ -18,9 +18,17 @@
  * answered EAGAIN, which a xenbus client takes as "run the transaction
  * again" (core.c), as after a forced live update.
  *
- * Domain death: a simulated guest that exits (even by SIGKILL) is noticed
- * by polling hv_domain_alive once a second while rings exist, and on every
- * event of its channel; the domain is then released like XS_RELEASE. */
+ * Domain death, as xenstored_domain.c's domain_cleanup: on Xen,
+ * VIRQ_DOM_EXC fires and each introduced domain's state is asked
+ * (hv_domain_state); a simulated guest that exits (even by SIGKILL) is
+ * noticed by polling once a second while rings exist (on Xen too, as a
+ * backstop).  Shut down or crashed: @releaseDomain fires once (libxl and
+ * xl's monitor then act); dying or gone: released like XS_RELEASE, and
+ * @releaseDomain fires.
+ *
+ * dom0's own kernel (Xen only) is one more ring connection, privileged,
+ * on the page and port xenfs offers (local.c), as Xen's xenstored's
+ * dom0_init; it is attached at every start, restart included. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +40,7 @@
 #include "conn.h"
 #include "core.h"
 #include "domain.h"
+#include "local.h"
 #include "pvd/hv.h"
 #include "pvd/log.h"
 #include "pvd/ring_util.h"
@@ -46,6 +55,7 @@ struct ring_tp {
 	struct xenstore_domain_interface *intf;
 	evtchn_port_t port;
 	bool bound;
+	bool local;	/* dom0's page, mmapped from xenfs (local.c) */
 };
 
 static struct ring_tp *port_lookup(struct stored *sd, evtchn_port_t port)
@@ -152,7 +162,10 @@ static void ring_destroy(struct conn *c)
 		return;
 	port_set(t->sd, t->port, NULL);
 	hv_evtchn_unbind(t->sd->hv, t->port);
-	hv_grant_unmap(t->sd->hv, t->intf, 1);
+	if (t->local)
+		local_store_close(t->intf);
+	else
+		hv_grant_unmap(t->sd->hv, t->intf, 1);
 	t->sd->nrings--;
 	free(t);
 }
@@ -166,15 +179,31 @@ static const struct conn_ops ring_ops = {
 	.destroy = ring_destroy,
 };
 
+static void check_one(struct stored *sd, unsigned domid)
+{
+	struct domain *d = domain_get(&sd->domains, domid, false);
+	int st = hv_domain_state(sd->hv, (domid_t)domid);
+
+	if (!d || st < 0)
+		return;
+	if (st == HV_DOM_GONE) {
+		log_info("dom%u is gone", domid);
+		core_release_domain(sd, domid, true);
+	} else if (st == HV_DOM_SHUTDOWN && !d->shutdown) {
+		/* Once: the toolstack reads the reason and destroys it. */
+		log_info("dom%u has shut down", domid);
+		d->shutdown = true;
+		watch_fire_special(sd, "@releaseDomain");
+	}
+}
+
 static void check_deaths(struct stored *sd)
 {
 	for (unsigned i = 0; i < sd->nring_ports; i++) {
 		struct ring_tp *t = sd->ring_ports[i];
 
-		if (t && hv_domain_alive(sd->hv, (domid_t)t->domid) == 0) {
-			log_info("dom%u is gone", t->domid);
-			core_release_domain(sd, t->domid, true);
-		}
+		if (t && t->domid != 0)
+			check_one(sd, t->domid);
 	}
 }
 
@@ -186,10 +215,13 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 
 	while (budget-- > 0 && hv_evtchn_pending(sd->hv, &port) == 0) {
 		struct ring_tp *t = port_lookup(sd, port);
-
 		struct conn *c;
 
 		hv_evtchn_unmask(sd->hv, port);
+		if (sd->has_virq && port == sd->virq_port) {
+			check_deaths(sd);
+			continue;
+		}
 		if (!t)
 			continue;
 		/* Reading may close the connection and free t; the conn
@@ -206,6 +238,29 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	if (sd->nrings)
 		check_deaths(sd);
+}
+
+/* Only one process may bind VIRQ_DOM_EXC: -EEXIST says another xenstored
+ * serves this host, whose dom0 ring must not be taken from it. */
+static int bind_dom_exc(struct stored *sd)
+{
+	evtchn_port_t port;
+	int rc = hv_evtchn_bind_virq(sd->hv, VIRQ_DOM_EXC, &port);
+
+	if (rc == -EOPNOTSUPP)
+		return 0;	/* sim: polled */
+	if (rc == -EEXIST) {
+		log_err("VIRQ_DOM_EXC is bound already: another xenstored "
+			"(xenstored, oxenstored) runs on this host");
+		return rc;
+	}
+	if (rc < 0) {
+		log_err("cannot bind VIRQ_DOM_EXC: %s", strerror(-rc));
+		return rc;
+	}
+	sd->virq_port = port;
+	sd->has_virq = true;
+	return 0;
 }
 
 int ring_start(struct stored *sd, const char *impl)
@@ -231,6 +286,11 @@ int ring_start(struct stored *sd, const char *impl)
 		ring_stop(sd);
 		return -ENOMEM;
 	}
+	rc = bind_dom_exc(sd);
+	if (rc < 0) {
+		ring_stop(sd);
+		return rc;
+	}
 	log_info("serving domains over rings (%s)", hv_impl_name(sd->hv));
 	return 0;
 }
@@ -242,6 +302,9 @@ void ring_stop(struct stored *sd)
 	if (sd->hv_tick)
 		event_free(sd->hv_tick);
 	sd->hv_ev = sd->hv_tick = NULL;
+	if (sd->has_virq)
+		hv_evtchn_unbind(sd->hv, sd->virq_port);
+	sd->has_virq = false;
 	free(sd->ring_ports);
 	sd->ring_ports = NULL;
 	sd->nring_ports = 0;
@@ -249,9 +312,56 @@ void ring_stop(struct stored *sd)
 	sd->hv = NULL;
 }
 
-static int attach(struct stored *sd, struct domain *d, bool again)
+/* The page: a guest's through its reserved grant (as C xenstored's
+ * map_interface; the gfn INTRODUCE names is not used), dom0's from xenfs
+ * (dir; its port is read there too). */
+static int map_page(struct stored *sd, struct domain *d, const char *dir,
+		    void **page)
 {
 	grant_ref_t ref = GNTTAB_RESERVED_XENSTORE;
+	evtchn_port_t port;
+	int rc;
+
+	if (dir) {
+		rc = local_store_open(dir, page, &port);
+		if (rc == 0)
+			d->port = port;
+		return rc;
+	}
+	rc = hv_grant_map(sd->hv, (domid_t)d->domid, 1, &ref, 1, page);
+	if (rc < 0)
+		log_warn("dom%u: cannot map its xenstore page: %s", d->domid,
+			 strerror(-rc));
+	return rc;
+}
+
+/* Binds the port and makes the connection; t holds the page. */
+static int connect_ring(struct stored *sd, struct domain *d,
+			struct ring_tp *t)
+{
+	int rc = hv_evtchn_bind_interdomain(sd->hv, (domid_t)d->domid, d->port,
+					    &t->port);
+
+	if (rc < 0) {
+		log_warn("dom%u: cannot bind port %u: %s", d->domid, d->port,
+			 strerror(-rc));
+		return rc;
+	}
+	t->bound = true;
+	rc = port_set(sd, t->port, t);
+	if (rc < 0)
+		return rc;
+	t->c = conn_new(sd, &ring_ops, t, d->domid, d->domid == 0);
+	if (!t->c) {
+		port_set(sd, t->port, NULL);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int attach(struct stored *sd, struct domain *d, bool again,
+		  const char *dir)
+{
 	struct ring_tp *t;
 	void *page = NULL;
 	int rc;
@@ -263,30 +373,14 @@ static int attach(struct stored *sd, struct domain *d, bool again)
 		return -ENOMEM;
 	t->sd = sd;
 	t->domid = d->domid;
-	rc = hv_grant_map(sd->hv, (domid_t)d->domid, 1, &ref, 1, &page);
-	if (rc < 0) {
-		log_warn("dom%u: cannot map its xenstore page: %s", d->domid,
-			 strerror(-rc));
-		goto fail;
-	}
-	t->intf = page;
-	rc = hv_evtchn_bind_interdomain(sd->hv, (domid_t)d->domid, d->port,
-					&t->port);
-	if (rc < 0) {
-		log_warn("dom%u: cannot bind port %u: %s", d->domid, d->port,
-			 strerror(-rc));
-		goto fail;
-	}
-	t->bound = true;
-	rc = port_set(sd, t->port, t);
+	t->local = dir != NULL;
+	rc = map_page(sd, d, dir, &page);
 	if (rc < 0)
 		goto fail;
-	t->c = conn_new(sd, &ring_ops, t, d->domid, false);
-	if (!t->c) {
-		rc = -ENOMEM;
-		port_set(sd, t->port, NULL);
+	t->intf = page;
+	rc = connect_ring(sd, d, t);
+	if (rc < 0)
 		goto fail;
-	}
 	sd->nrings++;
 	t->intf->server_features = XENSTORE_SERVER_FEATURE_ERROR;
 	t->intf->error = XENSTORE_ERROR_NONE;
@@ -295,15 +389,35 @@ static int attach(struct stored *sd, struct domain *d, bool again)
 	if (again && d->saved)
 		log_info("dom%u: %u watches restored", d->domid,
 			 watch_restore(t->c, &d->saved));
-	/* Requests may already be waiting. */
+	/* Requests may already be waiting; dom0's kernel waits for a first
+	 * event before it takes the store as up (xenstored's dom0_init). */
 	conn_on_readable(t->c);
+	hv_evtchn_notify(sd->hv, t->port);
 	return 0;
 fail:
 	if (t->bound)
 		hv_evtchn_unbind(sd->hv, t->port);
-	if (page)
+	if (page && dir)
+		local_store_close(page);
+	else if (page)
 		hv_grant_unmap(sd->hv, page, 1);
 	free(t);
+	return rc;
+}
+
+int ring_attach_dom0(struct stored *sd, const char *xenfs)
+{
+	struct domain *d = domain_get(&sd->domains, 0, false);
+	int rc;
+
+	if (!d || !sd->hv)
+		return -ENODEV;
+	/* Watches the journal kept for dom0's kernel (a restart) go back
+	 * to it, as a guest's do. */
+	rc = attach(sd, d, d->saved != NULL, xenfs);
+	if (rc == 0)
+		log_info("dom0's kernel served on its own ring (port %u)",
+			 d->port);
 	return rc;
 }
 
@@ -313,7 +427,7 @@ int ring_attach(struct stored *sd, struct domain *d)
 	 * resets the ring's watches). */
 	watch_list_free(d->saved);
 	d->saved = NULL;
-	return attach(sd, d, false);
+	return attach(sd, d, false, NULL);
 }
 
 void ring_reattach_all(struct stored *sd)
@@ -325,7 +439,7 @@ void ring_reattach_all(struct stored *sd)
 			continue;
 		if (!sd->hv)
 			continue;	/* bookkeeping only, as before */
-		if (attach(sd, d, true) < 0) {
+		if (attach(sd, d, true, NULL) < 0) {
 			log_info("dom%u did not survive the restart", id);
 			core_release_domain(sd, id, true);
 		}

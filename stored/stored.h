@@ -47,6 +47,9 @@ struct stored {
 	struct event *hv_ev, *hv_tick;
 	struct ring_tp **ring_ports;	/* by local port */
 	unsigned nring_ports, nrings;
+	/* VIRQ_DOM_EXC's port (xen): Xen tells of a domain's death. */
+	unsigned virq_port;
+	bool has_virq;
 };
 
 int stored_init(struct stored *sd, struct event_base *base,

@@ -64,6 +64,20 @@ const char *hv_impl_name(const struct hv *hv);
  * xen: xc_domain_getinfolist (libxenctrl, /dev/xen/privcmd). */
 int hv_domain_alive(struct hv *hv, domid_t domid);
 
+/* What xenstored must know of a domain (xenstored_domain.c's
+ * domain_cleanup): alive, shut down (or crashed: @releaseDomain is fired
+ * once, the domain stays), or gone (dying or missing: it is released). */
+enum hv_domain_state { HV_DOM_GONE, HV_DOM_RUNNING, HV_DOM_SHUTDOWN };
+/* One of those, or -errno.  xen: XEN_DOMINF_shutdown / _dying from
+ * xc_domain_getinfolist; sim (no shutdown): hv_domain_alive's answer. */
+int hv_domain_state(struct hv *hv, domid_t domid);
+
+/* Binds a virtual IRQ (VIRQ_* from <xen/xen.h>) to a port of this
+ * handle: xenstored binds VIRQ_DOM_EXC to hear of domain deaths.  Only one
+ * process may bind it (Xen: -EEXIST).  -EOPNOTSUPP in the sim, which
+ * has no VIRQs (its daemons poll hv_domain_alive). */
+int hv_evtchn_bind_virq(struct hv *hv, unsigned virq, evtchn_port_t *port);
+
 /* ---- grants ---- */
 
 /* Maps count grant references of domid into one contiguous region of

@@ -127,4 +127,35 @@ wait_pid_gone $epid && pass "env-socket daemon stops on SIGTERM" ||
 	fail "env-socket daemon stops on SIGTERM"
 [ -e "$envsock" ] && fail "env socket removed on exit" || pass "env socket removed on exit"
 
+# ------------------------- started as Debian's /etc/init.d/xen starts one
+# XENSTORED=pvd-stored in /etc/default/xen: start-stop-daemon without
+# --background and with xenstored's --pid-file=FILE, so the daemon forks
+# itself; the command returns once it serves, its pid in the file.
+isock=$PVD_RUNDIR/init.sock ipidf=$PVD_RUNDIR/init.pid
+if timeout 20 "$STORED" --pid-file="$ipidf" --socket "$isock" --hv none \
+	--log-file "$PVD_RUNDIR/init.log"; then
+	# It forked at once, as xenstored does; the pid file comes once it
+	# serves.
+	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+		[ -s "$ipidf" ] && break
+		sleep 0.05
+	done
+	ipid=$(cat "$ipidf" 2>/dev/null)
+	track_pid "${ipid:-0}"
+	if [ -n "$ipid" ] && pid_alive "$ipid" && [ -S "$isock" ]; then
+		pass "--pid-file: forks, the pid file names the running daemon"
+		expect_eq "forked daemon serves" ok \
+			"$(XENSTORED_PATH=$isock xs write /i ok && XENSTORED_PATH=$isock xs read /i)"
+		kill -TERM "$ipid"
+		wait_pid_gone "$ipid" && [ ! -e "$ipidf" ] &&
+			pass "forked daemon stops on SIGTERM, pid file removed" ||
+			fail "forked daemon stops on SIGTERM, pid file removed"
+	else
+		fail "--pid-file: forks, the pid file names the running daemon" \
+			"pid '$ipid', socket $(ls -l "$isock" 2>&1)"
+	fi
+else
+	fail "--pid-file: forks" "exit $?: $(cat "$PVD_RUNDIR/init.log")"
+fi
+
 finish

@@ -10,7 +10,10 @@
  * the rest of the page is unused by both ends.
  *
  * usage: hv_probe DOMID
- * Prints XENTEST PASS/FAIL hv-* lines; exit 0 when all passed. */
+ * Prints XENTEST PASS/FAIL hv-* lines; exit 0 when all passed.
+ * usage: hv_probe DOMID ring
+ * Prints the domU's xenstore ring indices (a copy of its page, grant
+ * GNTTAB_RESERVED_XENSTORE): where a guest waiting on the store stands. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -21,6 +24,7 @@
 
 #include "pvd/hv.h"      /* before <xen/io/console.h>: it brings Xen's types */
 #include <xen/io/console.h>
+#include <xen/io/xs_wire.h>
 #include "pvd/log.h"
 
 #define SCRATCH_OFF 3584u
@@ -54,6 +58,30 @@ static int copy1(struct hv *hv, domid_t dom, grant_ref_t ref, uint16_t dir,
 	return rc ? rc : s.status;
 }
 
+static int ring_state(domid_t dom)
+{
+	static struct xenstore_domain_interface x;
+	struct hv_copy_seg seg = { .ref = GNTTAB_RESERVED_XENSTORE, .domid = dom,
+		.offset = 0, .len = sizeof(x), .dir = HV_COPY_FROM_GRANT,
+		.local = &x };
+	struct hv *hv;
+	int rc = hv_open(&hv, NULL);
+
+	if (rc == 0) {
+		rc = hv_grant_copy(hv, &seg, 1);
+		hv_close(hv);
+	}
+	if (rc < 0) {
+		printf("XENTEST INFO dom%u xenstore ring: copy failed: %d\n", dom, rc);
+		return 1;
+	}
+	printf("XENTEST INFO dom%u xenstore ring: req cons %u prod %u, rsp cons %u "
+	       "prod %u, features %u, connection %u, error %u\n", dom,
+	       x.req_cons, x.req_prod, x.rsp_cons, x.rsp_prod, x.server_features,
+	       x.connection, x.error);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static unsigned char page[HV_PAGE_SIZE], pat[SCRATCH_LEN], back[SCRATCH_LEN];
@@ -66,6 +94,8 @@ int main(int argc, char **argv)
 	domid_t dom;
 	int rc;
 
+	if (argc == 3 && strcmp(argv[2], "ring") == 0 && atoi(argv[1]) > 0)
+		return ring_state((domid_t)atoi(argv[1]));
 	if (argc != 2 || atoi(argv[1]) <= 0 || atoi(argv[1]) >= (int)DOMID_FIRST_RESERVED) {
 		fprintf(stderr, "usage: hv_probe DOMID\n");
 		return 2;
