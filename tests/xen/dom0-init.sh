@@ -31,10 +31,9 @@ for a in $(cat /proc/cmdline); do
 	case "$a" in
 	xtbuild=*) XT_BUILD=/host/${a#xtbuild=} ;;
 	xtbin=*) XT_BIN=/host/${a#xtbin=} ;;
-	xtrounds=*) XT_ROUNDS=${a#xtrounds=} ;;
 	esac
 done
-export XT_BUILD XT_BIN XT_ROUNDS
+export XT_BUILD XT_BIN
 echo "XENTEST PASS dom0-up $(cut -d' ' -f1 /proc/uptime)s after dom0's kernel start"
 sh /host/tests/xen/dom0-test.sh
 end "rc=$?"
