@@ -16,7 +16,9 @@ static void check_disk(const struct xlcfg_disk *d)
 {
 	uint32_t devid;
 
-	if ((d->target[0] != '/' && strncmp(d->target, "rbd:", 4) != 0) ||
+	/* A path, or a remote target (a URI: nbd://..., or rbd:...). */
+	if ((d->target[0] != '/' && strncmp(d->target, "rbd:", 4) != 0 &&
+	     !strstr(d->target, "://")) ||
 	    strlen(d->target) > XLCFG_TARGET_MAX ||
 	    xlcfg_vdev_devid(d->vdev, &devid) != 0 || devid != d->devid ||
 	    (d->backend != XLCFG_BACKEND_PHY && d->backend != XLCFG_BACKEND_FILE))
