@@ -345,6 +345,15 @@ if [ -z "$left" ] && ! xenstore-exists /local/domain/0/backend/vbd/$DOM; then
 else
 	fail "leftover-detach$left; left: $(xenstore-list /local/domain/0/backend/vbd/$DOM 2>&1 | tr '\n' ' ')"
 fi
+# ------------------------------------------------------------ further parts
+# Each tests/xen/dom0-part-NAME.sh is sourced in turn (name order) with the
+# functions and daemons above; its '# expect:' line lists its results for
+# run.sh.  A part stops what it started.
+for part in /host/tests/xen/dom0-part-*.sh; do
+	[ -f "$part" ] || continue
+	info "part $(basename "$part") at $(now)s"
+	. "$part"
+done
 save
 kill $BLKBACK $CONSOLED 2>/dev/null
 info "dom0 test done at $(now)s"

@@ -166,6 +166,8 @@ pvd-daemons vbd-connected-xvda vbd-connected-xvdb vbd-connected-xvdc
 pattern-xvda pattern-xvdb pattern-xvdc features discard console-boot console-input
 detach-guest detach-store no-oops bytes-xvda bytes-xvdb bytes-xvdc holes-xvda flush leftover-detach pvd-dd
 hot-attach hv-open hv-alive hv-copy-from hv-unmap hv-copy-to hv-copy-errors hv-map-errors hv-evtchn hv-evtchn-errors"
+# Each part's own results, from its '# expect:' lines.
+EXPECT="$EXPECT $(cat "$here"/dom0-part-*.sh 2>/dev/null | sed -n 's/^# expect: //p' | tr '\n' ' ' || true)"
 
 boot_once() {
 	local attempt=$1 serial=$B/serial-$1.log qpid rc=0 t0
