@@ -31,9 +31,10 @@ for a in $(cat /proc/cmdline); do
 	case "$a" in
 	xtbuild=*) XT_BUILD=/host/${a#xtbuild=} ;;
 	xtbin=*) XT_BIN=/host/${a#xtbin=} ;;
+	xtskip=*) XT_SKIP_BASE=${a#xtskip=} ;;
 	esac
 done
-export XT_BUILD XT_BIN
+export XT_BUILD XT_BIN XT_SKIP_BASE
 echo "XENTEST PASS dom0-up $(cut -d' ' -f1 /proc/uptime)s after dom0's kernel start"
 sh /host/tests/xen/dom0-test.sh
 end "rc=$?"

@@ -180,7 +180,7 @@ boot_once() {
 	qemu-system-x86_64 -accel tcg -cpu "$CPU" -m 2048 -smp 2 -display none -no-reboot \
 		-kernel "$B/xen" \
 		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot" \
-		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen loglevel=5 xtbuild=$BREL xtbin=$BIN,$B/dom0.cpio.gz" \
+		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen loglevel=5 xtbuild=$BREL xtbin=$BIN xtskip=${XT_SKIP_BASE:-0},$B/dom0.cpio.gz" \
 		-serial "file:$serial" -monitor none -net none \
 		-virtfs "local,path=$repo,mount_tag=host,security_model=none,id=host0" \
 		</dev/null >"$B/qemu-$attempt.log" 2>&1 &
