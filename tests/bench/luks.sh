@@ -23,77 +23,11 @@
 #
 # Exit status 0 when every measurement ran; no timing thresholds.
 set -u
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
-BIN=$BUILD/bin
+BENCH_PIN_DEFAULT=split
+. "$(dirname "$0")/bench_lib.sh"
 XSH=$BUILD/tests/integration/pvguest_xs
-QUICK=${BENCH_QUICK:-0}
-if [ "$QUICK" = 1 ]; then SECS=${BENCH_SECS:-0.4}; else SECS=${BENCH_SECS:-3}; fi
-HALF=$(awk -v s="$SECS" 'BEGIN { print s / 2 }')
 SIZE=${BENCH_LUKS_SIZE:-512M}
-WAIT_SECS=10
-PIN=${BENCH_PIN:-split}
-SERVER_PIN=() CLIENT_PIN=()
-if [ "$PIN" = split ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-	SERVER_PIN=(taskset -c 0) CLIENT_PIN=(taskset -c 1)
-else
-	PIN=none
-fi
-
-RUNDIR=$(mktemp -d /tmp/pvd-lbench.XXXXXX) || exit 1
-DATA=$(mktemp -d /dev/shm/pvd-lbench.XXXXXX 2>/dev/null) || DATA=$RUNDIR
-export PVD_RUNDIR=$RUNDIR XENSTORED_PATH=$RUNDIR/xs.sock
-_pids=()
-_failed=0
-note() { printf '# %s\n' "$*"; }
-bad() { printf 'ERROR: %s\n' "$*"; _failed=$((_failed + 1)); }
-
-pid_alive() {
-	local st
-	kill -0 "$1" 2>/dev/null || return 1
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ "$st" != Z ]
-}
-stop_pid() {
-	local pid=$1 i
-	[ -n "$pid" ] || return 0
-	if pid_alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null
-		for ((i = 0; i < WAIT_SECS * 20; i++)); do pid_alive "$pid" || break; sleep 0.05; done
-		pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-	return 0
-}
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	for p in "${_pids[@]}"; do stop_pid "$p"; done
-	rm -rf "$RUNDIR"
-	[ "$DATA" != "$RUNDIR" ] && rm -rf "$DATA"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wait_until() {
-	local secs=$1 i
-	shift
-	for ((i = 0; i < secs * 20; i++)); do "$@" && return 0; sleep 0.05; done
-	return 1
-}
-calc() { awk "BEGIN { x = $1; if (x == x + 0) printf \"%.4f\\n\", x }" 2>/dev/null; }
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) print "-";
-		else printf "%.2f\n", a / b }'
-}
-fmt() {
-	awk -v x="$1" 'BEGIN { if (x !~ /^[0-9.]+$/) print "-";
-		else if (x >= 1e6) printf "%.2fM\n", x / 1e6;
-		else if (x >= 1e3) printf "%.1fk\n", x / 1e3; else printf "%.0f\n", x }'
-}
-xs() { local c=$1; shift; timeout -k 2 10 "xenstore-$c" "$@"; }
-state_is() { [ "$(xs read "$1/state" 2>/dev/null)" = "$2" ]; }
+bench_setup lbench
 
 echo "== section luks: encrypted disks, pvd-blkback (format=luks) beside the same disk raw and beside qemu-nbd's luks driver; pinning: $PIN, ${HALF}s per run =="
 for p in cryptsetup qemu-nbd fio xenstore-write; do
@@ -120,10 +54,7 @@ note "$IMG: LUKS1 aes-xts-plain64, 512-bit key; $RAW beside it ($SIZE each, $(df
 grep -qw aes /proc/cpuinfo && note "this CPU has AES-NI" || note "this CPU has no AES-NI"
 
 # ------------------------------------------------------------ servers
-"${SERVER_PIN[@]}" "$BIN/pvd-stored" -f --socket "$XENSTORED_PATH" --hv sim \
-	--pidfile "$RUNDIR/stored.pid" --log-level warning >>"$RUNDIR/stored.log" 2>&1 &
-_pids+=($!)
-wait_until "$WAIT_SECS" test -S "$XENSTORED_PATH" || { bad "pvd-stored did not start"; exit 1; }
+stored_start || exit 1
 "${SERVER_PIN[@]}" "$BIN/pvd-blkback" -f --hv sim --pidfile "$RUNDIR/bb.pid" --engine aio \
 	--log-level warning >>"$RUNDIR/bb.log" 2>&1 &
 BB_PID=$!
