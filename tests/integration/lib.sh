@@ -85,8 +85,9 @@ _pvd_cleanup() {
 		stop_pid "$pid"
 	done
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-		# The daemon's stderr holds sanitizer reports and crashes.
-		for f in "$PVD_RUNDIR/stored.stderr" "$STORED_LOG"; do
+		# The daemons' stderr holds sanitizer reports and crashes; their
+		# logs (and the guests') say what happened before a failure.
+		for f in "$PVD_RUNDIR"/*.stderr "$PVD_RUNDIR"/*.log; do
 			[ -s "$f" ] || continue
 			echo "# --- last lines of $f ---"
 			tail -n 40 "$f" | sed 's/^/# /'
