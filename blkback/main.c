@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -17,6 +18,7 @@
 #include "pvd/ctl.h"
 #include "loop.h"
 #include "metrics.h"
+#include "pool.h"
 #include "queue.h"
 #include "req.h"
 #include "vbd.h"
@@ -30,14 +32,14 @@ struct opts {
 	const char *ctl;
 	const char *engine;
 	unsigned spin_ns, depth, batch;
+	unsigned io_threads;
 	struct blk_xb_opts xb;
 };
 
 struct blkback {
 	struct opts o;
 	struct event_base *base;
-	struct hv *hv;
-	struct blk_loop loop;
+	struct blk_pool pool;
 	struct blk_xenbus xb;
 	struct pvd_ctl ctl;
 	struct daemon_signals sigs;
@@ -60,6 +62,8 @@ DAEMON_USAGE
 "      --spin-ns N           busy-poll before sleeping (default %u)\n"
 "      --queue-depth N       storage requests in flight per engine (1024)\n"
 "      --batch N             requests taken per ring per round (%u)\n"
+"      --io-threads N        I/O threads serving the rings (default: the\n"
+"                            online CPUs; 0: all on the main thread)\n"
 "      --max-queues N        multi-queue-max-queues (4, at most %u)\n"
 "      --max-ring-order N    max-ring-page-order (%u, at most %u)\n"
 "      --max-indirect N      feature-max-indirect-segments (%u; 0: off)\n"
@@ -72,7 +76,7 @@ DAEMON_USAGE
 }
 
 enum { O_CTL = 256, O_ENGINE, O_DOMID, O_SPIN, O_DEPTH, O_BATCH, O_MAXQ,
-       O_ORDER, O_IND, O_PGNT, O_NOPERS, O_RESIZE };
+       O_ORDER, O_IND, O_PGNT, O_NOPERS, O_RESIZE, O_IOTHR };
 
 static const struct option longopts[] = {
 	DAEMON_LONGOPTS,
@@ -88,6 +92,7 @@ static const struct option longopts[] = {
 	{ "max-pgrants", required_argument, NULL, O_PGNT },
 	{ "no-persistent", no_argument, NULL, O_NOPERS },
 	{ "resize-interval", required_argument, NULL, O_RESIZE },
+	{ "io-threads", required_argument, NULL, O_IOTHR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -98,6 +103,9 @@ static void opts_default(struct opts *o)
 	o->spin_ns = HV_SPIN_NS_DEFAULT;
 	o->depth = 1024;
 	o->batch = BLK_BATCH_DEFAULT;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	o->io_threads = cpus < 1 ? 1 : cpus > BLK_MAX_IO_THREADS ? BLK_MAX_IO_THREADS : (unsigned)cpus;
 	o->xb.max_queues = 4;
 	o->xb.max_ring_order = BLK_MAX_RING_ORDER;
 	o->xb.max_indirect = BLK_MAX_INDIRECT_SEGS;
@@ -139,6 +147,7 @@ static int own_opt(void *ctx, int ch, const char *name, const char *arg)
 		break;
 	case O_PGNT: o->xb.max_pgrants = num("max-pgrants", 1, 1u << 16); break;
 	case O_NOPERS: o->xb.persistent = false; break;
+	case O_IOTHR: o->io_threads = num("io-threads", 0, BLK_MAX_IO_THREADS); break;
 	case O_RESIZE: o->xb.resize_ms = num("resize-interval", 0, 3600000); break;
 	default: return -1;
 	}
@@ -202,16 +211,18 @@ static void status_line(void *arg, char *buf, size_t len)
 static void start(struct blkback *b)
 {
 	struct hv_config hc = { .impl = b->o.d.hv, .domid = b->o.xb.self };
+	struct blk_pool_cfg pc = {
+		.threads = b->o.io_threads, .hv = &hc, .spin_ns = b->o.spin_ns,
+		.depth = b->o.depth, .batch = b->o.batch,
+	};
 	int rc;
 
 	if (pvd_mkdir_p(pvd_rundir(), 0755) < 0)
 		fatal("cannot create %s", pvd_rundir());
-	rc = hv_open(&b->hv, &hc);
+	/* A hypervisor handle, a loop and engines per I/O thread. */
+	rc = blk_pool_start(&b->pool, b->base, &pc);
 	if (rc < 0)
-		fatal("cannot open the hypervisor layer: %s", strerror(-rc));
-	if (blk_loop_init(&b->loop, b->base, b->hv, b->o.spin_ns, b->o.depth) < 0)
-		fatal("cannot start the I/O loop");
-	b->loop.batch = b->o.batch;
+		fatal("cannot start the I/O threads: %s", strerror(-rc));
 	if (!b->o.ctl) {
 		if (pvd_rundir_path(b->ctl_path, sizeof(b->ctl_path),
 				    "pvd-blkback.sock") < 0)
@@ -221,14 +232,15 @@ static void start(struct blkback *b)
 	if (pvd_ctl_start(&b->ctl, b->base, b->o.ctl, stats_json, b) < 0)
 		fatal("cannot open the control socket %s", b->o.ctl);
 	/* Waits for the store if it is not there yet (xsconn.h). */
-	if (blk_xenbus_start(&b->xb, b->base, &b->loop, &b->o.xb) < 0)
+	if (blk_xenbus_start(&b->xb, b->base, &b->pool, &b->o.xb) < 0)
 		fatal("cannot set up the store connection");
 	if (blk_metrics_start(&b->metrics, b->base, b->o.d.metrics, &b->xb) < 0)
 		fatal("cannot serve metrics on %s", b->o.d.metrics);
 	if (daemon_signals_start(&b->sigs, b->base, on_term, on_hup, b) < 0)
 		fatal("cannot install signal handlers");
-	log_info("serving %s with the %s engine (hv %s)", b->xb.root,
-		 b->o.xb.ops->name, hv_impl_name(b->hv));
+	log_info("serving %s with the %s engine (hv %s), %u I/O thread(s)",
+		 b->xb.root, b->o.xb.ops->name, hv_impl_name(b->pool.t[0].hv),
+		 b->o.io_threads);
 }
 
 int main(int argc, char **argv)
@@ -260,8 +272,7 @@ int main(int argc, char **argv)
 	pvd_ctl_stop(&b.ctl);
 	blk_xenbus_stop(&b.xb);
 	daemon_signals_stop(&b.sigs);
-	blk_loop_destroy(&b.loop);
-	hv_close(b.hv);
+	blk_pool_stop(&b.pool);
 	event_base_free(b.base);
 	daemon_remove_pidfile(b.o.d.pidfile);
 	log_info("stopped");

@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,11 @@
 #include "pvd/ratelimit.h"
 #include "pvd/sdnotify.h"
 #include "pvd/ctl.h"
+#include "pvd/msgq.h"
 #include "crypt.h"
+#include "eng_util.h"
 #include "loop.h"
+#include "pool.h"
 #include "vbd.h"
 #include "xbstate.h"
 #include "xenbus.h"
@@ -77,8 +81,113 @@ struct blk_xb_dev {
 	bool seen;            /* reconcile's mark */
 	struct pvd_logrl lrl; /* this device's lines (and error node) */
 	const char *storage;  /* remote storage's state, as last written */
+	struct blk_thread *thr; /* where vbd lives (NULL: never opened) */
+	unsigned rings;       /* counted in thr->load */
+	atomic_uint vbd_events; /* BLK_VBD_*, set on thr, taken on main */
 	struct blk_vbd vbd;
 };
+
+static json_t *dev_json(const struct blk_xb_dev *d);
+static void on_vbd(struct blk_vbd *v, int event, void *arg);
+
+/* ------------------------------------------------ the disk, on its thread */
+
+enum vbd_op { VO_OPEN, VO_CLOSE, VO_CONNECT, VO_DISCONNECT, VO_BUSY,
+	      VO_RESIZE, VO_STATE, VO_STATS, VO_JSON, VO_REMOTE };
+
+struct vbd_call {
+	struct blk_xb_dev *d;
+	enum vbd_op op;
+	const void *in;
+	void *out;
+};
+
+static int vbd_remote(struct blk_vbd *v, struct blk_remote_state *r)
+{
+	if (!v->open || !v->disk.ops->remote)
+		return 0;
+	v->disk.ops->remote(v->disk.backing, r);
+	return 1;
+}
+
+/* On d->thr. */
+static int vbd_call_run(void *arg)
+{
+	struct vbd_call *c = arg;
+	struct blk_xb_dev *d = c->d;
+	const struct blk_vbd_cfg *cfg = c->in;
+
+	switch (c->op) {
+	case VO_OPEN:
+		return blk_vbd_open(&d->vbd, &d->thr->loop, d->domid,
+				    d->xb->o.ops, d->params, d->readonly, cfg,
+				    on_vbd, d);
+	case VO_CLOSE: blk_vbd_close(&d->vbd); return 0;
+	case VO_CONNECT: return blk_vbd_connect(&d->vbd, c->in);
+	case VO_DISCONNECT: return blk_vbd_disconnect(&d->vbd);
+	case VO_BUSY: return blk_vbd_busy(&d->vbd);
+	case VO_RESIZE: return blk_vbd_resize(&d->vbd);
+	case VO_STATE: *(const char **)c->out = blk_vbd_state(&d->vbd); return 0;
+	case VO_STATS: blk_vbd_stats(&d->vbd, c->out); return 0;
+	case VO_JSON: *(json_t **)c->out = dev_json(d); return 0;
+	case VO_REMOTE: return vbd_remote(&d->vbd, c->out);
+	}
+	return -EINVAL;
+}
+
+static int dev_vbd(const struct blk_xb_dev *d, enum vbd_op op, const void *in,
+		   void *out)
+{
+	struct vbd_call c = { (struct blk_xb_dev *)d, op, in, out };
+
+	if (!d->thr)
+		return op == VO_STATS ? (memset(out, 0, sizeof(struct blk_qstats)), 0) : 0;
+	return blk_pool_call(d->thr, vbd_call_run, &c);
+}
+
+/* Keeps the thread's load (rings) in step with the device's queues. */
+static void dev_count_rings(struct blk_xb_dev *d)
+{
+	unsigned n = d->vbd.nqueues;   /* written by the call just returned */
+
+	d->thr->load = d->thr->load - d->rings + n;
+	d->rings = n;
+}
+
+static int dev_vbd_connect(struct blk_xb_dev *d, const struct blk_vbd_conn *c)
+{
+	int rc = dev_vbd(d, VO_CONNECT, c, NULL);
+
+	if (d->thr)
+		dev_count_rings(d);
+	return rc;
+}
+
+static int dev_vbd_disconnect(struct blk_xb_dev *d)
+{
+	int rc = dev_vbd(d, VO_DISCONNECT, NULL, NULL);
+
+	if (d->thr)
+		dev_count_rings(d);
+	return rc;
+}
+
+static bool dev_vbd_busy(const struct blk_xb_dev *d)
+{
+	return dev_vbd(d, VO_BUSY, NULL, NULL) > 0;
+}
+
+static void dev_vbd_close(struct blk_xb_dev *d)
+{
+	if (!d->thr)
+		return;
+	dev_vbd(d, VO_CLOSE, NULL, NULL);
+	if (d->vbd.open)
+		return;
+	d->thr->load -= d->rings + 1;
+	d->rings = 0;
+	d->thr = NULL;
+}
 
 /* ---------------------------------------------------------------- store */
 
@@ -424,9 +533,9 @@ static void dev_connect(struct blk_xb_dev *d)
 	}
 	if (read_conn(d, &c) < 0)
 		return;
-	rc = blk_vbd_connect(&d->vbd, &c);
+	rc = dev_vbd_connect(d, &c);
 	if (rc < 0) {
-		blk_vbd_disconnect(&d->vbd);
+		dev_vbd_disconnect(d);
 		dev_fatal(d, rc, "mapping ring-ref port %u", c.q[0].port);
 		return;
 	}
@@ -440,7 +549,7 @@ static void dev_connect(struct blk_xb_dev *d)
 
 static void dev_release(struct blk_xb_dev *d)
 {
-	blk_vbd_close(&d->vbd);
+	dev_vbd_close(d);
 	d->released = true;
 }
 
@@ -459,7 +568,7 @@ static void dev_free(struct blk_xb_dev *d)
 		error_dir(d, path, sizeof(path));
 		xs_rm(d->xb->xc.xs, XBT_NULL, path);
 	}
-	blk_vbd_close(&d->vbd);
+	dev_vbd_close(d);
 	free(d->params);
 	free(d->type);
 	free(d->format);
@@ -474,7 +583,7 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 
 	if (d->released || d->gone || d->xb->stopping)
 		return;
-	if (blk_vbd_busy(&d->vbd) || !xsconn_up(&d->xb->xc)) {
+	if (dev_vbd_busy(d) || !xsconn_up(&d->xb->xc)) {
 		d->reeval = true;	/* once drained, or the store back */
 		return;
 	}
@@ -495,7 +604,7 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 	}
 	if (act & XB_INITWAIT)
 		dev_switch(d, XenbusStateInitWait);
-	if ((act & XB_DISCONNECT) && blk_vbd_disconnect(&d->vbd) == -EBUSY) {
+	if ((act & XB_DISCONNECT) && dev_vbd_disconnect(d) == -EBUSY) {
 		d->reeval = true;     /* the rest once I/O has drained */
 		return;
 	}
@@ -509,10 +618,8 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 		dev_release(d);
 }
 
-static void on_vbd(struct blk_vbd *v, int event, void *arg)
+static void dev_vbd_event(struct blk_xb_dev *d, int event)
 {
-	struct blk_xb_dev *d = arg;
-
 	if (event == BLK_VBD_FATAL) {
 		if (!d->gone && !d->xb->stopping)
 			dev_fatal(d, -EIO, "frontend broke the ring protocol");
@@ -526,6 +633,46 @@ static void on_vbd(struct blk_vbd *v, int event, void *arg)
 		d->reeval = false;
 		dev_frontend_changed(d);
 	}
+}
+
+/* On the main thread: the events the I/O threads noted.  A handler may
+ * free devices, so the scan starts over after each. */
+static void on_vbd_main(void *arg, void *payload)
+{
+	struct blk_xenbus *xb = arg;
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (struct blk_xb_dev *d = xb->devs; d; d = d->next) {
+			unsigned ev = atomic_exchange(&d->vbd_events, 0);
+
+			if (!ev)
+				continue;
+			if (ev & BLK_VBD_FATAL)
+				dev_vbd_event(d, BLK_VBD_FATAL);
+			/* d may be gone after a drained event. */
+			if (ev & BLK_VBD_DRAINED)
+				dev_vbd_event(d, BLK_VBD_DRAINED);
+			again = true;
+			break;
+		}
+	}
+	blk_pool_run_main(xb->pool);
+}
+
+/* On the disk's I/O thread, from its loop's report: noted in d (which
+ * the main thread frees only once drained and closed on this thread),
+ * handled on the main thread. */
+static void on_vbd(struct blk_vbd *v, int event, void *arg)
+{
+	struct blk_xb_dev *d = arg;
+	int rc;
+
+	atomic_fetch_or(&d->vbd_events, (unsigned)event);
+	rc = pvd_msgq_post(d->xb->pool->mainq, on_vbd_main, d->xb, NULL, 0);
+	if (rc < 0)
+		log_err("%s: cannot tell the main thread: %s", d->be, strerror(-rc));
 }
 
 /* ---------------------------------------------------------------- probe */
@@ -617,8 +764,13 @@ static void dev_open_storage(struct blk_xb_dev *d)
 	rc = dev_format(d, &cfg.keyfile);
 	if (rc < 0)
 		return;
-	rc = blk_vbd_open(&d->vbd, d->xb->loop, d->domid, o->ops, d->params,
-			  d->readonly, &cfg, on_vbd, d);
+	d->thr = blk_pool_pick(d->xb->pool);
+	d->thr->load++;
+	rc = dev_vbd(d, VO_OPEN, &cfg, NULL);
+	if (rc < 0) {
+		d->thr->load--;
+		d->thr = NULL;
+	}
 	/* The LUKS layer's line, short enough for pvctl's one line: the
 	 * image's name and the cause. */
 	if (rc < 0 && d->vbd.why[0])
@@ -703,7 +855,7 @@ static void dev_gone(struct blk_xb_dev *d)
 {
 	dev_info(d, "removed");
 	d->gone = true;
-	if (blk_vbd_disconnect(&d->vbd) == 0)
+	if (dev_vbd_disconnect(d) == 0)
 		dev_free(d);
 }
 
@@ -841,7 +993,7 @@ static void on_xs_batch_end(void *arg)
 	struct blk_xenbus *xb = arg;
 
 	/* Store work may have started or stopped queues. */
-	blk_loop_run(xb->loop);
+	blk_pool_run_main(xb->pool);
 }
 
 /* Connected (again): the backend watch fires once on its own; after a
@@ -865,7 +1017,7 @@ static void on_store_up(void *arg, bool again)
 		d->reeval = false;
 		dev_frontend_changed(d);
 	}
-	blk_loop_run(xb->loop);
+	blk_pool_run_main(xb->pool);
 }
 
 static const struct xsconn_ops store_ops = {
@@ -891,7 +1043,9 @@ static bool write_storage(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
  * storage-state node, for pvctl block-list: written when it changes. */
 static void dev_note_storage(struct blk_xb_dev *d)
 {
-	const char *st = blk_vbd_state(&d->vbd);
+	const char *st = "closed";
+
+	dev_vbd(d, VO_STATE, NULL, &st);
 
 	if (d->gone || !d->vbd.open || !d->vbd.disk.ops->remote ||
 	    (d->storage && strcmp(d->storage, st) == 0))
@@ -914,7 +1068,7 @@ static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 		dev_note_storage(d);
 
 		if (d->gone || d->state != XenbusStateConnected ||
-		    blk_vbd_resize(&d->vbd) <= 0)
+		    dev_vbd(d, VO_RESIZE, NULL, NULL) <= 0)
 			continue;
 		rc = dev_txn(d, write_resized, NULL);
 		if (rc < 0)
@@ -925,13 +1079,13 @@ static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 /* ---------------------------------------------------------------- start */
 
 int blk_xenbus_start(struct blk_xenbus *xb, struct event_base *base,
-		     struct blk_loop *loop, const struct blk_xb_opts *o)
+		     struct blk_pool *pool, const struct blk_xb_opts *o)
 {
 	int rc;
 
 	memset(xb, 0, sizeof(*xb));
 	xb->base = base;
-	xb->loop = loop;
+	xb->pool = pool;
 	xb->o = *o;
 	snprintf(xb->root, sizeof(xb->root), "/local/domain/%u/backend/vbd",
 		 (unsigned)o->self);
@@ -971,24 +1125,24 @@ void blk_xenbus_stop(struct blk_xenbus *xb)
 	xb->resize_ev = NULL;
 	for (d = xb->devs; d; d = d->next) {
 		d->gone = true;
-		blk_vbd_disconnect(&d->vbd);
+		dev_vbd_disconnect(d);
 	}
 	/* I/O in flight writes into guest pages: wait for it. */
 	for (;;) {
 		bool busy = false;
 
 		for (d = xb->devs; d; d = d->next)
-			busy |= blk_vbd_busy(&d->vbd);
+			busy |= dev_vbd_busy(d);
 		if (!busy || hv_now_ns() > end)
 			break;
 		/* Completions wake the loop; the timeout bounds each turn. */
 		event_base_loopexit(xb->base, &(struct timeval){ 0, 100000 });
 		event_base_loop(xb->base, EVLOOP_ONCE);
-		blk_loop_run(xb->loop);
+		blk_pool_run_main(xb->pool);
 	}
 	for (d = xb->devs; d; d = nx) {
 		nx = d->next;
-		if (blk_vbd_busy(&d->vbd))
+		if (dev_vbd_busy(d))
 			log_err("%s: I/O still in flight after %u ms", d->be,
 				STOP_WAIT_MS);
 		else
@@ -1006,7 +1160,10 @@ static json_t *queue_json(const struct blk_queue *q)
 {
 	/* The guest's producer, read once. */
 	unsigned pending = (unsigned)(q->ring.sring->req_prod - q->ring.req_cons);
-	json_t *o = json_pack("{sI sI sI sI sI sb}", "index", (json_int_t)q->index,
+	const struct blk_thread *t = container_of(q->loop, struct blk_thread, loop);
+	json_t *o = json_pack("{sI sI so sI sI sI sI sb}", "index", (json_int_t)q->index,
+			      "thread", (json_int_t)t->index,
+			      "thread_cpu_ns", blk_json_u64(blk_thread_cpu_ns(t)),
 			      "ring_pages", (json_int_t)q->nr_pages,
 			      "ring_size", (json_int_t)q->nslots,
 			      "inflight", (json_int_t)q->inflight,
@@ -1086,24 +1243,63 @@ static json_t *dev_json(const struct blk_xb_dev *d)
 	return o;
 }
 
+/* "threads": what each I/O thread serves and its CPU time; sum: the
+ * loops' counters together (the "loop" object, as before threads). */
+static json_t *threads_json(struct blk_pool *p, struct blk_thread_stats *sum)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && i < p->nthr; i++) {
+		struct blk_thread_stats s;
+
+		if (blk_pool_thread_stats(p, i, &s) < 0)
+			continue;
+		sum->rounds += s.rounds;
+		sum->spins_won += s.spins_won;
+		sum->sleeps += s.sleeps;
+		sum->slices += s.slices;
+		json_array_append_new(a, json_pack("{sI sI so so so so so}",
+			"index", (json_int_t)s.index, "rings", (json_int_t)s.rings,
+			"cpu_ns", blk_json_u64(s.cpu_ns),
+			"rounds", blk_json_u64(s.rounds),
+			"spins_won", blk_json_u64(s.spins_won),
+			"sleeps", blk_json_u64(s.sleeps),
+			"slices", blk_json_u64(s.slices)));
+	}
+	return a;
+}
+
 void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
 {
 	json_t *devs = json_array();
 	int rc = !devs;
 
-	for (struct blk_xb_dev *d = xb->devs; !rc && d; d = d->next)
-		rc = json_array_append_new(devs, dev_json(d));
+	for (struct blk_xb_dev *d = xb->devs; !rc && d; d = d->next) {
+		json_t *o = NULL;
+
+		/* Its queues' counters are its thread's: read there. */
+		if (d->thr)
+			dev_vbd(d, VO_JSON, NULL, &o);
+		else
+			o = dev_json(d);
+		rc = json_array_append_new(devs, o);
+	}
 	if (rc) {
 		json_decref(devs);
 		pvd_ctl_put_json(out, NULL);
 		return;
 	}
-	pvd_ctl_put_json(out, json_pack("{ss s{sosososo} so s{sbsoso}}",
+	struct blk_thread_stats sum = { 0 };
+	json_t *thr = threads_json(xb->pool, &sum);
+
+	pvd_ctl_put_json(out, json_pack("{ss sI s{sosososo} so so s{sbsoso}}",
 		"engine", xb->o.ops->name,
-		"loop", "rounds", blk_json_u64(xb->loop->rounds),
-		"spins_won", blk_json_u64(xb->loop->spins_won),
-		"sleeps", blk_json_u64(xb->loop->sleeps),
-		"slices", blk_json_u64(xb->loop->slices),
+		"io_threads", (json_int_t)xb->pool->n,
+		"loop", "rounds", blk_json_u64(sum.rounds),
+		"spins_won", blk_json_u64(sum.spins_won),
+		"sleeps", blk_json_u64(sum.sleeps),
+		"slices", blk_json_u64(sum.slices),
+		"threads", thr ? thr : json_array(),
 		"devices", devs,
 		"store", "connected", (int)xsconn_up(&xb->xc),
 		"connects", blk_json_u64(xb->xc.st.connects),
@@ -1115,7 +1311,7 @@ void blk_xenbus_each(const struct blk_xenbus *xb, blk_xb_dev_fn *fn, void *arg)
 	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
 		struct blk_qstats sum;
 
-		blk_vbd_stats(&d->vbd, &sum);
+		dev_vbd(d, VO_STATS, NULL, &sum);
 		fn(arg, d->domid, d->devid, &sum);
 	}
 }
@@ -1124,12 +1320,10 @@ void blk_xenbus_each_remote(const struct blk_xenbus *xb, blk_xb_remote_fn *fn,
 			    void *arg)
 {
 	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
-		const struct blk_vbd *v = &d->vbd;
 		struct blk_remote_state r;
 
-		if (!v->open || !v->disk.ops->remote)
+		if (dev_vbd(d, VO_REMOTE, NULL, &r) <= 0)
 			continue;
-		v->disk.ops->remote(v->disk.backing, &r);
 		fn(arg, d->domid, d->devid, &r);
 	}
 }
@@ -1155,7 +1349,7 @@ void blk_xenbus_summary(const struct blk_xenbus *xb, struct blk_xb_summary *s)
 			seen[w] |= 1ull << (d->domid % 64);
 			s->guests++;
 		}
-		blk_vbd_stats(&d->vbd, &sum);
+		dev_vbd(d, VO_STATS, NULL, &sum);
 		s->errors += sum.err_bad_req + sum.err_grant + sum.err_io +
 			     sum.err_dup_id;
 	}

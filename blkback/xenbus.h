@@ -1,7 +1,13 @@
 /* The xenbus side of pvd-blkback, through libxenstore: finds backend
  * devices under /local/domain/<self>/backend/vbd/<domid>/<devid>, opens
  * their storage, advertises features, and follows the frontend's state
- * (xbstate.c) to map and unmap its rings (vbd.c). */
+ * (xbstate.c) to map and unmap its rings (vbd.c).
+ *
+ * Threads: everything here runs on the main thread; a device's disk
+ * (struct blk_vbd) lives on the I/O thread it was placed on (pool.h) and
+ * is reached only through blk_pool_call.  What the disk reports (a halted
+ * ring, a drained disconnect) comes back as a message to the main
+ * thread. */
 #ifndef PVD_BLKBACK_XENBUS_H
 #define PVD_BLKBACK_XENBUS_H
 
@@ -16,7 +22,7 @@ struct event_base;
 struct event;
 struct evbuffer;
 struct xs_handle;
-struct blk_loop;
+struct blk_pool;
 struct blk_xb_dev;
 
 struct blk_xb_opts {
@@ -32,7 +38,7 @@ struct blk_xb_opts {
 
 struct blk_xenbus {
 	struct event_base *base;
-	struct blk_loop *loop;
+	struct blk_pool *pool;        /* the I/O threads (pool.h) */
 	struct blk_xb_opts o;
 	struct xsconn xc;             /* the store, kept across its restarts */
 	struct event *resize_ev;
@@ -46,7 +52,7 @@ struct blk_xenbus {
  * device and frontend and acts on what changed.  -errno only when it
  * cannot allocate. */
 int blk_xenbus_start(struct blk_xenbus *xb, struct event_base *base,
-		     struct blk_loop *loop, const struct blk_xb_opts *o);
+		     struct blk_pool *pool, const struct blk_xb_opts *o);
 /* Stops serving: waits (bounded) for I/O in flight, unmaps every ring and
  * closes storage, leaving the store's states as they are so that a new
  * instance takes over the connected frontends.  Idempotent. */

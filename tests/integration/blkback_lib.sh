@@ -17,13 +17,15 @@ blkback_ready() {
 }
 
 # blkback_start [ARGS...]: pvd-blkback -f with the sim hypervisor layer,
-# a pidfile and a log; waits (bounded) for the pidfile.
+# a pidfile and a log; waits (bounded) for the pidfile.  Its I/O threads:
+# $PVD_BLK_IO_THREADS (default 2, so that threads are exercised even on
+# 2 cores; 0 or 1 for the other modes; an --io-threads in ARGS wins).
 blkback_start() {
 	local i
 	[ -x "$PVD_BIN/pvd-blkback" ] || die "$PVD_BIN/pvd-blkback not built (run: make)"
 	rm -f "$BLKBACK_PIDFILE"
 	"$PVD_BIN/pvd-blkback" -f --hv sim --pidfile "$BLKBACK_PIDFILE" \
-		--log-file "$BLKBACK_LOG" "$@" >>"$PVD_RUNDIR/blkback.stderr" 2>&1 &
+		--log-file "$BLKBACK_LOG" --io-threads "${PVD_BLK_IO_THREADS:-2}" "$@" >>"$PVD_RUNDIR/blkback.stderr" 2>&1 &
 	BLKBACK_PID=$!
 	track_pid "$BLKBACK_PID"
 	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
