@@ -16,6 +16,12 @@ CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP -fno-strict-alia
 LDLIBS   := -levent -lxenstore -lz -laio -luring -lnbd -lrbd -lrados -lsystemd $(shell pkg-config --libs xengnttab xenevtchn xencontrol) \
             $(shell pkg-config --libs libnl-route-3.0 jansson)
 LDLIBS   += -largon2 $(shell pkg-config --libs libcrypto)
+TSAN     ?= 0
+ifeq ($(TSAN),1)
+BUILD    := build-tsan
+CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
+endif
 ifeq ($(SAN),1)
 BUILD    := build-san
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -53,7 +59,7 @@ FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-integration check-xen fuzz fuzz-run bench demo install uninstall man clean
+.PHONY: all deps check check-unit check-integration check-tsan check-xen fuzz fuzz-run bench demo install uninstall man clean
 all: $(DAEMONS) $(TOOL_BINS)
 
 deps:
@@ -144,6 +150,13 @@ tests: $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(XEN_BINS)
 check: deps
 	@$(MAKE) --no-print-directory all tests
 	@BUILD=$(BUILD) SAN=$(SAN) scripts/run-tests.sh
+
+# ThreadSanitizer (build-tsan/): the unit tests and pvd-blkback's
+# integration tests, a report failing the run (scripts/check-tsan.sh).
+# Not part of make check.
+check-tsan: deps
+	@$(MAKE) --no-print-directory TSAN=1 all tests
+	@scripts/check-tsan.sh build-tsan
 
 check-unit: all tests
 	@BUILD=$(BUILD) ONLY=unit scripts/run-tests.sh

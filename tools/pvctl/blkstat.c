@@ -64,7 +64,7 @@ static const struct field dev_u32[] = {
 static const struct field ring_u32[] = {
 	FIELD(struct blkstat_ring, index), FIELD(struct blkstat_ring, ring_pages),
 	FIELD(struct blkstat_ring, ring_size), FIELD(struct blkstat_ring, inflight),
-	FIELD(struct blkstat_ring, unconsumed),
+	FIELD(struct blkstat_ring, unconsumed), FIELD(struct blkstat_ring, thread),
 };
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
@@ -120,6 +120,7 @@ static int rings_of(const json_t *qs, struct blkstat_dev *d, char *err,
 			continue;
 		get_u32s(q, r, ring_u32, NFIELDS(ring_u32));
 		pvctl_json_bool(q, "halted", &r->halted);
+		r->thread_cpu_ns = u64_of(q, "thread_cpu_ns");
 		ctr_of(q, &r->c);
 		d->nrings++;
 	}

@@ -30,6 +30,8 @@ struct blkstat_ctr {
 struct blkstat_ring {
 	unsigned index, ring_pages, ring_size;
 	unsigned inflight, unconsumed;  /* now */
+	unsigned thread;                /* the I/O thread serving it */
+	uint64_t thread_cpu_ns;         /* that thread's CPU time */
 	bool halted;
 	struct blkstat_ctr c;
 };

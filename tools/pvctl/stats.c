@@ -256,7 +256,7 @@ static void disks_text(struct pvctl *p, const struct blkstat *s,
 		"Read-MB", "Write-MB", "OO-req", "Errors", "Infl", "Lat-avg", "Lat-p99");
 	for (unsigned i = 0; i < n; i++) {
 		const struct blkstat_dev *d = devs[i];
-		char name[80], vdev[24], state[16], ring[16];
+		char name[80], vdev[24], state[16], ring[16], thr[16];
 
 		statview_dom_name(p, d->domid, name, sizeof(name));
 		blkstat_vdev_name(d->devid, vdev, sizeof(vdev));
@@ -265,8 +265,11 @@ static void disks_text(struct pvctl *p, const struct blkstat *s,
 		print_ctr_row(stdout, name, d->domid, vdev, "all", state, &d->c, d->inflight);
 		for (unsigned r = 0; r < d->nrings; r++) {
 			snprintf(ring, sizeof(ring), "%u", d->rings[r].index);
+			/* The I/O thread serving the ring (pvd-blkback
+			 * --io-threads; 0 with none). */
+			snprintf(thr, sizeof(thr), "thread %u", d->rings[r].thread);
 			print_ctr_row(stdout, name, d->domid, vdev, ring,
-				      d->rings[r].halted ? "halted" : "-", &d->rings[r].c,
+				      d->rings[r].halted ? "halted" : thr, &d->rings[r].c,
 				      d->rings[r].inflight);
 		}
 		if (d->enc_format)
