@@ -31,7 +31,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 BIN=$BUILD/bin
 BENCHBIN=$BUILD/tests/bench
-SECTIONS_ALL="stored hv consoled blkback netback luks nbd rbd"
+SECTIONS_ALL="stored hv consoled blkback scaling netback luks nbd rbd"
 SECTIONS=${BENCH_SECTIONS:-$SECTIONS_ALL}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -605,6 +605,13 @@ section_luks() {
 	fi
 }
 
+section_scaling() {
+	echo
+	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS bash tests/bench/scaling.sh; then
+		bad "scaling benchmark failed"
+	fi
+}
+
 section_blkback() {
 	echo
 	if ! BUILD=$BUILD BENCH_QUICK=$QUICK BENCH_SECS=$SECS BENCH_PIN=$PIN \
@@ -640,6 +647,7 @@ for s in $SECTIONS; do
 	stored) section_stored ;;
 	hv) section_hv ;;
 	blkback) section_blkback ;;
+	scaling) section_scaling ;;
 	luks) section_luks ;;
 	netback) section_netback ;;
 	rbd) section_rbd ;;
