@@ -1,4 +1,5 @@
-/* The I/O loop of pvd-blkback: one thread serving every queue.
+/* The I/O loop of pvd-blkback: one per I/O thread (pool.h), serving the
+ * queues placed on that thread; touched only by that thread.
  *
  * Wakes on the hypervisor handle's event-channel fd (a guest pushed
  * requests) and on the storage engines' eventfds (I/O completed); then

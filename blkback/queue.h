@@ -9,7 +9,8 @@
  *   grants -> submit -> complete -> respond (every byte defined) ->
  *   push responses, notify only if asked -> final check for more after a
  *   bounded spin (loop.c).
- * Everything runs in the daemon's one thread (struct blk_loop).
+ * Everything runs on the I/O thread whose struct blk_loop serves the
+ * queue (pool.h); the main thread reaches it only through blk_pool_call.
  */
 #ifndef PVD_BLKBACK_QUEUE_H
 #define PVD_BLKBACK_QUEUE_H
