@@ -8,7 +8,7 @@ BUILD=${1:-build-tsan}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 logdir=$(mktemp -d /tmp/pvd-tsan.XXXXXX)
-export TSAN_OPTIONS="log_path=$logdir/tsan second_deadlock_stack=1 ${TSAN_EXTRA:-}"
+export TSAN_OPTIONS="log_path=$logdir/tsan second_deadlock_stack=1 suppressions=$root/scripts/tsan.supp ${TSAN_EXTRA:-}"
 export BUILD PVD_BIN=$root/$BUILD/bin PVD_TESTBIN=$root/$BUILD/tests
 # Sanitized daemons are slower: generous waits.
 export PVD_WAIT_SECS=${PVD_WAIT_SECS:-60}
