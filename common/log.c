@@ -45,9 +45,20 @@ int log_reopen(void)
 	fd = open(lg.file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -errno;
-	if (lg.fd != STDERR_FILENO)
-		close(lg.fd);
-	lg.fd = fd;
+	if (lg.fd == STDERR_FILENO) {
+		lg.fd = fd;	/* at start-up, before any other thread */
+		return 0;
+	}
+	/* Other threads may be writing lg.fd (pvd-blkback's I/O threads):
+	 * the new file takes the same descriptor number in one step, so that
+	 * no write ever goes to a closed or reused descriptor. */
+	if (dup3(fd, lg.fd, O_CLOEXEC) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	close(fd);
 	return 0;
 }
 
