@@ -204,9 +204,10 @@ static int stats_run(void *arg)
 int blk_pool_thread_stats(struct blk_pool *p, unsigned i,
 			  struct blk_thread_stats *s)
 {
-	struct stats_call c = { &p->t[i], s };
+	struct stats_call c = { NULL, s };
 
-	if (i >= p->nthr)
+	if (!p->t || i >= p->nthr)
 		return -EINVAL;
+	c.t = &p->t[i];
 	return pvd_msgq_call(p->t[i].q, stats_run, &c);
 }
