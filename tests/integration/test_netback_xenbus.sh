@@ -168,6 +168,11 @@ if [ -x "$PVCTL" ] && [ -x "$PVD_BIN/pvguest" ]; then
 		"$(jq -r --arg d "$GDOM" '.vifs[] | select(.domid == ($d | tonumber)) | "\(.queues | length) \([.queues[].index] | map(tostring) | join(" ")) \(.queues[0] | del(.index) | keys | join(","))"' <<<"$st")"
 	expect_eq "the tap has one queue per ring" "numqueues $nq" \
 		"$(ip -d link show dev "vif$GDOM.0" | grep -o "numqueues [0-9]*")"
+	nthr=${PVD_NB_IO_THREADS:-2}
+	[ "$nthr" -gt 0 ] || nthr=1
+	expect_eq "stats: one entry per I/O thread; the vif's queues on one of them, its CPU time counted" \
+		"$nthr 1 true true" \
+		"$(jq -r --arg d "$GDOM" '(.threads | length) as $n | [.vifs[] | select(.domid == ($d | tonumber)) | .queues[]] as $q | "\($n) \([$q[].thread] | unique | length) \(all($q[]; .thread < $n)) \(all($q[]; .thread_cpu_ns > 0))"' <<<"$st")"
 	refs=$(xs read "$GFE/tx-ring-ref" "$GFE/queue-0/tx-ring-ref" 2>/dev/null)
 	netback_kill9
 	netback_start --max-queues 4
