@@ -30,6 +30,7 @@
  *   - threads 0: one loop on the main thread's base and handle; the
  *     calls run inline (pvd_msgq_call on its own consumer). */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,7 @@ static int thread_start(struct nb_pool *p, unsigned i,
 			const struct hv_config *hc)
 {
 	struct nb_loop *l;
+	sigset_t block, old;
 	int rc;
 
 	p->base[i] = event_base_new();
@@ -93,7 +95,15 @@ static int thread_start(struct nb_pool *p, unsigned i,
 	if (rc < 0)
 		return rc;
 	l = p->l[i];
+	/* The main thread's loop takes SIGTERM, SIGINT and SIGHUP: the
+	 * thread inherits them blocked. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	rc = -pthread_create(&l->tid, NULL, thread_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0) {
 		log_err("%s: thread %u: %s", __func__, i, strerror(-rc));
 		return rc;

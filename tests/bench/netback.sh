@@ -11,7 +11,8 @@
 #           own, in the guest's namespace; frames cross the netif rings.
 #           pvd-netback with N I/O threads (BENCH_NB_THREADS, default the
 #           online CPUs): each guest's vif on a thread of its own;
-#   pvd1    the same with --io-threads 1: both vifs on one thread.
+#   pvd1    the same with --io-threads 1: both vifs on one thread
+#           (pvdK for any K: --io-threads K; pvd0 is the main thread).
 #
 # Cases: iperf3 TCP one stream and four streams (Gbit/s), UDP 64-byte
 # datagrams (packets/s, udp_pps: iperf3's receiver is slower than these
@@ -102,13 +103,13 @@ route_setup() {
 	case $1 in
 	veth | bridge) ns_setup "$1" && ns_exec_for ;;
 	pvd) declare -F pvd_setup >/dev/null && PVDNB_THREADS=$NB_THREADS pvd_setup ;;
-	pvd1) declare -F pvd_setup >/dev/null && PVDNB_THREADS=1 pvd_setup ;;
+	pvd[0-9]*) declare -F pvd_setup >/dev/null && PVDNB_THREADS=${1#pvd} pvd_setup ;;
 	esac
 }
 route_cleanup() {
 	case $1 in
 	veth | bridge) ns_cleanup ;;
-	pvd | pvd1) declare -F pvd_cleanup >/dev/null && pvd_cleanup ;;
+	pvd*) declare -F pvd_cleanup >/dev/null && pvd_cleanup ;;
 	esac
 }
 
@@ -218,5 +219,12 @@ if [[ " ${order[*]} " == *" pvd "* ]] && [[ " ${order[*]} " == *" pvd1 "* ]]; th
 	echo "pvd/pvd1 TCP x4: $(ratio "$(avg pvd tcp4)" "$(avg pvd1 tcp4)")"
 	echo "pvd/pvd1 UDP64:  $(ratio "$(avg pvd udp)" "$(avg pvd1 udp)")"
 	echo "pvd/pvd1 CPU s per Gb/s: $(ratio "$(avg pvd cpu)" "$(avg pvd1 cpu)")"
+fi
+if [[ " ${order[*]} " == *" pvd0 "* ]] && [[ " ${order[*]} " == *" pvd1 "* ]]; then
+	echo
+	echo "pvd-netback, 1 I/O thread against the main thread (--io-threads 0):"
+	echo "pvd1/pvd0 TCP x1: $(ratio "$(avg pvd1 tcp1)" "$(avg pvd0 tcp1)")"
+	echo "pvd1/pvd0 TCP x4: $(ratio "$(avg pvd1 tcp4)" "$(avg pvd0 tcp4)")"
+	echo "pvd1/pvd0 UDP64:  $(ratio "$(avg pvd1 udp)" "$(avg pvd0 udp)")"
 fi
 exit $failed
