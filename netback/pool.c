@@ -63,16 +63,13 @@ static int loop_setup(struct nb_pool *p, unsigned i, struct event_base *base,
 		      struct hv *hv)
 {
 	struct nb_loop *l = nb_loop_create(base, hv);
-	int rc;
 
 	if (!l)
 		return -ENOMEM;
 	p->l[i] = l;
 	l->index = i;
 	l->mainq = p->mainq;
-	l->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
-	rc = pvd_msgq_create(base, 0, &l->q);
-	return rc;
+	return 0;
 }
 
 static int thread_start(struct nb_pool *p, unsigned i,
@@ -169,8 +166,6 @@ void nb_pool_stop(struct nb_pool *p)
 			pthread_join(l->tid, NULL);
 			l->own = false;
 		}
-		if (l)
-			pvd_msgq_destroy(l->q);
 		nb_loop_destroy(l);
 		if (p->hv)
 			hv_close(p->hv[i]);
