@@ -21,17 +21,20 @@
 #include "vif.h"
 #include "xenbus.h"
 
+#define NB_MAX_IO_THREADS 64
+
 struct opts {
 	struct daemon_opts d;
 	const char *ctl;
 	struct nb_xb_opts xb;
+	unsigned io_threads;
 };
 
 struct netback {
 	struct opts o;
 	struct event_base *base;
 	struct hv *hv;
-	struct nb_loop *loop;
+	struct nb_pool *pool;
 	struct nb_xenbus xb;
 	struct pvd_ctl ctl;
 	struct daemon_signals sigs;
@@ -53,11 +56,13 @@ DAEMON_USAGE
 "                            at most %u)\n"
 "      --create-bridges      make a missing bridge= instead of refusing the vif\n"
 "      --rx-stall MS         carrier off for a guest posting no receive\n"
-"                            buffers this long (default 60000, Linux's)\n",
-		NB_MAX_QUEUES);
+"                            buffers this long (default 60000, Linux's)\n"
+"      --io-threads N        I/O threads serving the vifs' rings (default:\n"
+"                            online CPUs, at most %u; 0: the main thread)\n",
+		NB_MAX_QUEUES, NB_MAX_IO_THREADS);
 }
 
-enum { O_CTL = 256, O_DOMID, O_MAXQ, O_MKBR, O_STALL };
+enum { O_CTL = 256, O_DOMID, O_MAXQ, O_MKBR, O_STALL, O_IOTHR };
 
 static const struct option longopts[] = {
 	DAEMON_LONGOPTS,
@@ -66,6 +71,7 @@ static const struct option longopts[] = {
 	{ "max-queues", required_argument, NULL, O_MAXQ },
 	{ "create-bridges", no_argument, NULL, O_MKBR },
 	{ "rx-stall", required_argument, NULL, O_STALL },
+	{ "io-threads", required_argument, NULL, O_IOTHR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -77,6 +83,15 @@ static unsigned default_queues(void)
 	if (n < 1)
 		return 1;
 	return n > NB_MAX_QUEUES ? NB_MAX_QUEUES : (unsigned)n;
+}
+
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > NB_MAX_IO_THREADS ? NB_MAX_IO_THREADS : (unsigned)n;
 }
 
 static int own_opt(void *ctx, int ch, const char *name, const char *arg)
@@ -97,6 +112,10 @@ static int own_opt(void *ctx, int ch, const char *name, const char *arg)
 	case O_STALL:
 		o->xb.rx_stall_ms = (unsigned)pvd_opt_range(name, arg, 1, 3600000);
 		break;
+	case O_IOTHR:
+		o->io_threads = (unsigned)pvd_opt_range(name, arg, 0,
+							NB_MAX_IO_THREADS);
+		break;
 	default: return -1;
 	}
 	return 0;
@@ -110,6 +129,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 
 	daemon_opts_default(&o->d);
 	o->xb.max_queues = default_queues();
+	o->io_threads = default_threads();
 	daemon_parse_args(argc, argv, &o->d, &a);
 }
 
@@ -176,19 +196,20 @@ static void start(struct netback *n)
 	rc = hv_open(&n->hv, &hc);
 	if (rc < 0)
 		fatal("cannot open the hypervisor layer: %s", strerror(-rc));
-	n->loop = nb_loop_create(n->base, n->hv);
-	if (!n->loop)
-		fatal("cannot start the netif loop");
+	rc = nb_pool_start(n->base, n->hv, &hc, n->o.io_threads, &n->pool);
+	if (rc < 0)
+		fatal("cannot start the I/O threads: %s", strerror(-rc));
 	start_ctl(n);
 	/* Waits for the store if it is not there yet (xsconn.h). */
-	if (nb_xenbus_start(&n->xb, n->base, n->loop, n->hv, &n->o.xb) < 0)
+	if (nb_xenbus_start(&n->xb, n->base, n->pool, n->hv, &n->o.xb) < 0)
 		fatal("cannot set up the store connection");
 	if (nb_metrics_start(&n->metrics, n->base, n->o.d.metrics, &n->xb) < 0)
 		fatal("cannot serve metrics on %s", n->o.d.metrics);
 	if (daemon_signals_start(&n->sigs, n->base, on_term, on_hup, n) < 0)
 		fatal("cannot install signal handlers");
-	log_info("serving %s, up to %u queues per vif (hv %s)", n->xb.root,
-		 n->o.xb.max_queues, hv_impl_name(n->hv));
+	log_info("serving %s, up to %u queues per vif, %u I/O thread(s) "
+		 "(hv %s)", n->xb.root, n->o.xb.max_queues, n->o.io_threads,
+		 hv_impl_name(n->hv));
 }
 
 int main(int argc, char **argv)
@@ -219,7 +240,7 @@ int main(int argc, char **argv)
 	pvd_ctl_stop(&n.ctl);
 	nb_xenbus_stop(&n.xb);
 	daemon_signals_stop(&n.sigs);
-	nb_loop_destroy(n.loop);
+	nb_pool_stop(n.pool);
 	hv_close(n.hv);
 	event_base_free(n.base);
 	daemon_remove_pidfile(n.o.d.pidfile);

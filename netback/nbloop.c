@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "pvd/log.h"
+#include "pvd/msgq.h"
 #include "vif_priv.h"
 
 static void route(struct nb_loop *l, evtchn_port_t port)
@@ -56,6 +57,15 @@ struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv)
 		return NULL;
 	l->base = base;
 	l->hv = hv;
+	l->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
+	/* Alone (no pool: unit tests) the loop's thread is also the one its
+	 * vifs report to; the pool points mainq at the main thread's. */
+	if (pvd_msgq_create(base, 0, &l->q) < 0) {
+		log_err("%s: no message queue", __func__);
+		nb_loop_destroy(l);
+		return NULL;
+	}
+	l->mainq = l->q;
 	l->evtchn_ev = event_new(base, hv_evtchn_fd(hv), EV_READ | EV_PERSIST,
 				 on_evtchn, l);
 	if (!l->evtchn_ev || event_add(l->evtchn_ev, NULL) < 0) {
@@ -74,6 +84,7 @@ void nb_loop_destroy(struct nb_loop *l)
 		log_warn("vifs still running; they are leaked");
 	if (l->evtchn_ev)
 		event_free(l->evtchn_ev);
+	pvd_msgq_destroy(l->q);
 	free(l);
 }
 

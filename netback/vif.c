@@ -16,24 +16,46 @@
 #include <event2/event.h>
 
 #include "pvd/log.h"
+#include "pvd/msgq.h"
 #include "vif_priv.h"
 
-static void on_report(evutil_socket_t fd, short what, void *arg)
-{
-	struct nb_vif *v = arg;
+/* On the main thread: the callback runs there, never on the I/O thread,
+ * and not for a vif nb_vif_stop has already taken down (its memory is
+ * freed by a message queued behind this one). */
+struct report {
+	unsigned events;
+	const char *why;
+};
 
-	/* The callback may stop the vif: read everything first. */
-	while (v->events) {
-		unsigned ev = v->events;
+static void report_main(void *ctx, void *payload)
+{
+	struct nb_vif *v = ctx;
+	const struct report *r = payload;
+	unsigned ev = r->events;
+
+	while (ev && !v->dead) {
 		int e = __builtin_ctz(ev);
 
-		v->events &= ~(1u << e);
-		v->cb(v, e, e == NB_VIF_FATAL ? v->fatal_why :
+		ev &= ~(1u << e);
+		v->cb(v, e, e == NB_VIF_FATAL ? r->why :
 		      e == NB_VIF_CARRIER_OFF ? "rx stalled" : "rx resumed",
 		      v->cb_arg);
 		if (e == NB_VIF_FATAL)
 			return;
 	}
+}
+
+static void on_report(evutil_socket_t fd, short what, void *arg)
+{
+	struct nb_vif *v = arg;
+	struct report r = { v->events, v->fatal_why };
+	int rc;
+
+	v->events = 0;
+	rc = pvd_msgq_post(v->loop->mainq, report_main, v, &r, sizeof(r));
+	if (rc < 0)
+		log_err("%s: vif%u.%u: %s", __func__, (unsigned)v->cfg.domid,
+			v->cfg.devid, strerror(-rc));
 }
 
 void nb_vif_note(struct nb_vif *v, enum nb_vif_event ev, const char *why)
@@ -280,30 +302,50 @@ static int vif_setup(struct nb_vif *v)
 	return rc;
 }
 
-int nb_vif_start(struct nb_loop *l, const struct nb_vif_cfg *cfg,
-		 nb_vif_cb *cb, void *arg, struct nb_vif **out)
-{
+/* The I/O thread's half of a vif's start and stop. */
+struct start_call {
+	struct nb_loop *l;
+	const struct nb_vif_cfg *cfg;
+	nb_vif_cb *cb;
+	void *arg;
 	struct nb_vif *v;
+};
+
+static void vif_teardown(struct nb_vif *v)
+{
+	nb_loop_del(v->loop, v);
+	for (unsigned i = 0; i < v->nq; i++)
+		queue_stop(&v->q[i]);
+	if (v->ctrl_bound)
+		hv_evtchn_unbind(v->loop->hv, v->ctrl_port);
+	v->ctrl_bound = false;
+	if (v->ctrl_addr)
+		hv_grant_unmap(v->loop->hv, v->ctrl_addr, 1);
+	v->ctrl_addr = NULL;
+	if (v->report_ev)
+		event_free(v->report_ev);
+	v->report_ev = NULL;
+}
+
+static int start_on_thread(void *arg)
+{
+	struct start_call *c = arg;
+	struct nb_vif *v = calloc(1, sizeof(*v));
 	int rc;
 
-	*out = NULL;
-	rc = cfg_check(cfg);
-	if (rc < 0)
-		return rc;
-	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->loop = l;
-	v->cfg = *cfg;
-	v->cb = cb;
-	v->cb_arg = arg;
-	v->nq = cfg->nqueues;
+	v->loop = c->l;
+	v->cfg = *c->cfg;
+	v->cb = c->cb;
+	v->cb_arg = c->arg;
+	v->nq = c->cfg->nqueues;
 	v->carrier = true;
-	v->rate = cfg->rate;
-	v->policy = cfg->policy;
+	v->rate = c->cfg->rate;
+	v->policy = c->cfg->policy;
 	if (!v->cfg.rx_stall_ms)
 		v->cfg.rx_stall_ms = NB_RX_STALL_MS_DEFAULT;
-	nb_loop_add(l, v);
+	nb_loop_add(c->l, v);
 	rc = vif_setup(v);
 	if (rc < 0)
 		goto fail;
@@ -314,38 +356,99 @@ int nb_vif_start(struct nb_loop *l, const struct nb_vif_cfg *cfg,
 	}
 	if (v->cfg.ctrl)
 		nb_ctrl_kick(v);
-	*out = v;
+	c->v = v;
 	return 0;
 fail:
 	v->events = 0;
-	nb_vif_stop(v);
+	vif_teardown(v);
+	free(v);
 	return rc;
+}
+
+int nb_vif_start(struct nb_loop *l, const struct nb_vif_cfg *cfg,
+		 nb_vif_cb *cb, void *arg, struct nb_vif **out)
+{
+	struct start_call c = { l, cfg, cb, arg, NULL };
+	int rc;
+
+	*out = NULL;
+	rc = cfg_check(cfg);
+	if (rc < 0)
+		return rc;
+	rc = pvd_msgq_call(l->q, start_on_thread, &c);
+	if (rc < 0)
+		return rc;
+	l->load += c.v->nq;
+	*out = c.v;
+	return 0;
+}
+
+static int stop_on_thread(void *arg)
+{
+	vif_teardown(arg);
+	return 0;
+}
+
+static void free_main(void *ctx, void *payload)
+{
+	(void)payload;
+	free(ctx);
 }
 
 void nb_vif_stop(struct nb_vif *v)
 {
+	int rc;
+
 	if (!v)
 		return;
-	nb_loop_del(v->loop, v);
-	for (unsigned i = 0; i < v->nq; i++)
-		queue_stop(&v->q[i]);
-	if (v->ctrl_bound)
-		hv_evtchn_unbind(v->loop->hv, v->ctrl_port);
-	if (v->ctrl_addr)
-		hv_grant_unmap(v->loop->hv, v->ctrl_addr, 1);
-	if (v->report_ev)
-		event_free(v->report_ev);
-	free(v);
+	v->dead = true;
+	v->loop->load -= v->nq;
+	rc = pvd_msgq_call(v->loop->q, stop_on_thread, v);
+	if (rc < 0) {
+		/* The thread is gone (shutdown): nothing of it runs any more. */
+		log_warn("%s: vif%u.%u: %s", __func__, (unsigned)v->cfg.domid,
+			 v->cfg.devid, strerror(-rc));
+		vif_teardown(v);
+	}
+	/* Reports the thread posted before it stopped are still queued on
+	 * the main thread: free v behind them. */
+	if (pvd_msgq_post(v->loop->mainq, free_main, v, NULL, 0) < 0)
+		free(v);
+}
+
+struct set_call {
+	struct nb_vif *v;
+	const void *src;
+	void *dst;
+	size_t len;
+};
+
+static int copy_on_thread(void *arg)
+{
+	struct set_call *c = arg;
+
+	memcpy(c->dst, c->src, c->len);
+	return 0;
+}
+
+static void set_on_thread(struct nb_vif *v, void *dst, const void *src,
+			  size_t len)
+{
+	struct set_call c = { v, src, dst, len };
+	int rc = pvd_msgq_call(v->loop->q, copy_on_thread, &c);
+
+	if (rc < 0)
+		log_warn("%s: %s", __func__, strerror(-rc));
 }
 
 void nb_vif_set_rate(struct nb_vif *v, const struct nb_rate *rate)
 {
-	v->rate = *rate;
+	set_on_thread(v, &v->rate, rate, sizeof(*rate));
 }
 
 void nb_vif_set_policy(struct nb_vif *v, const struct nb_policy *p)
 {
-	v->policy = *p;
+	set_on_thread(v, &v->policy, p, sizeof(*p));
 }
 
 unsigned nb_vif_nqueues(const struct nb_vif *v)
@@ -353,22 +456,49 @@ unsigned nb_vif_nqueues(const struct nb_vif *v)
 	return v->nq;
 }
 
+struct qstats_call {
+	const struct nb_vif *v;
+	unsigned q;
+	struct nb_qstats *out;
+	bool carrier;
+};
+
+static int qstats_on_thread(void *arg)
+{
+	struct qstats_call *c = arg;
+	const struct nb_vif *v = c->v;
+	const struct nb_queue *nq;
+	struct timespec ts;
+
+	c->carrier = v->carrier;
+	if (!c->out || c->q >= v->nq)
+		return 0;
+	nq = &v->q[c->q];
+	*c->out = nq->st;
+	if (nq->tx_addr)
+		c->out->tx_ring_used = nq->tx.sring->req_prod - nq->tx.req_cons;
+	if (nq->rx_addr)
+		c->out->rx_ring_used = nq->rx.sring->req_prod - nq->rx.req_cons;
+	c->out->thread = v->loop->index;
+	if (clock_gettime(v->loop->cpu_clock, &ts) == 0)
+		c->out->thread_cpu_ns = (uint64_t)ts.tv_sec * 1000000000u +
+					(uint64_t)ts.tv_nsec;
+	return 0;
+}
+
 void nb_vif_qstats(const struct nb_vif *v, unsigned q, struct nb_qstats *out)
 {
-	const struct nb_queue *nq;
+	struct qstats_call c = { v, q, out, false };
 
 	memset(out, 0, sizeof(*out));
-	if (q >= v->nq)
-		return;
-	nq = &v->q[q];
-	*out = nq->st;
-	if (nq->tx_addr)
-		out->tx_ring_used = nq->tx.sring->req_prod - nq->tx.req_cons;
-	if (nq->rx_addr)
-		out->rx_ring_used = nq->rx.sring->req_prod - nq->rx.req_cons;
+	if (pvd_msgq_call(v->loop->q, qstats_on_thread, &c) < 0)
+		log_warn("%s: no answer from thread %u", __func__, v->loop->index);
 }
 
 bool nb_vif_carrier(const struct nb_vif *v)
 {
-	return v->carrier;
+	struct qstats_call c = { v, 0, NULL, false };
+
+	pvd_msgq_call(v->loop->q, qstats_on_thread, &c);
+	return c.carrier;
 }

@@ -7,9 +7,12 @@
  *
  * Contract between the control plane and the data plane (both sides
  * code to it; change it only together):
- *   - nb_loop owns the hypervisor handle's event-channel fd and routes
- *     each pending port to its queue; everything runs on the daemon's one
- *     event-loop thread (the threaded data plane is issue 14).
+ *   - Threads (pool.c): a vif, all its queues and its control ring are
+ *     owned by one I/O thread's nb_loop, which owns that thread's
+ *     hypervisor handle's event-channel fd and routes each pending port
+ *     to its queue.  Every nb_vif_* function is called on the main
+ *     thread; it runs its work on the vif's thread (pvd_msgq_call) and
+ *     returns when done.  The callback runs on the main thread.
  *   - nb_vif_start maps the rings, binds the event channels, registers
  *     the tap fds with the loop and starts serving; the tap fds stay
  *     owned by the caller (closed by it after nb_vif_stop).
@@ -115,12 +118,30 @@ struct nb_qstats {
 	uint64_t tx_gso, rx_gso;
 	uint64_t tx_frag_overflow;            /* 18-19 slots: dropped */
 	uint64_t rx_queue_len, rx_queue_max;
+	uint64_t thread;                      /* the I/O thread serving it */
+	uint64_t thread_cpu_ns;               /* that thread's CPU time */
 };
 
-/* ---- the loop (nbloop.c) ---- */
+/* ---- the loop (nbloop.c): one I/O thread's ---- */
 struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv);
 /* The vifs must be gone first.  NULL is a no-op. */
 void nb_loop_destroy(struct nb_loop *l);
+
+/* ---- the I/O threads (pool.c) ---- */
+struct nb_pool;
+struct hv_config;
+/* threads 0: one loop on main_base with main_hv (the main thread serves
+ * the rings); otherwise that many threads, each with its own event_base,
+ * hypervisor handle (opened from hc) and loop. */
+int nb_pool_start(struct event_base *main_base, struct hv *main_hv,
+		  const struct hv_config *hc, unsigned threads,
+		  struct nb_pool **out);
+/* Joins the threads; the vifs must be stopped first.  NULL is a no-op. */
+void nb_pool_stop(struct nb_pool *p);
+/* The loop with the fewest queues (main thread only). */
+struct nb_loop *nb_pool_pick(struct nb_pool *p);
+/* [{"index","queues","cpu_ns"}...], a new reference or NULL. */
+struct json_t *nb_pool_json(const struct nb_pool *p);
 
 /* ---- a vif (vif.c, tx.c, rx.c, hash.c) ---- */
 /* 0 or -errno (-EINVAL: a bad cfg; grant/evtchn errors as hv.h);

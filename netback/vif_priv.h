@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "pvd/ring_util.h"
 #include <xen/io/netif.h>
@@ -13,6 +15,7 @@
 #include "vif.h"
 
 struct event;
+struct pvd_msgq;
 
 /* xenvif_count_requests counts the slots that follow the first one (and
  * its extras): up to XEN_NETBK_LEGACY_SLOTS_MAX (18 = XEN_NETIF_NR_SLOTS_MIN)
@@ -145,15 +148,25 @@ struct nb_vif {
 	bool fatal;                       /* rings halted */
 	unsigned stalled_queues;
 	bool carrier;
+	bool dead;                        /* main thread: stopped, not freed */
 	struct nb_rate rate;              /* applied at the next replenish */
 	struct nb_policy policy;
 };
 
+/* One I/O thread's data plane (pool.c): everything but index, load,
+ * tid, own, cpu_clock and mainq is that thread's alone. */
 struct nb_loop {
 	struct event_base *base;
 	struct hv *hv;
 	struct event *evtchn_ev;
 	struct nb_vif *vifs;
+	struct pvd_msgq *q;               /* runs calls on this thread */
+	struct pvd_msgq *mainq;           /* reports to the main thread */
+	unsigned index;
+	unsigned load;                    /* queues placed here (main thread) */
+	pthread_t tid;
+	bool own;                         /* tid is ours to join */
+	clockid_t cpu_clock;
 };
 
 /* nbloop.c */

@@ -565,7 +565,7 @@ static void dev_connect(struct nb_xb_dev *d, bool reattach)
 	c.reattach = reattach;
 	rc = dev_txn(d, write_hotplug, "connected");
 	if (rc == 0)
-		rc = nb_vif_start(d->xb->loop, &c, on_vif, d, &d->vif);
+		rc = nb_vif_start(nb_pool_pick(d->xb->pool), &c, on_vif, d, &d->vif);
 	if (rc < 0) {
 		d->vif = NULL;
 		dev_disconnect(d, false);
@@ -1048,14 +1048,14 @@ static const struct xsconn_ops store_ops = {
 /* ---------------------------------------------------------------- start */
 
 int nb_xenbus_start(struct nb_xenbus *xb, struct event_base *base,
-		    struct nb_loop *loop, struct hv *hv,
+		    struct nb_pool *pool, struct hv *hv,
 		    const struct nb_xb_opts *o)
 {
 	int rc;
 
 	memset(xb, 0, sizeof(*xb));
 	xb->base = base;
-	xb->loop = loop;
+	xb->pool = pool;
 	xb->hv = hv;
 	xb->o = *o;
 	snprintf(xb->root, sizeof(xb->root), "/local/domain/%u/backend/vif",
@@ -1100,6 +1100,7 @@ static json_t *queue_json(const struct nb_vif *v, unsigned i)
 	F(tx_credit_stalls); F(rx_stalls); F(tx_spoof_drops);
 	F(tx_gso); F(rx_gso); F(tx_frag_overflow);
 	F(rx_queue_len); F(rx_queue_max);
+	F(thread); F(thread_cpu_ns);
 #undef F
 	return o;
 }
@@ -1129,7 +1130,8 @@ json_t *nb_xenbus_stats(struct nb_xenbus *xb)
 
 	for (const struct nb_xb_dev *d = xb->devs; vifs && d; d = d->next)
 		json_array_append_new(vifs, vif_json(d));
-	return json_pack("{so* s{sbsIsI}}", "vifs", vifs,
+	return json_pack("{so* so* s{sbsIsI}}", "vifs", vifs,
+			 "threads", nb_pool_json(xb->pool),
 			 "store", "connected", (int)xsconn_up(&xb->xc),
 			 "connects", (json_int_t)xb->xc.st.connects,
 			 "losses", (json_int_t)xb->xc.st.losses);

@@ -13,7 +13,7 @@
 struct event_base;
 struct event;
 struct xs_handle;
-struct nb_loop;
+struct nb_pool;
 struct nb_xb_dev;
 struct json_t;
 
@@ -26,7 +26,7 @@ struct nb_xb_opts {
 
 struct nb_xenbus {
 	struct event_base *base;
-	struct nb_loop *loop;
+	struct nb_pool *pool;          /* the I/O threads (vif.h) */
 	struct hv *hv;
 	struct nb_xb_opts o;
 	struct xsconn xc;             /* the store, kept across its restarts */
@@ -40,7 +40,7 @@ struct nb_xenbus {
  * and the reconnection re-reads every vif and frontend.  -errno only
  * when it cannot allocate. */
 int nb_xenbus_start(struct nb_xenbus *xb, struct event_base *base,
-		    struct nb_loop *loop, struct hv *hv,
+		    struct nb_pool *pool, struct hv *hv,
 		    const struct nb_xb_opts *o);
 /* Stops serving: stops every vif and closes its tap fds, leaving the
  * taps (persistent) and the store's states as they are so that a new

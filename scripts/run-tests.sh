@@ -80,6 +80,11 @@ if [ "$ONLY" = all ] || [ "$ONLY" = integration ]; then
 		PVD_BLK_IO_THREADS=1 run_one "integration/test_blkback_${t}[1thr]" \
 			bash "tests/integration/test_blkback_$t.sh"
 	done
+	# The tests run pvd-netback with 2 I/O threads; these again with one.
+	for t in xenbus badinput; do
+		PVD_NB_IO_THREADS=1 run_one "integration/test_netback_${t}[1thr]" \
+			bash "tests/integration/test_netback_$t.sh"
+	done
 fi
 # Sanitizer builds (SAN=1) leave fuzzing out: the fuzz targets carry their
 # own sanitizers and are run by the plain make check.  Without clang the

@@ -9,6 +9,10 @@
 #   pvd     two pvguest domains, each with a NIC served by pvd-netback
 #           (a tap on one bridge): the guest's network stack is Linux's
 #           own, in the guest's namespace; frames cross the netif rings.
+#           pvd-netback with N I/O threads (BENCH_NB_THREADS, default the
+#           online CPUs): each guest's vif on a thread of its own;
+#   pvd1    the same with --io-threads 1: both vifs on one thread
+#           (pvdK for any K: --io-threads K; pvd0 is the main thread).
 #
 # Cases: iperf3 TCP one stream and four streams (Gbit/s), UDP 64-byte
 # datagrams (packets/s, udp_pps: iperf3's receiver is slower than these
@@ -17,7 +21,8 @@
 # changes on this shared machine hit every route alike.
 #
 #   BENCH_QUICK=1   very short runs      BENCH_SECS=N   seconds per run
-#   BENCH_NET_ROUTES="veth bridge pvd"   the routes to run
+#   BENCH_NET_ROUTES="veth bridge pvd pvd1"   the routes to run
+#   BENCH_NB_THREADS=N   pvd's I/O threads (default: online CPUs)
 #
 # Exit status 0 when every measurement ran; no timing thresholds.
 set -u
@@ -30,7 +35,8 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then SECS=${BENCH_SECS:-1}; else SECS=${BENCH_SECS:-4}; fi
 # iperf3 wants whole seconds.
 SECS=$(awk -v s="$SECS" 'BEGIN { s = int(s + 0.5); print s < 1 ? 1 : s }')
-ROUTES=${BENCH_NET_ROUTES:-veth bridge pvd}
+ROUTES=${BENCH_NET_ROUTES:-veth bridge pvd pvd1}
+NB_THREADS=${BENCH_NB_THREADS:-$(nproc)}
 # A bound on each set-up wait, not a timing: generous, as CI shares its 2
 # cores (10 s once ran out there while the vif came up under load).
 WAIT_SECS=${BENCH_WAIT_SECS:-30}
@@ -96,13 +102,14 @@ fi
 route_setup() {
 	case $1 in
 	veth | bridge) ns_setup "$1" && ns_exec_for ;;
-	pvd) declare -F pvd_setup >/dev/null && pvd_setup ;;
+	pvd) declare -F pvd_setup >/dev/null && PVDNB_THREADS=$NB_THREADS pvd_setup ;;
+	pvd[0-9]*) declare -F pvd_setup >/dev/null && PVDNB_THREADS=${1#pvd} pvd_setup ;;
 	esac
 }
 route_cleanup() {
 	case $1 in
 	veth | bridge) ns_cleanup ;;
-	pvd) declare -F pvd_cleanup >/dev/null && pvd_cleanup ;;
+	pvd*) declare -F pvd_cleanup >/dev/null && pvd_cleanup ;;
 	esac
 }
 
@@ -143,9 +150,9 @@ measure() {
 		route_cleanup "$r"
 		return
 	fi
-	t0=$(declare -F pvd_cpu_ticks >/dev/null && [ "$r" = pvd ] && pvd_cpu_ticks)
+	t0=$(declare -F pvd_cpu_ticks >/dev/null && [[ $r == pvd* ]] && pvd_cpu_ticks)
 	v=$(tcp_run 1) && [ -n "$v" ] || { bad "$r: iperf3 TCP failed"; v=; }
-	t1=$(declare -F pvd_cpu_ticks >/dev/null && [ "$r" = pvd ] && pvd_cpu_ticks)
+	t1=$(declare -F pvd_cpu_ticks >/dev/null && [[ $r == pvd* ]] && pvd_cpu_ticks)
 	RES[$r,tcp1]=$v
 	if [ -n "$t0" ] && [ -n "$t1" ] && [ -n "$v" ]; then
 		# CPU seconds of the backend per second of traffic, per Gbit/s.
@@ -165,7 +172,7 @@ have_pvd=0
 declare -F pvd_setup >/dev/null && have_pvd=1
 order=()
 for r in $ROUTES; do
-	if [ "$r" = pvd ] && [ "$have_pvd" = 0 ]; then
+	if [[ $r == pvd* ]] && [ "$have_pvd" = 0 ]; then
 		echo "# netback: the pvd route needs $PVD_ROUTE (not built yet): skipped"
 		continue
 	fi
@@ -204,5 +211,20 @@ if [ "$have_pvd" = 1 ] && [[ " ${order[*]} " == *" veth "* ]]; then
 	echo "pvd/veth UDP64:  $(ratio "$(avg pvd udp)" "$(avg veth udp)")"
 	[[ " ${order[*]} " == *" bridge "* ]] &&
 		echo "pvd/bridge TCP x1: $(ratio "$(avg pvd tcp1)" "$(avg bridge tcp1)")"
+fi
+if [[ " ${order[*]} " == *" pvd "* ]] && [[ " ${order[*]} " == *" pvd1 "* ]]; then
+	echo
+	echo "pvd-netback, $NB_THREADS I/O threads against 1:"
+	echo "pvd/pvd1 TCP x1: $(ratio "$(avg pvd tcp1)" "$(avg pvd1 tcp1)")"
+	echo "pvd/pvd1 TCP x4: $(ratio "$(avg pvd tcp4)" "$(avg pvd1 tcp4)")"
+	echo "pvd/pvd1 UDP64:  $(ratio "$(avg pvd udp)" "$(avg pvd1 udp)")"
+	echo "pvd/pvd1 CPU s per Gb/s: $(ratio "$(avg pvd cpu)" "$(avg pvd1 cpu)")"
+fi
+if [[ " ${order[*]} " == *" pvd0 "* ]] && [[ " ${order[*]} " == *" pvd1 "* ]]; then
+	echo
+	echo "pvd-netback, 1 I/O thread against the main thread (--io-threads 0):"
+	echo "pvd1/pvd0 TCP x1: $(ratio "$(avg pvd1 tcp1)" "$(avg pvd0 tcp1)")"
+	echo "pvd1/pvd0 TCP x4: $(ratio "$(avg pvd1 tcp4)" "$(avg pvd0 tcp4)")"
+	echo "pvd1/pvd0 UDP64:  $(ratio "$(avg pvd1 udp)" "$(avg pvd0 udp)")"
 fi
 exit $failed

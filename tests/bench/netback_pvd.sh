@@ -2,7 +2,8 @@
 # domains, each with a NIC served by pvd-netback (a tap on one bridge), the
 # guests' own network stacks at 10.77.0.1 (A) and 10.77.0.2 (B).  Defines
 # pvd_setup, pvd_cleanup and pvd_cpu_ticks; uses netback.sh's BIN, TAG,
-# WAIT_SECS and bad.
+# WAIT_SECS and bad, and PVDNB_THREADS (pvd-netback's --io-threads; empty:
+# its default, the online CPUs).
 #
 # It runs in the host's network namespace (pvd-netback makes its taps
 # there, as in dom0), so the bridge and taps carry names of their own
@@ -41,7 +42,8 @@ pvdnb_daemons() {
 	pvdnb_wait "$WAIT_SECS" test -s "$PVDNB_DIR/stored.pid" ||
 		{ bad "pvd-stored did not start"; return 1; }
 	"$BIN/pvd-netback" -f --hv sim --pidfile "$PVDNB_DIR/netback.pid" \
-		--log-level warning >>"$PVDNB_DIR/netback.log" 2>&1 &
+		--log-level warning ${PVDNB_THREADS:+--io-threads "$PVDNB_THREADS"} \
+		>>"$PVDNB_DIR/netback.log" 2>&1 &
 	PVDNB_NETBACK=$!
 	pvdnb_wait "$WAIT_SECS" test -s "$PVDNB_DIR/netback.pid" ||
 		{ bad "pvd-netback did not start: $(tail -n 3 "$PVDNB_DIR/netback.log")"; return 1; }

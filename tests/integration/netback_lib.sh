@@ -28,12 +28,16 @@ netback_ready() {
 }
 
 # netback_start [ARGS...]: pvd-netback -f, sim hypervisor layer, pidfile.
+# Its I/O threads: $PVD_NB_IO_THREADS (default 2, so that the threads are
+# exercised even on 2 cores; 0 or 1 for the other modes; an --io-threads
+# in ARGS wins).
 netback_start() {
 	local i
 	[ -x "$PVD_BIN/pvd-netback" ] || die "$PVD_BIN/pvd-netback not built (run: make)"
 	rm -f "$NETBACK_PIDFILE"
 	"$PVD_BIN/pvd-netback" -f --hv sim --pidfile "$NETBACK_PIDFILE" \
-		--log-file "$NETBACK_LOG" "$@" >>"$PVD_RUNDIR/netback.stderr" 2>&1 &
+		--log-file "$NETBACK_LOG" --io-threads "${PVD_NB_IO_THREADS:-2}" \
+		"$@" >>"$PVD_RUNDIR/netback.stderr" 2>&1 &
 	NETBACK_PID=$!
 	track_pid "$NETBACK_PID"
 	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do

@@ -117,6 +117,14 @@ guest_exec "$D2" ip addr add 10.9.0.12/24 dev eth0 || die "address g2"
 ping_ok "ping dom0 -> guest" - 10.9.0.11
 ping_ok "ping guest -> dom0" "$D2" 10.9.0.1
 ping_ok "ping guest -> guest on one bridge" "$D1" 10.9.0.12
+# Each vif is placed whole on the least-loaded I/O thread: with two or
+# more threads the two guests' vifs (which both just carried pings) are
+# served by different threads.
+if [ "${PVD_NB_IO_THREADS:-2}" -ge 2 ]; then
+	expect_eq "the two vifs on different I/O threads, each thread listed" \
+		"2 true" \
+		"$(netback_ctl stats | jq -r --argjson a "$D1" --argjson b "$D2" '(.threads | length) as $n | [.vifs[] | select(.domid == $a or .domid == $b) | .queues[0].thread] | "\(unique | length) \(all(. < $n))"')"
+fi
 
 # ---- iperf3 TCP and UDP guest -> guest, counters rising on both vifs
 read -r a1 b1 _ <<<"$(vifq "$D1" 0)"; read -r a2 b2 _ <<<"$(vifq "$D2" 0)"

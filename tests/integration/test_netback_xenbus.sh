@@ -164,10 +164,15 @@ if [ -x "$PVCTL" ] && [ -x "$PVD_BIN/pvguest" ]; then
 	nq=$(xs read "$GFE/multi-queue-num-queues" 2>/dev/null || echo 1)
 	st=$(netback_ctl stats)
 	expect_eq "stats: one entry per negotiated queue, every nb_qstats field" \
-		"$nq $(seq 0 $((nq - 1)) | tr '\n' ' ')notify_sent,notify_suppressed,rx_bytes,rx_drops,rx_errors,rx_gso,rx_packets,rx_queue_len,rx_queue_max,rx_ring_used,rx_stalls,tx_bytes,tx_credit_stalls,tx_drops,tx_errors,tx_frag_overflow,tx_gso,tx_packets,tx_ring_used,tx_spoof_drops" \
+		"$nq $(seq 0 $((nq - 1)) | tr '\n' ' ')notify_sent,notify_suppressed,rx_bytes,rx_drops,rx_errors,rx_gso,rx_packets,rx_queue_len,rx_queue_max,rx_ring_used,rx_stalls,thread,thread_cpu_ns,tx_bytes,tx_credit_stalls,tx_drops,tx_errors,tx_frag_overflow,tx_gso,tx_packets,tx_ring_used,tx_spoof_drops" \
 		"$(jq -r --arg d "$GDOM" '.vifs[] | select(.domid == ($d | tonumber)) | "\(.queues | length) \([.queues[].index] | map(tostring) | join(" ")) \(.queues[0] | del(.index) | keys | join(","))"' <<<"$st")"
 	expect_eq "the tap has one queue per ring" "numqueues $nq" \
 		"$(ip -d link show dev "vif$GDOM.0" | grep -o "numqueues [0-9]*")"
+	nthr=${PVD_NB_IO_THREADS:-2}
+	[ "$nthr" -gt 0 ] || nthr=1
+	expect_eq "stats: one entry per I/O thread; the vif's queues on one of them, its CPU time counted" \
+		"$nthr 1 true true" \
+		"$(jq -r --arg d "$GDOM" '(.threads | length) as $n | [.vifs[] | select(.domid == ($d | tonumber)) | .queues[]] as $q | "\($n) \([$q[].thread] | unique | length) \(all($q[]; .thread < $n)) \(all($q[]; .thread_cpu_ns > 0))"' <<<"$st")"
 	refs=$(xs read "$GFE/tx-ring-ref" "$GFE/queue-0/tx-ring-ref" 2>/dev/null)
 	netback_kill9
 	netback_start --max-queues 4

@@ -56,7 +56,8 @@ def queue(i, rx):
          "rx_bytes", "rx_drops", "rx_errors", "tx_ring_used", "rx_ring_used", "notify_sent",
          "notify_suppressed", "tx_credit_stalls", "rx_stalls", "tx_spoof_drops", "tx_gso",
          "rx_gso", "tx_frag_overflow", "rx_queue_len", "rx_queue_max")}
-    q.update(index=i, rx_packets=rx, rx_bytes=rx * 100, tx_packets=7, tx_drops=1, rx_errors=2)
+    q.update(index=i, rx_packets=rx, rx_bytes=rx * 100, tx_packets=7, tx_drops=1, rx_errors=2,
+             thread=i, thread_cpu_ns=1000)
     return q
 def vif(domid, rx):
     return {"domid": domid, "devid": 0, "name": "vif%d.0" % domid, "state": 4,
@@ -111,6 +112,9 @@ row=$(grep -E '^- +1 +vif1\.0 +all ' <<<"$out")
 	pass "stats: disks and NICs side by side" || fail "stats: disks and NICs side by side" "$out"
 [ "$(grep -c 'vif2\.0' <<<"$out")" = 3 ] && pass "stats: a row per vif and per queue" ||
 	fail "stats: a row per vif and per queue" "$out"
+grep -qE '^- +2 +vif2\.0 +1 +thread 1 ' <<<"$out" &&
+	pass "stats: a queue's row names its I/O thread" ||
+	fail "stats: a queue's row names its I/O thread" "$out"
 out=$(pvctl stats --json 2>&1)
 if "$PY" -c '
 import json, sys

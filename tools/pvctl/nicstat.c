@@ -89,6 +89,9 @@ static int queues_of(const json_t *qs, struct nicstat_vif *v, char *err,
 		q->tx_ring_used = u64_of(o, "tx_ring_used");
 		q->rx_ring_used = u64_of(o, "rx_ring_used");
 		q->rx_queue_len = u64_of(o, "rx_queue_len");
+		q->has_thread = json_object_get(o, "thread") != NULL;
+		q->thread = u32_of(o, "thread");
+		q->thread_cpu_ns = u64_of(o, "thread_cpu_ns");
 		ctr_of(o, &q->c);
 		ctr_add(&v->c, &q->c);
 		v->nqueues++;

@@ -27,6 +27,9 @@ struct nicstat_ctr {
 struct nicstat_queue {
 	unsigned index;
 	uint64_t tx_ring_used, rx_ring_used, rx_queue_len;  /* now */
+	bool has_thread;                /* a threaded pvd-netback said */
+	unsigned thread;                /* the I/O thread serving it */
+	uint64_t thread_cpu_ns;         /* that thread's CPU time */
 	struct nicstat_ctr c;
 };
 

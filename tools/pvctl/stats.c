@@ -297,7 +297,7 @@ static void nics_text(struct pvctl *p, const struct nicstat_vif **vifs, unsigned
 		"RX-drop", "RX-err", "TX-pkts", "TX-MB", "TX-drop", "TX-err");
 	for (unsigned i = 0; i < n; i++) {
 		const struct nicstat_vif *v = vifs[i];
-		char name[80], vif[24], queue[16];
+		char name[80], vif[24], queue[16], thr[24];
 
 		statview_dom_name(p, v->domid, name, sizeof(name));
 		snprintf(vif, sizeof(vif), "%s", v->name[0] ? v->name : "-");
@@ -306,7 +306,13 @@ static void nics_text(struct pvctl *p, const struct nicstat_vif **vifs, unsigned
 			      statview_state_name(v->state), v->carrier ? "up" : "down", &v->c);
 		for (unsigned q = 0; q < v->nqueues; q++) {
 			snprintf(queue, sizeof(queue), "%u", v->queues[q].index);
-			print_nic_row(stdout, name, v->domid, vif, queue, "-", "-",
+			/* A queue's state column: the I/O thread serving it. */
+			if (v->queues[q].has_thread)
+				snprintf(thr, sizeof(thr), "thread %u",
+					 v->queues[q].thread);
+			else
+				snprintf(thr, sizeof(thr), "-");
+			print_nic_row(stdout, name, v->domid, vif, queue, thr, "-",
 				      &v->queues[q].c);
 		}
 	}

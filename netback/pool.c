@@ -1,0 +1,208 @@
+/* pvd-netback's I/O threads.
+ *
+ * Who owns what:
+ *   - Each I/O thread owns one struct nb_loop: its event_base, its own
+ *     hypervisor handle (the event-channel fd delivers only the ports
+ *     bound on that handle, so a thread polls exactly its vifs' ports),
+ *     and the vifs placed on it.  A vif is placed whole: its queues (tx
+ *     and rx rings, their grant mappings, event channels, tap fds, rx
+ *     frame queues, credit/rate-limit state, counters), its control ring
+ *     and its hash/steering state.  A frame read from tap queue i may be
+ *     steered to guest queue j (hash.c), so the vif's queues share one
+ *     thread and that hand-off stays a plain function call.
+ *   - The main thread keeps the xenbus state machine, the store
+ *     connection, libnl/tap set-up, the control socket and metrics.  It
+ *     reaches a vif only through the nb_vif_* calls (vif.c), which run
+ *     their work on the vif's thread with pvd_msgq_call and wait; the vif
+ *     reports guest errors and carrier changes by posting to the main
+ *     thread's queue (mainq), where the callback runs.
+ *   - Placement: nb_pool_pick gives the loop with the fewest queues at
+ *     connect (loop->load, touched only on the main thread).
+ *   - Disconnect: the vif's rings are unbound and unmapped on its thread
+ *     (a call), then its memory is freed by a message to mainq, behind
+ *     any report it posted before.
+ *   - Rate limits: xl's rate= changes reach the thread as a call copying
+ *     the new rate; it applies at the next replenish, as before.
+ *   - kill -9: every thread dies with the process; the restarted daemon
+ *     re-attaches each vif (cfg.reattach) on the thread nb_pool_pick
+ *     gives it, which may differ from before: nothing of a thread
+ *     survives in the shared rings.
+ *   - threads 0: one loop on the main thread's base and handle; the
+ *     calls run inline (pvd_msgq_call on its own consumer). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "pvd/log.h"
+#include "pvd/msgq.h"
+#include "vif_priv.h"
+
+struct nb_pool {
+	struct event_base *main_base;
+	struct pvd_msgq *mainq;
+	unsigned n;                   /* threads asked for (0: main thread) */
+	unsigned nloop;
+	struct nb_loop **l;
+	struct hv **hv;               /* opened here (threads > 0) */
+	struct event_base **base;
+};
+
+static void *thread_main(void *arg)
+{
+	struct nb_loop *l = arg;
+
+	event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static int loop_setup(struct nb_pool *p, unsigned i, struct event_base *base,
+		      struct hv *hv)
+{
+	struct nb_loop *l = nb_loop_create(base, hv);
+
+	if (!l)
+		return -ENOMEM;
+	p->l[i] = l;
+	l->index = i;
+	l->mainq = p->mainq;
+	return 0;
+}
+
+static int thread_start(struct nb_pool *p, unsigned i,
+			const struct hv_config *hc)
+{
+	struct nb_loop *l;
+	sigset_t block, old;
+	int rc;
+
+	p->base[i] = event_base_new();
+	if (!p->base[i])
+		return -ENOMEM;
+	rc = hv_open(&p->hv[i], hc);
+	if (rc < 0) {
+		log_err("%s: thread %u: hypervisor handle: %s", __func__, i,
+			strerror(-rc));
+		return rc;
+	}
+	rc = loop_setup(p, i, p->base[i], p->hv[i]);
+	if (rc < 0)
+		return rc;
+	l = p->l[i];
+	/* The main thread's loop takes SIGTERM, SIGINT and SIGHUP: the
+	 * thread inherits them blocked. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = -pthread_create(&l->tid, NULL, thread_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0) {
+		log_err("%s: thread %u: %s", __func__, i, strerror(-rc));
+		return rc;
+	}
+	l->own = true;
+	pvd_msgq_bind(l->q, l->tid);
+	if (pthread_getcpuclockid(l->tid, &l->cpu_clock))
+		l->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
+	return 0;
+}
+
+int nb_pool_start(struct event_base *main_base, struct hv *main_hv,
+		  const struct hv_config *hc, unsigned threads,
+		  struct nb_pool **out)
+{
+	struct nb_pool *p = calloc(1, sizeof(*p));
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->main_base = main_base;
+	p->n = threads;
+	p->nloop = threads ? threads : 1;
+	p->l = calloc(p->nloop, sizeof(*p->l));
+	p->hv = calloc(p->nloop, sizeof(*p->hv));
+	p->base = calloc(p->nloop, sizeof(*p->base));
+	if (!p->l || !p->hv || !p->base)
+		goto fail;
+	rc = pvd_msgq_create(main_base, 0, &p->mainq);
+	if (rc < 0)
+		goto fail;
+	if (!threads)
+		rc = loop_setup(p, 0, main_base, main_hv);
+	for (unsigned i = 0; i < threads && rc == 0; i++)
+		rc = thread_start(p, i, hc);
+	if (rc < 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	nb_pool_stop(p);
+	return rc;
+}
+
+static int stop_loop(void *arg)
+{
+	struct nb_loop *l = arg;
+
+	event_base_loopbreak(l->base);
+	return 0;
+}
+
+void nb_pool_stop(struct nb_pool *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; p->l && i < p->nloop; i++) {
+		struct nb_loop *l = p->l[i];
+
+		if (l && l->own) {
+			pvd_msgq_call(l->q, stop_loop, l);
+			pthread_join(l->tid, NULL);
+			l->own = false;
+		}
+		nb_loop_destroy(l);
+		if (p->hv)
+			hv_close(p->hv[i]);
+		if (p->base && p->base[i])
+			event_base_free(p->base[i]);
+	}
+	/* Runs what is left: the frees of the last vifs stopped. */
+	pvd_msgq_destroy(p->mainq);
+	free(p->l);
+	free(p->hv);
+	free(p->base);
+	free(p);
+}
+
+struct nb_loop *nb_pool_pick(struct nb_pool *p)
+{
+	struct nb_loop *best = p->l[0];
+
+	for (unsigned i = 1; i < p->nloop; i++)
+		if (p->l[i]->load < best->load)
+			best = p->l[i];
+	return best;
+}
+
+json_t *nb_pool_json(const struct nb_pool *p)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && i < p->nloop; i++) {
+		const struct nb_loop *l = p->l[i];
+		struct timespec ts = { 0, 0 };
+
+		clock_gettime(l->cpu_clock, &ts);
+		json_array_append_new(a, json_pack("{sI sI sI sb}",
+			"index", (json_int_t)i, "queues", (json_int_t)l->load,
+			"cpu_ns", (json_int_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+			"main", p->n == 0));
+	}
+	return a;
+}
