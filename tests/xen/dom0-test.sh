@@ -127,11 +127,11 @@ domcfg() {
 # domain is destroyed); cheaper and steadier under emulation than asking xl.
 gone() {
 	local p="/local/domain/$(cat /run/domid-$1 2>/dev/null || echo none)" rc
-	xenstore-exists "$p" 2>>$D/gone.log && return 1
+	timeout 20 xenstore-exists "$p" 2>>$D/gone.log && return 1
 	rc=$?
 	# Not there, or the client failed: ask xl as well before believing it.
 	sleep 1
-	xl domid "$1" >/dev/null 2>>$D/gone.log && { echo "$(now) $1: xenstore-exists $p: $rc, xl: there" >> $D/gone.log; return 1; }
+	timeout 30 xl domid "$1" >/dev/null 2>>$D/gone.log && { echo "$(now) $1: xenstore-exists $p: $rc, xl: there" >> $D/gone.log; return 1; }
 	echo "$(now) $1: xenstore-exists $p: $rc, xl: gone" >> $D/gone.log
 	return 0
 }
@@ -163,8 +163,11 @@ waitfor 60 gone anchor || info "anchor domain still there: $(xl list)"
 unrelay anchor
 pvctl block-detach --force --timeout 5 "$ADOM" xvda > $D/left-anchor.log 2>&1 ||
 	info "anchor leftover: $(cat $D/left-anchor.log)"
-rmmod xen_blkback || die "pvd-daemons cannot unload xen-blkback"
-losetup -d /dev/loop0
+# Bounded: a CI run hung somewhere between the anchor's end and the
+# daemons' start, and said nothing.
+info "anchor done at $(now)s"
+timeout 60 rmmod xen_blkback || die "pvd-daemons cannot unload xen-blkback (rmmod exit $?): $(lsmod | grep xen_blkback)"
+timeout 30 losetup -d /dev/loop0 || info "losetup -d /dev/loop0: exit $?"
 
 else
 	rmmod xen_blkback 2>/dev/null
