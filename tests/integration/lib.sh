@@ -205,6 +205,17 @@ guest_exec() {
 	timeout -k 2 "${GUEST_EXEC_TIMEOUT:-$XS_TIMEOUT}" nsenter -t "$pid" -n -- "$@"
 }
 
+# guest_exec_bg DOM CMD...: guest_exec in the background; GUEST_BG_PID is
+# timeout's PID, the one to track, stop and wait for (`guest_exec ... &`
+# gives a subshell's, and stopping that left the command running).
+guest_exec_bg() {
+	local pid
+	pid=$(cat "$PVD_RUNDIR/guests/dom$1/pid") || return 1
+	shift
+	timeout -k 2 "${GUEST_EXEC_TIMEOUT:-$XS_TIMEOUT}" nsenter -t "$pid" -n -- "$@" &
+	GUEST_BG_PID=$!
+}
+
 # stored_start [ARGS...]: starts pvd-stored -f on $STORED_SOCK and waits
 # (bounded) for its pidfile, which it writes once the socket listens.
 # STORED_HV (default none) is its --hv: tests that introduce made-up

@@ -65,9 +65,9 @@ vifq() {
 # (tracked); waits (bounded) until it listens.
 iperf_server() {
 	local i
-	GUEST_EXEC_TIMEOUT=120 guest_exec "$1" iperf3 -s -1 -p "$2" >/dev/null 2>&1 &
-	track_pid $!
-	IPERF_SRV=$!
+	GUEST_EXEC_TIMEOUT=120 guest_exec_bg "$1" iperf3 -s -1 -p "$2" >/dev/null 2>&1
+	track_pid "$GUEST_BG_PID"
+	IPERF_SRV=$GUEST_BG_PID
 	for ((i = 0; i < PVD_WAIT_SECS * 10; i++)); do
 		guest_exec "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q LISTEN && return 0
 		sleep 0.1
@@ -224,8 +224,8 @@ ping_ok "MTU 1500: ping -M do -s 1472 guest -> guest" "$D1" -M do -s 1472 10.9.0
 # ---- detach under traffic: g1's jumbo NIC goes while iperf3 runs on it
 iperf_server "$D2" 5203 || die "iperf3 server in g2 not listening"
 srv=$IPERF_SRV
-GUEST_EXEC_TIMEOUT=30 guest_exec "$D1" iperf3 -c 10.9.9.12 -p 5203 -t 30 >/dev/null 2>&1 &
-cli=$!
+GUEST_EXEC_TIMEOUT=30 guest_exec_bg "$D1" iperf3 -c 10.9.9.12 -p 5203 -t 30 >/dev/null 2>&1
+cli=$GUEST_BG_PID
 track_pid "$cli"
 t0=$(vstat "$D1" 1 tx_packets)
 for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
@@ -257,8 +257,8 @@ ifx=$(guest_exec "$D1" ip -j link show dev eth0 | jq -r '.[0].ifindex')
 iperf_server "$D2" 5204 || die "iperf3 server in g2 not listening"
 # TCP backs off while the backend is away (RTO doubling): a slow restart
 # on a loaded host can push the flow's end well past its 6 s.
-GUEST_EXEC_TIMEOUT=90 guest_exec "$D1" iperf3 -c 10.9.0.12 -p 5204 -t 6 -i 1 -J >"$PVD_RUNDIR/kill.json" 2>&1 &
-cli=$!
+GUEST_EXEC_TIMEOUT=90 guest_exec_bg "$D1" iperf3 -c 10.9.0.12 -p 5204 -t 6 -i 1 -J >"$PVD_RUNDIR/kill.json" 2>&1
+cli=$GUEST_BG_PID
 track_pid "$cli"
 t0=$(vstat "$D1" 0 tx_packets)
 for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
