@@ -87,13 +87,14 @@ static void ring_broken(struct ring_tp *t, uint32_t err)
 		 t->domid, err);
 }
 
-static ssize_t ring_fill(struct conn *c, struct evbuffer *buf, size_t max)
+/* One pass: copies what the guest produced (at most room bytes), then
+ * publishes the new consumer index.  Returns the bytes taken, -EAGAIN for
+ * none, -EPROTO for broken indexes. */
+static ssize_t fill_once(struct ring_tp *t, struct evbuffer *buf, size_t room)
 {
-	struct ring_tp *t = c->tp;
 	struct xenstore_domain_interface *intf = t->intf;
 	XENSTORE_RING_IDX cons, prod, avail, off, n1;
 	char tmp[XENSTORE_RING_SIZE];
-	size_t room = max - evbuffer_get_length(buf);
 
 	cons = *(volatile XENSTORE_RING_IDX *)&intf->req_cons;
 	prod = *(volatile XENSTORE_RING_IDX *)&intf->req_prod;
@@ -111,12 +112,39 @@ static ssize_t ring_fill(struct conn *c, struct evbuffer *buf, size_t max)
 	n1 = XENSTORE_RING_SIZE - off < avail ? XENSTORE_RING_SIZE - off : avail;
 	memcpy(tmp, intf->req + off, n1);
 	memcpy(tmp + n1, intf->req, avail - n1);
+	if (evbuffer_add(buf, tmp, avail) < 0)
+		return -ENOMEM;	/* the bytes stay in the ring */
 	PVD_MB();	/* the copy is complete before the slot is released */
 	intf->req_cons = cons + avail;
-	hv_evtchn_notify(t->sd->hv, t->port);
-	if (evbuffer_add(buf, tmp, avail) < 0)
-		return -ENOMEM;
+	/* And the new index is visible before req_prod is read again. */
+	PVD_MB();
 	return avail;
+}
+
+/* Linux's xenbus (xb_write) notifies only when its write found the ring
+ * empty (old req_prod <= req_cons): bytes it adds while we have not yet
+ * published our consumer index come with no event.  So, as xenstored's
+ * main loop does, read again until the ring is seen empty after our
+ * index was published; a single pass stalled a real domU's boot with
+ * its requests sitting in the ring (docs/xen-host.md). */
+static ssize_t ring_fill(struct conn *c, struct evbuffer *buf, size_t max)
+{
+	struct ring_tp *t = c->tp;
+	size_t room = max - evbuffer_get_length(buf);
+	ssize_t n, total = 0;
+
+	while (room > 0) {
+		n = fill_once(t, buf, room);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			return n;
+		total += n;
+		room -= (size_t)n;
+	}
+	if (total > 0)
+		hv_evtchn_notify(t->sd->hv, t->port);
+	return total > 0 ? total : -EAGAIN;
 }
 
 static ssize_t ring_drain(struct conn *c, struct evbuffer *buf)
