@@ -32,9 +32,10 @@ for a in $(cat /proc/cmdline); do
 	xtbuild=*) XT_BUILD=/host/${a#xtbuild=} ;;
 	xtbin=*) XT_BIN=/host/${a#xtbin=} ;;
 	xtskip=*) XT_SKIP_BASE=${a#xtskip=} ;;
+	xtrounds=*) XT_ROUNDS=${a#xtrounds=} ;;
 	esac
 done
-export XT_BUILD XT_BIN XT_SKIP_BASE
+export XT_BUILD XT_BIN XT_SKIP_BASE XT_ROUNDS
 echo "XENTEST PASS dom0-up $(cut -d' ' -f1 /proc/uptime)s after dom0's kernel start"
 sh /host/tests/xen/dom0-test.sh
 end "rc=$?"

@@ -9,9 +9,14 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# xl shutdown: Linux's orderly_poweroff runs /sbin/poweroff, which asks
+# this shell (pid 1) to power off.
+printf '#!/bin/sh\nkill -USR2 1\n' > /sbin/poweroff
+chmod 755 /sbin/poweroff
 mode=none
+ROUNDS=5
 for a in $(cat /proc/cmdline); do
-	case "$a" in xt=*) mode=${a#xt=} ;; esac
+	case "$a" in xt=*) mode=${a#xt=} ;; xtrounds=*) ROUNDS=${a#xtrounds=} ;; esac
 done
 echo "XENTEST INFO domU $mode up after $(cut -d' ' -f1 /proc/uptime)s, $(nproc) vcpus"
 
@@ -65,7 +70,7 @@ pattern() {
 # speed DISK: dd throughput as busybox reports it, O_DIRECT, 1 MiB blocks.
 speed() {
 	local d=$1 label=$2 t0 t1 t2 w r round=1 ok=1
-	while [ $round -le 5 ]; do
+	while [ $round -le $ROUNDS ]; do
 		t0=$(cut -d' ' -f1 /proc/uptime)
 		w=$(dd if=/dev/zero of=/dev/$d bs=$MIB count=64 oflag=direct conv=fsync 2>&1 | tail -1)
 		t1=$(cut -d' ' -f1 /proc/uptime)
@@ -80,7 +85,7 @@ speed() {
 			printf "XENTEST FIGURE %s round %d: dd 64 MiB, 1 MiB blocks, O_DIRECT: write %.2f s = %.1f MB/s, read %.2f s = %.1f MB/s\n", l, n, w, 67.108864 / w, r, 67.108864 / r }'
 		round=$((round + 1))
 	done
-	pass "$label 5 x 64 MiB written and read with dd"
+	pass "$label $ROUNDS x 64 MiB written and read with dd"
 }
 
 features() {
@@ -140,24 +145,25 @@ pvd)
 	fi
 	# Console input: dom0 writes a line into our pty.
 	echo "XENTEST SYNC want-input"
-	if read -t 60 line; then
+	if read -t 120 line; then
 		case "$line" in
 		*xentest-ping*) pass "console-input read '$line' from hvc0" ;;
 		*) fail "console-input read '$line'" ;;
 		esac
 	else
-		fail "console-input nothing within 60s"
+		fail "console-input nothing within 120s"
 	fi
 	# Detach under the running guest.
 	echo "XENTEST SYNC want-detach"
-	if waitfor 60 test ! -e /sys/block/xvdb; then
+	# dom0 restarts the store first (a while under a busy emulation).
+	if waitfor 180 test ! -e /sys/block/xvdb; then
 		if dd if=/dev/xvdb of=/dev/null bs=4096 count=1 2>/dev/null; then
 			fail "detach-guest xvdb still readable"
 		else
 			pass "detach-guest xvdb went away; $(ls /sys/block | tr '\n' ' ')left"
 		fi
 	else
-		fail "detach-guest xvdb still there after 60s"
+		fail "detach-guest xvdb still there after 180s"
 	fi
 	# Attach under the running guest: dom0 hot-plugs xvdd, whose first
 	# bytes it wrote; blkfront picks it up from the store.
@@ -180,4 +186,14 @@ pvd)
 esac
 sync
 echo "XENTEST SYNC domu-done"
+if [ "$mode" = pvd ]; then
+	# dom0 shuts us down with xl shutdown (bounded).
+	trap 'echo "XENTEST INFO domU pvd: poweroff requested by xl shutdown"; sync; poweroff -f' USR2
+	n=0
+	while [ $n -lt 180 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	echo "XENTEST INFO domU pvd: no shutdown request within 180s"
+fi
 poweroff -f

@@ -25,6 +25,8 @@ BUDGET=${XT_BUDGET:-780}        # no retry that could end later than this
 # (an ld.so assertion in xenstore-exists, a segfault in busybox dd).
 CPU=${XT_CPU:-max,-smap,-avx}
 ATTEMPTS=${XT_ATTEMPTS:-2}
+# dd rounds per backend in the guests (fewer for a quick look on a busy host)
+ROUNDS=${XT_DD_ROUNDS:-5}
 mkdir -p "$B"
 B=$(cd "$B" && pwd)
 case "$B" in "$repo"/*) ;; *) echo "xentest: XT_BUILD must be inside $repo (it is shared over 9p)" >&2; exit 1 ;; esac
@@ -161,7 +163,8 @@ fi
 
 # ------------------------------------------------------------ boot
 # The expected results, in the order the scripts produce them.
-EXPECT="dom0-up anchor-connected anchor-pattern anchor-dd
+EXPECT="dom0-up store-start store-dom0-ring anchor-release store-special xl-list xl-console store-restart xl-shutdown xl-destroy
+anchor-connected anchor-pattern anchor-dd
 pvd-daemons vbd-connected-xvda vbd-connected-xvdb vbd-connected-xvdc
 pattern-xvda pattern-xvdb pattern-xvdc features discard console-boot console-input
 detach-guest detach-store no-oops bytes-xvda bytes-xvdb bytes-xvdc holes-xvda flush leftover-detach pvd-dd
@@ -180,7 +183,7 @@ boot_once() {
 	qemu-system-x86_64 -accel tcg -cpu "$CPU" -m 2048 -smp 2 -display none -no-reboot \
 		-kernel "$B/xen" \
 		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot" \
-		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen loglevel=5 xtbuild=$BREL xtbin=$BIN xtskip=${XT_SKIP_BASE:-0},$B/dom0.cpio.gz" \
+		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen loglevel=5 xtbuild=$BREL xtbin=$BIN xtskip=${XT_SKIP_BASE:-0} xtrounds=$ROUNDS,$B/dom0.cpio.gz" \
 		-serial "file:$serial" -monitor none -net none \
 		-virtfs "local,path=$repo,mount_tag=host,security_model=none,id=host0" \
 		</dev/null >"$B/qemu-$attempt.log" 2>&1 &
