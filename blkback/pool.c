@@ -15,14 +15,6 @@
 #include "pvd/msgq.h"
 #include "pool.h"
 
-static void *thread_main(void *arg)
-{
-	struct blk_thread *t = arg;
-
-	event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
-	return NULL;
-}
-
 static int thread_init(struct blk_thread *t, struct event_base *base,
 		       const struct blk_pool_cfg *cfg)
 {
@@ -51,16 +43,10 @@ static int thread_start(struct blk_thread *t, const struct blk_pool_cfg *cfg)
 	rc = thread_init(t, base, cfg);
 	if (rc < 0)
 		return rc;
-	rc = -pthread_create(&t->tid, NULL, thread_main, t);
-	if (rc < 0) {
+	rc = pvd_iothread_start(&t->th, base, t->q);
+	if (rc < 0)
 		log_err("thread %u: %s", t->index, strerror(-rc));
-		return rc;
-	}
-	t->own = true;
-	pvd_msgq_bind(t->q, t->tid);
-	if (pthread_getcpuclockid(t->tid, &t->cpu_clock))
-		t->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
-	return 0;
+	return rc;
 }
 
 int blk_pool_start(struct blk_pool *p, struct event_base *main_base,
@@ -83,10 +69,10 @@ int blk_pool_start(struct blk_pool *p, struct event_base *main_base,
 		p->t[i].index = i;
 	}
 	if (!p->n) {
-		p->t[0].cpu_clock = CLOCK_THREAD_CPUTIME_ID;
 		rc = thread_init(&p->t[0], main_base, cfg);
 		if (rc < 0)
 			goto fail;
+		pvd_iothread_inline(&p->t[0].th, main_base, p->t[0].q);
 		return 0;
 	}
 	for (unsigned i = 0; i < p->nthr; i++) {
@@ -100,14 +86,6 @@ fail:
 	return rc;
 }
 
-static int stop_loop(void *arg)
-{
-	struct blk_thread *t = arg;
-
-	event_base_loopbreak(t->base);
-	return 0;
-}
-
 void blk_pool_stop(struct blk_pool *p)
 {
 	if (!p->t)
@@ -115,11 +93,7 @@ void blk_pool_stop(struct blk_pool *p)
 	for (unsigned i = 0; i < p->nthr; i++) {
 		struct blk_thread *t = &p->t[i];
 
-		if (t->own) {
-			pvd_msgq_call(t->q, stop_loop, t);
-			pthread_join(t->tid, NULL);
-			t->own = false;
-		}
+		pvd_iothread_stop(&t->th);
 		pvd_msgq_destroy(t->q);
 		blk_loop_destroy(&t->loop);
 		hv_close(t->hv);
@@ -171,11 +145,7 @@ void blk_pool_run_main(struct blk_pool *p)
 
 uint64_t blk_thread_cpu_ns(const struct blk_thread *t)
 {
-	struct timespec ts;
-
-	if (clock_gettime(t->cpu_clock, &ts))
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return pvd_iothread_cpu_ns(&t->th);
 }
 
 struct stats_call {

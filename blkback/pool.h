@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "pvd/hv.h"
+#include "pvd/iothread.h"
 #include "loop.h"
 
 #define BLK_MAX_IO_THREADS 256
@@ -40,9 +41,7 @@ struct blk_pool;
 struct blk_thread {
 	struct blk_pool *pool;
 	unsigned index;
-	bool own;                   /* a thread of its own (not main) */
-	pthread_t tid;
-	clockid_t cpu_clock;
+	struct pvd_iothread th;     /* its thread (inline: the main one) */
 	struct event_base *base;
 	struct hv *hv;
 	struct blk_loop loop;

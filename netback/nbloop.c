@@ -57,7 +57,6 @@ struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv)
 		return NULL;
 	l->base = base;
 	l->hv = hv;
-	l->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
 	/* Alone (no pool: unit tests) the loop's thread is also the one its
 	 * vifs report to; the pool points mainq at the main thread's. */
 	if (pvd_msgq_create(base, 0, &l->q) < 0) {
@@ -66,6 +65,7 @@ struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv)
 		return NULL;
 	}
 	l->mainq = l->q;
+	pvd_iothread_inline(&l->th, base, l->q);
 	l->evtchn_ev = event_new(base, hv_evtchn_fd(hv), EV_READ | EV_PERSIST,
 				 on_evtchn, l);
 	if (!l->evtchn_ev || event_add(l->evtchn_ev, NULL) < 0) {

@@ -30,7 +30,6 @@
  *   - threads 0: one loop on the main thread's base and handle; the
  *     calls run inline (pvd_msgq_call on its own consumer). */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,14 +50,6 @@ struct nb_pool {
 	struct event_base **base;
 };
 
-static void *thread_main(void *arg)
-{
-	struct nb_loop *l = arg;
-
-	event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
-	return NULL;
-}
-
 static int loop_setup(struct nb_pool *p, unsigned i, struct event_base *base,
 		      struct hv *hv)
 {
@@ -76,7 +67,6 @@ static int thread_start(struct nb_pool *p, unsigned i,
 			const struct hv_config *hc)
 {
 	struct nb_loop *l;
-	sigset_t block, old;
 	int rc;
 
 	p->base[i] = event_base_new();
@@ -92,24 +82,10 @@ static int thread_start(struct nb_pool *p, unsigned i,
 	if (rc < 0)
 		return rc;
 	l = p->l[i];
-	/* The main thread's loop takes SIGTERM, SIGINT and SIGHUP: the
-	 * thread inherits them blocked. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	rc = -pthread_create(&l->tid, NULL, thread_main, l);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc < 0) {
+	rc = pvd_iothread_start(&l->th, p->base[i], l->q);
+	if (rc < 0)
 		log_err("%s: thread %u: %s", __func__, i, strerror(-rc));
-		return rc;
-	}
-	l->own = true;
-	pvd_msgq_bind(l->q, l->tid);
-	if (pthread_getcpuclockid(l->tid, &l->cpu_clock))
-		l->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
-	return 0;
+	return rc;
 }
 
 int nb_pool_start(struct event_base *main_base, struct hv *main_hv,
@@ -146,14 +122,6 @@ fail:
 	return rc;
 }
 
-static int stop_loop(void *arg)
-{
-	struct nb_loop *l = arg;
-
-	event_base_loopbreak(l->base);
-	return 0;
-}
-
 void nb_pool_stop(struct nb_pool *p)
 {
 	if (!p)
@@ -161,11 +129,8 @@ void nb_pool_stop(struct nb_pool *p)
 	for (unsigned i = 0; p->l && i < p->nloop; i++) {
 		struct nb_loop *l = p->l[i];
 
-		if (l && l->own) {
-			pvd_msgq_call(l->q, stop_loop, l);
-			pthread_join(l->tid, NULL);
-			l->own = false;
-		}
+		if (l)
+			pvd_iothread_stop(&l->th);
 		nb_loop_destroy(l);
 		if (p->hv)
 			hv_close(p->hv[i]);
@@ -196,12 +161,10 @@ json_t *nb_pool_json(const struct nb_pool *p)
 
 	for (unsigned i = 0; a && i < p->nloop; i++) {
 		const struct nb_loop *l = p->l[i];
-		struct timespec ts = { 0, 0 };
 
-		clock_gettime(l->cpu_clock, &ts);
 		json_array_append_new(a, json_pack("{sI sI sI sb}",
 			"index", (json_int_t)i, "queues", (json_int_t)l->load,
-			"cpu_ns", (json_int_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+			"cpu_ns", (json_int_t)pvd_iothread_cpu_ns(&l->th),
 			"main", p->n == 0));
 	}
 	return a;

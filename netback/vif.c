@@ -468,7 +468,6 @@ static int qstats_on_thread(void *arg)
 	struct qstats_call *c = arg;
 	const struct nb_vif *v = c->v;
 	const struct nb_queue *nq;
-	struct timespec ts;
 
 	c->carrier = v->carrier;
 	if (!c->out || c->q >= v->nq)
@@ -480,9 +479,7 @@ static int qstats_on_thread(void *arg)
 	if (nq->rx_addr)
 		c->out->rx_ring_used = nq->rx.sring->req_prod - nq->rx.req_cons;
 	c->out->thread = v->loop->index;
-	if (clock_gettime(v->loop->cpu_clock, &ts) == 0)
-		c->out->thread_cpu_ns = (uint64_t)ts.tv_sec * 1000000000u +
-					(uint64_t)ts.tv_nsec;
+	c->out->thread_cpu_ns = pvd_iothread_cpu_ns(&v->loop->th);
 	return 0;
 }
 

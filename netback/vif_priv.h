@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "pvd/iothread.h"
 #include "pvd/ring_util.h"
 #include <xen/io/netif.h>
 
@@ -164,9 +165,7 @@ struct nb_loop {
 	struct pvd_msgq *mainq;           /* reports to the main thread */
 	unsigned index;
 	unsigned load;                    /* queues placed here (main thread) */
-	pthread_t tid;
-	bool own;                         /* tid is ours to join */
-	clockid_t cpu_clock;
+	struct pvd_iothread th;           /* its thread (inline: the caller's) */
 };
 
 /* nbloop.c */

@@ -79,7 +79,7 @@ static void test_call_runs_on_each_thread(void **state)
 	assert_int_equal(f->p.nthr, 3);
 	for (unsigned i = 0; i < 3; i++) {
 		assert_int_equal(blk_pool_call(&f->p.t[i], where, &on[i]), 7);
-		assert_true(pthread_equal(on[i], f->p.t[i].tid));
+		assert_true(pthread_equal(on[i], f->p.t[i].th.tid));
 		assert_false(pthread_equal(on[i], pthread_self()));
 	}
 	assert_false(pthread_equal(on[0], on[1]));
