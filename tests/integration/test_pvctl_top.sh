@@ -108,9 +108,9 @@ expect_eq "top -b -i 2: two frames" 2 "$(grep -c '^pvctl top - ' <<<"$out")"
 awk -v d="$PVD_RUNDIR" '/^pvctl top - /{n++} n{print > (d "/frame" n)}' <<<"$out"
 for n in 1 2; do
 	f=$(cat "$PVD_RUNDIR/frame$n" 2>/dev/null)
-	grep -qE '^- +11 +xvda +Connected +[0-9]+ +[1-9][0-9]* ' <<<"$f" &&
+	grep -qE '^- +11 +xvda +Connected +[0-9]+ +[0-9]+ +[1-9][0-9]* ' <<<"$f" &&
 		pass "frame $n: the busy disk's IOPS" || fail "frame $n: the busy disk's IOPS" "$f"
-	grep -qE '^topguest +7 +vif7\.0 +InitWait ' <<<"$f" &&
+	grep -qE '^topguest +7 +vif7\.0 +InitWait +(up|down) +[0-9-]+ ' <<<"$f" &&
 		pass "frame $n: the NIC section with dom7's vif" || fail "frame $n: the NIC section with dom7's vif" "$f"
 	grep -qE '^topguest +7 +primary +/dev/pts/[0-9]+ +connected +[1-9][0-9]* ' <<<"$f" &&
 		pass "frame $n: the console section, its output rate" || fail "frame $n: the console section, its output rate" "$f"

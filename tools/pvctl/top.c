@@ -278,7 +278,7 @@ static void disk_text(FILE *f, const struct disk_row *w)
 {
 	const struct blkstat_rate *rt = &w->rt;
 	char vdev[24], state[16], iops[16], rd[16], wr[16], avg[16], p99[16], occ[32],
-	     ring[12];
+	     ring[12], thr[12];
 
 	blkstat_vdev_name(w->d->devid, vdev, sizeof(vdev));
 	snprintf(state, sizeof(state), "%s", w->d->state_name[0] ? w->d->state_name : "?");
@@ -290,28 +290,33 @@ static void disk_text(FILE *f, const struct disk_row *w)
 	blkstat_fmt_us(rt->lat_p99_us, p99, sizeof(p99));
 	if (w->r) {
 		snprintf(ring, sizeof(ring), "%u", w->r->index);
+		snprintf(thr, sizeof(thr), "%u", w->r->thread);
 		snprintf(occ, sizeof(occ), "%.1f/%u", rt->occ_avg, w->r->ring_size);
 	} else {
 		snprintf(ring, sizeof(ring), "-");
+		snprintf(thr, sizeof(thr), "-");
 		snprintf(occ, sizeof(occ), "-");
 	}
-	fprintf(f, "%-16.16s %5u %-7s %-12s %4s %8s %8s %8s %8.1f %5u %11s %8s %8s %6llu\n",
-		w->name, w->d->domid, vdev, state, ring, iops, rd, wr, rt->mbps,
+	fprintf(f, "%-16.16s %5u %-7s %-12s %4s %3s %8s %8s %8s %8.1f %5u %11s %8s %8s %6llu\n",
+		w->name, w->d->domid, vdev, state, ring, thr, iops, rd, wr, rt->mbps,
 		w->r ? w->r->inflight : 0, occ, avg, p99, (unsigned long long)rt->errors);
 }
 
 static void nic_text(FILE *f, const struct nic_row *w)
 {
-	char vif[24], rxp[16], txp[16], limit[24];
+	char vif[24], rxp[16], txp[16], limit[24], thr[12] = "-";
 
 	snprintf(vif, sizeof(vif), "%s", w->v->name[0] ? w->v->name : "-");
 	pvctl_printable(vif);
 	fmt_rate(w->rt.rx_pps, rxp, sizeof(rxp));
 	fmt_rate(w->rt.tx_pps, txp, sizeof(txp));
 	nicstat_fmt_limit(w->v->rate_bytes, w->v->rate_usec, limit, sizeof(limit));
-	fprintf(f, "%-16.16s %5u %-10.10s %-12s %-7s %9s %9s %8.2f %8.2f %6llu %6llu %12s\n",
+	/* A vif's queues share one I/O thread (pvd-netback places it whole). */
+	if (w->v->nqueues && w->v->queues[0].has_thread)
+		snprintf(thr, sizeof(thr), "%u", w->v->queues[0].thread);
+	fprintf(f, "%-16.16s %5u %-10.10s %-12s %-7s %3s %9s %9s %8.2f %8.2f %6llu %6llu %12s\n",
 		w->name, w->v->domid, vif, statview_state_name(w->v->state),
-		w->v->carrier ? "up" : "down", rxp, txp, w->rt.rx_mbps, w->rt.tx_mbps,
+		w->v->carrier ? "up" : "down", thr, rxp, txp, w->rt.rx_mbps, w->rt.tx_mbps,
 		(unsigned long long)w->rt.drops, (unsigned long long)w->rt.errors, limit);
 }
 
@@ -324,8 +329,8 @@ static void nics_text(struct top *t, FILE *f, const struct nic_row *rows, unsign
 		return;
 	}
 	fprintf(f, "\npvd-netback: %u vif(s) (rx: to the guest, tx: from it)\n", n);
-	fprintf(f, "%-16s %5s %-10s %-12s %-7s %9s %9s %8s %8s %6s %6s %12s\n",
-		"NAME", "ID", "VIF", "STATE", "CARRIER", "RX-PKT/s", "TX-PKT/s",
+	fprintf(f, "%-16s %5s %-10s %-12s %-7s %3s %9s %9s %8s %8s %6s %6s %12s\n",
+		"NAME", "ID", "VIF", "STATE", "CARRIER", "THR", "RX-PKT/s", "TX-PKT/s",
 		"RX-MB/s", "TX-MB/s", "DROPS", "ERR", "RATE-LIMIT");
 	for (unsigned i = 0; i < n; i++)
 		nic_text(f, &rows[i]);
@@ -401,8 +406,8 @@ static void frame_text(struct top *t, FILE *f, const struct frame *fr)
 	fprintf(f, "pvctl top - %s  pvd-blkback: engine %s, %u disk(s), %u ring(s), interval %.2f s, sort %s%s\n",
 		when, t->cur.engine, fr->ndevs, fr->nrings, fr->secs, sort_names[t->sort],
 		t->batch ? "" : "  s: sort  (q quits)");
-	fprintf(f, "%-16s %5s %-7s %-12s %4s %8s %8s %8s %8s %5s %11s %8s %8s %6s\n",
-		"NAME", "ID", "VDEV", "STATE", "RING", "IOPS", "READ/s", "WRITE/s",
+	fprintf(f, "%-16s %5s %-7s %-12s %4s %3s %8s %8s %8s %8s %5s %11s %8s %8s %6s\n",
+		"NAME", "ID", "VDEV", "STATE", "RING", "THR", "IOPS", "READ/s", "WRITE/s",
 		"MB/s", "INFL", "OCC/SIZE", "LAT-AVG", "LAT-P99", "ERR");
 	for (unsigned i = 0; i < fr->nd; i++)
 		disk_text(f, &dr[i]);
