@@ -180,6 +180,15 @@ pvd)
 		dmesg | grep -E -A5 'Oops|BUG:|WARNING:|Call Trace' | sed 's/^/XENTEST INFO dmesg: /'
 	fi
 	;;
+zstore)
+	# The store's workload over this guest's own ring (xenbus's
+	# /dev/xen/xenbus); dom0 collects the line from the store, then
+	# destroys us (tests/xen/dom0-part-zstore.sh).
+	XENSTORED_PATH=/dev/xen/xenbus XS_BENCH_RESULT=data/xs-bench-result \
+		XS_BENCH_DENIED=/local/domain/0/name \
+		/bin/xs_bench domU 400 || fail "store-bench xs_bench in the domU: exit $?"
+	sleep 120
+	;;
 *)
 	fail "domU-mode unknown mode $mode"
 	;;

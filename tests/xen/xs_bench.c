@@ -8,8 +8,14 @@
  * The connection is libxenstore's default (the unix socket), or dom0's
  * own kernel ring when XENSTORED_PATH=/dev/xen/xenbus.
  *
+ * In a domU (tests/xen/domu-init.sh's zstore mode) the same program runs
+ * over the guest's own ring, and leaves its line in the store for dom0
+ * to collect ($XS_BENCH_RESULT names the node).  $XS_BENCH_DENIED names
+ * a node the caller must not read (another domain's): the read must fail
+ * with EACCES, and the line says so ("denied PATH").
+ *
  * usage: xs_bench LABEL N
- * Writes N nodes under /local/domain/0/data/xs-bench, reads them back,
+ * Writes N nodes under data/xs-bench in the caller's home, reads them back,
  * lists the directory N/10 times, runs N/4 transactions (start, read,
  * write, commit), removes the tree; prints one line
  *   XENTEST FIGURE store LABEL write W/s read R/s ls L/s txn T/s total S s
@@ -22,7 +28,8 @@
 
 #include <xenstore.h>
 
-#define BASE "/local/domain/0/data/xs-bench"
+/* Relative: under the caller's home, /local/domain/<domid>. */
+#define BASE "data/xs-bench"
 
 static double now(void)
 {
@@ -116,10 +123,32 @@ static int phase_txn(struct xs_handle *h, unsigned n)
 	return 0;
 }
 
+/* The permission check: $XS_BENCH_DENIED must not be readable. */
+static int check_denied(struct xs_handle *h, char *out, size_t len)
+{
+	const char *path = getenv("XS_BENCH_DENIED");
+	unsigned n;
+	char *v;
+
+	if (!path)
+		return 0;
+	v = xs_read(h, XBT_NULL, path, &n);
+	if (v) {
+		fprintf(stderr, "xs_bench: %s is readable ('%s'), want EACCES\n", path, v);
+		free(v);
+		return 1;
+	}
+	if (errno != EACCES)
+		return fail("read (want EACCES)", path);
+	snprintf(out, len, "; denied %s: EACCES", path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct xs_handle *h;
 	double t0, t1, t2, t3, t4;
+	char line[384], denied[160] = "";
 	unsigned n;
 	int rc = 1;
 
@@ -144,10 +173,17 @@ int main(int argc, char **argv)
 	if (phase_txn(h, n / 4))
 		goto out;
 	t4 = now();
-	printf("XENTEST FIGURE store %s write %.0f/s read %.0f/s ls %.0f/s txn %.0f/s total %.3f s (N=%u)\n",
-	       argv[1], n / (t1 - t0), n / (t2 - t1), (n / 10) / (t3 - t2),
-	       (n / 4) / (t4 - t3), t4 - t0, n);
+	if (check_denied(h, denied, sizeof(denied)))
+		goto out;
+	snprintf(line, sizeof(line),
+		 "XENTEST FIGURE store %s write %.0f/s read %.0f/s ls %.0f/s txn %.0f/s total %.3f s (N=%u)%s",
+		 argv[1], n / (t1 - t0), n / (t2 - t1), (n / 10) / (t3 - t2),
+		 (n / 4) / (t4 - t3), t4 - t0, n, denied);
+	printf("%s\n", line);
 	rc = 0;
+	if (getenv("XS_BENCH_RESULT") &&
+	    !xs_write(h, XBT_NULL, getenv("XS_BENCH_RESULT"), line, strlen(line)))
+		rc = fail("write", getenv("XS_BENCH_RESULT"));
 out:
 	xs_rm(h, XBT_NULL, BASE);
 	xs_close(h);
