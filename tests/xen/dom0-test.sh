@@ -266,7 +266,19 @@ relay pvd
 xl unpause pvd
 
 # Connected: state 4 on both sides, and what was negotiated.
+# Requests pvd-blkback served so far (reads + writes, every disk).
+served() { pvctl stats 2>/dev/null | awk '$4 == "all" { s += $6 + $7 } END { print s + 0 }'; }
 if mark pvd disks-up 120; then
+	# Where pvd-blkback's time goes (issue 17's disk figure): its system
+	# calls while the guest writes and reads its patterns (strace -c on
+	# every thread for 20 s), per request served meanwhile.  After the
+	# dd rounds, so that they are not slowed.
+	STRACE=""
+	if command -v strace > /dev/null; then
+		req0=$(served)
+		timeout -s INT 20 strace -c -f -p $BLKBACK -o $D/strace-blkback.txt > /dev/null 2>&1 &
+		STRACE=$!
+	fi
 	for d in xvda:51712 xvdb:51728 xvdc:51744; do
 		v=${d%%:*} id=${d#*:}
 		FE=/local/domain/$DOM/device/vbd/$id BE=/local/domain/0/backend/vbd/$DOM/$id
@@ -321,6 +333,21 @@ else
 	"$XT_BIN/../tests/xen/hv_probe" "$DOM" ring 2>&1
 	info "pvd-stored used $(cpu $(cat $XSPID)) CPU s (a spinning loop shows here)"
 	grep -v "end of file" $D/pvd-stored.log | tail -8 | sed 's/^/XENTEST INFO pvd-stored: /'
+fi
+
+if [ -n "$STRACE" ]; then
+	wait $STRACE
+	req1=$(served)
+	n=$((req1 - req0))
+	if [ "$n" -gt 0 ] && [ -s $D/strace-blkback.txt ]; then
+		# strace -c's table: % time, seconds, usecs/call, calls, errors, syscall.
+		awk -v n=$n '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { name = $NF; calls = $4
+			printf "%s %.2f/req (%.0f%% of syscall time)\n", name, calls / n, $1 }' $D/strace-blkback.txt |
+			head -8 | tr '\n' ';' | sed "s/^/XENTEST INFO pvd-blkback's system calls over 20 s, $n requests: /; s/;\$/\n/"
+		awk -v n=$n '$NF == "total" { printf "XENTEST INFO pvd-blkback: %.1f system calls per request in all\n", $4 / n }' $D/strace-blkback.txt
+	else
+		info "strace of pvd-blkback: $n requests, $(head -3 $D/strace-blkback.txt 2>/dev/null | tr '\n' ' ')"
+	fi
 fi
 
 # Discard: blocks of the file with 48 MiB written, then after the discard.
