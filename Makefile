@@ -204,10 +204,15 @@ UNITDIR    := $(PREFIX)/lib/systemd/system
 DOCDIR     := $(PREFIX)/share/doc/pvd
 MANDIR     := $(PREFIX)/share/man
 DOCS       := $(sort $(wildcard docs/*.md))
+# libxl's block hotplug script for disks served by pvd-blkback (xl's
+# disk spec names it by this absolute path: docs/pvd-blkback.md "xl").
+XENSCRIPTDIR := $(PREFIX)/lib/pvd/xen
+XENSCRIPTS := scripts/xen/block-pvd
 INST_FILES := $(addprefix $(SBINDIR)/,$(notdir $(DAEMONS))) \
 	      $(addprefix $(BINDIR)/,$(notdir $(TOOL_BINS))) \
 	      $(addprefix $(UNITDIR)/,$(notdir $(UNITS))) \
 	      $(addprefix $(DOCDIR)/,$(notdir $(DOCS))) \
+	      $(addprefix $(XENSCRIPTDIR)/,$(notdir $(XENSCRIPTS))) \
 	      $(foreach p,$(notdir $(MAN_PAGES)),$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(p))
 
 install: all man
@@ -219,6 +224,8 @@ install: all man
 		chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
 	done
 	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(XENSCRIPTDIR)
+	install -m 755 $(XENSCRIPTS) $(DESTDIR)$(XENSCRIPTDIR)/
 	for p in $(MAN_PAGES); do \
 		s=$$(echo $$p | sed 's/.*\.//'); \
 		install -d $(DESTDIR)$(MANDIR)/man$$s && install -m 644 $$p $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
@@ -227,6 +234,7 @@ install: all man
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
 	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	rmdir $(DESTDIR)$(XENSCRIPTDIR) $(DESTDIR)$(PREFIX)/lib/pvd 2>/dev/null || true
 
 clean:
 	rm -rf build build-san

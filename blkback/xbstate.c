@@ -21,8 +21,12 @@ unsigned xb_frontend_changed(enum xenbus_state be, int fe, bool online)
 	case XenbusStateClosed:
 		return XB_DISCONNECT | XB_CLOSED | (online ? 0 : XB_REMOVE);
 	case XenbusStateUnknown:
-		/* The frontend is gone. */
-		return XB_DISCONNECT | XB_REMOVE;
+		/* The frontend is gone (a toolstack removing a dead or dying
+		 * domain's device: libxl's forced remove deletes the
+		 * frontend directory, writes online=0 and waits for the
+		 * backend's Closed).  Closed, as Linux's xenbus_dev_remove
+		 * writes it. */
+		return XB_DISCONNECT | XB_CLOSED | XB_REMOVE;
 	default:
 		return XB_FATAL;
 	}

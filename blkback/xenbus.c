@@ -592,8 +592,10 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 		d->reeval = true;	/* the read failed with the store */
 		return;
 	}
-	if (fe == XenbusStateUnknown && !d->fe_seen)
-		return;       /* not written yet */
+	/* Not written yet; unless the toolstack is taking the device away
+	 * (online=0) and the frontend went before we ever saw it. */
+	if (fe == XenbusStateUnknown && !d->fe_seen && d->online)
+		return;
 	d->fe_seen = true;
 	act = xb_frontend_changed((enum xenbus_state)d->state, fe, d->online);
 	dev_debug(d, "frontend %s, backend %s: actions 0x%x",
@@ -968,7 +970,15 @@ static void backend_event(struct blk_xenbus *xb, const char *path)
 		free(v);
 	} else if (strcmp(node, "online") == 0 &&
 		   xb_read_uint(xb, d->be, "online", 1, &online) == 0) {
+		bool was = d->online;
+
 		d->online = online != 0;
+		/* libxl's remove: online=0 (and state Closing) written with
+		 * the frontend directory removed, in one transaction when
+		 * forced (xl destroy); a frontend already Closed or gone
+		 * lets the device close now. */
+		if (was && !d->online)
+			dev_frontend_changed(d);
 	}
 }
 

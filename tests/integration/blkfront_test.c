@@ -32,8 +32,15 @@
  *                          N times, then Closed; once the backend is
  *                          Closed (it has seen them all), prints how many
  *                          times it wrote the device's error node
+ *   close                  Closing, Closed, and leaves the directories
+ *                          (a toolstack's to remove: test_blkback_xlscript)
  *   detach                 Closing, Closed, removes both directories
  *   ctl CMD                one command on pvd-blkback's control socket
+ *   xl-remove force|auto BE FE
+ *                          libxl's device removal transaction (4.17's
+ *                          libxl__initiate_device_generic_remove): force
+ *                          removes FE; online=0; state Closing unless
+ *                          Closed.  No domain needed
  *
  * Every wait is bounded (--timeout).  Exit status 0 on success.
  */
@@ -1034,6 +1041,47 @@ static void cmd_state_spam(struct front *f, unsigned n, unsigned st)
 	       ev ? ev - 1 : 0);
 }
 
+/* libxl's remove, one transaction: what pvd-blkback sees of xl
+ * block-detach (auto) and xl destroy (force). */
+static void cmd_xl_remove(const char *how, const char *be, const char *fe)
+{
+	struct xs_handle *xs = xs_open(0);
+	char path[256];
+
+	if (!xs)
+		die("xs_open: %s", strerror(errno));
+	for (int tries = 0; tries < 16; tries++) {
+		xs_transaction_t t = xs_transaction_start(xs);
+		unsigned len;
+		char *st;
+		bool ok = true;
+
+		if (t == XBT_NULL)
+			die("xs_transaction_start: %s", strerror(errno));
+		if (!strcmp(how, "force"))
+			xs_rm(xs, t, fe);
+		snprintf(path, sizeof(path), "%s/state", be);
+		st = xs_read(xs, t, path, &len);
+		if (!st)
+			die("xl-remove: no %s", path);
+		snprintf(path, sizeof(path), "%s/online", be);
+		ok = xs_write(xs, t, path, "0", 1);
+		if (ok && atoi(st) != XenbusStateClosed) {
+			snprintf(path, sizeof(path), "%s/state", be);
+			ok = xs_write(xs, t, path, "5", 1);
+		}
+		free(st);
+		if (!ok)
+			die("xl-remove: write: %s", strerror(errno));
+		if (xs_transaction_end(xs, t, false))
+			break;
+		if (errno != EAGAIN)
+			die("xs_transaction_end: %s", strerror(errno));
+	}
+	xs_close(xs);
+	printf("xl-remove ok\n");
+}
+
 static void cmd_ctl(const char *cmd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1101,7 +1149,8 @@ static unsigned need_args(int i, int argc, int n)
 /* filecheck and ctl alone need no domain. */
 static bool needs_domain(char **argv, int i, int argc)
 {
-	return strcmp(argv[i], "filecheck") && strcmp(argv[i], "ctl");
+	return strcmp(argv[i], "filecheck") && strcmp(argv[i], "ctl") &&
+	       strcmp(argv[i], "xl-remove");
 }
 
 int main(int argc, char **argv)
@@ -1223,8 +1272,16 @@ int main(int argc, char **argv)
 			cmd_state_spam(&f, (unsigned)num(c, argv[i + 1], UINT_MAX),
 				       (unsigned)num(c, argv[i + 2], 255));
 			i += 2;
+		} else if (!strcmp(c, "close")) {
+			if (f.connected)
+				close_front(&f);
+			printf("close ok\n");
 		} else if (!strcmp(c, "detach")) {
 			cmd_detach(&f);
+		} else if (!strcmp(c, "xl-remove")) {
+			need_args(i, argc, 3);
+			cmd_xl_remove(argv[i + 1], argv[i + 2], argv[i + 3]);
+			i += 3;
 		} else if (!strcmp(c, "ctl")) {
 			need_args(i, argc, 1);
 			cmd_ctl(argv[++i]);

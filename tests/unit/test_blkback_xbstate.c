@@ -34,7 +34,7 @@ static void test_state_machine(void **state)
 			 XB_DISCONNECT | XB_CONNECT);
 	/* Gone. */
 	assert_int_equal(xb_frontend_changed(XenbusStateConnected, XenbusStateUnknown, true),
-			 XB_DISCONNECT | XB_REMOVE);
+			 XB_DISCONNECT | XB_CLOSED | XB_REMOVE);
 	/* Nonsense. */
 	assert_int_equal(xb_frontend_changed(XenbusStateConnected, XenbusStateInitWait, true), XB_FATAL);
 	assert_int_equal(xb_frontend_changed(XenbusStateConnected, XenbusStateReconfiguring, true), XB_FATAL);

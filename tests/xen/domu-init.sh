@@ -2,8 +2,8 @@
 # /init of the test's domU (tests/xen/run.sh).  Everything it prints goes to
 # hvc0, i.e. to the console backend in dom0 (pvd-consoled), whose log the
 # dom0 script reads: XENTEST PASS/FAIL/INFO/FIGURE lines are results,
-# XENTEST SYNC lines ask dom0 to act.  xt=anchor or xt=pvd on the kernel
-# command line picks the part.  Every wait is bounded.
+# XENTEST SYNC lines ask dom0 to act.  xt=anchor, xt=pvd or xt=xl on the
+# kernel command line picks the part.  Every wait is bounded.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -188,6 +188,39 @@ zstore)
 		XS_BENCH_DENIED=/local/domain/0/name \
 		/bin/xs_bench domU 400 || fail "store-bench xs_bench in the domU: exit $?"
 	sleep 120
+	;;
+xl)
+	# tests/xen/dom0-part-xl.sh: two disks from xl create's disk= lines,
+	# a third hot-plugged and unplugged by xl block-attach/detach, then
+	# xl destroy under the running guest.
+	for d in xvda xvdb; do
+		waitfor 60 test -b /dev/$d || fail "xl-io-$d no /dev/$d after 60s"
+	done
+	for d in xvda xvdb; do
+		[ -b /dev/$d ] && pattern $d 8 xl-io-$d
+	done
+	echo "XENTEST SYNC xl-disks-up"
+	if waitfor 90 test -b /dev/xvdc; then
+		got=$(dd if=/dev/xvdc bs=512 count=1 iflag=direct 2>/dev/null | head -c 16)
+		case "$got" in
+		xentest-xl-hot*) echo "XENTEST INFO xl-attach xvdc appeared in the guest and reads '$got'" ;;
+		*) fail "xl-attach xvdc reads '$got'" ;;
+		esac
+	else
+		fail "xl-attach no /dev/xvdc after 90s"
+	fi
+	echo "XENTEST SYNC xl-attached"
+	if waitfor 90 test ! -e /sys/block/xvdc; then
+		echo "XENTEST INFO xl-detach xvdc went away in the guest; $(ls /sys/block | tr '\n' ' ')left"
+	else
+		fail "xl-detach xvdc still there after 90s"
+	fi
+	echo "XENTEST SYNC xl-detached"
+	if dmesg | grep -qE 'Oops|BUG:|WARNING:|Call Trace'; then
+		dmesg | grep -E -A5 'Oops|BUG:|WARNING:|Call Trace' | sed 's/^/XENTEST INFO dmesg: /'
+	fi
+	# dom0 destroys us with the disks connected; bounded all the same.
+	sleep 300
 	;;
 *)
 	fail "domU-mode unknown mode $mode"
