@@ -95,6 +95,49 @@ kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 xs() { local c=$1; shift; timeout -k 2 10 "xenstore-$c" "$@"; }
 state_is() { [ "$(xs read "$1/state" 2>/dev/null)" = "$2" ]; }
 
+# pvguest_disk D PARAMS TYPE SPEC OUT: a pvguest as domain D whose load
+# generator runs SPEC (loadgen's devid=, rw=, ...) on its disk xvda
+# (backend PARAMS, type TYPE), its output in OUT; introduced to the store
+# and its disk's nodes written as pvctl writes them (docs/pvctl.md).
+# Sets PG_PID; returns once the pvguest is up and the nodes are written
+# (the disk connects and the load runs on their own).
+PG_XSH=$BUILD/tests/integration/pvguest_xs
+PG_DEV=51712
+PG_PID=
+pvguest_disk() {
+	local d=$1 params=$2 type=$3 spec=$4 out=$5 line fe be
+	fe=/local/domain/$d/device/vbd be=/local/domain/0/backend/vbd/$d
+	"${CLIENT_PIN[@]}" "$BIN/pvguest" -f --domid "$d" --name "bench$d" --memory 256 \
+		--ready-fd 3 --no-console-shell --log-level warning --loadgen "$spec" \
+		3>"$RUNDIR/ready$d" >"$out" 2>>"$RUNDIR/pvguest.log" &
+	PG_PID=$!
+	_pids+=("$PG_PID")
+	wait_until "$WAIT_SECS" grep -qs pid= "$RUNDIR/ready$d" || { bad "pvguest $d did not start"; return 1; }
+	read -r line <"$RUNDIR/ready$d"
+	[[ "$line" =~ store_gfn=([0-9]+)\ store_port=([0-9]+) ]] || { bad "pvguest ready line: $line"; return 1; }
+	timeout -k 2 10 "$PG_XSH" introduce "$d" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" >/dev/null ||
+		{ bad "cannot introduce domain $d"; return 1; }
+	xs write /local/domain/$d/device "" "$fe" "" && xs chmod /local/domain/$d/device n$d r0 &&
+		xs chmod "$fe" n$d r0 &&
+		xs write "$be/$PG_DEV/frontend" "$fe/$PG_DEV" "$be/$PG_DEV/frontend-id" "$d" "$be/$PG_DEV/online" 1 \
+			"$be/$PG_DEV/state" 1 "$be/$PG_DEV/params" "$params" "$be/$PG_DEV/mode" w \
+			"$be/$PG_DEV/type" "$type" "$be/$PG_DEV/dev" xvda "$be/$PG_DEV/removable" 0 \
+			"$be/$PG_DEV/device-type" disk && xs chmod -r "$be/$PG_DEV" n0 r$d &&
+		xs write "$fe/$PG_DEV/backend" "$be/$PG_DEV" "$fe/$PG_DEV/backend-id" 0 "$fe/$PG_DEV/state" 1 \
+			"$fe/$PG_DEV/virtual-device" "$PG_DEV" "$fe/$PG_DEV/device-type" disk &&
+		xs chmod -r "$fe/$PG_DEV" n$d r0 || { bad "cannot write vbd nodes of domain $d"; return 1; }
+}
+
+# pvguest_gone D PID: stops that pvguest and does the toolstack's part of
+# a destroy (the backend lets go of the disk).
+pvguest_gone() {
+	pid_alive "$2" || bad "pvguest $1 had died: $(tail -n 3 "$RUNDIR/pvguest.log")"
+	stop_pid "$2"
+	xs rm /local/domain/0/backend/vbd/$1 2>/dev/null
+	xs rm /local/domain/$1 2>/dev/null
+	return 0
+}
+
 STORED_PID=
 stored_start() {
 	"${SERVER_PIN[@]}" "$BIN/pvd-stored" -f --socket "$XENSTORED_PATH" --hv sim \

@@ -195,8 +195,7 @@ fi
 # CPU 0; pvguest on CPU 1 for its load generator (b); for (c) pvguest moves
 # to CPU 0, so that each NBD route has its server side (pvguest and
 # pvd-blkback; qemu-nbd) on CPU 0 and its client (fio) on CPU 1.
-XSH=$BUILD/tests/integration/pvguest_xs
-GDEV=51712
+GDEV=$PG_DEV
 GDOM=100
 G_PID=
 # Two thirds of HALF per run (1 s by default) to keep the section near 4
@@ -209,32 +208,13 @@ LG_SECS=$(awk -v h="$GSECS" 'BEGIN { s = int(h + 0.5); print (s < 1 ? 1 : s) }')
 # GDOM) running for its NBD export.
 L_IOPS= L_MBPS=
 guest_case() {
-	local params=$1 type=$2 rw=$3 bs=$4 qd=$5 d line out fe be i
+	local params=$1 type=$2 rw=$3 bs=$4 qd=$5 d line out fe i
 	L_IOPS= L_MBPS=
 	GDOM=$((GDOM + 1)); d=$GDOM
-	fe=/local/domain/$d/device/vbd be=/local/domain/0/backend/vbd/$d
+	fe=/local/domain/$d/device/vbd
 	out=$RUNDIR/lg$d.out
-	"${CLIENT_PIN[@]}" "$BIN/pvguest" -f --domid "$d" --name "bench$d" --memory 256 \
-		--ready-fd 3 --no-console-shell --log-level warning \
-		--loadgen "devid=$GDEV,rw=$rw,bs=$bs,qd=$qd,seconds=$LG_SECS" \
-		3>"$RUNDIR/ready$d" >"$out" 2>>"$RUNDIR/pvguest.log" &
-	G_PID=$!
-	_pids+=("$G_PID")
-	wait_until "$WAIT_SECS" grep -qs pid= "$RUNDIR/ready$d" || { bad "pvguest $d did not start"; return 1; }
-	read -r line <"$RUNDIR/ready$d"
-	[[ "$line" =~ store_gfn=([0-9]+)\ store_port=([0-9]+) ]] || { bad "pvguest ready line: $line"; return 1; }
-	timeout -k 2 10 "$XSH" introduce "$d" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" >/dev/null ||
-		{ bad "cannot introduce domain $d"; return 1; }
-	# The nodes pvctl writes (docs/pvctl.md), as tests/integration/test_blkfront.sh.
-	xs write /local/domain/$d/device "" "$fe" "" && xs chmod /local/domain/$d/device n$d r0 &&
-		xs chmod "$fe" n$d r0 &&
-		xs write "$be/$GDEV/frontend" "$fe/$GDEV" "$be/$GDEV/frontend-id" "$d" "$be/$GDEV/online" 1 \
-			"$be/$GDEV/state" 1 "$be/$GDEV/params" "$params" "$be/$GDEV/mode" w \
-			"$be/$GDEV/type" "$type" "$be/$GDEV/dev" xvda "$be/$GDEV/removable" 0 \
-			"$be/$GDEV/device-type" disk && xs chmod -r "$be/$GDEV" n0 r$d &&
-		xs write "$fe/$GDEV/backend" "$be/$GDEV" "$fe/$GDEV/backend-id" 0 "$fe/$GDEV/state" 1 \
-			"$fe/$GDEV/virtual-device" "$GDEV" "$fe/$GDEV/device-type" disk &&
-		xs chmod -r "$fe/$GDEV" n$d r0 || { bad "cannot write vbd nodes of domain $d"; return 1; }
+	pvguest_disk "$d" "$params" "$type" "devid=$GDEV,rw=$rw,bs=$bs,qd=$qd,seconds=$LG_SECS" "$out" || return 1
+	G_PID=$PG_PID
 	wait_until 20 state_is "$fe/$GDEV" 4 ||
 		{ bad "domain $d disk not connected (frontend $(xs read "$fe/$GDEV/state" 2>&1))"; return 1; }
 	wait_until $((LG_SECS + 30)) grep -qs '^loadgen ' "$out" ||
@@ -247,15 +227,9 @@ guest_case() {
 }
 
 guest_stop() {
-	local d=$GDOM
 	[ -n "$G_PID" ] || return 0
-	pid_alive "$G_PID" || bad "pvguest $d had died: $(tail -n 3 "$RUNDIR/pvguest.log")"
-	stop_pid "$G_PID"
+	pvguest_gone "$GDOM" "$G_PID"
 	G_PID=
-	# The toolstack's part of a destroy: the backend lets go of the disk.
-	xs rm /local/domain/0/backend/vbd/$d 2>/dev/null
-	xs rm /local/domain/$d 2>/dev/null
-	return 0
 }
 
 QN_PID=
@@ -370,8 +344,8 @@ elif ! command -v qemu-nbd >/dev/null; then
 	bad "qemu-nbd not installed (qemu-utils, scripts/deps.sh)"
 elif ! fio --enghelp 2>/dev/null | grep -qw nbd; then
 	bad "this fio has no nbd engine"
-elif [ ! -x "$BIN/pvguest" ] || [ ! -x "$XSH" ] || ! command -v xenstore-write >/dev/null; then
-	bad "pvguest, $XSH or xenstore-utils missing (make all tests; scripts/deps.sh)"
+elif [ ! -x "$BIN/pvguest" ] || [ ! -x "$PG_XSH" ] || ! command -v xenstore-write >/dev/null; then
+	bad "pvguest, $PG_XSH or xenstore-utils missing (make all tests; scripts/deps.sh)"
 else
 	bb_start --engine aio && {
 		[[ " $GTARGETS " == *" tmpfs "* ]] && groutes tmpfs "$file" file

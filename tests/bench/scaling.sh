@@ -1,8 +1,8 @@
 #!/bin/bash
 # Section "scaling" of the benchmarks: pvd-blkback's I/O threads.  K
-# guests (K = 1, 2, 4, ... up to the CPUs), each a test frontend
-# (blkfront_test, a simulated guest) driving its own 256 MiB tmpfs file
-# with 4 KiB random reads at QD32, all at once; pvd-blkback with 1 I/O
+# guests (K = 1, 2, 4, ... up to the CPUs), each a simulated guest
+# (pvguest) whose load generator drives its own 256 MiB tmpfs file with
+# 4 KiB random reads at QD32, all at once; pvd-blkback with 1 I/O
 # thread and with N (the CPUs); beside fio with K jobs (libaio, O_DIRECT)
 # on the same files, the ceiling.  Aggregate IOPS, the ratio to the
 # ceiling, and the backend's CPU time (cores busy: CPU seconds per
@@ -36,30 +36,37 @@ bb_stop() {
 	BB_PID=
 }
 
-# guests K TARGET...: K frontends at once (guest i on TARGET i, or on
-# the one TARGET); sets G_IOPS (sum) and G_CORES (backend CPU s per s).
+# guests K TARGET...: K simulated guests at once (pvguest, guest i on
+# TARGET i, or on the one TARGET), each running its load generator (4 KiB
+# random reads at QD32 for SECS) from the moment its disk connects; sets
+# G_IOPS (the sum of the guests' own rates) and G_CORES (the backend's CPU
+# seconds per second while they ran).
 DOMID=1
 G_IOPS= G_CORES=
 guests() {
-	local k=$1 i pids=() t0 t1 w0 w1 sum=0 line tgt
+	local k=$1 i pids=() doms=() t0 t1 w0 w1 sum=0 line tgt lsecs
 	shift
 	G_IOPS= G_CORES=
+	lsecs=$(awk -v s="$SECS" 'BEGIN { s = int(s + 0.5); print (s < 1 ? 1 : s) }')
 	t0=$(cpu_ticks "$BB_PID"); w0=$(date +%s%N)
 	for ((i = 1; i <= k; i++)); do
 		tgt=${!i:-$1}
 		[ $# -ge "$i" ] || tgt=$1
 		DOMID=$((DOMID + 1))
-		timeout -k 5 "$(calc "int($SECS) + 60")" "$FRONT" --domid "$DOMID" --params "$tgt" \
-			--slots 32 --timeout 20000 attach bench randread 4096 32 "$SECS" detach \
-			>"$RUNDIR/g$i.out" 2>&1 &
-		pids+=($!)
+		pvguest_disk "$DOMID" "$tgt" "$([[ $tgt == null:* ]] && echo null || echo file)" \
+			"devid=$PG_DEV,rw=randread,bs=4096,qd=32,seconds=$lsecs" "$RUNDIR/g$i.out" || return 1
+		pids+=("$PG_PID") doms+=("$DOMID")
 	done
-	for i in "${pids[@]}"; do wait "$i"; done
+	for ((i = 1; i <= k; i++)); do
+		wait_until $((lsecs + 30)) grep -qs '^loadgen ' "$RUNDIR/g$i.out" ||
+			{ bad "guest $i: no load generator result: $(tail -n 3 "$RUNDIR/pvguest.log")"; return 1; }
+	done
 	t1=$(cpu_ticks "$BB_PID"); w1=$(date +%s%N)
 	for ((i = 1; i <= k; i++)); do
-		line=$(grep '^bench ' "$RUNDIR/g$i.out") || {
-			bad "guest $i: $(tail -n 3 "$RUNDIR/g$i.out")"; return 1; }
+		line=$(grep '^loadgen ' "$RUNDIR/g$i.out")
+		[[ "$line" =~ errors=0 ]] || { bad "guest $i: $line"; return 1; }
 		sum=$(calc "$sum + $(kv "$line" iops)")
+		pvguest_gone "${doms[$((i - 1))]}" "${pids[$((i - 1))]}"
 	done
 	G_IOPS=$sum
 	G_CORES=$(calc "($t1 - $t0) / $CLK_TCK / (($w1 - $w0) / 1e9)")
@@ -79,7 +86,7 @@ fio_k() {
 }
 
 echo "== section scaling: pvd-blkback's I/O threads, K guests of 4 KiB random reads at QD32; ${SECS}s per point, $NCPU CPU(s) =="
-[ -x "$BIN/pvd-blkback" ] && [ -x "$FRONT" ] || { bad "build first: make all tests"; exit 1; }
+[ -x "$BIN/pvd-blkback" ] && [ -x "$BIN/pvguest" ] && [ -x "$PG_XSH" ] || { bad "build first: make all tests"; exit 1; }
 command -v fio >/dev/null || { bad "fio not installed (scripts/deps.sh)"; exit 1; }
 stored_start || exit 1
 
