@@ -99,8 +99,8 @@ awk '
 				c["pvd"] / n["pvd"], d["pvd"] / n["pvd"], c["xen"] / n["xen"], d["xen"] / n["xen"] }' $D/zstore.txt
 if [ "$zok" = 1 ] && [ "$(grep -c 'XENTEST FIGURE store .* write' $D/zstore.txt)" = 6 ] &&
    [ "$(grep -c 'xl-create-destroy' $D/zstore.txt)" = 6 ] &&
-   [ "$(grep -c 'domU write.*denied /local/domain/0/name: EACCES' $D/zstore.txt)" = 2 ]; then
-	pass "store-bench the same workload (dom0 over the socket and its kernel ring, a domU over its ring, which was refused dom0's nodes) and 3 xl create/destroy rounds ran on pvd-stored and on Xen's xenstored"
+   [ "$(grep -c 'domU write.*denied /local/domain/0/name: EACCES; a 3000-byte value refused' $D/zstore.txt)" = 2 ]; then
+	pass "store-bench the same workload (dom0 over the socket and its kernel ring, a domU over its ring, which was refused dom0's nodes and a value over its quota: $(grep -o 'pvd-stored-domU.*refused: [A-Z0-9]*' $D/zstore.txt | sed 's/.*refused: //') from pvd-stored, $(grep -o 'xenstored-domU.*refused: [A-Z0-9]*' $D/zstore.txt | sed 's/.*refused: //') from xenstored) and 3 xl create/destroy rounds ran on pvd-stored and on Xen's xenstored"
 else
 	fail "store-bench $(head -c 600 $D/zstore.err | tr '\n' ' ')"
 fi

@@ -185,7 +185,7 @@ zstore)
 	# /dev/xen/xenbus); dom0 collects the line from the store, then
 	# destroys us (tests/xen/dom0-part-zstore.sh).
 	XENSTORED_PATH=/dev/xen/xenbus XS_BENCH_RESULT=data/xs-bench-result \
-		XS_BENCH_DENIED=/local/domain/0/name \
+		XS_BENCH_DENIED=/local/domain/0/name XS_BENCH_QUOTA_VALUE=3000 \
 		/bin/xs_bench domU 400 || fail "store-bench xs_bench in the domU: exit $?"
 	sleep 120
 	;;

@@ -12,7 +12,9 @@
  * over the guest's own ring, and leaves its line in the store for dom0
  * to collect ($XS_BENCH_RESULT names the node).  $XS_BENCH_DENIED names
  * a node the caller must not read (another domain's): the read must fail
- * with EACCES, and the line says so ("denied PATH").
+ * with EACCES, and the line says so ("denied PATH").  $XS_BENCH_QUOTA_VALUE
+ * (bytes, above the store's value-size quota for a guest: 2048 in both
+ * stores) is a write that must be refused ("a N-byte value refused").
  *
  * usage: xs_bench LABEL N
  * Writes N nodes under data/xs-bench in the caller's home, reads them back,
@@ -21,6 +23,7 @@
  *   XENTEST FIGURE store LABEL write W/s read R/s ls L/s txn T/s total S s
  * Exit 0, or 1 with the failing call on stderr. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,11 +147,40 @@ static int check_denied(struct xs_handle *h, char *out, size_t len)
 	return 0;
 }
 
+/* The quota check: a value over the guest's value-size quota. */
+static int check_quota(struct xs_handle *h, char *out, size_t len)
+{
+	const char *e = getenv("XS_BENCH_QUOTA_VALUE");
+	size_t n = e ? strtoul(e, NULL, 10) : 0;
+	char *big;
+	bool ok;
+
+	if (!n)
+		return 0;
+	if (n > 4000) {
+		fprintf(stderr, "xs_bench: XS_BENCH_QUOTA_VALUE %zu: at most 4000\n", n);
+		return 1;
+	}
+	big = malloc(n);
+	if (!big)
+		return fail("malloc", "");
+	memset(big, 'q', n);
+	ok = xs_write(h, XBT_NULL, BASE "-big", big, (unsigned)n);
+	free(big);
+	if (ok) {
+		fprintf(stderr, "xs_bench: a %zu-byte value was accepted\n", n);
+		xs_rm(h, XBT_NULL, BASE "-big");
+		return 1;
+	}
+	snprintf(out, len, "; a %zu-byte value refused: %s", n, strerrorname_np(errno));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct xs_handle *h;
 	double t0, t1, t2, t3, t4;
-	char line[384], denied[160] = "";
+	char line[448], denied[160] = "", quota[64] = "";
 	unsigned n;
 	int rc = 1;
 
@@ -173,12 +205,13 @@ int main(int argc, char **argv)
 	if (phase_txn(h, n / 4))
 		goto out;
 	t4 = now();
-	if (check_denied(h, denied, sizeof(denied)))
+	if (check_denied(h, denied, sizeof(denied)) ||
+	    check_quota(h, quota, sizeof(quota)))
 		goto out;
 	snprintf(line, sizeof(line),
-		 "XENTEST FIGURE store %s write %.0f/s read %.0f/s ls %.0f/s txn %.0f/s total %.3f s (N=%u)%s",
+		 "XENTEST FIGURE store %s write %.0f/s read %.0f/s ls %.0f/s txn %.0f/s total %.3f s (N=%u)%s%s",
 		 argv[1], n / (t1 - t0), n / (t2 - t1), (n / 10) / (t3 - t2),
-		 (n / 4) / (t4 - t3), t4 - t0, n, denied);
+		 (n / 4) / (t4 - t3), t4 - t0, n, denied, quota);
 	printf("%s\n", line);
 	rc = 0;
 	if (getenv("XS_BENCH_RESULT") &&
