@@ -112,9 +112,10 @@ busybox_root() {
 # dom0: busybox, the modules, Xen's tools, lvm2, and the libraries of pvd's
 # binaries (which themselves come over the share, built from this tree).
 DOM0_MODS="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc xen-blkback loop dm-mod
-virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci 9pnet 9pnet_virtio netfs fscache 9p"
+virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci 9pnet 9pnet_virtio netfs fscache 9p
+tun bridge"
 DOM0_PROGS="$XENBIN/xl $XENBIN/xenstored $XENBIN/xen-init-dom0 $XENBIN/xenconsoled $XENBIN/xenconsole
-$XENBIN/xenstore-control /usr/bin/xenstore /sbin/lvm /sbin/dmsetup"
+$XENBIN/xenstore-control /usr/bin/xenstore /sbin/lvm /sbin/dmsetup /usr/bin/iperf3"
 PVD_PROGS=$(ls "$BIN"/pvd-* "$BIN"/pvctl "$BIN"/../tests/xen/*)
 key=$( { sha256sum "$here/dom0-init.sh" "$0"; echo "$KVER $DOM0_MODS"; ls -l $DOM0_PROGS;
 	for p in $PVD_PROGS; do ldd "$p"; done | grep -o '/[^ ]*' | sort -u; } | sha256sum | cut -c1-32)
@@ -145,13 +146,15 @@ if ! stamp_ok dom0.cpio.gz "$key"; then
 	echo "$key" > "$B/dom0.cpio.gz.stamp"
 fi
 
-# domU: busybox, xen-blkfront, and the test script as /init.
+# domU: busybox, xen-blkfront, xen-netfront, iperf3 and ethtool (the net
+# part), and the test script as /init.
 key=$( { sha256sum "$here/domu-init.sh" "$0"; echo "$KVER"; } | sha256sum | cut -c1-32)
 if ! stamp_ok domu.cpio.gz "$key"; then
 	log "building the domU initramfs"
 	r=$B/domu-root
 	busybox_root "$r"
-	copy_modules "$r" xen-blkfront
+	copy_modules "$r" xen-blkfront xen-netfront
+	copy_prog "$r" /usr/bin/iperf3 /usr/sbin/ethtool
 	cp "$here/domu-init.sh" "$r/init"
 	chmod 755 "$r/init"
 	(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) > "$B/domu.cpio.gz.tmp"
