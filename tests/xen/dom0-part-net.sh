@@ -28,6 +28,8 @@ net_stop() {
 		timeout 60 xl destroy net > $D/xl-net-destroy2.log 2>&1 || info "net: xl destroy at cleanup: $(cat $D/xl-net-destroy2.log)"
 	fi
 	unrelay net
+	timeout 20 xl domid netanchor > /dev/null 2>&1 && timeout 60 xl destroy netanchor
+	lsmod | grep -q '^xen_netback' && timeout 60 rmmod xen_netback
 	if [ -n "$NET_PID" ]; then
 		kill "$NET_PID" 2>/dev/null
 		n=0
@@ -37,6 +39,53 @@ net_stop() {
 	ip link set $NET_BR down 2>/dev/null
 	brctl delbr $NET_BR 2>/dev/null
 	cp $D/pvd-netback.log $D/iperf3-net.log /var/log/xen/xen-hotplug.log "$OUT"/ 2>/dev/null
+}
+
+# The anchor: the same guest and iperf3 against Linux's in-kernel
+# xen-netback (in dom0's image, not loaded at boot) with a minimal hotplug
+# script that bridges the kernel's vif; unloaded again before pvd-netback
+# starts.  Sets NET_A_RX/NET_A_TX (Mbit/s); its problems are INFO lines.
+NET_A_RX="" NET_A_TX=""
+net_anchor() {
+	local ko adom
+	ko=$(ls /lib/modules/*/kernel/drivers/net/xen-netback/xen-netback.ko 2>/dev/null | head -1)
+	if [ -z "$ko" ] || ! insmod "$ko" 2> $D/netanchor-insmod.log; then
+		info "net anchor: cannot load xen-netback: ${ko:-no module} $(cat $D/netanchor-insmod.log 2>/dev/null)"
+		return
+	fi
+	cat > /etc/xen/scripts/vif-kernel <<-'EOF'
+	#!/bin/sh
+	# The net part's anchor: Linux's xen-netback made $vif; bridge it.
+	case "$1" in
+	online|add)
+		br=$(xenstore-read "$XENBUS_PATH/bridge") &&
+		brctl addif "$br" "$vif" && ip link set "$vif" up &&
+		xenstore-write "$XENBUS_PATH/hotplug-status" connected ;;
+	*) exit 0 ;;
+	esac
+	EOF
+	chmod 755 /etc/xen/scripts/vif-kernel
+	domcfg netanchor netanchor
+	echo "vif = [ 'bridge=$NET_BR,mac=00:16:3e:00:99:01,script=vif-kernel' ]" >> /tmp/netanchor.cfg
+	if timeout 120 xl create /tmp/netanchor.cfg > $D/xl-netanchor.log 2>&1; then
+		adom=$(xl domid netanchor)
+		echo $adom > /run/domid-netanchor
+		relay netanchor
+		if mark netanchor net-up 180; then
+			info "net anchor: domU $adom, states $(state /local/domain/$adom/device/vif/0)/$(state /local/domain/0/backend/vif/$adom/0), queues $(xenstore-read /local/domain/$adom/device/vif/0/multi-queue-num-queues 2>/dev/null)"
+			ping -c 2 -W 2 10.99.0.2 > /dev/null 2>&1
+			NET_A_RX=$(net_iperf) && echo "XENTEST FIGURE net-iperf Linux xen-netback dom0->domU TCP 5 s: $NET_A_RX Mbit/s" ||
+				{ NET_A_RX=""; info "net anchor: iperf3 dom0 -> domU: $(tail -2 $D/iperf3-net.log | tr '\n' ' ')"; }
+			NET_A_TX=$(net_iperf -R) && echo "XENTEST FIGURE net-iperf Linux xen-netback domU->dom0 TCP 5 s: $NET_A_TX Mbit/s" ||
+				{ NET_A_TX=""; info "net anchor: iperf3 domU -> dom0: $(tail -2 $D/iperf3-net.log | tr '\n' ' ')"; }
+		fi
+		timeout 60 xl destroy netanchor > $D/xl-netanchor-destroy.log 2>&1 || info "net anchor: xl destroy: $(cat $D/xl-netanchor-destroy.log)"
+		waitfor 30 gone netanchor || info "net anchor: domain still there"
+		unrelay netanchor
+	else
+		info "net anchor: xl create: $(tail -3 $D/xl-netanchor.log | tr '\n' ' ')"
+	fi
+	ip neigh flush dev $NET_BR 2>/dev/null
 }
 
 net_part() {
@@ -51,7 +100,11 @@ net_part() {
 	ip link set $NET_BR up
 	mkdir -p /etc/xen/scripts
 	cp /host/scripts/xen/vif-pvd /etc/xen/scripts/vif-pvd && chmod 755 /etc/xen/scripts/vif-pvd
-	lsmod | grep -q '^xen_netback' && info "net: xen-netback is loaded (it would claim backend/vif)"
+	net_anchor
+	if lsmod | grep -q '^xen_netback' && ! timeout 60 rmmod xen_netback; then
+		fail "net-daemon cannot unload xen-netback (it would claim backend/vif): $(lsmod | grep xen_netback)"
+		return
+	fi
 	"$BIN/pvd-netback" -f --log-file $D/pvd-netback.log --log-level debug --pidfile /run/pvd-netback.pid &
 	if ! waitfor 20 test -s /run/pvd-netback.pid; then
 		fail "net-daemon pvd-netback did not start: $(tail -3 $D/pvd-netback.log)"
@@ -117,6 +170,8 @@ net_part() {
 	else
 		fail "net-iperf-tx iperf3 domU -> dom0: $(tail -3 $D/iperf3-net.log | tr '\n' ' ')"
 	fi
+	[ -n "$NET_A_RX" ] && [ -n "${m0:-}" ] && [ -n "$NET_A_TX" ] && [ -n "${m1:-}" ] &&
+		echo "$m0 $NET_A_RX $m1 $NET_A_TX" | awk '{ printf "XENTEST FIGURE net-iperf pvd/Linux xen-netback, same guest and run, one 5 s TCP run each: dom0->domU %.2f, domU->dom0 %.2f\n", $1 / $2, $3 / $4 }'
 	pvctl stats > $OUT/pvctl-stats-net.txt 2>&1
 	head -12 $OUT/pvctl-stats-net.txt | sed 's/^/XENTEST INFO pvctl stats: /'
 

@@ -124,6 +124,10 @@ if ! stamp_ok dom0.cpio.gz "$key"; then
 	r=$B/dom0-root
 	busybox_root "$r"
 	copy_modules "$r" $DOM0_MODS
+	# xen-netback in the image but not loaded at boot (not in load.list):
+	# the net part's anchor loads it and unloads it before pvd-netback.
+	modprobe --show-depends -S "$KVER" xen-netback | awk '$1 == "insmod" { print $2 }' |
+	while read -r ko; do mkdir -p "$r$(dirname "$ko")"; cp "$ko" "$r$ko"; done
 	copy_prog "$r" $DOM0_PROGS $(readlink -f $PVD_PROGS)
 	rm -rf "$r$repo"  # pvd's binaries come over 9p
 	cp -L /usr/lib/x86_64-linux-gnu/libgcc_s.so.1 "$r/usr/lib/x86_64-linux-gnu/" 2>/dev/null ||
@@ -265,7 +269,7 @@ grep -E 'XENTEST FIGURE (anchor|pvd)-dd round' "$serial" | awk '
 	END { aw = med(ws["anchor-dd"]); ar = med(rs["anchor-dd"]); pw = med(ws["pvd-dd"]); pr = med(rs["pvd-dd"])
 	  if (aw > 0 && ar > 0 && pw > 0)
 		printf "  dd in the domU, median of 5 rounds: Linux xen-blkback write %.1f MB/s read %.1f MB/s; pvd-blkback write %.1f MB/s (%.2fx) read %.1f MB/s (%.2fx)\n",
-			aw, ar, pw, pw / aw, pr, pr / ar }'
+			aw, ar, pw, pw / aw, pr, pr / ar }' || true  # no dd rounds (XT_SKIP_BASE): grep fails
 fail=0
 for t in $EXPECT; do
 	if grep -qE "XENTEST FAIL $t( |\$)" "$serial"; then
