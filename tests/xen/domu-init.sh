@@ -213,8 +213,9 @@ net|netanchor)
 			fail "net-ping-guest domU -> dom0: $(echo "$out" | tail -2 | tr '\n' ' ')"
 		fi
 		/usr/bin/iperf3 -s > /tmp/iperf3-s.log 2>&1 &
-		waitfor 10 grep -q 'listening' /tmp/iperf3-s.log ||
-			echo "XENTEST INFO iperf3 -s: $(head -3 /tmp/iperf3-s.log | tr '\n' ' ')"
+		# Listening on 5201 (0x1451); its own output is buffered.
+		waitfor 10 grep -q ':1451 0' /proc/net/tcp /proc/net/tcp6 ||
+			echo "XENTEST INFO iperf3 -s not listening after 10s: $(head -3 /tmp/iperf3-s.log | tr '\n' ' ')"
 	else
 		fail "net-connected no eth0 after 60s"
 	fi
