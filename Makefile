@@ -203,12 +203,14 @@ BINDIR     := $(PREFIX)/bin
 UNITDIR    := $(PREFIX)/lib/systemd/system
 DOCDIR     := $(PREFIX)/share/doc/pvd
 MANDIR     := $(PREFIX)/share/man
+XENSCRIPTDIR := $(PREFIX)/share/pvd/xen
 DOCS       := $(sort $(wildcard docs/*.md))
 INST_FILES := $(addprefix $(SBINDIR)/,$(notdir $(DAEMONS))) \
 	      $(addprefix $(BINDIR)/,$(notdir $(TOOL_BINS))) \
 	      $(addprefix $(UNITDIR)/,$(notdir $(UNITS))) \
 	      $(addprefix $(DOCDIR)/,$(notdir $(DOCS))) \
-	      $(foreach p,$(notdir $(MAN_PAGES)),$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(p))
+	      $(foreach p,$(notdir $(MAN_PAGES)),$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(p)) \
+	      $(XENSCRIPTDIR)/vif-pvd
 
 install: all man
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
@@ -219,6 +221,8 @@ install: all man
 		chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
 	done
 	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(XENSCRIPTDIR)
+	install -m 755 scripts/xen/vif-pvd $(DESTDIR)$(XENSCRIPTDIR)/
 	for p in $(MAN_PAGES); do \
 		s=$$(echo $$p | sed 's/.*\.//'); \
 		install -d $(DESTDIR)$(MANDIR)/man$$s && install -m 644 $$p $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
@@ -227,6 +231,7 @@ install: all man
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
 	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	rmdir $(DESTDIR)$(XENSCRIPTDIR) $(DESTDIR)$(PREFIX)/share/pvd 2>/dev/null || true
 
 clean:
 	rm -rf build build-san
