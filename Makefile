@@ -204,10 +204,11 @@ UNITDIR    := $(PREFIX)/lib/systemd/system
 DOCDIR     := $(PREFIX)/share/doc/pvd
 MANDIR     := $(PREFIX)/share/man
 DOCS       := $(sort $(wildcard docs/*.md))
-# libxl's block hotplug script for disks served by pvd-blkback (xl's
-# disk spec names it by this absolute path: docs/pvd-blkback.md "xl").
+# libxl's hotplug scripts for disks served by pvd-blkback and NICs served
+# by pvd-netback (xl's disk and vif specs name them by this absolute path:
+# docs/pvd-blkback.md and docs/pvd-netback.md "xl").
 XENSCRIPTDIR := $(PREFIX)/lib/pvd/xen
-XENSCRIPTS := scripts/xen/block-pvd
+XENSCRIPTS := scripts/xen/block-pvd scripts/xen/vif-pvd
 INST_FILES := $(addprefix $(SBINDIR)/,$(notdir $(DAEMONS))) \
 	      $(addprefix $(BINDIR)/,$(notdir $(TOOL_BINS))) \
 	      $(addprefix $(UNITDIR)/,$(notdir $(UNITS))) \

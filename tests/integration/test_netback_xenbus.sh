@@ -134,6 +134,59 @@ for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
 done
 expect_eq "detach removes the vif's tap" 1 "$(link_exists vif30.0; echo $?)"
 
+# xl/libxl: the backend nodes as libxl writes them (hotplug-status ""
+# to make a kernel backend wait for the script, script, type), then
+# scripts/xen/vif-pvd run as libxl runs it (a path relative to dom0's
+# home, $vif), and libxl's removals: network-detach writes online=0 and
+# state=5 and waits for Closed; destroy also removes the frontend.
+VIFPVD=$(cd "$(dirname "$0")/../.." && pwd)/scripts/xen/vif-pvd
+export PVD_VIF_LOG=$PVD_RUNDIR/xen-hotplug.log
+vif_add 40 0 bridge=nbbr0 hotplug-status= script=/etc/xen/scripts/vif-pvd type=vif
+wait_node "$NB_BE/40/0/state" 2
+expect_eq "libxl's nodes: InitWait, hotplug-status connected over libxl's \"\"" "2 connected" \
+	"$(xs read "$NB_BE/40/0/state") $(xs read "$NB_BE/40/0/hotplug-status")"
+expect_ok "vif-pvd online (as libxl runs it)" env XENBUS_PATH=backend/vif/40/0 vif=vif40.0 \
+	timeout 20 sh "$VIFPVD" online type_if=vif
+expect_eq "vif-pvd online: hotplug-status connected, logged" "connected 1" \
+	"$(xs read "$NB_BE/40/0/hotplug-status") $(grep -c 'online backend/vif/40/0 vif40.0: connected' "$PVD_VIF_LOG")"
+expect_ok "vif-pvd offline" env XENBUS_PATH=backend/vif/40/0 vif=vif40.0 timeout 20 sh "$VIFPVD" offline type_if=vif
+# A device no pvd-netback serves (outside backend/vif), then one it refused.
+xs write /local/domain/0/fake/vif/41/0/hotplug-status "" /local/domain/0/fake/vif/41/0/bridge nbbr0
+expect_fail "vif-pvd online with no tap from pvd-netback fails" "no tap vif41.0" \
+	env XENBUS_PATH=fake/vif/41/0 vif=vif41.0 PVD_VIF_WAIT=1 timeout 20 sh "$VIFPVD" online type_if=vif
+expect_eq "... and says so in hotplug-error, hotplug-status error" "error 1" \
+	"$(xs read /local/domain/0/fake/vif/41/0/hotplug-status) $(xs read /local/domain/0/fake/vif/41/0/hotplug-error | grep -c 'is pvd-netback running')"
+xs write /local/domain/0/fake/vif/41/0/hotplug-status error
+expect_fail "vif-pvd online on a vif pvd-netback refused fails" "refused" \
+	env XENBUS_PATH=fake/vif/41/0 vif=vif41.0 timeout 20 sh "$VIFPVD" online type_if=vif
+xs rm /local/domain/0/fake
+expect_fail "vif-pvd without an action" "usage" env -u XENBUS_PATH sh "$VIFPVD"
+# network-detach as libxl does it.
+xs write "$NB_BE/40/0/online" 0 "$NB_BE/40/0/state" 5
+xs write /local/domain/40/device/vif/0/state 6
+wait_node "$NB_BE/40/0/state" 6
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+	link_exists vif40.0 || break
+	sleep 0.05
+done
+expect_eq "libxl's detach (online=0, state=5, the frontend Closed): Closed, tap gone" "6 1" \
+	"$(xs read "$NB_BE/40/0/state") $(link_exists vif40.0; echo $?)"
+vif_rm 40 0
+# destroy as libxl does it: the frontend removed in the same transaction.
+vif_add 42 0 bridge=nbbr0 hotplug-status= script=vif-pvd type=vif
+wait_node "$NB_BE/42/0/state" 2
+# (libxl does both in one transaction; here the backend's nodes first.)
+xs write "$NB_BE/42/0/online" 0 "$NB_BE/42/0/state" 5
+xs rm /local/domain/42/device/vif/0
+wait_node "$NB_BE/42/0/state" 6
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+	link_exists vif42.0 || break
+	sleep 0.05
+done
+expect_eq "libxl's destroy (frontend removed, online=0, state=5): Closed, tap gone" "6 1" \
+	"$(xs read "$NB_BE/42/0/state") $(link_exists vif42.0; echo $?)"
+vif_rm 42 0
+
 # Restart: kill -9, a new daemon finds the vif where it was.
 netback_kill9
 netback_start --max-queues 4

@@ -222,6 +222,76 @@ xl)
 	# dom0 destroys us with the disks connected; bounded all the same.
 	sleep 300
 	;;
+net|netanchor)
+	# Linux's own netfront against pvd-netback (tests/xen/dom0-part-net.sh):
+	# eth0 up, ping dom0, an iperf3 server for dom0's client, the offloads
+	# and queues the guest took; then eth1 hot-plugged and unplugged by
+	# xl under it.  dom0 destroys the domain at the end.  netanchor: the
+	# same against Linux's xen-netback, up to the iperf3 server, results
+	# as INFO lines (the anchor is a figure, not a test of pvd).
+	if [ $mode = netanchor ]; then
+		pass() { echo "XENTEST INFO anchor: $*"; }
+		fail() { echo "XENTEST INFO anchor: FAIL $*"; }
+	fi
+	insmod /lib/modules/*/kernel/drivers/net/xen-netfront.ko || fail "net-connected insmod xen-netfront"
+	if waitfor 60 test -e /sys/class/net/eth0; then
+		ip addr add 10.99.0.2/24 dev eth0
+		ip link set lo up
+		ip link set eth0 up
+		waitfor 20 grep -q 1 /sys/class/net/eth0/carrier || echo "XENTEST INFO eth0 no carrier after 20s"
+		echo "XENTEST INFO eth0 $(cat /sys/class/net/eth0/address) mtu $(cat /sys/class/net/eth0/mtu)" \
+			"tx queues $(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)" \
+			"rx queues $(ls -d /sys/class/net/eth0/queues/rx-* | wc -l)"
+		k=$(/usr/sbin/ethtool -k eth0 2>&1)
+		echo "$k" | grep -E 'scatter-gather:|tcp-segmentation-offload:|tx-checksumming:|rx-checksumming:|generic-receive-offload:|tx-tcp6-segmentation:' |
+			sed 's/^[[:space:]]*/XENTEST INFO ethtool -k eth0: /'
+		sg=$(echo "$k" | sed -n 's/^scatter-gather: \([a-z]*\).*/\1/p')
+		tso=$(echo "$k" | sed -n 's/^tcp-segmentation-offload: \([a-z]*\).*/\1/p')
+		csum=$(echo "$k" | sed -n 's/^tx-checksumming: \([a-z]*\).*/\1/p')
+		if [ "$sg" = on ] && [ "$tso" = on ]; then
+			pass "net-offloads the guest's eth0: scatter-gather $sg, tcp-segmentation-offload $tso, tx-checksumming $csum"
+		else
+			fail "net-offloads the guest's eth0: scatter-gather '$sg', tcp-segmentation-offload '$tso': $(echo "$k" | head -3 | tr '\n' ' ')"
+		fi
+		i=0
+		while [ $i -lt 10 ] && ! ping -c 1 -W 1 10.99.0.1 >/dev/null 2>&1; do i=$((i + 1)); done
+		if out=$(ping -c 3 -W 2 10.99.0.1 2>&1); then
+			pass "net-ping-guest domU -> dom0: $(echo "$out" | tail -1)"
+		else
+			fail "net-ping-guest domU -> dom0: $(echo "$out" | tail -2 | tr '\n' ' ')"
+		fi
+		/usr/bin/iperf3 -s > /tmp/iperf3-s.log 2>&1 &
+		# Listening on 5201 (0x1451); its own output is buffered.
+		waitfor 10 grep -q ':1451 0' /proc/net/tcp /proc/net/tcp6 ||
+			echo "XENTEST INFO iperf3 -s not listening after 10s: $(head -3 /tmp/iperf3-s.log | tr '\n' ' ')"
+	else
+		fail "net-connected no eth0 after 60s"
+	fi
+	echo "XENTEST SYNC net-up"
+	# dom0 runs iperf3 against us, then network-attach.
+	if [ $mode = netanchor ]; then
+		:
+	elif waitfor 240 test -e /sys/class/net/eth1; then
+		ip link set eth1 up
+		echo "XENTEST INFO eth1 appeared: $(cat /sys/class/net/eth1/address)"
+		echo "XENTEST SYNC eth1-up"
+		if waitfor 120 test ! -e /sys/class/net/eth1; then
+			echo "XENTEST INFO eth1 went away; $(ls /sys/class/net | tr '\n' ' ')left"
+			echo "XENTEST SYNC eth1-gone"
+		else
+			echo "XENTEST INFO eth1 still there after 120s"
+		fi
+	else
+		echo "XENTEST INFO no eth1 after 240s"
+	fi
+	if dmesg | grep -qE 'Oops|BUG:|WARNING:|Call Trace'; then
+		dmesg | grep -E -A5 'Oops|BUG:|WARNING:|Call Trace' | sed 's/^/XENTEST INFO dmesg: /'
+	fi
+	dmesg | grep -iE 'xen_netfront|netfront' | tail -5 | sed 's/^/XENTEST INFO dmesg: /'
+	echo "XENTEST SYNC net-done"
+	# dom0 destroys us (xl destroy is what it checks); bounded all the same.
+	sleep 300
+	;;
 *)
 	fail "domU-mode unknown mode $mode"
 	;;

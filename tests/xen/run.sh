@@ -114,9 +114,10 @@ busybox_root() {
 # dom0: busybox, the modules, Xen's tools, lvm2, and the libraries of pvd's
 # binaries (which themselves come over the share, built from this tree).
 DOM0_MODS="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc xen-blkback loop dm-mod
-virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci 9pnet 9pnet_virtio netfs fscache 9p"
+virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci 9pnet 9pnet_virtio netfs fscache 9p
+tun bridge"
 DOM0_PROGS="$XENBIN/xl $XENBIN/xenstored $XENBIN/xen-init-dom0 $XENBIN/xenconsoled $XENBIN/xenconsole
-$XENBIN/xenstore-control /usr/bin/xenstore /sbin/lvm /sbin/dmsetup /usr/bin/strace"
+$XENBIN/xenstore-control /usr/bin/xenstore /sbin/lvm /sbin/dmsetup /usr/bin/strace /usr/bin/iperf3"
 PVD_PROGS=$(ls "$BIN"/pvd-* "$BIN"/pvctl "$BIN"/../tests/xen/*)
 key=$( { sha256sum "$here/dom0-init.sh" "$0"; echo "$KVER $DOM0_MODS"; ls -l $DOM0_PROGS;
 	for p in $PVD_PROGS; do ldd "$p"; done | grep -o '/[^ ]*' | sort -u; } | sha256sum | cut -c1-32)
@@ -125,6 +126,10 @@ if ! stamp_ok dom0.cpio.gz "$key"; then
 	r=$B/dom0-root
 	busybox_root "$r"
 	copy_modules "$r" $DOM0_MODS
+	# xen-netback in the image but not loaded at boot (not in load.list):
+	# the net part's anchor loads it and unloads it before pvd-netback.
+	modprobe --show-depends -S "$KVER" xen-netback | awk '$1 == "insmod" { print $2 }' |
+	while read -r ko; do mkdir -p "$r$(dirname "$ko")"; cp "$ko" "$r$ko"; done
 	copy_prog "$r" $DOM0_PROGS $(readlink -f $PVD_PROGS)
 	rm -rf "$r$repo"  # pvd's binaries come over 9p
 	cp -L /usr/lib/x86_64-linux-gnu/libgcc_s.so.1 "$r/usr/lib/x86_64-linux-gnu/" 2>/dev/null ||
@@ -147,16 +152,17 @@ if ! stamp_ok dom0.cpio.gz "$key"; then
 	echo "$key" > "$B/dom0.cpio.gz.stamp"
 fi
 
-# domU: busybox, xen-blkfront, xs_bench (the store part's workload, with
-# its libraries), and the test script as /init.
+# domU: busybox, xen-blkfront, xen-netfront, iperf3 and ethtool (the net
+# part), xs_bench (the store part's workload), with their libraries, and
+# the test script as /init.
 XSBENCH=$(readlink -f "$BIN/../tests/xen/xs_bench")
 key=$( { sha256sum "$here/domu-init.sh" "$0" "$XSBENCH"; echo "$KVER"; } | sha256sum | cut -c1-32)
 if ! stamp_ok domu.cpio.gz "$key"; then
 	log "building the domU initramfs"
 	r=$B/domu-root
 	busybox_root "$r"
-	copy_modules "$r" xen-blkfront
-	copy_prog "$r" "$XSBENCH"
+	copy_modules "$r" xen-blkfront xen-netfront
+	copy_prog "$r" /usr/bin/iperf3 /usr/sbin/ethtool "$XSBENCH"
 	mv "$r$XSBENCH" "$r/bin/xs_bench"
 	rm -rf "$r$repo"
 	cp "$here/domu-init.sh" "$r/init"

@@ -1,0 +1,224 @@
+# Part: Linux's own xen-netfront in a domU, served by pvd-netback through
+# xl (issue 17).  Sourced by dom0-test.sh (its functions and $D, $BIN,
+# $OUT); dom0 never loads xen-netback.  The NIC is made by xl/libxl from
+# the domain's config, `vif = [ 'bridge=xenbr0,...,script=vif-pvd' ]`:
+# libxl writes the backend and frontend nodes, pvd-netback makes the tap
+# on the bridge and goes InitWait, libxl runs scripts/xen/vif-pvd (copied
+# to /etc/xen/scripts, as an operator installs it), which checks that and
+# writes hotplug-status.  Then: the store's states and features, ping
+# both ways, iperf3 TCP both ways, the guest's offloads, a second NIC
+# attached and detached with xl under the running guest, and xl destroy
+# leaving nothing behind.  Everything started here is stopped here.
+# expect: net-daemon net-connected net-features net-ping-dom0 net-ping-guest net-iperf-rx net-iperf-tx net-offloads net-attach net-detach net-no-oops net-destroy
+
+NET_BR=xenbr0
+NET_PID=""
+
+# iperf3 from dom0 to the guest's server; prints the receiver's Mbit/s.
+net_iperf() {
+	timeout 40 iperf3 -c 10.99.0.2 -t 5 -f m --connect-timeout 5000 "$@" > $D/iperf3-net.log 2>&1 || return 1
+	awk '/receiver/ { for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") v = $(i - 1) } END { if (v == "") exit 1; print v }' $D/iperf3-net.log
+}
+
+# The vif's store view: "FE/BE" states.
+net_states() { echo "$(state /local/domain/$NDOM/device/vif/$1)/$(state /local/domain/0/backend/vif/$NDOM/$1)"; }
+
+net_stop() {
+	if timeout 20 xl domid net > /dev/null 2>&1; then
+		timeout 60 xl destroy net > $D/xl-net-destroy2.log 2>&1 || info "net: xl destroy at cleanup: $(cat $D/xl-net-destroy2.log)"
+	fi
+	unrelay net
+	timeout 20 xl domid netanchor > /dev/null 2>&1 && timeout 60 xl destroy netanchor
+	lsmod | grep -q '^xen_netback' && timeout 60 rmmod xen_netback
+	if [ -n "$NET_PID" ]; then
+		kill "$NET_PID" 2>/dev/null
+		n=0
+		while kill -0 "$NET_PID" 2>/dev/null && [ $n -lt 50 ]; do usleep 200000; n=$((n + 1)); done
+		kill -0 "$NET_PID" 2>/dev/null && { info "net: pvd-netback did not stop in 10s; SIGKILL"; kill -9 "$NET_PID"; }
+	fi
+	ip link set $NET_BR down 2>/dev/null
+	brctl delbr $NET_BR 2>/dev/null
+	cp $D/pvd-netback.log $D/iperf3-net.log /var/log/xen/xen-hotplug.log "$OUT"/ 2>/dev/null
+}
+
+# The anchor: the same guest and iperf3 against Linux's in-kernel
+# xen-netback (in dom0's image, not loaded at boot) with a minimal hotplug
+# script that bridges the kernel's vif; unloaded again before pvd-netback
+# starts.  Sets NET_A_RX/NET_A_TX (Mbit/s); its problems are INFO lines.
+NET_A_RX="" NET_A_TX=""
+net_anchor() {
+	local ko adom
+	ko=$(ls /lib/modules/*/kernel/drivers/net/xen-netback/xen-netback.ko 2>/dev/null | head -1)
+	if [ -z "$ko" ] || ! insmod "$ko" 2> $D/netanchor-insmod.log; then
+		info "net anchor: cannot load xen-netback: ${ko:-no module} $(cat $D/netanchor-insmod.log 2>/dev/null)"
+		return
+	fi
+	cat > /etc/xen/scripts/vif-kernel <<-'EOF'
+	#!/bin/sh
+	# The net part's anchor: Linux's xen-netback made $vif; bridge it.
+	case "$1" in
+	online|add)
+		br=$(xenstore-read "$XENBUS_PATH/bridge") &&
+		brctl addif "$br" "$vif" && ip link set "$vif" up &&
+		xenstore-write "$XENBUS_PATH/hotplug-status" connected ;;
+	*) exit 0 ;;
+	esac
+	EOF
+	chmod 755 /etc/xen/scripts/vif-kernel
+	domcfg netanchor netanchor
+	echo "vif = [ 'bridge=$NET_BR,mac=00:16:3e:00:99:01,script=vif-kernel' ]" >> /tmp/netanchor.cfg
+	if timeout 120 xl create /tmp/netanchor.cfg > $D/xl-netanchor.log 2>&1; then
+		adom=$(xl domid netanchor)
+		echo $adom > /run/domid-netanchor
+		relay netanchor
+		if mark netanchor net-up 180; then
+			info "net anchor: domU $adom, states $(state /local/domain/$adom/device/vif/0)/$(state /local/domain/0/backend/vif/$adom/0), queues $(xenstore-read /local/domain/$adom/device/vif/0/multi-queue-num-queues 2>/dev/null)"
+			ping -c 2 -W 2 10.99.0.2 > /dev/null 2>&1
+			NET_A_RX=$(net_iperf) && echo "XENTEST FIGURE net-iperf Linux xen-netback dom0->domU TCP 5 s: $NET_A_RX Mbit/s" ||
+				{ NET_A_RX=""; info "net anchor: iperf3 dom0 -> domU: $(tail -2 $D/iperf3-net.log | tr '\n' ' ')"; }
+			NET_A_TX=$(net_iperf -R) && echo "XENTEST FIGURE net-iperf Linux xen-netback domU->dom0 TCP 5 s: $NET_A_TX Mbit/s" ||
+				{ NET_A_TX=""; info "net anchor: iperf3 domU -> dom0: $(tail -2 $D/iperf3-net.log | tr '\n' ' ')"; }
+		fi
+		timeout 60 xl destroy netanchor > $D/xl-netanchor-destroy.log 2>&1 || info "net anchor: xl destroy: $(cat $D/xl-netanchor-destroy.log)"
+		waitfor 30 gone netanchor || info "net anchor: domain still there"
+		unrelay netanchor
+	else
+		info "net anchor: xl create: $(tail -3 $D/xl-netanchor.log | tr '\n' ' ')"
+	fi
+	ip neigh flush dev $NET_BR 2>/dev/null
+}
+
+net_part() {
+	local be fe st nq i fs bs m0 m1 out rc
+
+	# dom0: the bridge with an address, the hotplug script, the daemon.
+	if ! brctl addbr $NET_BR 2> $D/net-br.log; then
+		fail "net-daemon cannot make bridge $NET_BR: $(cat $D/net-br.log)"
+		return
+	fi
+	ip addr add 10.99.0.1/24 dev $NET_BR
+	ip link set $NET_BR up
+	mkdir -p /etc/xen/scripts
+	cp /host/scripts/xen/vif-pvd /etc/xen/scripts/vif-pvd && chmod 755 /etc/xen/scripts/vif-pvd
+	net_anchor
+	if lsmod | grep -q '^xen_netback' && ! timeout 60 rmmod xen_netback; then
+		fail "net-daemon cannot unload xen-netback (it would claim backend/vif): $(lsmod | grep xen_netback)"
+		return
+	fi
+	"$BIN/pvd-netback" -f --log-file $D/pvd-netback.log --log-level debug --pidfile /run/pvd-netback.pid &
+	if ! waitfor 20 test -s /run/pvd-netback.pid; then
+		fail "net-daemon pvd-netback did not start: $(tail -3 $D/pvd-netback.log)"
+		return
+	fi
+	NET_PID=$(cat /run/pvd-netback.pid)
+	pass "net-daemon pvd-netback ($NET_PID) on bridge $NET_BR 10.99.0.1/24, xen-netback $(lsmod | grep -q '^xen_netback' && echo loaded || echo 'not loaded'), hotplug script /etc/xen/scripts/vif-pvd"
+
+	# The guest, its NIC from its config through xl.
+	domcfg net net
+	echo "vif = [ 'bridge=$NET_BR,mac=00:16:3e:00:99:02,script=vif-pvd' ]" >> /tmp/net.cfg
+	t0=$(now)
+	if ! timeout 120 xl create /tmp/net.cfg > $D/xl-net.log 2>&1; then
+		fail "net-connected xl create: $(tail -5 $D/xl-net.log | tr '\n' ' ') hotplug log: $(tail -3 /var/log/xen/xen-hotplug.log 2>/dev/null | tr '\n' ' ')"
+		tail -20 $D/pvd-netback.log | sed 's/^/XENTEST INFO pvd-netback: /'
+		return
+	fi
+	NDOM=$(xl domid net)
+	echo $NDOM > /run/domid-net
+	info "net domU $NDOM created (xl create with its vif) in $(echo "$(now) $t0" | awk '{print $1-$2}')s; hotplug: $(tail -1 /var/log/xen/xen-hotplug.log 2>/dev/null)"
+	relay net
+	be=/local/domain/0/backend/vif/$NDOM/0 fe=/local/domain/$NDOM/device/vif/0
+
+	if ! mark net net-up 180; then
+		fail "net-connected the guest never reported eth0 (states $(net_states 0))"
+		tail -20 $D/pvd-netback.log | sed 's/^/XENTEST INFO pvd-netback: /'
+		return
+	fi
+	st=$(net_states 0)
+	if [ "$st" = 4/4 ] && [ "$(xenstore-read $be/hotplug-status)" = connected ] &&
+	   [ -e /sys/class/net/vif$NDOM.0/brport ]; then
+		pass "net-connected frontend/backend state $st, hotplug-status connected, tap vif$NDOM.0 on $(basename "$(readlink /sys/class/net/vif$NDOM.0/master)") (script $(xenstore-read $be/script), type $(xenstore-read $be/type))"
+	else
+		fail "net-connected states $st, hotplug-status '$(xenstore-read $be/hotplug-status)', tap: $(ls /sys/class/net | tr '\n' ' ')"
+	fi
+	xenstore-ls -fp $fe > $OUT/store-net-frontend.txt 2>&1
+	xenstore-ls -fp $be > $OUT/store-net-backend.txt 2>&1
+	r() { xenstore-read "$1" 2>/dev/null || echo -; }
+	nq=$(r $fe/multi-queue-num-queues)
+	info "net negotiated: backend offers sg=$(r $be/feature-sg) gso-tcpv4=$(r $be/feature-gso-tcpv4) gso-tcpv6=$(r $be/feature-gso-tcpv6) ipv6-csum=$(r $be/feature-ipv6-csum-offload) rx-copy=$(r $be/feature-rx-copy) split-evtchn=$(r $be/feature-split-event-channels) ctrl-ring=$(r $be/feature-ctrl-ring) max-queues=$(r $be/multi-queue-max-queues); frontend took queues=$nq sg=$(r $fe/feature-sg) gso-tcpv4=$(r $fe/feature-gso-tcpv4) gso-tcpv6=$(r $fe/feature-gso-tcpv6) no-csum-offload=$(r $fe/feature-no-csum-offload) ipv6-csum=$(r $fe/feature-ipv6-csum-offload) rx-copy=$(r $fe/request-rx-copy) rx-notify=$(r $fe/feature-rx-notify) ctrl-ring=$(r $fe/ctrl-ring-ref)"
+	if [ "$(r $be/feature-sg)$(r $fe/feature-sg)" = 11 ] && [ "$(r $be/feature-gso-tcpv4)$(r $fe/feature-gso-tcpv4)" = 11 ] &&
+	   [ "$(r $fe/feature-no-csum-offload)" != 1 ] && [ "$nq" != - ] && [ "$nq" -ge 1 ] && [ "$(r $fe/request-rx-copy)" = 1 ]; then
+		pass "net-features sg, gso-tcpv4 on both sides, checksum offload (no feature-no-csum-offload), $nq queue(s) of $(r $be/multi-queue-max-queues) offered"
+	else
+		fail "net-features sg $(r $be/feature-sg)/$(r $fe/feature-sg) gso $(r $be/feature-gso-tcpv4)/$(r $fe/feature-gso-tcpv4) queues $nq"
+	fi
+
+	if out=$(ping -c 3 -W 2 10.99.0.2 2>&1); then
+		pass "net-ping-dom0 dom0 -> domU: $(echo "$out" | tail -1)"
+	else
+		fail "net-ping-dom0 dom0 -> domU: $(echo "$out" | tail -2 | tr '\n' ' ')"
+	fi
+	# TCP both ways: dom0's client, the guest's server (-R: the guest sends).
+	if m0=$(net_iperf); then
+		pass "net-iperf-rx iperf3 TCP dom0 -> domU $m0 Mbit/s"
+		echo "XENTEST FIGURE net-iperf pvd dom0->domU TCP 5 s: $m0 Mbit/s"
+	else
+		fail "net-iperf-rx iperf3 dom0 -> domU: $(tail -3 $D/iperf3-net.log | tr '\n' ' ')"
+	fi
+	if m1=$(net_iperf -R); then
+		pass "net-iperf-tx iperf3 TCP domU -> dom0 $m1 Mbit/s"
+		echo "XENTEST FIGURE net-iperf pvd domU->dom0 TCP 5 s: $m1 Mbit/s"
+	else
+		fail "net-iperf-tx iperf3 domU -> dom0: $(tail -3 $D/iperf3-net.log | tr '\n' ' ')"
+	fi
+	[ -n "$NET_A_RX" ] && [ -n "${m0:-}" ] && [ -n "$NET_A_TX" ] && [ -n "${m1:-}" ] &&
+		echo "$m0 $NET_A_RX $m1 $NET_A_TX" | awk '{ printf "XENTEST FIGURE net-iperf pvd/Linux xen-netback, same guest and run, one 5 s TCP run each: dom0->domU %.2f, domU->dom0 %.2f\n", $1 / $2, $3 / $4 }'
+	pvctl stats > $OUT/pvctl-stats-net.txt 2>&1
+	head -12 $OUT/pvctl-stats-net.txt | sed 's/^/XENTEST INFO pvctl stats: /'
+
+	# A second NIC under the running guest, then away again.
+	t0=$(now)
+	if timeout 60 xl network-attach net bridge=$NET_BR mac=00:16:3e:00:99:03 script=vif-pvd > $D/xl-net-attach.log 2>&1 &&
+	   mark net eth1-up 60; then
+		st=$(net_states 1)
+		if [ "$st" = 4/4 ] && [ -e /sys/class/net/vif$NDOM.1/brport ]; then
+			pass "net-attach xl network-attach: the guest saw eth1 within $(echo "$(now) $t0" | awk '{print $1-$2}')s, states $st, tap vif$NDOM.1 on the bridge"
+		else
+			fail "net-attach states $st, taps: $(ls /sys/class/net | tr '\n' ' ')"
+		fi
+	else
+		fail "net-attach xl network-attach: $(tail -3 $D/xl-net-attach.log | tr '\n' ' ') (states $(net_states 1))"
+	fi
+	t0=$(now)
+	if timeout 60 xl network-detach net 1 > $D/xl-net-detach.log 2>&1 && mark net eth1-gone 60; then
+		waitfor 10 test ! -e /sys/class/net/vif$NDOM.1
+		if ! xenstore-exists /local/domain/0/backend/vif/$NDOM/1 && ! xenstore-exists /local/domain/$NDOM/device/vif/1 &&
+		   [ ! -e /sys/class/net/vif$NDOM.1 ]; then
+			pass "net-detach xl network-detach: eth1 gone from the guest within $(echo "$(now) $t0" | awk '{print $1-$2}')s, store nodes and tap vif$NDOM.1 gone"
+		else
+			fail "net-detach left: $(xenstore-list /local/domain/0/backend/vif/$NDOM 2>&1 | tr '\n' ' ') taps: $(ls /sys/class/net | tr '\n' ' ')"
+		fi
+	else
+		fail "net-detach xl network-detach: $(tail -3 $D/xl-net-detach.log | tr '\n' ' ') (states $(net_states 1))"
+	fi
+	mark net net-done 60 || info "net: the guest did not finish"
+	if grep -qE 'Oops|BUG:|WARNING:|Call Trace|general protection' $CONS/guest-net.log; then
+		fail "net-no-oops $(grep -hE 'Oops|BUG:|WARNING:|Call Trace' $CONS/guest-net.log | head -2 | tr '\n' ' ')"
+	else
+		pass "net-no-oops in the guest's console log ($(wc -l < $CONS/guest-net.log) lines)"
+	fi
+
+	# xl destroy: the domain, its vif's nodes and pvd-netback's tap go.
+	t0=$(now)
+	timeout 60 xl destroy net > $D/xl-net-destroy.log 2>&1
+	rc=$?
+	if [ $rc = 0 ] && waitfor 30 gone net &&
+	   waitfor 20 sh -c "! xenstore-exists /local/domain/0/backend/vif/$NDOM && [ ! -e /sys/class/net/vif$NDOM.0 ]"; then
+		pass "net-destroy xl destroy in $(echo "$(now) $t0" | awk '{print $1-$2}')s: no backend/vif/$NDOM left, tap vif$NDOM.0 gone, pvd-netback $(kill -0 $NET_PID 2>/dev/null && echo 'still running' || echo 'gone!')"
+	else
+		fail "net-destroy xl destroy exit $rc: $(tail -2 $D/xl-net-destroy.log | tr '\n' ' ') left: $(xenstore-list /local/domain/0/backend/vif 2>&1 | tr '\n' ' ') taps: $(ls /sys/class/net | tr '\n' ' ')"
+	fi
+	grep -cE 'WARN|ERR' $D/pvd-netback.log > /dev/null && grep -E 'WARN|ERR' $D/pvd-netback.log | tail -5 | sed 's/^/XENTEST INFO pvd-netback: /'
+}
+
+net_part
+net_stop
