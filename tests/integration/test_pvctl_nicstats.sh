@@ -139,7 +139,7 @@ first=$(grep -E ' vif[12]\.0 ' <<<"$out" | head -n1)
 [[ "$first" == *vif1.0* ]] && pass "top: vifs by id by default" || fail "top: vifs by id by default" "$out"
 out=$(pvctl top -b -i 1 -d 0.2 -s ops 2>&1)
 first=$(grep -E ' vif[12]\.0 ' <<<"$out" | head -n1)
-[[ "$first" =~ vif2\.0\ +Connected\ +up\ +[1-9][0-9]* ]] && pass "top -s ops: the busiest vif first, its rate shown" ||
+[[ "$first" =~ vif2\.0\ +Connected\ +up\ +[0-9-]+\ +[1-9][0-9]* ]] && pass "top -s ops: the busiest vif first, its rate shown" ||
 	fail "top -s ops: the busiest vif first, its rate shown" "$out"
 expect_status "top -s with an unknown field: exit 2" 2 pvctl top -b -s nope
 out=$(pvctl top --json -i 2 -d 0.2 -s mbps 2>&1)
