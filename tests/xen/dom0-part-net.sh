@@ -212,7 +212,7 @@ net_part() {
 	timeout 60 xl destroy net > $D/xl-net-destroy.log 2>&1
 	rc=$?
 	if [ $rc = 0 ] && waitfor 30 gone net &&
-	   waitfor 20 sh -c "! xenstore-exists /local/domain/0/backend/vif/$NDOM && [ ! -e /sys/class/net/vif$NDOM.0 ]"; then
+	   waitfor 20 sh -c "! timeout 5 xenstore-exists /local/domain/0/backend/vif/$NDOM && [ ! -e /sys/class/net/vif$NDOM.0 ]"; then
 		pass "net-destroy xl destroy in $(echo "$(now) $t0" | awk '{print $1-$2}')s: no backend/vif/$NDOM left, tap vif$NDOM.0 gone, pvd-netback $(kill -0 $NET_PID 2>/dev/null && echo 'still running' || echo 'gone!')"
 	else
 		fail "net-destroy xl destroy exit $rc: $(tail -2 $D/xl-net-destroy.log | tr '\n' ' ') left: $(xenstore-list /local/domain/0/backend/vif 2>&1 | tr '\n' ' ') taps: $(ls /sys/class/net | tr '\n' ' ')"

@@ -45,9 +45,9 @@ zrun() {
 	domcfg zstore zstore
 	sed -i 's/^vcpus = .*/vcpus = 1/' /tmp/zstore.cfg
 	if timeout 120 xl create -e /tmp/zstore.cfg > $D/zstore-xl.log 2>&1; then
-		local id=$(xl domid zstore) line=""
-		waitfor 150 xenstore-exists /local/domain/$id/data/xs-bench-result &&
-			line=$(xenstore-read /local/domain/$id/data/xs-bench-result)
+		local id=$(timeout 30 xl domid zstore) line=""
+		waitfor 150 timeout 10 xenstore-exists /local/domain/$id/data/xs-bench-result &&
+			line=$(timeout 10 xenstore-read /local/domain/$id/data/xs-bench-result)
 		if [ -n "$line" ]; then
 			echo "$line" | sed "s/ store domU / store $1-domU /" >> $D/zstore.txt
 		else
@@ -73,7 +73,7 @@ kill "$zpid" 2>/dev/null
 waitfor 20 sh -c "! kill -0 $zpid 2>/dev/null" || { info "pvd-stored $zpid did not stop on SIGTERM"; kill -9 "$zpid" 2>/dev/null; }
 sleep 1
 if timeout 30 xenstored --pid-file /run/xenstored-xen.pid > $D/xenstored.log 2>&1 &&
-   waitfor 30 xenstore-read -s / && timeout 60 xen-init-dom0 >> $D/xenstored.log 2>&1; then
+   waitfor 30 timeout 5 xenstore-read -s / && timeout 60 xen-init-dom0 >> $D/xenstored.log 2>&1; then
 	zrun xenstored || zok=0
 else
 	zok=0

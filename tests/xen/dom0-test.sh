@@ -91,7 +91,7 @@ store_start() {
 		--pid-file $XSPID
 }
 store_start || die "store-start pvd-stored did not start: $(tail -5 $D/pvd-stored.log)"
-waitfor 30 xenstore-read -s / || die "store-start no answer on the socket: $(tail -5 $D/pvd-stored.log)"
+waitfor 30 timeout 5 xenstore-read -s / || die "store-start no answer on the socket: $(tail -5 $D/pvd-stored.log)"
 xen-init-dom0 > $D/xen-init-dom0.log 2>&1 || die "xen-init-dom0 $(cat $D/xen-init-dom0.log)"
 pass "store-start pvd-stored $(cat $XSPID) forked and serves /run/xenstored/socket; Xen's xenstored: $(pidof xenstored >/dev/null && echo running || echo 'not running'); xen-init-dom0 wrote name=$(xenstore-read /local/domain/0/name)"
 # dom0's kernel reaches the store only through its own ring: libxenstore
@@ -390,7 +390,7 @@ if mark pvd want-detach 120; then
 	kill -9 "$old"
 	waitfor 10 sh -c "! kill -0 $old 2>/dev/null"
 	# Up, and pvd-blkback's watches set again (xsconn.c's reconnection).
-	if store_start && waitfor 30 xenstore-read -s / &&
+	if store_start && waitfor 30 timeout 5 xenstore-read -s / &&
 	   waitfor 30 sh -c "[ \$(grep -c 'the store is back' $D/pvd-blkback.log) -gt $nb ]"; then
 		pass "store-restart pvd-stored $old killed, $(cat $XSPID) up in $(echo "$(now) $t0" | awk '{print $1-$2}')s on its journal: $(grep -o "dom$DOM: [0-9]* watches restored\|dom0: [0-9]* watches restored" $D/pvd-stored.log | tr '\n' ',') domain $DOM $(xl list pvd >/dev/null 2>&1 && echo running); pvd-blkback: $(grep -o 'the store is back.*' $D/pvd-blkback.log | tail -1)"
 	else
