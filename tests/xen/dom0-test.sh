@@ -222,10 +222,13 @@ else
 	rmmod xen_blkback 2>/dev/null
 fi # XT_SKIP_BASE
 # ------------------------------------------------------------ 2. pvd
-"$BIN/pvd-blkback" -f --log-file $D/pvd-blkback.log --pidfile /run/pvd-blkback.pid &
+# XT_BLKBACK_OPTS (run.sh): settings under measurement, empty by default.
+BLKOPTS=$(cat "$XT_BUILD/blkback-opts" 2>/dev/null)
+# shellcheck disable=SC2086
+"$BIN/pvd-blkback" -f --log-file $D/pvd-blkback.log --pidfile /run/pvd-blkback.pid $BLKOPTS &
 BLKBACK=$!
 waitfor 20 test -s /run/pvd-blkback.pid || die "pvd-daemons pvd-blkback did not start: $(cat $D/pvd-blkback.log)"
-pass "pvd-daemons pvd-consoled ($CONSOLED) and pvd-blkback ($BLKBACK), hypervisor layer picked with no setting: $(grep -ho "(hv [a-z]*)" $D/pvd-blkback.log | head -1) $(grep -ho "hypervisor layer: [a-z]*" $D/pvd-consoled.log | head -1)"
+pass "pvd-daemons pvd-consoled ($CONSOLED) and pvd-blkback ($BLKBACK), options "$BLKOPTS", hypervisor layer picked with no setting: $(grep -ho "(hv [a-z]*)" $D/pvd-blkback.log | head -1) $(grep -ho "hypervisor layer: [a-z]*" $D/pvd-consoled.log | head -1)"
 if [ "${XT_SKIP_BASE:-0}" != 1 ]; then
 
 # The backing store: a sparse raw file, a loop device, an LVM volume.
