@@ -127,6 +127,11 @@ kcpu() {
 }
 info "dom0 ready at $(now)s: load $(cut -d' ' -f1-3 /proc/loadavg), pvd-stored $(cpu $(cat $XSPID)) CPU s; $(xl info | grep -E '^(xen_version|nr_cpus|free_memory)' | tr -s ' ' | tr '\n' ' ') cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) avx: $(grep -qw avx /proc/cpuinfo && echo yes || echo no)"
 
+# What a system call costs here (user space to dom0's kernel and back
+# goes through Xen on a PV dom0): 2 per byte with dd bs=1.
+t0=$(now)
+dd if=/dev/zero of=/dev/null bs=1 count=10000 2>/dev/null
+info "a system call in dom0 costs $(echo "$(now) $t0" | awk '{ printf "%.0f", ($1 - $2) * 1e6 / 20000 }') us (busybox dd bs=1 count=10000: a read and a write per byte)"
 "$BIN/pvd-consoled" -f --log-dir $CONS --log-file $D/pvd-consoled.log --log-level debug \
 	--pidfile /run/pvd-consoled.pid &
 CONSOLED=$!
