@@ -119,11 +119,12 @@ ddcpu() {
 		if (t > 0) printf "XENTEST INFO %s: dom0 from the guest'"'"'s unpause to the end of its dd rounds (%.1f s): user %.0f%% system %.0f%% idle %.0f%% irq+softirq %.0f%% steal %.0f%% of its vCPUs; the backend used %s CPU s\n", l,
 			t / 200, 100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[5] + d[6]) / t, 100 * (d[7] + d[8]) / t, 100 * d[9] / t, be }'
 }
-# CPU seconds of Linux's xen-blkback threads (blkback.DOMID.DEV-Q).
+# CPU seconds of Linux's xen-blkback threads, one per ring, named
+# DOMID.DEV-Q (xenbus.c: blkback_name; "blkback." before it in old kernels).
 kcpu() {
-	for c in $(grep -l '^blkback\.' /proc/[0-9]*/comm 2>/dev/null); do
+	for c in $(grep -lE '^(blkback\.)?[0-9]+\.xvd[a-z]+(-[0-9]*)?$' /proc/[0-9]*/comm 2>/dev/null); do
 		cat "${c%comm}stat"
-	done | awk '{ t += $14 + $15 } END { printf "%.2f", t / 100 }'
+	done | awk '{ t += $14 + $15 } END { printf "%.2f (%d threads)", t / 100, NR }'
 }
 info "dom0 ready at $(now)s: load $(cut -d' ' -f1-3 /proc/loadavg), pvd-stored $(cpu $(cat $XSPID)) CPU s; $(xl info | grep -E '^(xen_version|nr_cpus|free_memory)' | tr -s ' ' | tr '\n' ' ') cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) avx: $(grep -qw avx /proc/cpuinfo && echo yes || echo no)"
 
