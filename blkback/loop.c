@@ -146,36 +146,6 @@ static unsigned report(struct blk_loop *l)
 	return n;
 }
 
-/* Whether to spin now: always while spins win; after BLK_SPIN_LOSSES
- * losses in a row, once in BLK_SPIN_PROBE times. */
-static bool spin_worth(struct blk_loop *l)
-{
-	if (!l->spin_ns || !blk_link_linked(&l->active))
-		return false;
-	if (l->spin_losses < BLK_SPIN_LOSSES)
-		return true;
-	if (++l->spin_skips < BLK_SPIN_PROBE) {
-		l->spins_skipped++;
-		return false;
-	}
-	l->spin_skips = 0;
-	return true;
-}
-
-static bool spin(struct blk_loop *l)
-{
-	if (!spin_worth(l))
-		return false;
-	if (HV_SPIN_UNTIL(any_work(l), l->spin_ns)) {
-		l->spin_losses = 0;
-		l->spins_won++;
-		return true;
-	}
-	if (l->spin_losses < BLK_SPIN_LOSSES)
-		l->spin_losses++;
-	return false;
-}
-
 void blk_loop_run(struct blk_loop *l)
 {
 	uint64_t start = 0;   /* the first round with work */
@@ -199,8 +169,11 @@ void blk_loop_run(struct blk_loop *l)
 				l->slices++;
 				break;
 			}
-			if (spin(l))
+			if (blk_link_linked(&l->active) &&
+			    HV_SPIN_UNTIL(any_work(l), l->spin_ns)) {
+				l->spins_won++;
 				continue;
+			}
 			if (!final_check(l)) {
 				l->sleeps++;
 				break;

@@ -33,13 +33,6 @@ struct event;
  * control socket and signals are served between slices; a zero timer
  * brings it back). */
 #define BLK_SLICE_NS 1000000u
-/* A loop whose last BLK_SPIN_LOSSES spins all found nothing spins again
- * only once in BLK_SPIN_PROBE times it would, until a spin finds work: a
- * spin that keeps losing only costs CPU (and, where the clock and
- * sched_yield are system calls, as on a PV dom0 under emulation, three or
- * more of them per sleep; docs/xen-host.md). */
-#define BLK_SPIN_LOSSES 16u
-#define BLK_SPIN_PROBE 16u
 #define BLK_PORT_BUCKETS 256
 
 struct blk_loop {
@@ -62,9 +55,7 @@ struct blk_loop {
 	uint64_t now;               /* ns, when first asked in the round */
 	bool now_valid;             /* now was read in this stage */
 	bool running;
-	unsigned spin_losses;       /* spins in a row that found nothing */
-	unsigned spin_skips;        /* spins skipped since the last probe */
-	uint64_t rounds, spins_won, spins_skipped, sleeps, slices;
+	uint64_t rounds, spins_won, sleeps, slices;
 };
 
 int blk_loop_init(struct blk_loop *l, struct event_base *base, struct hv *hv,

@@ -165,8 +165,7 @@ static int stats_run(void *arg)
 	*c->s = (struct blk_thread_stats){
 		.index = c->t->index, .rings = rings,
 		.cpu_ns = blk_thread_cpu_ns(c->t), .rounds = l->rounds,
-		.spins_won = l->spins_won, .spins_skipped = l->spins_skipped,
-		.sleeps = l->sleeps,
+		.spins_won = l->spins_won, .sleeps = l->sleeps,
 		.slices = l->slices,
 	};
 	return 0;

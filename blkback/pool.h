@@ -52,7 +52,7 @@ struct blk_thread {
 /* What a thread says of itself (read on it). */
 struct blk_thread_stats {
 	unsigned index, rings;
-	uint64_t cpu_ns, rounds, spins_won, spins_skipped, sleeps, slices;
+	uint64_t cpu_ns, rounds, spins_won, sleeps, slices;
 };
 
 struct blk_pool {

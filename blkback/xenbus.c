@@ -1266,15 +1266,13 @@ static json_t *threads_json(struct blk_pool *p, struct blk_thread_stats *sum)
 			continue;
 		sum->rounds += s.rounds;
 		sum->spins_won += s.spins_won;
-		sum->spins_skipped += s.spins_skipped;
 		sum->sleeps += s.sleeps;
 		sum->slices += s.slices;
-		json_array_append_new(a, json_pack("{sI sI so so so so so so}",
+		json_array_append_new(a, json_pack("{sI sI so so so so so}",
 			"index", (json_int_t)s.index, "rings", (json_int_t)s.rings,
 			"cpu_ns", blk_json_u64(s.cpu_ns),
 			"rounds", blk_json_u64(s.rounds),
 			"spins_won", blk_json_u64(s.spins_won),
-			"spins_skipped", blk_json_u64(s.spins_skipped),
 			"sleeps", blk_json_u64(s.sleeps),
 			"slices", blk_json_u64(s.slices)));
 	}
@@ -1304,12 +1302,11 @@ void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
 	struct blk_thread_stats sum = { 0 };
 	json_t *thr = threads_json(xb->pool, &sum);
 
-	pvd_ctl_put_json(out, json_pack("{ss sI s{sososososo} so so s{sbsoso}}",
+	pvd_ctl_put_json(out, json_pack("{ss sI s{sosososo} so so s{sbsoso}}",
 		"engine", xb->o.ops->name,
 		"io_threads", (json_int_t)xb->pool->n,
 		"loop", "rounds", blk_json_u64(sum.rounds),
 		"spins_won", blk_json_u64(sum.spins_won),
-		"spins_skipped", blk_json_u64(sum.spins_skipped),
 		"sleeps", blk_json_u64(sum.sleeps),
 		"slices", blk_json_u64(sum.slices),
 		"threads", thr ? thr : json_array(),
