@@ -74,13 +74,15 @@ static unsigned round_once(struct blk_loop *l)
 	struct blk_queue *q;
 	unsigned n = 0;
 
-	l->now = hv_now_ns();
+	l->now_valid = false;
 	l->rounds++;
 	for_each_queue(l, active, active, q)
 		n += blk_queue_consume(q, l->batch);
 	for (unsigned i = 0; i < l->neng; i++)
 		l->eng[i].ops->commit(l->eng[i].e);
-	l->now = hv_now_ns();
+	/* Completions are timed after the submission, which may have taken
+	 * long enough for the storage to finish. */
+	l->now_valid = false;
 	for (unsigned i = 0; i < l->neng; i++)
 		n += l->eng[i].ops->reap(l->eng[i].e, REAP_MAX);
 	for_each_queue(l, active, active, q)
@@ -146,7 +148,7 @@ static unsigned report(struct blk_loop *l)
 
 void blk_loop_run(struct blk_loop *l)
 {
-	uint64_t start = hv_now_ns();
+	uint64_t start = 0;   /* the first round with work */
 
 	if (l->running)
 		return;
@@ -154,7 +156,11 @@ void blk_loop_run(struct blk_loop *l)
 	do {
 		for (;;) {
 			if (round_once(l)) {
-				if (l->now - start < BLK_SLICE_NS)
+				uint64_t now = blk_loop_now(l);
+
+				if (!start)
+					start = now;
+				if (now - start < BLK_SLICE_NS)
 					continue;
 				/* Let the rest of the daemon run; back at once. */
 				struct timeval zero = { 0, 0 };

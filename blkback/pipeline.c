@@ -65,7 +65,7 @@ static void count_result(struct blk_queue *q, struct blk_slot *s,
 		else if (r->kind != BLK_K_DISCARD)
 			q->st.wr_sect += r->nr_sectors;
 	}
-	blk_stats_latency(&q->st, q->loop->now - s->t0);
+	blk_stats_latency(&q->st, blk_loop_now(q->loop) - s->t0);
 }
 
 /* After a slot is answered: a held barrier may go, a barrier that ends
@@ -222,7 +222,7 @@ static void slot_dispatch(struct blk_queue *q, struct blk_slot *s)
 {
 	int16_t st;
 
-	s->t0 = q->loop->now;
+	s->t0 = blk_loop_now(q->loop);
 	s->nsteps = 0;
 	s->in_ids = false;
 	st = slot_validate(q, s);

@@ -110,8 +110,29 @@ xenstore-watch @releaseDomain > $D/watch-release.log 2>&1 &
 cp "$XT_BUILD/vmlinux" "$XT_BUILD/domu.cpio.gz" /tmp/ || die "copying the domU kernel"
 # CPU seconds (user+system) a process used: a spinning daemon shows here.
 cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' /proc/$1/stat 2>/dev/null; }
+# ddcpu LABEL STAT0 BACKEND_CPU_S: dom0's CPUs from STAT0 (its /proc/stat
+# line at the guest's unpause) to the end of the guest's dd rounds, and
+# the backend's CPU time meanwhile (issue 17's disk figure).
+ddcpu() {
+	echo "$2 $(head -1 /proc/stat)" | awk -v l="$1" -v be="$3" '{
+		for (i = 2; i <= 9; i++) { d[i] = $(i + 11) - $i; t += d[i] }
+		if (t > 0) printf "XENTEST INFO %s: dom0 from the guest'"'"'s unpause to the end of its dd rounds (%.1f s): user %.0f%% system %.0f%% idle %.0f%% irq+softirq %.0f%% steal %.0f%% of its vCPUs; the backend used %s CPU s\n", l,
+			t / 200, 100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[5] + d[6]) / t, 100 * (d[7] + d[8]) / t, 100 * d[9] / t, be }'
+}
+# CPU seconds of Linux's xen-blkback threads, one per ring, named
+# DOMID.DEV-Q (xenbus.c: blkback_name; "blkback." before it in old kernels).
+kcpu() {
+	for c in $(grep -lE '^(blkback\.)?[0-9]+\.xvd[a-z]+(-[0-9]*)?$' /proc/[0-9]*/comm 2>/dev/null); do
+		cat "${c%comm}stat"
+	done | awk '{ t += $14 + $15 } END { printf "%.2f (%d threads)", t / 100, NR }'
+}
 info "dom0 ready at $(now)s: load $(cut -d' ' -f1-3 /proc/loadavg), pvd-stored $(cpu $(cat $XSPID)) CPU s; $(xl info | grep -E '^(xen_version|nr_cpus|free_memory)' | tr -s ' ' | tr '\n' ' ') cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) avx: $(grep -qw avx /proc/cpuinfo && echo yes || echo no)"
 
+# What a system call costs here (user space to dom0's kernel and back
+# goes through Xen on a PV dom0): 2 per byte with dd bs=1.
+t0=$(now)
+dd if=/dev/zero of=/dev/null bs=1 count=10000 2>/dev/null
+info "a system call in dom0 costs $(echo "$(now) $t0" | awk '{ printf "%.0f", ($1 - $2) * 1e6 / 20000 }') us (busybox dd bs=1 count=10000: a read and a write per byte)"
 "$BIN/pvd-consoled" -f --log-dir $CONS --log-file $D/pvd-consoled.log --log-level debug \
 	--pidfile /run/pvd-consoled.pid &
 CONSOLED=$!
@@ -194,7 +215,9 @@ pvctl block-attach anchor phy:/dev/loop0,xvda,w || die "anchor-connected pvctl b
 BE=/local/domain/0/backend/vbd/$ADOM/51712
 xenstore-write $BE/physical-device "$(printf '%x:%x' 7 0)"
 relay anchor
+S0=$(head -1 /proc/stat)
 xl unpause anchor
+mark anchor dd-done 240 && ddcpu anchor-dd "$S0" "$(kcpu)"
 mark anchor domu-done 240 || fail "anchor-dd guest did not finish"
 # xl's monitor destroys the domain once @releaseDomain says it shut down.
 if waitfor 60 gone anchor; then
@@ -222,10 +245,13 @@ else
 	rmmod xen_blkback 2>/dev/null
 fi # XT_SKIP_BASE
 # ------------------------------------------------------------ 2. pvd
-"$BIN/pvd-blkback" -f --log-file $D/pvd-blkback.log --pidfile /run/pvd-blkback.pid &
+# XT_BLKBACK_OPTS (run.sh): settings under measurement, empty by default.
+BLKOPTS=$(cat "$XT_BUILD/blkback-opts" 2>/dev/null)
+# shellcheck disable=SC2086
+"$BIN/pvd-blkback" -f --log-file $D/pvd-blkback.log --pidfile /run/pvd-blkback.pid $BLKOPTS &
 BLKBACK=$!
 waitfor 20 test -s /run/pvd-blkback.pid || die "pvd-daemons pvd-blkback did not start: $(cat $D/pvd-blkback.log)"
-pass "pvd-daemons pvd-consoled ($CONSOLED) and pvd-blkback ($BLKBACK), hypervisor layer picked with no setting: $(grep -ho "(hv [a-z]*)" $D/pvd-blkback.log | head -1) $(grep -ho "hypervisor layer: [a-z]*" $D/pvd-consoled.log | head -1)"
+pass "pvd-daemons pvd-consoled ($CONSOLED) and pvd-blkback ($BLKBACK), options "$BLKOPTS", hypervisor layer picked with no setting: $(grep -ho "(hv [a-z]*)" $D/pvd-blkback.log | head -1) $(grep -ho "hypervisor layer: [a-z]*" $D/pvd-consoled.log | head -1)"
 if [ "${XT_SKIP_BASE:-0}" != 1 ]; then
 
 # The backing store: a sparse raw file, a loop device, an LVM volume.
@@ -263,16 +289,21 @@ pvctl block-attach pvd phy:/dev/loop1,xvdb,w || fail "vbd-connected-xvdb pvctl b
 [ -n "$LV" ] && { pvctl block-attach pvd "phy:$LV,xvdc,w" || fail "vbd-connected-xvdc pvctl block-attach"; }
 pvctl block-list pvd > $OUT/block-list-attached.txt 2>&1
 relay pvd
+S0=$(head -1 /proc/stat)
 xl unpause pvd
 
 # Connected: state 4 on both sides, and what was negotiated.
 # Requests pvd-blkback served so far (reads + writes, every disk).
 served() { pvctl stats 2>/dev/null | awk '$4 == "all" { s += $6 + $7 } END { print s + 0 }'; }
 if mark pvd disks-up 120; then
+	ddcpu pvd-dd "$S0" "$(cpu $BLKBACK)"
 	# Where pvd-blkback's time goes (issue 17's disk figure): its system
 	# calls while the guest writes and reads its patterns (strace -c on
 	# every thread for 20 s), per request served meanwhile.  After the
 	# dd rounds, so that they are not slowed.
+	# The rings' counters after the guest's dd rounds on xvdb (kicks,
+	# notifications, rounds, persistent grants), for reading offline.
+	pvctl stats --json > $OUT/blkback-stats-dd.json 2>&1
 	STRACE=""
 	if command -v strace > /dev/null; then
 		req0=$(served)

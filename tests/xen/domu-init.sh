@@ -69,7 +69,8 @@ pattern() {
 
 # speed DISK: dd throughput as busybox reports it, O_DIRECT, 1 MiB blocks.
 speed() {
-	local d=$1 label=$2 t0 t1 t2 w r round=1 ok=1
+	local d=$1 label=$2 t0 t1 t2 w r round=1 ok=1 s0
+	s0=$(head -1 /proc/stat)
 	while [ $round -le $ROUNDS ]; do
 		t0=$(cut -d' ' -f1 /proc/uptime)
 		w=$(dd if=/dev/zero of=/dev/$d bs=$MIB count=64 oflag=direct conv=fsync 2>&1 | tail -1)
@@ -85,6 +86,11 @@ speed() {
 			printf "XENTEST FIGURE %s round %d: dd 64 MiB, 1 MiB blocks, O_DIRECT: write %.2f s = %.1f MB/s, read %.2f s = %.1f MB/s\n", l, n, w, 67.108864 / w, r, 67.108864 / r }'
 		round=$((round + 1))
 	done
+	# Where the guest's vCPUs were meanwhile (steal: waiting for a CPU).
+	echo "$s0 $(head -1 /proc/stat)" | awk -v l="$label" '{
+		for (i = 2; i <= 9; i++) { d[i] = $(i + 11) - $i; t += d[i] }
+		if (t > 0) printf "XENTEST INFO %s: the guest'"'"'s CPUs during the rounds: user %.0f%% system %.0f%% idle %.0f%% iowait %.0f%% irq+softirq %.0f%% steal %.0f%%\n", l,
+			100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * d[5] / t, 100 * d[6] / t, 100 * (d[7] + d[8]) / t, 100 * d[9] / t }'
 	pass "$label $ROUNDS x 64 MiB written and read with dd"
 }
 
@@ -105,6 +111,7 @@ anchor)
 		pass "anchor-connected xvda from Linux's xen-blkback"
 		features xvda
 		speed xvda anchor-dd
+		echo "XENTEST SYNC dd-done"
 		pattern xvda 32 anchor-pattern
 	else
 		fail "anchor-connected no xvda after 60s"
