@@ -172,6 +172,12 @@ int blk_queue_start(struct blk_loop *l, struct blk_disk *d,
 	blk_loop_add_port(l, q);
 	/* Whatever the guest queued already (a restart) is served now. */
 	blk_loop_activate(l, q);
+	/* A predecessor killed between pushing responses and notifying left
+	 * the frontend asleep on responses it has not seen, and new pushes
+	 * need not cross its rsp_event again: one event wakes it (a spare
+	 * one is harmless, the frontend just finds nothing new). */
+	if (q->ring.rsp_prod_pvt != 0)
+		hv_evtchn_notify(q->hv, q->port);
 	*out = q;
 	return 0;
 }

@@ -327,6 +327,17 @@ static void vif_teardown(struct nb_vif *v)
 	v->report_ev = NULL;
 }
 
+static void reattach_notify(struct nb_vif *v)
+{
+	for (unsigned i = 0; i < v->nq; i++) {
+		nb_queue_notify(&v->q[i], v->q[i].tx_port, 1);
+		if (v->q[i].rx_port != v->q[i].tx_port)
+			nb_queue_notify(&v->q[i], v->q[i].rx_port, 1);
+	}
+	if (v->cfg.ctrl)
+		hv_evtchn_notify(v->loop->hv, v->ctrl_port);
+}
+
 static int start_on_thread(void *arg)
 {
 	struct start_call *c = arg;
@@ -356,6 +367,13 @@ static int start_on_thread(void *arg)
 	}
 	if (v->cfg.ctrl)
 		nb_ctrl_kick(v);
+	/* A predecessor killed between pushing responses and notifying left
+	 * the frontend asleep on responses it has not seen; later pushes need
+	 * not cross its rsp_event again, so without this event the guest and
+	 * we wait on each other (its rx ring full of unread responses, ours
+	 * "rx stalled").  A spare event is harmless. */
+	if (v->cfg.reattach)
+		reattach_notify(v);
 	c->v = v;
 	return 0;
 fail:

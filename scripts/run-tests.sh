@@ -71,7 +71,11 @@ run_one() {
 	   *) why="rc=$rc";;
 	   esac
 	   printf 'FAIL  %-45s (%s)\n' "$name" "$why"
-	   sed 's/^/    | /' "$log" | tail -n 40;;
+	   # The failed checks first: CI shows only the end of this output,
+	   # and a daemon's log tail alone does not say what failed.
+	   grep -E -A4 '^(FAIL -|FATAL:|\[  FAILED  \]|[^ ]+:[0-9]+: error:)' "$log" |
+		head -n 24 | sed 's/^/    ! /'
+	   sed 's/^/    | /' "$log" | tail -n 30;;
 	esac
 }
 

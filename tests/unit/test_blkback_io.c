@@ -899,6 +899,42 @@ static void test_connect_bad_indices(void **state)
 	assert_other_served(f);
 }
 
+/* A daemon killed after pushing a response but before its event left
+ * the guest asleep on it (its rsp_event is passed already): the next
+ * connection to the ring (the restarted daemon) sends one event. */
+static void test_reattach_wakes_guest(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	blkif_sring_t *s;
+	evtchn_port_t p;
+	bool seen = false;
+
+	tguest_free(f, g);
+	tguest_make(f, g, 3, 1, 0);
+	s = g->q[0].ring.sring;
+	trw(g, 0, BLKIF_OP_READ, 7, 0, 1, 0);
+	g->q[0].ring.sring->req_prod = g->q[0].ring.req_prod_pvt;
+	RING_GET_RESPONSE(&g->q[0].ring, 0)->id = 7;
+	RING_GET_RESPONSE(&g->q[0].ring, 0)->status = BLKIF_RSP_OKAY;
+	s->rsp_prod = 1;
+	while (hv_sim_evtchn_pending(g->dom, &p) == 0)
+		hv_sim_evtchn_unmask(g->dom, p);
+	assert_int_equal(tguest_connect(f, g, tfile(f, "rw", DISK_SIZE), false,
+					true, 0), 0);
+	for (int i = 0; i < 2000 && !seen; i++) {
+		tturn(f);
+		while (hv_sim_evtchn_pending(g->dom, &p) == 0) {
+			seen |= p == g->q[0].port;
+			hv_sim_evtchn_unmask(g->dom, p);
+		}
+		usleep(1000);
+	}
+	assert_true(seen);
+	assert_int_equal(tget(g, 0).id, 7);
+	assert_other_served(f);
+}
+
 /* A guest that never reads its responses (rsp_cons and rsp_event stay
  * put) and keeps producing: answered, bounded, never waited for. */
 static void test_responses_never_consumed(void **state)
@@ -1040,6 +1076,7 @@ int main(void)
 		T(test_id_reused_in_flight),
 		T(test_prod_overflow),
 		T(test_connect_bad_indices),
+		T(test_reattach_wakes_guest),
 		T(test_responses_never_consumed),
 		T(test_guest_changes_ring_while_read),
 	};

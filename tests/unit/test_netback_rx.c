@@ -282,6 +282,44 @@ static void test_reattach(void **state)
 	rx_one(f, g, 2);
 }
 
+/* A backend killed after pushing a response but before its event left
+ * the guest asleep on it (its rsp_event is already passed, so no later
+ * push would wake it): the restarted backend sends one event. */
+static bool rx_event_seen(struct nguest *g)
+{
+	evtchn_port_t p;
+	bool seen = false;
+
+	while (hv_sim_evtchn_pending(g->dom, &p) == 0) {
+		seen |= p == g->q[0].rxport;
+		hv_sim_evtchn_unmask(g->dom, p);
+	}
+	return seen;
+}
+
+static void test_reattach_wakes_guest(void **state)
+{
+	struct nfx *f = *state;
+	struct nguest *g = &f->g[0];
+	netif_rx_sring_t *s = g->q[0].rx.sring;
+	netif_rx_response_t *rsp;
+
+	nrx_post(g, 0, 0, 2);
+	ndrain_events(g);
+	/* The dead backend's last act: a response pushed, no event. */
+	rsp = RING_GET_RESPONSE(&g->q[0].rx, 0);
+	rsp->id = 0;
+	rsp->offset = 0;
+	rsp->flags = 0;
+	rsp->status = 60;
+	xen_wmb();
+	s->rsp_prod = 1;
+	g->cfg.reattach = true;
+	nguest_start(f, g);
+	assert_true(NWAIT(f, rx_event_seen(g)));
+	assert_int_equal(nrx_get(g, 0).id, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +327,7 @@ int main(void)
 		T(test_plain), T(test_gso), T(test_no_sg_drop), T(test_stall),
 		T(test_stall_one_slot), T(test_no_rx_notify_polls),
 		T(test_rx_garbage), T(test_reattach),
+		T(test_reattach_wakes_guest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
