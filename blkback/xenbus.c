@@ -857,8 +857,36 @@ static void dev_gone(struct blk_xb_dev *d)
 {
 	dev_info(d, "removed");
 	d->gone = true;
+	/* Now, not once drained: a device written anew at the same path
+	 * watches the same node with the same token. */
+	if (d->watching)
+		xsconn_unwatch(&d->xb->xc, d->fe_watch, d->token);
+	d->watching = false;
 	if (dev_vbd_disconnect(d) == 0)
 		dev_free(d);
+}
+
+/* The toolstack removed the device and wrote it anew between two of our
+ * looks (a detach and an attach of the same devid, back to back): its
+ * backend state reads Initialising again, which only a toolstack writes.
+ * The old device goes and the new one is probed, as Linux's xenbus
+ * unregisters a removed device and probes a new one.  True if so (d is
+ * then gone). */
+static bool dev_renewed(struct blk_xb_dev *d)
+{
+	struct blk_xenbus *xb = d->xb;
+	domid_t domid = d->domid;
+	unsigned devid = d->devid;
+	uint64_t st;
+
+	if (d->state == XenbusStateInitialising ||
+	    xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st) < 0 ||
+	    st != XenbusStateInitialising)
+		return false;
+	dev_info(d, "written anew by the toolstack");
+	dev_gone(d);
+	dev_probe(xb, domid, devid);
+	return true;
 }
 
 /* ---------------------------------------------------------------- events */
@@ -962,6 +990,8 @@ static void backend_event(struct blk_xenbus *xb, const char *path)
 		dev_probe(xb, (domid_t)domid, (unsigned)devid);
 		return;
 	}
+	if (dev_renewed(d))
+		return;
 	if (!*node) {
 		char *v = xs_read(xb->xc.xs, XBT_NULL, d->be, &(unsigned){ 0 });
 
@@ -993,7 +1023,7 @@ static void on_xs_event(void *arg, const char *path, const char *token)
 		for (d = xb->devs; d; d = d->next)
 			if (!d->gone && strcmp(d->token, token) == 0)
 				break;
-		if (d)
+		if (d && !dev_renewed(d))
 			dev_frontend_changed(d);
 	}
 }

@@ -862,6 +862,28 @@ static void dev_gone(struct nb_xb_dev *d, const char *why)
 	nb_tap_remove_name(name);
 }
 
+/* The toolstack removed the vif and wrote it anew between two of our
+ * looks (a detach and an attach of the same devid, back to back): its
+ * backend state reads Initialising again, which only a toolstack writes.
+ * The old vif goes, tap and all, and the new one is probed (with its own
+ * bridge and settings), as Linux's xenbus unregisters a removed device
+ * and probes a new one.  True if so (d is then freed). */
+static bool dev_renewed(struct nb_xb_dev *d)
+{
+	struct nb_xenbus *xb = d->xb;
+	domid_t domid = d->domid;
+	unsigned devid = d->devid;
+	uint64_t st;
+
+	if (d->state == XenbusStateInitialising ||
+	    xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st) < 0 ||
+	    st != XenbusStateInitialising)
+		return false;
+	dev_gone(d, "written anew by the toolstack");
+	dev_probe(xb, domid, devid);
+	return true;
+}
+
 /* ---------------------------------------------------------------- events */
 
 static struct nb_xb_dev *dev_find(struct nb_xenbus *xb, domid_t domid,
@@ -980,7 +1002,7 @@ static void backend_event(struct nb_xenbus *xb, const char *path)
 	d = dev_find(xb, (domid_t)domid, (unsigned)devid);
 	if (!d)
 		dev_probe(xb, (domid_t)domid, (unsigned)devid);
-	else
+	else if (!dev_renewed(d))
 		dev_node_changed(d, node);
 }
 
@@ -1009,7 +1031,7 @@ static void on_xs_event(void *arg, const char *path, const char *token)
 		for (d = xb->devs; d; d = d->next)
 			if (strcmp(d->token, token) == 0)
 				break;
-		if (d)
+		if (d && !dev_renewed(d))
 			dev_frontend_changed(d);
 	}
 }

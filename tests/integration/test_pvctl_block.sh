@@ -415,6 +415,22 @@ gpid=$(cat "$PVD_RUNDIR/guests/dom$DOM/pid" 2>/dev/null)
 expect_ok "attach xvdb again" pvctl block-attach blk "file:$IMG,xvdb,w"
 if wait_for 20 state_is $FE/51728 4; then pass "xvdb Connected again"; else
 	fail "xvdb Connected again" "frontend $(xs read $FE/51728/state 2>&1)"; fi
+# The toolstack removes xvdb and writes it anew (another image) before
+# pvd-blkback looked: held with SIGSTOP, it sees only the new nodes.  The
+# old disk must go and the new one be probed with its own target, not be
+# taken for the old disk's frontend coming back.
+kill -STOP "$BB_PID"
+xs rm "$BE/51728"; xs rm "$FE/51728"
+out=$( (sleep 1; kill -CONT "$BB_PID") & pvctl block-attach blk "file:$IMG2,xvdb,w" 2>&1); rc=$?
+kill -CONT "$BB_PID" 2>/dev/null
+expect_eq "written anew under it: the attach succeeds" 0 "$rc"
+served_img2() { pvctl stats --json | grep -q "\"params\":\"$IMG2\""; }
+if wait_for 20 state_is $FE/51728 4 && wait_for 10 served_img2; then
+	pass "written anew under it: Connected, serving the new image"
+else
+	fail "written anew under it: Connected, serving the new image" \
+		"frontend $(xs read $FE/51728/state 2>&1); $(pvctl stats --json | head -c 400)"
+fi
 # xentop's batch mode: -i N frames, then exit (issue 13).
 out=$(pvctl top -b -i 2 -d 0.1 2>&1); rc=$?
 expect_eq "top -b -i 2: exit 0" 0 "$rc"

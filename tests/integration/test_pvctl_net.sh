@@ -147,5 +147,26 @@ xs exists $BE/0 && fail "a missing bridge leaves no backend node" ||
 ip -o link | grep -q "vif$DOM\." && fail "a missing bridge leaves no tap" "$(ip -o link | grep "vif$DOM\.")" ||
 	pass "a missing bridge leaves no tap"
 pid_alive "$NB_PID" && pass "pvd-netback still runs" || fail "pvd-netback still runs"
+
+# The toolstack removes a vif and writes the same devid anew (with another
+# bridge) before pvd-netback looked: held with SIGSTOP so that it sees
+# only the new nodes.  The old vif must go and the new one be probed with
+# its own bridge (here a missing one: the attach fails with its error),
+# not taken for the old vif's frontend coming back.
+expect_ok "attach a vif on $BR again" pvctl network-attach net "bridge=$BR"
+wait_for 10 bash -c "[ \"\$(xenstore-read $BE/0/state 2>/dev/null)\" = 2 ]" ||
+	fail "the vif is InitWait" "state $(xs read $BE/0/state 2>&1)"
+kill -STOP "$NB_PID"
+xs rm "$BE/0"; xs rm "$FE/0"
+out=$( (sleep 1; kill -CONT "$NB_PID") & pvctl network-attach net bridge=pvdbr-none9 2>&1); rc=$?
+kill -CONT "$NB_PID" 2>/dev/null
+expect_eq "written anew under it: the attach fails" 1 "$rc"
+[[ "$out" =~ "backend error: ".*pvdbr-none9 ]] &&
+	pass "written anew under it: the new vif's own error (its bridge)" ||
+	fail "written anew under it: the new vif's own error (its bridge)" "$out"
+wait_for 10 bash -c "! ip link show vif$DOM.0 >/dev/null 2>&1" &&
+	pass "written anew under it: the old vif's tap is gone" ||
+	fail "written anew under it: the old vif's tap is gone" "$(ip -o link | grep "vif$DOM\.")"
+pid_alive "$NB_PID" && pass "pvd-netback still runs" || fail "pvd-netback still runs"
 expect_ok "destroy net" pvctl destroy net
 finish
