@@ -24,6 +24,7 @@ BUDGET=${XT_BUDGET:-870}        # no retry that could end later than this (15 mi
 # emulation of AVX2 made glibc's string functions fail now and then
 # (an ld.so assertion in xenstore-exists, a segfault in busybox dd).
 CPU=${XT_CPU:-max,-smap,-avx}
+ACCEL=${XT_ACCEL:-tcg}
 ATTEMPTS=${XT_ATTEMPTS:-2}
 # dd rounds per backend in the guests (fewer for a quick look on a busy host)
 ROUNDS=${XT_DD_ROUNDS:-5}
@@ -195,7 +196,7 @@ boot_once() {
 	t0=$(date +%s.%N)
 	# The domU kernel and initramfs are copied into dom0's memory by the
 	# dom0 script; pvd's binaries are run from the share.
-	qemu-system-x86_64 -accel tcg -cpu "$CPU" -m 2048 -smp 2 -display none -no-reboot \
+	qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -m 2048 -smp 2 -display none -no-reboot \
 		-kernel "$B/xen" \
 		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot" \
 		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen loglevel=5 xtbuild=$BREL xtbin=$BIN xtskip=${XT_SKIP_BASE:-0} xtrounds=$ROUNDS,$B/dom0.cpio.gz" \
