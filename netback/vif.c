@@ -233,10 +233,14 @@ static int queue_start(struct nb_vif *v, unsigned i)
 	return rc;
 }
 
+/* Also for a queue a failed start never reached (q->v unset). */
 static void queue_stop(struct nb_queue *q)
 {
-	struct hv *hv = q->v->loop->hv;
+	struct hv *hv;
 
+	if (!q->v)
+		return;
+	hv = q->v->loop->hv;
 	if (q->tx_bound)
 		hv_evtchn_unbind(hv, q->tx_port);
 	if (q->rx_bound && (!q->tx_bound || q->rx_port != q->tx_port))

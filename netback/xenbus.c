@@ -203,8 +203,18 @@ static int fe_state(struct nb_xb_dev *d)
 
 typedef bool dev_txn_fn(struct nb_xb_dev *d, xs_transaction_t t, void *arg);
 
+/* A backend state of Initialising under a device past it: only a toolstack
+ * writes that, so the directory was removed and written anew while we
+ * looked elsewhere (dev_renewed handles it on the watch events that
+ * write queued).  Nothing of the old device may go into the new one. */
+static bool state_renewed(const struct nb_xb_dev *d, const char *st)
+{
+	return st && d->state != XenbusStateInitialising && !strcmp(st, "1");
+}
+
 /* Runs fn in a transaction that first checks the backend directory still
- * exists (writing into a removed directory would recreate it). */
+ * exists (writing into a removed directory would recreate it) and is
+ * still this device's (-ESTALE: written anew, see state_renewed). */
 static int dev_txn(struct nb_xb_dev *d, dev_txn_fn *fn, void *arg)
 {
 	struct nb_xenbus *xb = d->xb;
@@ -220,6 +230,11 @@ static int dev_txn(struct nb_xb_dev *d, dev_txn_fn *fn, void *arg)
 			return -errno;
 		snprintf(path, sizeof(path), "%s/state", d->be);
 		st = xs_read(xb->xc.xs, t, path, &len);
+		if (state_renewed(d, st)) {
+			free(st);
+			xs_transaction_end(xb->xc.xs, t, true);
+			return -ESTALE;
+		}
 		ok = st && fn(d, t, arg);
 		free(st);
 		if (!ok) {
@@ -246,6 +261,11 @@ static void dev_switch(struct nb_xb_dev *d, int state)
 	if (d->state == state)
 		return;
 	rc = dev_txn(d, write_state, &state);
+	if (rc == -ESTALE) {
+		dev_info(d, "not switching to %s: written anew by the toolstack",
+			 nb_xb_state_name(state));
+		return;
+	}
 	if (rc < 0) {
 		dev_warn(d, "cannot switch to %s: %s", nb_xb_state_name(state),
 			 strerror(-rc));
@@ -276,7 +296,8 @@ static void dev_fatal(struct nb_xb_dev *d, int err, const char *fmt, ...)
  * only with the log line (the same bucket). */
 static void dev_fatal(struct nb_xb_dev *d, int err, const char *fmt, ...)
 {
-	char msg[256], path[PATH_LEN], val[300];
+	char msg[256], path[PATH_LEN], val[300], stp[PATH_LEN + 8], *st;
+	bool renewed;
 	va_list ap;
 	int n;
 
@@ -289,6 +310,13 @@ static void dev_fatal(struct nb_xb_dev *d, int err, const char *fmt, ...)
 	error_dir(d, path, sizeof(path) - 8);
 	strcat(path, "/error");
 	n = snprintf(val, sizeof(val), "%d %s", -err, msg);
+	/* A device written anew is the new one's: its error node too. */
+	snprintf(stp, sizeof(stp), "%s/state", d->be);
+	st = xs_read(d->xb->xc.xs, XBT_NULL, stp, &(unsigned){ 0 });
+	renewed = state_renewed(d, st);
+	free(st);
+	if (renewed)
+		goto out;
 	if (n > 0 && !xs_write(d->xb->xc.xs, XBT_NULL, path, val, (unsigned)n))
 		dev_warn(d, "cannot write %s", path);
 out:

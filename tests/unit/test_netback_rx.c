@@ -320,6 +320,31 @@ static void test_reattach_wakes_guest(void **state)
 	assert_int_equal(nrx_get(g, 0).id, 0);
 }
 
+/* A ring ref the guest never granted, in the first queue of two and then
+ * in the second: the start fails, undoes what it made (the queue it never
+ * reached included), and the other guest is served. */
+static void test_start_bad_ref(void **state)
+{
+	struct nfx *f = *state;
+	struct nguest *g = &f->g[0];
+	struct nb_vif *v = NULL;
+
+	nguest_free(g);
+	nguest_make(g, 1, 2, true, false);
+	g->cfg.q[0].tx_ref = 4000;
+	assert_int_equal(nb_vif_start(f->loop, &g->cfg, ncb, g, &v), -EPERM);
+	assert_null(v);
+	g->cfg.q[0].tx_ref = g->q[0].txref;
+	g->cfg.q[1].rx_ref = 4001;
+	assert_int_equal(nb_vif_start(f->loop, &g->cfg, ncb, g, &v), -EPERM);
+	assert_null(v);
+	nguest_start(f, &f->g[1]);
+	rx_one(f, &f->g[1], 0);
+	g->cfg.q[1].rx_ref = g->q[1].rxref;
+	nguest_start(f, g);
+	rx_one(f, g, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,7 +352,7 @@ int main(void)
 		T(test_plain), T(test_gso), T(test_no_sg_drop), T(test_stall),
 		T(test_stall_one_slot), T(test_no_rx_notify_polls),
 		T(test_rx_garbage), T(test_reattach),
-		T(test_reattach_wakes_guest),
+		T(test_reattach_wakes_guest), T(test_start_bad_ref),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
