@@ -93,6 +93,7 @@ struct simev_port {
 	uint8_t masked;   /* returned by pending, not yet unmasked */
 	uint8_t parked;   /* fired while masked: out of the epoll set */
 	uint8_t own_wfd;  /* we made wfd and hold its only copy */
+	uint8_t peer_gone; /* its peer closed: a bind now is a re-bind */
 	domid_t remote_dom;
 	evtchn_port_t remote_port;
 	uint32_t gen;
@@ -414,6 +415,7 @@ static void port_disconnect(struct simev *ev, unsigned idx)
 
 	port_close_fds(ev, p);
 	p->state = PORT_UNBOUND;
+	p->peer_gone = 1;
 	tbl_set(ev, idx, PORT_UNBOUND, p->remote_dom, 0, 0);
 	log_debug("port %u: peer dom%u closed", port_number(ev, idx),
 		  (unsigned)p->remote_dom);
@@ -471,8 +473,17 @@ static void take_bind(struct simev *ev, const struct simev_msg *m,
 		goto reject;
 	}
 	/* On failure port_connect has closed the fds. */
-	port_connect(ev, idx, (domid_t)m->from_dom, m->from_port,
-		     (uint32_t)pid, fds[0], fds[1], fds[2], 0);
+	if (port_connect(ev, idx, (domid_t)m->from_dom, m->from_port,
+			 (uint32_t)pid, fds[0], fds[1], fds[2], 0) == 0 &&
+	    p->peer_gone) {
+		/* A re-bind (a restarted backend).  On Xen the bind is
+		 * synchronous; here what we notified between the new peer's
+		 * bind and our taking it went into the dead peer's pipe, and
+		 * a ring's next request need not notify again (its req_event
+		 * is passed): one spare event makes the new peer look. */
+		p->peer_gone = 0;
+		(void)simev_notify(ev, m->port);
+	}
 	return;
 reject:
 	close_fds(fds, nfds);
@@ -553,6 +564,7 @@ int simev_alloc_unbound(struct simev *ev, domid_t remote, evtchn_port_t *port)
 	if (idx < 0)
 		return idx;
 	ev->ports[idx].state = PORT_UNBOUND;
+	ev->ports[idx].peer_gone = 0;
 	ev->ports[idx].remote_dom = remote;
 	ev->ports[idx].remote_port = 0;
 	tbl_set(ev, (unsigned)idx, PORT_UNBOUND, remote, 0, 0);
