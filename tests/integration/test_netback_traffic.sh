@@ -285,8 +285,13 @@ last=$(jq -r '.intervals[-1].sum.bytes // 0' "$PVD_RUNDIR/kill.json" 2>/dev/null
 	pass "iperf3 across kill -9 + restart completes, traffic in its last second" ||
 	{ fail "iperf3 across kill -9 + restart" "rc $rc, bytes $bytes, error $err, last interval $last bytes, per second: $(jq -r "[.intervals[].sum.bytes] | map(tostring) | join(\" \")" "$PVD_RUNDIR/kill.json" 2>/dev/null)"
 	  # Where it stopped: the backend's queues, the guests' links.
-	  netback_ctl stats | jq -c '.vifs[] | {domid, devid, carrier, queues: [.queues[] | {tx_packets, rx_packets, tx_ring_used, rx_ring_used, notify_sent, rx_stalls, rx_queue_len}]}' | sed 's/^/#   /'
-	  for g in "$D1" "$D2"; do guest_exec "$g" ip -s -o link show dev eth0 | sed "s/^/#   dom$g: /"; done; }
+	  netback_ctl stats | jq -c '.vifs[] | {domid, devid, carrier, queues: [.queues[] | {tx_packets, rx_packets, rx_errors, rx_drops, tx_ring_used, rx_ring_used, notify_sent, rx_stalls, rx_queue_len}]}' | sed 's/^/#   /'
+	  for g in "$D1" "$D2"; do
+		guest_exec "$g" ip -s -o link show dev eth0 | sed "s/^/#   dom$g: /"
+		for f in "$PVD_RUNDIR/guests/dom$g"/*log*; do
+			[ -f "$f" ] && tail -n 5 "$f" | sed "s/^/#   dom$g ${f##*/}: /"
+		done
+	  done; }
 expect_eq "after the restart: both ends Connected, the same rings, the front stayed 4" \
 	"4 4 $refs 4 4" \
 	"$(xs read "$NB_BE/$D1/0/state") $(xs read "$GFE/state") $(xs read "$GFE/tx-ring-ref" "$GFE/queue-0/tx-ring-ref" 2>/dev/null) $fs"

@@ -299,15 +299,25 @@ static void test_rx_chain(void **state)
 	assert_int_equal(netfront_rx_chain(r, 3, &ns, &nd), -EAGAIN);
 	/* offset + size across the page. */
 	r[3].offset = 4090;
-	assert_int_equal(netfront_rx_chain(r, 4, &ns, &nd), -EBADMSG);
+	assert_int_equal(netfront_rx_chain(r, 4, &ns, &nd), -EPROTO);
+	assert_int_equal(ns, 4);
 	r[3].offset = 0;
 	/* A later slot with an error status. */
 	r[3].status = NETIF_RSP_ERROR;
-	assert_int_equal(netfront_rx_chain(r, 4, &ns, &nd), -EBADMSG);
+	assert_int_equal(netfront_rx_chain(r, 4, &ns, &nd), -EPROTO);
+	assert_int_equal(ns, 4);
+	/* Errors on every data slot (a failed grant copy): dropped whole,
+	 * and a chain still incomplete waits for its end. */
+	r[0].status = r[2].status = NETIF_RSP_ERROR;
+	assert_int_equal(netfront_rx_chain(r, 3, &ns, &nd), -EAGAIN);
+	assert_int_equal(netfront_rx_chain(r, 4, &ns, &nd), -EPROTO);
+	assert_int_equal(ns, 4);
+	r[0].status = r[2].status = 4096;
 	r[3].status = 10;
 	/* Extra type out of range; an extra chain that never ends. */
 	set_extra(&r[1], XEN_NETIF_EXTRA_TYPE_MAX, 0);
-	assert_int_equal(netfront_rx_chain(r, 4, &ns, &nd), -EBADMSG);
+	assert_int_equal(netfront_rx_chain(r, 4, &ns, &nd), -EPROTO);
+	assert_int_equal(ns, 4);
 	r[0].flags = NETRXF_extra_info;
 	for (unsigned i = 1; i < 32; i++)
 		set_extra(&r[i], XEN_NETIF_EXTRA_TYPE_GSO, XEN_NETIF_EXTRA_FLAG_MORE);
@@ -322,7 +332,8 @@ static void test_rx_chain(void **state)
 	assert_int_equal(nd, NETFRONT_MAX_SLOTS);
 	/* A status below any defined error. */
 	r[0] = (struct netif_rx_response){ .status = -100 };
-	assert_int_equal(netfront_rx_chain(r, 1, &ns, &nd), -EBADMSG);
+	assert_int_equal(netfront_rx_chain(r, 1, &ns, &nd), -EPROTO);
+	assert_int_equal(ns, 1);
 }
 
 /* ---- the frontend against a fake backend ---- */

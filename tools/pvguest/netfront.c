@@ -569,7 +569,8 @@ static unsigned rx_nextras(const struct netif_rx_response *rsp)
 /* Copies the data of a checked chain out of its pages into q->frame; its
  * length, or -errno (a bad id or a grant the backend still holds). */
 static ssize_t rx_gather(struct nfq *q, const struct netif_rx_response *rsp,
-			 unsigned nslots, const struct netif_extra_info **gso)
+			 unsigned nslots, const struct netif_extra_info **gso,
+			 bool drop)
 {
 	struct netfront *nf = q->nf;
 	RING_IDX cons = q->rx.rsp_cons;
@@ -589,9 +590,13 @@ static ssize_t rx_gather(struct nfq *q, const struct netif_rx_response *rsp,
 				*gso = x;
 			continue;
 		}
-		if (rsp[k].id != (cons + k) % RX_SIZE)
+		/* A dropped frame's ids may be anything (a restarted backend
+		 * read our requests where its predecessor had written
+		 * responses): its buffers are the slots', as Linux's
+		 * xennet_get_rx_ref takes them. */
+		if (!drop && rsp[k].id != (cons + k) % RX_SIZE)
 			return -EBADMSG;
-		if (rsp[k].status <= 0)
+		if (drop || rsp[k].status <= 0)
 			continue;	/* an error on the first slot: dropped */
 		memcpy(q->frame + len, (const char *)b->p + rsp[k].offset,
 		       (size_t)rsp[k].status);
@@ -639,11 +644,24 @@ static int rx_one(struct nfq *q, RING_IDX rp)
 	rc = netfront_rx_chain(rsp, avail, &nslots, &ndata);
 	if (rc == -EAGAIN)
 		return 0;
+	if (rc == -EPROTO) {
+		/* Dropped, the ring goes on (xennet_get_responses); its
+		 * buffers are ended and posted again. */
+		len = rx_gather(q, rsp, nslots, &gso, true);
+		if (len < 0) {
+			nic_broken(q->nf, q->idx, len == -EBUSY ?
+				   "rx grant still in use" : "bad rx response id");
+			return -1;
+		}
+		q->rx.rsp_cons += nslots;
+		q->nf->st.rx_errors++;
+		return 1;
+	}
 	if (rc < 0) {
 		nic_broken(q->nf, q->idx, "malformed rx response chain");
 		return -1;
 	}
-	len = rx_gather(q, rsp, nslots, &gso);
+	len = rx_gather(q, rsp, nslots, &gso, false);
 	if (len < 0) {
 		nic_broken(q->nf, q->idx, len == -EBUSY ? "rx grant still in use" :
 			   "bad rx response id");

@@ -111,10 +111,12 @@ int netfront_rx_vnet(uint16_t flags, const struct netif_extra_info *gso,
  * response's index to the end of its frame.  rsp[0..avail) are the
  * responses available; *nslots gets the slots of the frame (data and
  * extras), *ndata the data slots.  0; -EAGAIN when the chain runs past
- * avail; -EBADMSG for a chain no backend may send (over
- * NETFRONT_MAX_SLOTS data slots or 4 extras, offset+size across the
- * page, status 0 or below on a data slot that is not the first, an extra
- * type out of range). */
+ * avail; -EPROTO for a frame to drop, *nslots its extent, as Linux's
+ * xennet_get_responses drops it (an error status, offset+size across the
+ * page, status 0 on a data slot that is not the first, an extra type out
+ * of range: what a backend's failed grant copy or a restart leaves);
+ * -EBADMSG for a chain with no end to find (over NETFRONT_MAX_SLOTS data
+ * slots or 4 extras). */
 int netfront_rx_chain(const struct netif_rx_response *rsp, unsigned avail,
 		      unsigned *nslots, unsigned *ndata);
 

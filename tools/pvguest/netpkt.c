@@ -224,10 +224,14 @@ int netfront_rx_vnet(uint16_t flags, const struct netif_extra_info *gso,
 	return 0;
 }
 
-/* The extras after the first response: k is the index of the first. */
+/* The extras after the first response: k is the index of the first.
+ * -EPROTO: one of a type out of range (the frame is dropped, as
+ * xennet_get_extras does); -EBADMSG: more than 4 (no end to find). */
 static int rx_extras(const struct netif_rx_response *rsp, unsigned avail,
 		     unsigned *k)
 {
+	bool bad = false;
+
 	for (unsigned n = 0;; n++) {
 		const struct netif_extra_info *x;
 
@@ -239,9 +243,9 @@ static int rx_extras(const struct netif_rx_response *rsp, unsigned avail,
 		(*k)++;
 		if (x->type == XEN_NETIF_EXTRA_TYPE_NONE ||
 		    x->type >= XEN_NETIF_EXTRA_TYPE_MAX)
-			return -EBADMSG;
+			bad = true;
 		if (!(x->flags & XEN_NETIF_EXTRA_FLAG_MORE))
-			return 0;
+			return bad ? -EPROTO : 0;
 	}
 }
 
@@ -259,30 +263,34 @@ int netfront_rx_chain(const struct netif_rx_response *rsp, unsigned avail,
 {
 	unsigned k = 1, nd = 1;
 	uint16_t flags;
+	bool bad;
 	int rc;
 
 	if (!avail)
 		return -EAGAIN;
-	if (!rx_slot_ok(&rsp[0], true))
-		return -EBADMSG;
+	bad = !rx_slot_ok(&rsp[0], true);
 	flags = rsp[0].flags;
 	if (flags & NETRXF_extra_info) {
 		rc = rx_extras(rsp, avail, &k);
-		if (rc < 0)
+		if (rc == -EPROTO)
+			bad = true;
+		else if (rc < 0)
 			return rc;
 	}
+	/* The frame's extent is its flags' to tell; a bad slot on the way
+	 * drops the frame, not the NIC (xennet_get_responses). */
 	while (flags & NETRXF_more_data) {
 		if (nd == NETFRONT_MAX_SLOTS)
 			return -EBADMSG;
 		if (k >= avail)
 			return -EAGAIN;
 		if (!rx_slot_ok(&rsp[k], false) || (rsp[k].flags & NETRXF_extra_info))
-			return -EBADMSG;
+			bad = true;
 		flags = rsp[k].flags;
 		k++;
 		nd++;
 	}
 	*nslots = k;
 	*ndata = nd;
-	return 0;
+	return bad ? -EPROTO : 0;
 }
