@@ -94,10 +94,11 @@ mk_cs() {   # NAME cryptsetup-luksFormat-args...
 		die "cryptsetup luksFormat $*: $(cat "$PVD_RUNDIR/cs.out")"
 }
 # QEMU times its PBKDF2 iterations; on a loaded machine its measurement
-# can come back empty ("Unable to get accurate CPU usage"): tried 3 times.
+# can come back empty ("Unable to get accurate CPU usage"), several times
+# in a row on a busy 2-core machine (half the tries there): tried 12 times.
 mk_qemu() { # NAME [qemu-img -o options]
 	local img=$I/$1.img o=${2:+,$2} try
-	for try in 1 2 3; do
+	for try in $(seq 12); do
 		qemu-img create -q -f luks --object secret,id=s0,file="$KEY" \
 			-o key-secret=s0,iter-time=50$o "$img" $SIZE >"$PVD_RUNDIR/qi.out" 2>&1 &&
 			return 0
