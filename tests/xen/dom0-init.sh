@@ -33,9 +33,10 @@ for a in $(cat /proc/cmdline); do
 	xtbin=*) XT_BIN=/host/${a#xtbin=} ;;
 	xtskip=*) XT_SKIP_BASE=${a#xtskip=} ;;
 	xtrounds=*) XT_ROUNDS=${a#xtrounds=} ;;
+	xtparts=*) XT_PARTS=${a#xtparts=} ;;
 	esac
 done
-export XT_BUILD XT_BIN XT_SKIP_BASE XT_ROUNDS
+export XT_BUILD XT_BIN XT_SKIP_BASE XT_ROUNDS XT_PARTS
 echo "XENTEST PASS dom0-up $(cut -d' ' -f1 /proc/uptime)s after dom0's kernel start"
 sh /host/tests/xen/dom0-test.sh
 end "rc=$?"

@@ -184,8 +184,18 @@ pvd-daemons vbd-connected-xvda vbd-connected-xvdb vbd-connected-xvdc
 pattern-xvda pattern-xvdb pattern-xvdc features discard console-boot console-input
 detach-guest detach-store no-oops bytes-xvda bytes-xvdb bytes-xvdc holes-xvda flush leftover-detach pvd-dd
 hot-attach hv-open hv-alive hv-copy-from hv-unmap hv-copy-to hv-copy-errors hv-map-errors hv-evtchn hv-evtchn-errors"
-# Each part's own results, from its '# expect:' lines.
-EXPECT="$EXPECT $(cat "$here"/dom0-part-*.sh 2>/dev/null | sed -n 's/^# expect: //p' | tr '\n' ' ' || true)"
+# Each part's own results, from its '# expect:' lines.  XT_PARTS picks the
+# parts (dom0-part-NAME.sh: "net,xl", "none"; default all): .ci/run gates
+# on the base run only while issue 17's parts are not reliable under
+# emulation (docs/xen-host.md).
+PARTS=${XT_PARTS:-all}
+PARTS=${PARTS// /,}
+part_on() { [ "$PARTS" = all ] || [[ ",$PARTS," == *",$1,"* ]]; }
+for p in "$here"/dom0-part-*.sh; do
+	[ -f "$p" ] || continue
+	n=${p##*/dom0-part-}; n=${n%.sh}
+	part_on "$n" && EXPECT="$EXPECT $(sed -n 's/^# expect: //p' "$p" | tr '\n' ' ')"
+done
 
 boot_once() {
 	local attempt=$1 serial=$B/serial-$1.log qpid rc=0 t0
@@ -199,7 +209,7 @@ boot_once() {
 	qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -m 2048 -smp 2 -display none -no-reboot \
 		-kernel "$B/xen" \
 		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all noreboot" \
-		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen loglevel=5 xtbuild=$BREL xtbin=$BIN xtskip=${XT_SKIP_BASE:-0} xtrounds=$ROUNDS,$B/dom0.cpio.gz" \
+		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen loglevel=5 xtbuild=$BREL xtbin=$BIN xtskip=${XT_SKIP_BASE:-0} xtparts=$PARTS xtrounds=$ROUNDS,$B/dom0.cpio.gz" \
 		-serial "file:$serial" -monitor none -net none \
 		-virtfs "local,path=$repo,mount_tag=host,security_model=none,id=host0" \
 		</dev/null >"$B/qemu-$attempt.log" 2>&1 &
