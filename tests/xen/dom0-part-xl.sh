@@ -7,8 +7,9 @@
 #   share); the guest (xt=xl in domu-init.sh) writes and reads a pattern
 #   on both; xl block-list shows them in state 4, pvctl block-list and
 #   pvctl stats show the same disks; xl block-attach a third disk (a raw
-#   file) to the running guest and xl block-detach it (the guest sees it
-#   come and go); xl destroy under the running guest: no backend/vbd
+#   file, access=ro: the guest sees it read-only and its write fails, the
+#   file stays as it was) to the running guest and xl block-detach it (the
+#   guest sees it come and go); xl destroy under the running guest: no backend/vbd
 #   directory left, pvd-blkback logged the disks' close; no Oops.
 #
 # expect: xl-create xl-io-xvda xl-io-xvdb xl-block-list xl-pvctl xl-attach xl-detach xl-destroy xl-no-oops
@@ -66,17 +67,19 @@ xl_part() {
 
 	# Hot-plug a third disk, then take it away, with xl.
 	t0=$(now)
-	timeout 120 xl block-attach xl "format=raw,vdev=xvdc,access=rw,script=$XLS,target=$D/xl-c.img" > $D/xl-attach.log 2>&1
-	f=$?
-	if [ "$f" = 0 ]; then
+	f=$(md5sum < $D/xl-c.img)
+	timeout 120 xl block-attach xl "format=raw,vdev=xvdc,access=ro,script=$XLS,target=$D/xl-c.img" > $D/xl-attach.log 2>&1
+	s=$?
+	if [ "$s" = 0 ]; then
 		t1=$(now)
-		if mark xl xl-attached 120 && grep -q 'XENTEST INFO xl-attach xvdc appeared' $CONS/guest-xl.log; then
-			pass "xl-attach xl block-attach xvdc in $(echo "$t1 $t0" | awk '{print $1-$2}')s; backend state $(state $be/51744); the guest read the disk's first bytes"
+		if mark xl xl-attached 120 && grep -q 'XENTEST INFO xl-attach xvdc appeared.*read-only' $CONS/guest-xl.log &&
+		   [ "$(md5sum < $D/xl-c.img)" = "$f" ]; then
+			pass "xl-attach xl block-attach xvdc read-only in $(echo "$t1 $t0" | awk '{print $1-$2}')s; backend state $(state $be/51744), mode $(xenstore-read $be/51744/mode 2>&1), info $(xenstore-read $be/51744/info 2>&1); the guest read the disk's first bytes, its write failed, the file is unchanged"
 		else
-			fail "xl-attach the guest did not see xvdc (backend state $(state $be/51744))"
+			fail "xl-attach the guest did not see xvdc read-only, or the file changed (backend state $(state $be/51744), mode $(xenstore-read $be/51744/mode 2>&1), info $(xenstore-read $be/51744/info 2>&1))"
 		fi
 	else
-		fail "xl-attach xl block-attach (exit $f): $(tail -3 $D/xl-attach.log | tr '\n' ' ')"
+		fail "xl-attach xl block-attach (exit $s): $(tail -3 $D/xl-attach.log | tr '\n' ' ')"
 	fi
 	t0=$(now)
 	timeout 120 xl block-detach xl xvdc > $D/xl-detach.log 2>&1

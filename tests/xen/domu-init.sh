@@ -198,7 +198,8 @@ zstore)
 	;;
 xl)
 	# tests/xen/dom0-part-xl.sh: two disks from xl create's disk= lines,
-	# a third hot-plugged and unplugged by xl block-attach/detach, then
+	# a third hot-plugged read-only and unplugged by xl
+	# block-attach/detach, then
 	# xl destroy under the running guest.
 	for d in xvda xvdb; do
 		waitfor 60 test -b /dev/$d || fail "xl-io-$d no /dev/$d after 60s"
@@ -209,9 +210,18 @@ xl)
 	echo "XENTEST SYNC xl-disks-up"
 	if waitfor 90 test -b /dev/xvdc; then
 		got=$(dd if=/dev/xvdc bs=512 count=1 iflag=direct 2>/dev/null | head -c 16)
-		case "$got" in
-		xentest-xl-hot*) echo "XENTEST INFO xl-attach xvdc appeared in the guest and reads '$got'" ;;
-		*) fail "xl-attach xvdc reads '$got'" ;;
+		# xl attached it read-only (access=ro): the backend's "info"
+		# says VDISK_READONLY, so blkfront makes the disk read-only and
+		# a write fails in the guest.
+		ro=$(cat /sys/block/xvdc/ro 2>/dev/null)
+		if dd if=/dev/zero of=/dev/xvdc bs=512 count=1 oflag=direct 2>/dev/null; then
+			wr="a write went through"
+		else
+			wr="a write failed"
+		fi
+		case "$got/$ro/$wr" in
+		"xentest-xl-hot"*"/1/a write failed") echo "XENTEST INFO xl-attach xvdc appeared in the guest and reads '$got'; read-only (ro=1), a write failed" ;;
+		*) fail "xl-attach xvdc reads '$got'; ro=$ro, $wr" ;;
 		esac
 	else
 		fail "xl-attach no /dev/xvdc after 90s"
