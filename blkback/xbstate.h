@@ -22,6 +22,5 @@ enum xb_action {
 /* be: our state, fe: the frontend's (XenbusStateUnknown if its node is
  * missing or not a number), online: the toolstack's "online" node. */
 unsigned xb_frontend_changed(enum xenbus_state be, int fe, bool online);
-const char *xb_state_name(int state);
 
 #endif

@@ -47,6 +47,7 @@
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
 #include "pvd/sdnotify.h"
+#include "pvd/xbdev.h"
 #include "pvd/ctl.h"
 #include "pvd/msgq.h"
 #include "crypt.h"
@@ -57,29 +58,25 @@
 #include "xbstate.h"
 #include "xenbus.h"
 
-#define PATH_LEN 128
-#define TXN_RETRIES 16
+#define PATH_LEN XBDEV_PATH_LEN
 #define STOP_WAIT_MS 10000
 
 struct blk_xb_dev {
 	struct blk_xenbus *xb;
 	struct blk_xb_dev *next;
-	domid_t domid;
-	unsigned devid;
-	char be[PATH_LEN], fe[PATH_LEN], token[48];
+	struct xbdev x;                /* domid, devid, be, fe, state, lines */
+	char token[48];
 	char fe_watch[PATH_LEN + 8];   /* <fe>/state */
 	char *params;
 	char *type;           /* the toolstack's: phy, file, ... (informative) */
 	char *format;         /* "raw" (or absent) or "luks" */
 	char *keyfile;        /* key-file: luks's passphrase (a path, dom0-only) */
-	int state;            /* ours, as last written */
 	bool readonly, online, watching;
 	bool fe_seen;         /* the frontend's state existed once */
 	bool reeval;          /* look at the frontend again once drained */
 	bool released;        /* storage closed for good */
 	bool gone;            /* backend directory removed: free once drained */
 	bool seen;            /* reconcile's mark */
-	struct pvd_logrl lrl; /* this device's lines (and error node) */
 	const char *storage;  /* remote storage's state, as last written */
 	struct blk_thread *thr; /* where vbd lives (NULL: never opened) */
 	unsigned rings;       /* counted in thr->load */
@@ -119,7 +116,7 @@ static int vbd_call_run(void *arg)
 
 	switch (c->op) {
 	case VO_OPEN:
-		return blk_vbd_open(&d->vbd, &d->thr->loop, d->domid,
+		return blk_vbd_open(&d->vbd, &d->thr->loop, d->x.domid,
 				    d->xb->o.ops, d->params, d->readonly, cfg,
 				    on_vbd, d);
 	case VO_CLOSE: blk_vbd_close(&d->vbd); return 0;
@@ -191,224 +188,9 @@ static void dev_vbd_close(struct blk_xb_dev *d)
 
 /* ---------------------------------------------------------------- store */
 
-/* A read that failed for another reason than ENOENT may be the
- * connection: xsconn_failed tells, and marks it down if so. */
-static char *xb_read(struct blk_xenbus *xb, xs_transaction_t t,
-		     const char *dir, const char *node)
-{
-	char path[PATH_LEN * 2];
-	unsigned len;
-	char *v;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	v = xs_read(xb->xc.xs, t, path, &len);
-	if (!v && errno != ENOENT)
-		xsconn_failed(&xb->xc, path);
-	return v;
-}
-
-static char **xb_dir(struct blk_xenbus *xb, const char *path, unsigned *n)
-{
-	char **v = xs_directory(xb->xc.xs, XBT_NULL, path, n);
-
-	if (!v && errno != ENOENT)
-		xsconn_failed(&xb->xc, path);
-	return v;
-}
-
-/* A decimal number in [0, max]: 0, -ENOENT, or -EINVAL. */
-static int xb_read_uint(struct blk_xenbus *xb, const char *dir,
-			const char *node, uint64_t max, uint64_t *out)
-{
-	char *v = xb_read(xb, XBT_NULL, dir, node);
-	int rc;
-
-	if (!v)
-		return -ENOENT;
-	rc = pvd_parse_uint(v, max, out);
-	free(v);
-	return rc;
-}
-
-static bool xb_write(struct blk_xenbus *xb, xs_transaction_t t,
-		     const char *dir, const char *node, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static bool xb_write(struct blk_xenbus *xb, xs_transaction_t t,
-		     const char *dir, const char *node, const char *fmt, ...)
-{
-	char path[PATH_LEN * 2], val[128];
-	va_list ap;
-	int n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	va_start(ap, fmt);
-	n = vsnprintf(val, sizeof(val), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(val))
-		return false;
-	return xs_write(xb->xc.xs, t, path, val, (unsigned)n);
-}
-
-/* ---------------------------------------------------------------- log */
-
-/* Takes a line's token from the device's bucket; on the first line after
- * some were dropped, says how many. */
-static bool dev_log_pass(struct blk_xb_dev *d, const char *func)
-{
-	uint64_t dropped;
-
-	if (!pvd_logrl_allow(&d->lrl, hv_now_ns(), &dropped))
-		return false;
-	if (dropped)
-		log_msg(LOG_LVL_WARN, func, "%s: %" PRIu64 " messages suppressed",
-			d->be, dropped);
-	return true;
-}
-
-static void dev_log(struct blk_xb_dev *d, enum log_level lvl,
-		    const char *func, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* A line about the device, "<backend path>: ...", rate-limited. */
-static void dev_log(struct blk_xb_dev *d, enum log_level lvl,
-		    const char *func, const char *fmt, ...)
-{
-	char msg[320];
-	va_list ap;
-
-	if (lvl > log_get_level() || !dev_log_pass(d, func))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_msg(lvl, func, "%s: %s", d->be, msg);
-}
-
-#define dev_warn(d, ...) dev_log(d, LOG_LVL_WARN, __func__, __VA_ARGS__)
-#define dev_info(d, ...) dev_log(d, LOG_LVL_INFO, __func__, __VA_ARGS__)
-#define dev_debug(d, ...) dev_log(d, LOG_LVL_DEBUG, __func__, __VA_ARGS__)
-
-static int fe_state(struct blk_xb_dev *d)
-{
-	uint64_t v;
-
-	if (xb_read_uint(d->xb, d->fe, "state", 255, &v) < 0)
-		return XenbusStateUnknown;
-	return (int)v;
-}
-
-/* A backend state of Initialising under a device past it: only a toolstack
- * writes that, so the directory was removed and written anew while we
- * looked elsewhere (dev_renewed handles it on the watch events that
- * write queued).  Nothing of the old device may go into the new one. */
-static bool state_renewed(const struct blk_xb_dev *d, const char *st)
-{
-	return st && d->state != XenbusStateInitialising && !strcmp(st, "1");
-}
-
-/* Runs fn in a transaction that first checks the backend directory still
- * exists (writing into a removed directory would recreate it) and is
- * still this device's (-ESTALE: written anew, see state_renewed). */
-static int dev_txn(struct blk_xb_dev *d, bool (*fn)(struct blk_xb_dev *,
-						    xs_transaction_t, void *),
-		   void *arg)
-{
-	struct blk_xenbus *xb = d->xb;
-
-	for (int i = 0; i < TXN_RETRIES; i++) {
-		xs_transaction_t t = xs_transaction_start(xb->xc.xs);
-		char *st;
-		bool ok;
-
-		if (t == XBT_NULL)
-			return -errno;
-		st = xb_read(xb, t, d->be, "state");
-		if (state_renewed(d, st)) {
-			free(st);
-			xs_transaction_end(xb->xc.xs, t, true);
-			return -ESTALE;
-		}
-		ok = st && fn(d, t, arg);
-		free(st);
-		if (!ok) {
-			xs_transaction_end(xb->xc.xs, t, true);
-			return -ENOENT;
-		}
-		if (xs_transaction_end(xb->xc.xs, t, false))
-			return 0;
-		if (errno != EAGAIN)
-			return -errno;
-	}
-	return -EAGAIN;
-}
-
-static bool write_state(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
-{
-	return xb_write(d->xb, t, d->be, "state", "%d", *(int *)arg);
-}
-
-static void dev_switch(struct blk_xb_dev *d, int state)
-{
-	int rc;
-
-	if (d->state == state)
-		return;
-	rc = dev_txn(d, write_state, &state);
-	if (rc == -ESTALE) {
-		dev_info(d, "not switching to %s: written anew by the toolstack",
-			 xb_state_name(state));
-		return;
-	}
-	if (rc < 0) {
-		dev_warn(d, "cannot switch to %s: %s", xb_state_name(state),
-			 strerror(-rc));
-		return;
-	}
-	dev_info(d, "%s -> %s", xb_state_name(d->state), xb_state_name(state));
-	d->state = state;
-}
-
-/* Where xenbus_dev_error writes: error/<backend path>/error. */
-static void error_dir(struct blk_xb_dev *d, char *buf, size_t len)
-{
-	snprintf(buf, len, "/local/domain/%u/error/backend/vbd/%u/%u",
-		 (unsigned)d->xb->o.self, (unsigned)d->domid, d->devid);
-}
-
-/* xenbus_dev_fatal: an error node, then Closing.  The node is written
- * only with the log line (the same bucket). */
-static void dev_fatal(struct blk_xb_dev *d, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void dev_fatal(struct blk_xb_dev *d, int err, const char *fmt, ...)
-{
-	char msg[256], path[PATH_LEN], val[300], stp[PATH_LEN + 8], *st;
-	bool renewed;
-	va_list ap;
-	int n;
-
-	if (!dev_log_pass(d, __func__))
-		goto out;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warn("%s: %s (%s)", d->be, msg, strerror(-err));
-	error_dir(d, path, sizeof(path) - 8);
-	strcat(path, "/error");
-	n = snprintf(val, sizeof(val), "%d %s", -err, msg);
-	/* A device written anew is the new one's: its error node too. */
-	snprintf(stp, sizeof(stp), "%s/state", d->be);
-	st = xs_read(d->xb->xc.xs, XBT_NULL, stp, &(unsigned){ 0 });
-	renewed = state_renewed(d, st);
-	free(st);
-	if (renewed)
-		goto out;
-	if (n > 0 && !xs_write(d->xb->xc.xs, XBT_NULL, path, val, (unsigned)n))
-		dev_warn(d, "cannot write %s", path);
-out:
-	dev_switch(d, XenbusStateClosing);
-}
+/* The device's store side (reads, writes, transactions, state, error
+ * node, rate-limited lines) is common/xbdev.c's: pvd/xbdev.h. */
+#define dev_of(xp) xbdev_container(xp, struct blk_xb_dev, x)
 
 /* ---------------------------------------------------------------- nodes */
 
@@ -422,44 +204,46 @@ static unsigned phys_sector_size(const struct blk_vbd *v)
 	return pbs < v->sector_size ? v->sector_size : pbs;
 }
 
-static bool write_disk_info(struct blk_xb_dev *d, xs_transaction_t t,
-			    void *arg)
+static bool write_disk_info(struct xbdev *x, xs_transaction_t t, void *arg)
 {
-	struct blk_xenbus *xb = d->xb;
+	struct blk_xb_dev *d = dev_of(x);
 	const struct blk_vbd *v = &d->vbd;
 
-	return xb_write(xb, t, d->be, "sectors", "%" PRIu64, v->disk.lim.sectors) &&
-	       xb_write(xb, t, d->be, "info", "%u", d->readonly ? VDISK_READONLY : 0) &&
-	       xb_write(xb, t, d->be, "sector-size", "%u", v->sector_size) &&
-	       xb_write(xb, t, d->be, "physical-sector-size", "%u",
-			phys_sector_size(v));
+	return xbdev_be_write(x, t, "sectors", "%" PRIu64, v->disk.lim.sectors) &&
+	       xbdev_be_write(x, t, "info", "%u",
+			      d->readonly ? VDISK_READONLY : 0) &&
+	       xbdev_be_write(x, t, "sector-size", "%u", v->sector_size) &&
+	       xbdev_be_write(x, t, "physical-sector-size", "%u",
+			      phys_sector_size(v));
 }
 
-static bool write_features(struct blk_xb_dev *d, xs_transaction_t t,
-			   void *arg)
+static bool write_features(struct xbdev *x, xs_transaction_t t, void *arg)
 {
+	struct blk_xb_dev *d = dev_of(x);
 	struct blk_xenbus *xb = d->xb;
 	const struct blk_xb_opts *o = &xb->o;
 	bool discard = d->vbd.disk.lim.discard;
 	bool ok;
 
-	ok = xb_write(xb, t, d->be, "feature-flush-cache", "%d",
-		      !d->vbd.info.no_flush) &&
-	     xb_write(xb, t, d->be, "feature-barrier", "1") &&
-	     xb_write(xb, t, d->be, "feature-discard", "%d", discard) &&
-	     xb_write(xb, t, d->be, "feature-persistent", "%d", o->persistent) &&
-	     xb_write(xb, t, d->be, "max-ring-page-order", "%u", o->max_ring_order) &&
-	     xb_write(xb, t, d->be, "multi-queue-max-queues", "%u", o->max_queues) &&
-	     xb_write(xb, t, d->be, "hotplug-status", "connected");
+	ok = xbdev_be_write(x, t, "feature-flush-cache", "%d",
+			    !d->vbd.info.no_flush) &&
+	     xbdev_be_write(x, t, "feature-barrier", "1") &&
+	     xbdev_be_write(x, t, "feature-discard", "%d", discard) &&
+	     xbdev_be_write(x, t, "feature-persistent", "%d", o->persistent) &&
+	     xbdev_be_write(x, t, "max-ring-page-order", "%u",
+			    o->max_ring_order) &&
+	     xbdev_be_write(x, t, "multi-queue-max-queues", "%u",
+			    o->max_queues) &&
+	     xbdev_be_write(x, t, "hotplug-status", "connected");
 	if (ok && o->max_indirect)
-		ok = xb_write(xb, t, d->be, "feature-max-indirect-segments",
-			      "%u", o->max_indirect);
+		ok = xbdev_be_write(x, t, "feature-max-indirect-segments",
+				    "%u", o->max_indirect);
 	if (ok && discard)
-		ok = xb_write(xb, t, d->be, "discard-granularity", "%u",
-			      d->vbd.info.blockdev ? d->vbd.info.lbs : 4096u) &&
-		     xb_write(xb, t, d->be, "discard-alignment", "0") &&
-		     xb_write(xb, t, d->be, "discard-secure", "0");
-	return ok && write_disk_info(d, t, arg);
+		ok = xbdev_be_write(x, t, "discard-granularity", "%u",
+				    d->vbd.info.blockdev ? d->vbd.info.lbs : 4096u) &&
+		     xbdev_be_write(x, t, "discard-alignment", "0") &&
+		     xbdev_be_write(x, t, "discard-secure", "0");
+	return ok && write_disk_info(x, t, arg);
 }
 
 /* Reads one ring's nodes (dir: the frontend, or its queue-N). */
@@ -469,9 +253,9 @@ static int read_ring(struct blk_xb_dev *d, const char *dir, bool multi_ref,
 	uint64_t v;
 	int rc;
 
-	rc = xb_read_uint(d->xb, dir, "event-channel", UINT32_MAX, &v);
+	rc = xbdev_read_uint(&d->xb->xc, dir, "event-channel", UINT32_MAX, &v);
 	if (rc < 0) {
-		dev_fatal(d, rc, "reading %s/event-channel", dir);
+		xbdev_fatal(&d->x, rc, "reading %s/event-channel", dir);
 		return rc;
 	}
 	c->q[qi].port = (evtchn_port_t)v;
@@ -482,9 +266,9 @@ static int read_ring(struct blk_xb_dev *d, const char *dir, bool multi_ref,
 			snprintf(node, sizeof(node), "ring-ref%u", i);
 		else
 			snprintf(node, sizeof(node), "ring-ref");
-		rc = xb_read_uint(d->xb, dir, node, UINT32_MAX, &v);
+		rc = xbdev_read_uint(&d->xb->xc, dir, node, UINT32_MAX, &v);
 		if (rc < 0) {
-			dev_fatal(d, rc, "reading %s/%s", dir, node);
+			xbdev_fatal(&d->x, rc, "reading %s/%s", dir, node);
 			return rc;
 		}
 		c->q[qi].refs[i] = (grant_ref_t)v;
@@ -494,14 +278,14 @@ static int read_ring(struct blk_xb_dev *d, const char *dir, bool multi_ref,
 
 static int read_protocol(struct blk_xb_dev *d)
 {
-	char *p = xb_read(d->xb, XBT_NULL, d->fe, "protocol");
+	char *p = xbdev_read(&d->xb->xc, XBT_NULL, d->x.fe, "protocol");
 	int rc = 0;
 
 	/* Absent means native.  The 32-bit layout differs from ours and is
 	 * not translated: refused, like any unknown name. */
 	if (p && strcmp(p, XEN_IO_PROTO_ABI_NATIVE) != 0) {
 		rc = -ENOSYS;
-		dev_fatal(d, rc, "unsupported frontend protocol %.40s", p);
+		xbdev_fatal(&d->x, rc, "unsupported frontend protocol %.40s", p);
 	}
 	free(p);
 	return rc;
@@ -518,30 +302,32 @@ static int read_conn(struct blk_xb_dev *d, struct blk_vbd_conn *c)
 	memset(c, 0, sizeof(*c));
 	if ((rc = read_protocol(d)) < 0)
 		return rc;
-	rc = xb_read_uint(d->xb, d->fe, "multi-queue-num-queues", UINT32_MAX, &nq);
+	rc = xbdev_read_uint(&d->xb->xc, d->x.fe, "multi-queue-num-queues",
+			     UINT32_MAX, &nq);
 	if (rc == -EINVAL || nq == 0 || nq > o->max_queues) {
-		dev_fatal(d, -ENOSYS, "guest requested %s queues, maximum %u",
+		xbdev_fatal(&d->x, -ENOSYS, "guest requested %s queues, maximum %u",
 			  rc == -EINVAL ? "invalid" : "bad number of", o->max_queues);
 		return -ENOSYS;
 	}
-	rc = xb_read_uint(d->xb, d->fe, "ring-page-order", UINT32_MAX, &order);
+	rc = xbdev_read_uint(&d->xb->xc, d->x.fe, "ring-page-order", UINT32_MAX,
+			     &order);
 	multi_ref = rc == 0;
 	if (rc == -EINVAL || order > o->max_ring_order) {
-		dev_fatal(d, -EINVAL, "requested ring page order exceeds max %u",
+		xbdev_fatal(&d->x, -EINVAL, "requested ring page order exceeds max %u",
 			  o->max_ring_order);
 		return -EINVAL;
 	}
 	c->nqueues = (unsigned)nq;
 	c->nr_pages = 1u << order;
-	if (xb_read_uint(d->xb, d->fe, "feature-persistent", 1, &pers) < 0)
+	if (xbdev_read_uint(&d->xb->xc, d->x.fe, "feature-persistent", 1, &pers) < 0)
 		pers = 0;
 	c->persistent = o->persistent && pers;
 	if (nq == 1)
-		return read_ring(d, d->fe, multi_ref, c, 0);
+		return read_ring(d, d->x.fe, multi_ref, c, 0);
 	for (unsigned i = 0; i < nq; i++) {
 		char dir[PATH_LEN + 16];
 
-		snprintf(dir, sizeof(dir), "%s/queue-%u", d->fe, i);
+		snprintf(dir, sizeof(dir), "%s/queue-%u", d->x.fe, i);
 		if ((rc = read_ring(d, dir, multi_ref, c, i)) < 0)
 			return rc;
 	}
@@ -556,7 +342,7 @@ static void dev_connect(struct blk_xb_dev *d)
 	int rc;
 
 	if (!d->vbd.open) {
-		dev_fatal(d, -ENODEV, "no storage to connect");
+		xbdev_fatal(&d->x, -ENODEV, "no storage to connect");
 		return;
 	}
 	if (read_conn(d, &c) < 0)
@@ -564,15 +350,15 @@ static void dev_connect(struct blk_xb_dev *d)
 	rc = dev_vbd_connect(d, &c);
 	if (rc < 0) {
 		dev_vbd_disconnect(d);
-		dev_fatal(d, rc, "mapping ring-ref port %u", c.q[0].port);
+		xbdev_fatal(&d->x, rc, "mapping ring-ref port %u", c.q[0].port);
 		return;
 	}
-	dev_info(d, "%u queue(s), %u ring page(s)%s", c.nqueues, c.nr_pages,
+	xbdev_info(&d->x, "%u queue(s), %u ring page(s)%s", c.nqueues, c.nr_pages,
 		 c.persistent ? ", persistent grants" : "");
-	rc = dev_txn(d, write_disk_info, NULL);
+	rc = xbdev_txn(&d->x, write_disk_info, NULL);
 	if (rc < 0)
-		dev_warn(d, "writing disk info: %s", strerror(-rc));
-	dev_switch(d, XenbusStateConnected);
+		xbdev_warn(&d->x, "writing disk info: %s", strerror(-rc));
+	xbdev_switch(&d->x, XenbusStateConnected);
 }
 
 static void dev_release(struct blk_xb_dev *d)
@@ -584,7 +370,6 @@ static void dev_release(struct blk_xb_dev *d)
 static void dev_free(struct blk_xb_dev *d)
 {
 	struct blk_xb_dev **pp = &d->xb->devs;
-	char path[PATH_LEN];
 
 	while (*pp && *pp != d)
 		pp = &(*pp)->next;
@@ -592,10 +377,8 @@ static void dev_free(struct blk_xb_dev *d)
 		*pp = d->next;
 	if (d->watching)
 		xsconn_unwatch(&d->xb->xc, d->fe_watch, d->token);
-	if (!d->xb->stopping && xsconn_up(&d->xb->xc)) {
-		error_dir(d, path, sizeof(path));
-		xs_rm(d->xb->xc.xs, XBT_NULL, path);
-	}
+	if (!d->xb->stopping && xsconn_up(&d->xb->xc))
+		xbdev_clear_error(&d->x);
 	dev_vbd_close(d);
 	free(d->params);
 	free(d->type);
@@ -615,7 +398,7 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 		d->reeval = true;	/* once drained, or the store back */
 		return;
 	}
-	fe = fe_state(d);
+	fe = xbdev_fe_state(&d->x);
 	if (!xsconn_up(&d->xb->xc)) {
 		d->reeval = true;	/* the read failed with the store */
 		return;
@@ -625,15 +408,15 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 	if (fe == XenbusStateUnknown && !d->fe_seen && d->online)
 		return;
 	d->fe_seen = true;
-	act = xb_frontend_changed((enum xenbus_state)d->state, fe, d->online);
-	dev_debug(d, "frontend %s, backend %s: actions 0x%x",
-		  xb_state_name(fe), xb_state_name(d->state), act);
+	act = xb_frontend_changed((enum xenbus_state)d->x.state, fe, d->online);
+	xbdev_debug(&d->x, "frontend %s, backend %s: actions 0x%x",
+		  xbdev_state_name(fe), xbdev_state_name(d->x.state), act);
 	if (act & XB_FATAL) {
-		dev_fatal(d, -EINVAL, "saw state %d at frontend", fe);
+		xbdev_fatal(&d->x, -EINVAL, "saw state %d at frontend", fe);
 		return;
 	}
 	if (act & XB_INITWAIT)
-		dev_switch(d, XenbusStateInitWait);
+		xbdev_switch(&d->x, XenbusStateInitWait);
 	if ((act & XB_DISCONNECT) && dev_vbd_disconnect(d) == -EBUSY) {
 		d->reeval = true;     /* the rest once I/O has drained */
 		return;
@@ -641,9 +424,9 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 	if (act & XB_CONNECT)
 		dev_connect(d);
 	if (act & XB_CLOSING)
-		dev_switch(d, XenbusStateClosing);
+		xbdev_switch(&d->x, XenbusStateClosing);
 	if (act & XB_CLOSED)
-		dev_switch(d, XenbusStateClosed);
+		xbdev_switch(&d->x, XenbusStateClosed);
 	if (act & XB_REMOVE)
 		dev_release(d);
 }
@@ -652,7 +435,7 @@ static void dev_vbd_event(struct blk_xb_dev *d, int event)
 {
 	if (event == BLK_VBD_FATAL) {
 		if (!d->gone && !d->xb->stopping)
-			dev_fatal(d, -EIO, "frontend broke the ring protocol");
+			xbdev_fatal(&d->x, -EIO, "frontend broke the ring protocol");
 		return;
 	}
 	if (d->gone) {
@@ -702,7 +485,7 @@ static void on_vbd(struct blk_vbd *v, int event, void *arg)
 	atomic_fetch_or(&d->vbd_events, (unsigned)event);
 	rc = pvd_msgq_post(d->xb->pool->mainq, on_vbd_main, d->xb, NULL, 0);
 	if (rc < 0)
-		log_err("%s: cannot tell the main thread: %s", d->be, strerror(-rc));
+		log_err("%s: cannot tell the main thread: %s", d->x.be, strerror(-rc));
 }
 
 /* ---------------------------------------------------------------- probe */
@@ -711,7 +494,7 @@ static bool dev_path_ok(const struct blk_xb_dev *d, const char *fe)
 {
 	char prefix[48];
 	int n = snprintf(prefix, sizeof(prefix), "/local/domain/%u/",
-			 (unsigned)d->domid);
+			 (unsigned)d->x.domid);
 
 	return strncmp(fe, prefix, (size_t)n) == 0 && strlen(fe) < PATH_LEN &&
 	       !strstr(fe, "//") && !strstr(fe, "/..");
@@ -721,27 +504,28 @@ static bool dev_path_ok(const struct blk_xb_dev *d, const char *fe)
 static bool dev_read_config(struct blk_xb_dev *d)
 {
 	struct blk_xenbus *xb = d->xb;
-	char *fe = xb_read(xb, XBT_NULL, d->be, "frontend");
-	char *mode = xb_read(xb, XBT_NULL, d->be, "mode");
+	char *fe = xbdev_read(&xb->xc, XBT_NULL, d->x.be, "frontend");
+	char *mode = xbdev_read(&xb->xc, XBT_NULL, d->x.be, "mode");
 	uint64_t fid, online = 1;
 	bool ok = false;
 
-	d->params = xb_read(xb, XBT_NULL, d->be, "params");
-	d->type = xb_read(xb, XBT_NULL, d->be, "type");
-	d->format = xb_read(xb, XBT_NULL, d->be, "format");
-	d->keyfile = xb_read(xb, XBT_NULL, d->be, "key-file");
+	d->params = xbdev_read(&xb->xc, XBT_NULL, d->x.be, "params");
+	d->type = xbdev_read(&xb->xc, XBT_NULL, d->x.be, "type");
+	d->format = xbdev_read(&xb->xc, XBT_NULL, d->x.be, "format");
+	d->keyfile = xbdev_read(&xb->xc, XBT_NULL, d->x.be, "key-file");
 	if (!fe || !mode || !d->params || !*d->params ||
-	    xb_read_uint(xb, d->be, "frontend-id", DOMID_FIRST_RESERVED - 1, &fid) < 0)
+	    xbdev_read_uint(&xb->xc, d->x.be, "frontend-id",
+			    DOMID_FIRST_RESERVED - 1, &fid) < 0)
 		goto out;
-	if (fid != d->domid || !dev_path_ok(d, fe)) {
+	if (fid != d->x.domid || !dev_path_ok(d, fe)) {
 		log_warn("%s: frontend %s (id %" PRIu64 ") is not domain %u's",
-			 d->be, fe, fid, (unsigned)d->domid);
+			 d->x.be, fe, fid, (unsigned)d->x.domid);
 		goto out;
 	}
-	snprintf(d->fe, sizeof(d->fe), "%s", fe);
+	snprintf(d->x.fe, sizeof(d->x.fe), "%s", fe);
 	/* As xen-blkback: read-only unless the mode has a 'w'. */
 	d->readonly = !strchr(mode, 'w');
-	xb_read_uint(xb, d->be, "online", 1, &online);
+	xbdev_read_uint(&xb->xc, d->x.be, "online", 1, &online);
 	d->online = online != 0;
 	ok = true;
 out:
@@ -767,11 +551,13 @@ static int dev_format(struct blk_xb_dev *d, const char **keyfile)
 	if (!f || !*f || strcmp(f, "raw") == 0)
 		return 0;
 	if (strcmp(f, "luks") != 0) {
-		dev_fatal(d, -EOPNOTSUPP, "format '%.32s' is not supported (raw or luks)", f);
+		xbdev_fatal(&d->x, -EOPNOTSUPP,
+			    "format '%.32s' is not supported (raw or luks)", f);
 		return -EOPNOTSUPP;
 	}
 	if (!d->keyfile || d->keyfile[0] != '/') {
-		dev_fatal(d, -EINVAL, "format luks needs a key-file node with an absolute path");
+		xbdev_fatal(&d->x, -EINVAL,
+			    "format luks needs a key-file node with an absolute path");
 		return -EINVAL;
 	}
 	*keyfile = d->keyfile;
@@ -789,7 +575,7 @@ static void dev_open_storage(struct blk_xb_dev *d)
 	uint64_t de = 1;
 	int rc;
 
-	if (xb_read_uint(d->xb, d->be, "discard-enable", 1, &de) == 0)
+	if (xbdev_read_uint(&d->xb->xc, d->x.be, "discard-enable", 1, &de) == 0)
 		cfg.discard = de != 0;
 	rc = dev_format(d, &cfg.keyfile);
 	if (rc < 0)
@@ -804,18 +590,18 @@ static void dev_open_storage(struct blk_xb_dev *d)
 	/* The LUKS layer's line, short enough for pvctl's one line: the
 	 * image's name and the cause. */
 	if (rc < 0 && d->vbd.why[0])
-		dev_fatal(d, rc, "%s: %s", blk_basename(d->params), d->vbd.why);
+		xbdev_fatal(&d->x, rc, "%s: %s", blk_basename(d->params), d->vbd.why);
 	else if (rc < 0)
-		dev_fatal(d, rc, "opening %s", d->params);
+		xbdev_fatal(&d->x, rc, "opening %s", d->params);
 }
 
 static void dev_offer(struct blk_xb_dev *d)
 {
-	int rc = dev_txn(d, write_features, NULL);
+	int rc = xbdev_txn(&d->x, write_features, NULL);
 
 	if (rc < 0)
-		dev_warn(d, "writing features: %s", strerror(-rc));
-	dev_switch(d, XenbusStateInitWait);
+		xbdev_warn(&d->x, "writing features: %s", strerror(-rc));
+	xbdev_switch(&d->x, XenbusStateInitWait);
 }
 
 /* A backend Connected in the store (a restarted daemon): map the rings
@@ -824,20 +610,20 @@ static void dev_offer(struct blk_xb_dev *d)
  * starts again is offered the rings anew. */
 static void dev_reattach(struct blk_xb_dev *d)
 {
-	int fe = fe_state(d);
+	int fe = xbdev_fe_state(&d->x);
 
-	d->state = XenbusStateConnected;
+	d->x.state = XenbusStateConnected;
 	if (fe == XenbusStateClosing || fe == XenbusStateClosed)
 		return;
-	d->state = XenbusStateInitWait;   /* not connected until mapped */
+	d->x.state = XenbusStateInitWait;   /* not connected until mapped */
 	if (fe != XenbusStateInitialised && fe != XenbusStateConnected) {
-		d->state = XenbusStateConnected;
+		d->x.state = XenbusStateConnected;
 		dev_offer(d);
 		return;
 	}
 	dev_connect(d);
-	if (d->state == XenbusStateConnected)
-		dev_info(d, "re-attached to the frontend's rings");
+	if (d->x.state == XenbusStateConnected)
+		xbdev_info(&d->x, "re-attached to the frontend's rings");
 }
 
 static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
@@ -848,10 +634,7 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 	if (!d)
 		return;
 	d->xb = xb;
-	d->domid = domid;
-	d->devid = devid;
-	pvd_logrl_init(&d->lrl, hv_now_ns());
-	snprintf(d->be, sizeof(d->be), "%s/%u/%u", xb->root, (unsigned)domid, devid);
+	xbdev_init(&d->x, &xb->xc, "vbd", xb->o.self, xb->root, domid, devid);
 	if (!dev_read_config(d)) {
 		free(d->params);
 		free(d->type);
@@ -862,10 +645,10 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 	}
 	d->next = xb->devs;
 	xb->devs = d;
-	xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st);
-	d->state = (int)st;
-	dev_info(d, "%s (type %s, mode %s) for %s", d->params,
-		 d->type ? d->type : "-", d->readonly ? "r" : "w", d->fe);
+	xbdev_read_uint(&xb->xc, d->x.be, "state", XenbusStateReconfigured, &st);
+	d->x.state = (int)st;
+	xbdev_info(&d->x, "%s (type %s, mode %s) for %s", d->params,
+		 d->type ? d->type : "-", d->readonly ? "r" : "w", d->x.fe);
 	dev_open_storage(d);
 	if (d->vbd.open && st == XenbusStateConnected) {
 		dev_reattach(d);
@@ -874,16 +657,16 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 		dev_offer(d);
 	}
 	snprintf(d->token, sizeof(d->token), "fe/%u/%u", (unsigned)domid, devid);
-	snprintf(d->fe_watch, sizeof(d->fe_watch), "%s/state", d->fe);
+	snprintf(d->fe_watch, sizeof(d->fe_watch), "%s/state", d->x.fe);
 	d->watching = xsconn_watch(&xb->xc, d->fe_watch, d->token);
 	if (!d->watching)
-		dev_warn(d, "cannot watch %s", d->fe_watch);
+		xbdev_warn(&d->x, "cannot watch %s", d->fe_watch);
 }
 
 /* The backend directory is gone: drop the device (once drained). */
 static void dev_gone(struct blk_xb_dev *d)
 {
-	dev_info(d, "removed");
+	xbdev_info(&d->x, "removed");
 	d->gone = true;
 	/* Now, not once drained: a device written anew at the same path
 	 * watches the same node with the same token. */
@@ -903,15 +686,16 @@ static void dev_gone(struct blk_xb_dev *d)
 static bool dev_renewed(struct blk_xb_dev *d)
 {
 	struct blk_xenbus *xb = d->xb;
-	domid_t domid = d->domid;
-	unsigned devid = d->devid;
+	domid_t domid = d->x.domid;
+	unsigned devid = d->x.devid;
 	uint64_t st;
 
-	if (d->state == XenbusStateInitialising ||
-	    xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st) < 0 ||
+	if (d->x.state == XenbusStateInitialising ||
+	    xbdev_read_uint(&xb->xc, d->x.be, "state", XenbusStateReconfigured,
+			    &st) < 0 ||
 	    st != XenbusStateInitialising)
 		return false;
-	dev_info(d, "written anew by the toolstack");
+	xbdev_info(&d->x, "written anew by the toolstack");
 	dev_gone(d);
 	dev_probe(xb, domid, devid);
 	return true;
@@ -925,7 +709,7 @@ static struct blk_xb_dev *dev_find(struct blk_xenbus *xb, domid_t domid,
 	struct blk_xb_dev *d;
 
 	for (d = xb->devs; d; d = d->next)
-		if (d->domid == domid && d->devid == devid && !d->gone)
+		if (d->x.domid == domid && d->x.devid == devid && !d->gone)
 			return d;
 	return NULL;
 }
@@ -939,7 +723,7 @@ static bool parse_id(const char *s, uint64_t max, uint64_t *out)
 static void reconcile(struct blk_xenbus *xb)
 {
 	unsigned nd = 0;
-	char **doms = xb_dir(xb, xb->root, &nd);
+	char **doms = xbdev_dir(&xb->xc, xb->root, &nd);
 	struct blk_xb_dev *d, *nx;
 
 	for (d = xb->devs; d; d = d->next)
@@ -953,7 +737,7 @@ static void reconcile(struct blk_xenbus *xb)
 		if (!parse_id(doms[i], DOMID_FIRST_RESERVED - 1, &domid))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", xb->root, doms[i]);
-		devs = xb_dir(xb, path, &nv);
+		devs = xbdev_dir(&xb->xc, path, &nv);
 		for (unsigned j = 0; devs && j < nv; j++) {
 			if (!parse_id(devs[j], UINT32_MAX, &devid))
 				continue;
@@ -1021,13 +805,13 @@ static void backend_event(struct blk_xenbus *xb, const char *path)
 	if (dev_renewed(d))
 		return;
 	if (!*node) {
-		char *v = xs_read(xb->xc.xs, XBT_NULL, d->be, &(unsigned){ 0 });
+		char *v = xs_read(xb->xc.xs, XBT_NULL, d->x.be, &(unsigned){ 0 });
 
-		if (!v && !xsconn_failed(&xb->xc, d->be))
+		if (!v && !xsconn_failed(&xb->xc, d->x.be))
 			dev_gone(d);
 		free(v);
 	} else if (strcmp(node, "online") == 0 &&
-		   xb_read_uint(xb, d->be, "online", 1, &online) == 0) {
+		   xbdev_read_uint(&xb->xc, d->x.be, "online", 1, &online) == 0) {
 		bool was = d->online;
 
 		d->online = online != 0;
@@ -1094,17 +878,20 @@ static const struct xsconn_ops store_ops = {
 	.batch_end = on_xs_batch_end,
 };
 
-static bool write_resized(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
+static bool write_resized(struct xbdev *x, xs_transaction_t t, void *arg)
 {
+	struct blk_xb_dev *d = dev_of(x);
 	/* The frontend re-reads sectors when it sees state written. */
-	return xb_write(d->xb, t, d->be, "sectors", "%" PRIu64,
+	return xbdev_be_write(&d->x, t, "sectors", "%" PRIu64,
 			d->vbd.disk.lim.sectors) &&
-	       xb_write(d->xb, t, d->be, "state", "%d", d->state);
+	       xbdev_be_write(&d->x, t, "state", "%d", d->x.state);
 }
 
-static bool write_storage(struct blk_xb_dev *d, xs_transaction_t t, void *arg)
+static bool write_storage(struct xbdev *x, xs_transaction_t t, void *arg)
 {
-	return xb_write(d->xb, t, d->be, "storage-state", "%s", (const char *)arg);
+	struct blk_xb_dev *d = dev_of(x);
+	return xbdev_be_write(&d->x, t, "storage-state", "%s",
+			      (const char *)arg);
 }
 
 /* A remote disk's state (nbd or rbd: backend.h's remote op) in the backend's
@@ -1118,8 +905,8 @@ static void dev_note_storage(struct blk_xb_dev *d)
 	if (d->gone || !d->vbd.open || !d->vbd.disk.ops->remote ||
 	    (d->storage && strcmp(d->storage, st) == 0))
 		return;
-	if (dev_txn(d, write_storage, (void *)st) == 0) {
-		dev_info(d, "storage %s", st);
+	if (xbdev_txn(&d->x, write_storage, (void *)st) == 0) {
+		xbdev_info(&d->x, "storage %s", st);
 		d->storage = st;
 	}
 }
@@ -1135,12 +922,12 @@ static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 
 		dev_note_storage(d);
 
-		if (d->gone || d->state != XenbusStateConnected ||
+		if (d->gone || d->x.state != XenbusStateConnected ||
 		    dev_vbd(d, VO_RESIZE, NULL, NULL) <= 0)
 			continue;
-		rc = dev_txn(d, write_resized, NULL);
+		rc = xbdev_txn(&d->x, write_resized, NULL);
 		if (rc < 0)
-			dev_warn(d, "writing the new size: %s", strerror(-rc));
+			xbdev_warn(&d->x, "writing the new size: %s", strerror(-rc));
 	}
 }
 
@@ -1211,7 +998,7 @@ void blk_xenbus_stop(struct blk_xenbus *xb)
 	for (d = xb->devs; d; d = nx) {
 		nx = d->next;
 		if (dev_vbd_busy(d))
-			log_err("%s: I/O still in flight after %u ms", d->be,
+			log_err("%s: I/O still in flight after %u ms", d->x.be,
 				STOP_WAIT_MS);
 		else
 			dev_free(d);
@@ -1287,8 +1074,8 @@ static json_t *dev_json(const struct blk_xb_dev *d)
 	for (unsigned i = 0; i < v->nqueues; i++)
 		inflight += v->q[i]->inflight;
 	o = json_pack("{sI sI si ss sb so so ss so sb sI sI}",
-		      "domid", (json_int_t)d->domid, "devid", (json_int_t)d->devid,
-		      "state", d->state, "state_name", xb_state_name(d->state),
+		      "domid", (json_int_t)d->x.domid, "devid", (json_int_t)d->x.devid,
+		      "state", d->x.state, "state_name", xbdev_state_name(d->x.state),
 		      "watching", (int)d->watching, "params", blk_json_str(d->params),
 		      "type", blk_json_str(d->type ? d->type : ""),
 		      "backend", v->open ? v->engine->name : "none",
@@ -1380,7 +1167,7 @@ void blk_xenbus_each(const struct blk_xenbus *xb, blk_xb_dev_fn *fn, void *arg)
 		struct blk_qstats sum;
 
 		dev_vbd(d, VO_STATS, NULL, &sum);
-		fn(arg, d->domid, d->devid, &sum);
+		fn(arg, d->x.domid, d->x.devid, &sum);
 	}
 }
 
@@ -1392,7 +1179,7 @@ void blk_xenbus_each_remote(const struct blk_xenbus *xb, blk_xb_remote_fn *fn,
 
 		if (dev_vbd(d, VO_REMOTE, NULL, &r) <= 0)
 			continue;
-		fn(arg, d->domid, d->devid, &r);
+		fn(arg, d->x.domid, d->x.devid, &r);
 	}
 }
 
@@ -1408,13 +1195,13 @@ void blk_xenbus_summary(const struct blk_xenbus *xb, struct blk_xb_summary *s)
 	s->store_losses = xb->xc.st.losses;
 	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
 		struct blk_qstats sum;
-		unsigned w = d->domid / 64;
+		unsigned w = d->x.domid / 64;
 
 		s->devices++;
-		if (d->state == XenbusStateConnected)
+		if (d->x.state == XenbusStateConnected)
 			s->connected++;
-		if (w < words && !(seen[w] & (1ull << (d->domid % 64)))) {
-			seen[w] |= 1ull << (d->domid % 64);
+		if (w < words && !(seen[w] & (1ull << (d->x.domid % 64)))) {
+			seen[w] |= 1ull << (d->x.domid % 64);
 			s->guests++;
 		}
 		dev_vbd(d, VO_STATS, NULL, &sum);

@@ -39,15 +39,3 @@ unsigned nb_xb_frontend_changed(enum xenbus_state be, int fe, bool online)
 		return NB_XB_FATAL;
 	}
 }
-
-const char *nb_xb_state_name(int state)
-{
-	static const char *const names[] = {
-		"Unknown", "Initialising", "InitWait", "Initialised",
-		"Connected", "Closing", "Closed", "Reconfiguring", "Reconfigured",
-	};
-
-	if (state < 0 || state >= (int)(sizeof(names) / sizeof(names[0])))
-		return "invalid";
-	return names[state];
-}

@@ -26,6 +26,5 @@ enum nb_xb_action {
 /* be: our state; fe: the frontend's (XenbusStateUnknown when its node is
  * missing or not a number); online: the toolstack's "online" node. */
 unsigned nb_xb_frontend_changed(enum xenbus_state be, int fe, bool online);
-const char *nb_xb_state_name(int state);
 
 #endif

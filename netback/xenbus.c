@@ -52,21 +52,20 @@
 #include "pvd/ratelimit.h"
 #include "pvd/ring_util.h"
 #include "pvd/sdnotify.h"
+#include "pvd/xbdev.h"
 #include "policy.h"
 #include "tap.h"
 #include "vif.h"
 #include "xbstate.h"
 #include "xenbus.h"
 
-#define PATH_LEN 128
-#define TXN_RETRIES 16
+#define PATH_LEN XBDEV_PATH_LEN
 
 struct nb_xb_dev {
 	struct nb_xenbus *xb;
 	struct nb_xb_dev *next;
-	domid_t domid;
-	unsigned devid;
-	char be[PATH_LEN], fe[PATH_LEN], token[48];
+	struct xbdev x;                /* domid, devid, be, fe, state, lines */
+	char token[48];
 	char fe_watch[PATH_LEN + 8];  /* <fe>/state */
 	char ifname[IFNAMSIZ];        /* vif<domid>.<devid> or vifname= */
 	char bridge[IFNAMSIZ];        /* "" when none */
@@ -75,10 +74,8 @@ struct nb_xb_dev {
 	struct nb_policy policy;
 	struct nb_rate rate;
 	unsigned mtu;
-	int state;                    /* ours, as last written */
 	bool online, watching, fe_seen, gone, seen;
 	bool broken;                  /* the toolstack's nodes were refused */
-	struct pvd_logrl lrl;
 	struct nb_tap tap;
 	bool tap_open;
 	struct nb_vif *vif;
@@ -88,258 +85,43 @@ struct nb_xb_dev {
 
 /* ---------------------------------------------------------------- store */
 
-/* A read that failed for another reason than ENOENT may be the
- * connection: xsconn_failed tells, and marks it down if so. */
-static char *xb_read(struct nb_xenbus *xb, const char *dir, const char *node)
-{
-	char path[PATH_LEN * 2];
-	unsigned len;
-	char *v;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	v = xs_read(xb->xc.xs, XBT_NULL, path, &len);
-	if (!v && errno != ENOENT)
-		xsconn_failed(&xb->xc, path);
-	return v;
-}
-
-static char **xb_dir(struct nb_xenbus *xb, const char *path, unsigned *n)
-{
-	char **v = xs_directory(xb->xc.xs, XBT_NULL, path, n);
-
-	if (!v && errno != ENOENT)
-		xsconn_failed(&xb->xc, path);
-	return v;
-}
-
-/* A decimal number in [0, max]: 0, -ENOENT, or -EINVAL/-ERANGE. */
-static int xb_read_uint(struct nb_xenbus *xb, const char *dir,
-			const char *node, uint64_t max, uint64_t *out)
-{
-	char *v = xb_read(xb, dir, node);
-	int rc;
-
-	if (!v)
-		return -ENOENT;
-	rc = pvd_parse_uint(v, max, out);
-	free(v);
-	return rc;
-}
+/* The device's store side (reads, writes, transactions, state, error
+ * node, rate-limited lines) is common/xbdev.c's: pvd/xbdev.h. */
+#define dev_of(xp) xbdev_container(xp, struct nb_xb_dev, x)
 
 /* A frontend flag: absent is 0; anything but 0/1 is 0 as well
  * (xenbus_read_unsigned's default). */
-static bool xb_read_flag(struct nb_xenbus *xb, const char *dir, const char *node)
+static bool xb_read_flag(struct nb_xenbus *xb, const char *dir,
+			 const char *node)
 {
 	uint64_t v = 0;
 
-	return xb_read_uint(xb, dir, node, 1, &v) == 0 && v;
+	return xbdev_read_uint(&xb->xc, dir, node, 1, &v) == 0 && v;
 }
 
-static bool xb_write(struct nb_xenbus *xb, xs_transaction_t t,
-		     const char *dir, const char *node, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static bool xb_write(struct nb_xenbus *xb, xs_transaction_t t,
-		     const char *dir, const char *node, const char *fmt, ...)
+static bool write_hotplug(struct xbdev *x, xs_transaction_t t, void *arg)
 {
-	char path[PATH_LEN * 2], val[128];
-	va_list ap;
-	int n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	va_start(ap, fmt);
-	n = vsnprintf(val, sizeof(val), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(val))
-		return false;
-	return xs_write(xb->xc.xs, t, path, val, (unsigned)n);
-}
-
-/* ---------------------------------------------------------------- log */
-
-static bool dev_log_pass(struct nb_xb_dev *d, const char *func)
-{
-	uint64_t dropped;
-
-	if (!pvd_logrl_allow(&d->lrl, hv_now_ns(), &dropped))
-		return false;
-	if (dropped)
-		log_msg(LOG_LVL_WARN, func, "%s: %" PRIu64 " messages suppressed",
-			d->be, dropped);
-	return true;
-}
-
-static void dev_log(struct nb_xb_dev *d, enum log_level lvl,
-		    const char *func, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* A line about the device, "<backend path>: ...", rate-limited. */
-static void dev_log(struct nb_xb_dev *d, enum log_level lvl,
-		    const char *func, const char *fmt, ...)
-{
-	char msg[320];
-	va_list ap;
-
-	if (lvl > log_get_level() || !dev_log_pass(d, func))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_msg(lvl, func, "%s: %s", d->be, msg);
-}
-
-#define dev_warn(d, ...) dev_log(d, LOG_LVL_WARN, __func__, __VA_ARGS__)
-#define dev_info(d, ...) dev_log(d, LOG_LVL_INFO, __func__, __VA_ARGS__)
-#define dev_debug(d, ...) dev_log(d, LOG_LVL_DEBUG, __func__, __VA_ARGS__)
-
-static int fe_state(struct nb_xb_dev *d)
-{
-	uint64_t v;
-
-	if (xb_read_uint(d->xb, d->fe, "state", 255, &v) < 0)
-		return XenbusStateUnknown;
-	return (int)v;
-}
-
-typedef bool dev_txn_fn(struct nb_xb_dev *d, xs_transaction_t t, void *arg);
-
-/* A backend state of Initialising under a device past it: only a toolstack
- * writes that, so the directory was removed and written anew while we
- * looked elsewhere (dev_renewed handles it on the watch events that
- * write queued).  Nothing of the old device may go into the new one. */
-static bool state_renewed(const struct nb_xb_dev *d, const char *st)
-{
-	return st && d->state != XenbusStateInitialising && !strcmp(st, "1");
-}
-
-/* Runs fn in a transaction that first checks the backend directory still
- * exists (writing into a removed directory would recreate it) and is
- * still this device's (-ESTALE: written anew, see state_renewed). */
-static int dev_txn(struct nb_xb_dev *d, dev_txn_fn *fn, void *arg)
-{
-	struct nb_xenbus *xb = d->xb;
-
-	for (int i = 0; i < TXN_RETRIES; i++) {
-		xs_transaction_t t = xs_transaction_start(xb->xc.xs);
-		char path[PATH_LEN + 8];
-		unsigned len;
-		char *st;
-		bool ok;
-
-		if (t == XBT_NULL)
-			return -errno;
-		snprintf(path, sizeof(path), "%s/state", d->be);
-		st = xs_read(xb->xc.xs, t, path, &len);
-		if (state_renewed(d, st)) {
-			free(st);
-			xs_transaction_end(xb->xc.xs, t, true);
-			return -ESTALE;
-		}
-		ok = st && fn(d, t, arg);
-		free(st);
-		if (!ok) {
-			xs_transaction_end(xb->xc.xs, t, true);
-			return -ENOENT;
-		}
-		if (xs_transaction_end(xb->xc.xs, t, false))
-			return 0;
-		if (errno != EAGAIN)
-			return -errno;
-	}
-	return -EAGAIN;
-}
-
-static bool write_state(struct nb_xb_dev *d, xs_transaction_t t, void *arg)
-{
-	return xb_write(d->xb, t, d->be, "state", "%d", *(int *)arg);
-}
-
-static void dev_switch(struct nb_xb_dev *d, int state)
-{
-	int rc;
-
-	if (d->state == state)
-		return;
-	rc = dev_txn(d, write_state, &state);
-	if (rc == -ESTALE) {
-		dev_info(d, "not switching to %s: written anew by the toolstack",
-			 nb_xb_state_name(state));
-		return;
-	}
-	if (rc < 0) {
-		dev_warn(d, "cannot switch to %s: %s", nb_xb_state_name(state),
-			 strerror(-rc));
-		return;
-	}
-	dev_info(d, "%s -> %s", nb_xb_state_name(d->state),
-		 nb_xb_state_name(state));
-	d->state = state;
-}
-
-static bool write_hotplug(struct nb_xb_dev *d, xs_transaction_t t, void *arg)
-{
-	return xb_write(d->xb, t, d->be, "hotplug-status", "%s",
-			(const char *)arg);
-}
-
-/* Where xenbus_dev_error writes: error/<backend path>/error. */
-static void error_dir(struct nb_xb_dev *d, char *buf, size_t len)
-{
-	snprintf(buf, len, "/local/domain/%u/error/backend/vif/%u/%u",
-		 (unsigned)d->xb->o.self, (unsigned)d->domid, d->devid);
-}
-
-static void dev_fatal(struct nb_xb_dev *d, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* xenbus_dev_fatal: an error node, then Closing.  The node is written
- * only with the log line (the same bucket). */
-static void dev_fatal(struct nb_xb_dev *d, int err, const char *fmt, ...)
-{
-	char msg[256], path[PATH_LEN], val[300], stp[PATH_LEN + 8], *st;
-	bool renewed;
-	va_list ap;
-	int n;
-
-	if (!dev_log_pass(d, __func__))
-		goto out;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warn("%s: %s (%s)", d->be, msg, strerror(-err));
-	error_dir(d, path, sizeof(path) - 8);
-	strcat(path, "/error");
-	n = snprintf(val, sizeof(val), "%d %s", -err, msg);
-	/* A device written anew is the new one's: its error node too. */
-	snprintf(stp, sizeof(stp), "%s/state", d->be);
-	st = xs_read(d->xb->xc.xs, XBT_NULL, stp, &(unsigned){ 0 });
-	renewed = state_renewed(d, st);
-	free(st);
-	if (renewed)
-		goto out;
-	if (n > 0 && !xs_write(d->xb->xc.xs, XBT_NULL, path, val, (unsigned)n))
-		dev_warn(d, "cannot write %s", path);
-out:
-	dev_switch(d, XenbusStateClosing);
+	return xbdev_be_write(x, t, "hotplug-status", "%s", (const char *)arg);
 }
 
 /* ---------------------------------------------------------------- nodes */
 
 /* netback_probe's nodes, in its order. */
-static bool write_features(struct nb_xb_dev *d, xs_transaction_t t, void *arg)
+static bool write_features(struct xbdev *x, xs_transaction_t t, void *arg)
 {
+	struct nb_xb_dev *d = dev_of(x);
 	struct nb_xenbus *xb = d->xb;
 
-	return xb_write(xb, t, d->be, "feature-sg", "1") &&
-	       xb_write(xb, t, d->be, "feature-gso-tcpv4", "1") &&
-	       xb_write(xb, t, d->be, "feature-gso-tcpv6", "1") &&
-	       xb_write(xb, t, d->be, "feature-ipv6-csum-offload", "1") &&
-	       xb_write(xb, t, d->be, "feature-rx-copy", "1") &&
-	       xb_write(xb, t, d->be, "feature-rx-flip", "0") &&
-	       xb_write(xb, t, d->be, "feature-split-event-channels", "1") &&
-	       xb_write(xb, t, d->be, "multi-queue-max-queues", "%u",
+	return xbdev_be_write(x, t, "feature-sg", "1") &&
+	       xbdev_be_write(x, t, "feature-gso-tcpv4", "1") &&
+	       xbdev_be_write(x, t, "feature-gso-tcpv6", "1") &&
+	       xbdev_be_write(x, t, "feature-ipv6-csum-offload", "1") &&
+	       xbdev_be_write(x, t, "feature-rx-copy", "1") &&
+	       xbdev_be_write(x, t, "feature-rx-flip", "0") &&
+	       xbdev_be_write(x, t, "feature-split-event-channels", "1") &&
+	       xbdev_be_write(x, t, "multi-queue-max-queues", "%u",
 			xb->o.max_queues) &&
-	       xb_write(xb, t, d->be, "feature-ctrl-ring", "1");
+	       xbdev_be_write(x, t, "feature-ctrl-ring", "1");
 }
 
 /* One port node: 0, or -errno with the error node written. */
@@ -347,10 +129,10 @@ static int read_port(struct nb_xb_dev *d, const char *dir, const char *node,
 		     evtchn_port_t *out)
 {
 	uint64_t v;
-	int rc = xb_read_uint(d->xb, dir, node, UINT32_MAX, &v);
+	int rc = xbdev_read_uint(&d->xb->xc, dir, node, UINT32_MAX, &v);
 
 	if (rc < 0)
-		dev_fatal(d, rc, "reading %s/%s", dir, node);
+		xbdev_fatal(&d->x, rc, "reading %s/%s", dir, node);
 	else
 		*out = (evtchn_port_t)v;
 	return rc;
@@ -363,16 +145,16 @@ static int read_queue(struct nb_xb_dev *d, const char *dir,
 	uint64_t tx, rx;
 	int rc;
 
-	if (xb_read_uint(d->xb, dir, "tx-ring-ref", UINT32_MAX, &tx) < 0 ||
-	    xb_read_uint(d->xb, dir, "rx-ring-ref", UINT32_MAX, &rx) < 0) {
-		dev_fatal(d, -EINVAL, "reading %s/ring-ref", dir);
+	if (xbdev_read_uint(&d->xb->xc, dir, "tx-ring-ref", UINT32_MAX, &tx) < 0 ||
+	    xbdev_read_uint(&d->xb->xc, dir, "rx-ring-ref", UINT32_MAX, &rx) < 0) {
+		xbdev_fatal(&d->x, -EINVAL, "reading %s/ring-ref", dir);
 		return -EINVAL;
 	}
 	q->tx_ref = (grant_ref_t)tx;
 	q->rx_ref = (grant_ref_t)rx;
 	q->tap_fd = -1;
 	/* A single event-channel, else the split pair. */
-	if (xb_read_uint(d->xb, dir, "event-channel", UINT32_MAX, &tx) == 0) {
+	if (xbdev_read_uint(&d->xb->xc, dir, "event-channel", UINT32_MAX, &tx) == 0) {
 		q->tx_port = q->rx_port = (evtchn_port_t)tx;
 		return 0;
 	}
@@ -386,17 +168,17 @@ static int read_features(struct nb_xb_dev *d, struct nb_features *f)
 {
 	struct nb_xenbus *xb = d->xb;
 
-	if (!xb_read_flag(xb, d->fe, "request-rx-copy")) {
-		dev_fatal(d, -EOPNOTSUPP, "%s/request-rx-copy: the frontend "
-			  "must use the copying receive path", d->fe);
+	if (!xb_read_flag(xb, d->x.fe, "request-rx-copy")) {
+		xbdev_fatal(&d->x, -EOPNOTSUPP, "%s/request-rx-copy: the frontend "
+			  "must use the copying receive path", d->x.fe);
 		return -EOPNOTSUPP;
 	}
-	f->rx_notify = xb_read_flag(xb, d->fe, "feature-rx-notify");
-	f->sg = xb_read_flag(xb, d->fe, "feature-sg");
-	f->gso_tcpv4 = xb_read_flag(xb, d->fe, "feature-gso-tcpv4");
-	f->gso_tcpv6 = xb_read_flag(xb, d->fe, "feature-gso-tcpv6");
-	f->csum = !xb_read_flag(xb, d->fe, "feature-no-csum-offload");
-	f->ipv6_csum = xb_read_flag(xb, d->fe, "feature-ipv6-csum-offload");
+	f->rx_notify = xb_read_flag(xb, d->x.fe, "feature-rx-notify");
+	f->sg = xb_read_flag(xb, d->x.fe, "feature-sg");
+	f->gso_tcpv4 = xb_read_flag(xb, d->x.fe, "feature-gso-tcpv4");
+	f->gso_tcpv6 = xb_read_flag(xb, d->x.fe, "feature-gso-tcpv6");
+	f->csum = !xb_read_flag(xb, d->x.fe, "feature-no-csum-offload");
+	f->ipv6_csum = xb_read_flag(xb, d->x.fe, "feature-ipv6-csum-offload");
 	return 0;
 }
 
@@ -404,31 +186,32 @@ static int read_features(struct nb_xb_dev *d, struct nb_features *f)
 static int read_ctrl(struct nb_xb_dev *d, struct nb_vif_cfg *c)
 {
 	uint64_t ref;
-	int rc = xb_read_uint(d->xb, d->fe, "ctrl-ring-ref", UINT32_MAX, &ref);
+	int rc = xbdev_read_uint(&d->xb->xc, d->x.fe, "ctrl-ring-ref",
+				 UINT32_MAX, &ref);
 
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0) {
-		dev_fatal(d, rc, "reading %s/ctrl-ring-ref", d->fe);
+		xbdev_fatal(&d->x, rc, "reading %s/ctrl-ring-ref", d->x.fe);
 		return rc;
 	}
 	c->ctrl = true;
 	c->ctrl_ref = (grant_ref_t)ref;
-	return read_port(d, d->fe, "event-channel-ctrl", &c->ctrl_port);
+	return read_port(d, d->x.fe, "event-channel-ctrl", &c->ctrl_port);
 }
 
 static int read_nqueues(struct nb_xb_dev *d, unsigned *out)
 {
 	unsigned max = d->xb->o.max_queues;
 	uint64_t nq = 1;
-	int rc = xb_read_uint(d->xb, d->fe, "multi-queue-num-queues",
+	int rc = xbdev_read_uint(&d->xb->xc, d->x.fe, "multi-queue-num-queues",
 			      UINT32_MAX, &nq);
 
 	if (rc == -ENOENT)
 		nq = 1;
 	else if (rc < 0 || nq == 0 || nq > max) {
 		/* Linux's words, where it says them (connect()). */
-		dev_fatal(d, -EINVAL, "guest requested %s queues (1 to %u "
+		xbdev_fatal(&d->x, -EINVAL, "guest requested %s queues (1 to %u "
 			  "offered)", rc < 0 ? "invalid" :
 			  nq == 0 ? "0" : "too many", max);
 		return -EINVAL;
@@ -443,8 +226,8 @@ static int read_conn(struct nb_xb_dev *d, struct nb_vif_cfg *c)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	c->domid = d->domid;
-	c->devid = d->devid;
+	c->domid = d->x.domid;
+	c->devid = d->x.devid;
 	if ((rc = read_nqueues(d, &c->nqueues)) < 0 ||
 	    (rc = read_features(d, &c->feat)) < 0)
 		return rc;
@@ -452,9 +235,9 @@ static int read_conn(struct nb_xb_dev *d, struct nb_vif_cfg *c)
 		char dir[PATH_LEN + sizeof("/queue-4294967295")];
 
 		if (c->nqueues == 1)
-			snprintf(dir, sizeof(dir), "%s", d->fe);
+			snprintf(dir, sizeof(dir), "%s", d->x.fe);
 		else
-			snprintf(dir, sizeof(dir), "%s/queue-%u", d->fe, i);
+			snprintf(dir, sizeof(dir), "%s/queue-%u", d->x.fe, i);
 		if ((rc = read_queue(d, dir, &c->q[i])) < 0)
 			return rc;
 	}
@@ -474,7 +257,7 @@ static unsigned dev_mtu(struct nb_xb_dev *d, bool sg)
 	unsigned mtu = NB_MTU_DEFAULT;
 
 	if (d->mtu_node[0] && nb_policy_parse_mtu(d->mtu_node, sg, &mtu) < 0) {
-		dev_warn(d, "mtu %s refused (%s SG): %u", d->mtu_node,
+		xbdev_warn(&d->x, "mtu %s refused (%s SG): %u", d->mtu_node,
 			 sg ? "with" : "without", NB_MTU_DEFAULT);
 		mtu = NB_MTU_DEFAULT;
 	}
@@ -494,8 +277,8 @@ static int dev_make_tap(struct nb_xb_dev *d, struct nb_vif_cfg *c)
 	tc.mtu = d->mtu = dev_mtu(d, c->feat.sg);
 	rc = nb_tap_create(&d->tap, &tc, msg, sizeof(msg));
 	if (rc < 0) {
-		dev_txn(d, write_hotplug, "error");
-		dev_fatal(d, rc, "%s: %s", d->ifname, msg);
+		xbdev_txn(&d->x, write_hotplug, "error");
+		xbdev_fatal(&d->x, rc, "%s: %s", d->ifname, msg);
 		return rc;
 	}
 	d->tap_open = true;
@@ -520,14 +303,14 @@ static int dev_prepare_tap(struct nb_xb_dev *d)
 	int rc = nb_tap_create(&d->tap, &tc, msg, sizeof(msg));
 
 	if (rc < 0) {
-		dev_txn(d, write_hotplug, "error");
-		dev_fatal(d, rc, "%s: %s", d->ifname, msg);
+		xbdev_txn(&d->x, write_hotplug, "error");
+		xbdev_fatal(&d->x, rc, "%s: %s", d->ifname, msg);
 		return rc;
 	}
 	nb_tap_close(&d->tap);
-	rc = dev_txn(d, write_hotplug, "connected");
+	rc = xbdev_txn(&d->x, write_hotplug, "connected");
 	if (rc < 0)
-		dev_warn(d, "writing hotplug-status: %s", strerror(-rc));
+		xbdev_warn(&d->x, "writing hotplug-status: %s", strerror(-rc));
 	return 0;
 }
 
@@ -556,10 +339,10 @@ static void on_vif(struct nb_vif *v, int event, const char *why, void *arg)
 		event_active(d->defer, EV_TIMEOUT, 0);
 		break;
 	case NB_VIF_CARRIER_OFF:
-		dev_warn(d, "carrier off: %s", why ? why : "rx stalled");
+		xbdev_warn(&d->x, "carrier off: %s", why ? why : "rx stalled");
 		break;
 	case NB_VIF_CARRIER_ON:
-		dev_info(d, "carrier on");
+		xbdev_info(&d->x, "carrier on");
 		break;
 	default:
 		break;
@@ -573,7 +356,7 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 	if (!d->vif)
 		return;
 	dev_disconnect(d, false);
-	dev_fatal(d, -EIO, "frontend broke the netif protocol: %s", d->why);
+	xbdev_fatal(&d->x, -EIO, "frontend broke the netif protocol: %s", d->why);
 }
 
 /* connect(): read, tap, hotplug-status, vif, Connected. */
@@ -591,24 +374,24 @@ static void dev_connect(struct nb_xb_dev *d, bool reattach)
 	if (dev_make_tap(d, &c) < 0)
 		return;
 	c.reattach = reattach;
-	rc = dev_txn(d, write_hotplug, "connected");
+	rc = xbdev_txn(&d->x, write_hotplug, "connected");
 	if (rc == 0)
 		rc = nb_vif_start(nb_pool_pick(d->xb->pool), &c, on_vif, d, &d->vif);
 	if (rc < 0) {
 		d->vif = NULL;
 		dev_disconnect(d, false);
-		dev_fatal(d, rc, "mapping tx-ring-ref %u rx-ring-ref %u port %u",
+		xbdev_fatal(&d->x, rc, "mapping tx-ring-ref %u rx-ring-ref %u port %u",
 			  c.q[0].tx_ref, c.q[0].rx_ref, c.q[0].tx_port);
 		return;
 	}
-	dev_info(d, "%s: %u queue(s)%s%s%s, mtu %u%s%s", d->ifname, c.nqueues,
+	xbdev_info(&d->x, "%s: %u queue(s)%s%s%s, mtu %u%s%s", d->ifname, c.nqueues,
 		 c.feat.sg ? ", sg" : "", c.feat.gso_tcpv4 ? ", tso4" : "",
 		 c.ctrl ? ", ctrl ring" : "", d->mtu, d->bridge[0] ? ", bridge " : "",
 		 d->bridge);
 	if (reattach)
-		d->state = XenbusStateConnected;
+		d->x.state = XenbusStateConnected;
 	else
-		dev_switch(d, XenbusStateConnected);
+		xbdev_switch(&d->x, XenbusStateConnected);
 }
 
 static void dev_free(struct nb_xb_dev *d, bool keep_tap);
@@ -622,17 +405,17 @@ static void dev_frontend_changed(struct nb_xb_dev *d)
 	 * until the toolstack writes it again. */
 	if (d->gone || d->broken || d->xb->stopping || !xsconn_up(&d->xb->xc))
 		return;       /* the store back: on_store_up looks again */
-	fe = fe_state(d);
+	fe = xbdev_fe_state(&d->x);
 	if (!xsconn_up(&d->xb->xc))
 		return;       /* the read failed with the store */
 	if (fe == XenbusStateUnknown && !d->fe_seen)
 		return;       /* not written yet */
 	d->fe_seen = true;
-	act = nb_xb_frontend_changed((enum xenbus_state)d->state, fe, d->online);
-	dev_debug(d, "frontend %s, backend %s: actions 0x%x",
-		  nb_xb_state_name(fe), nb_xb_state_name(d->state), act);
+	act = nb_xb_frontend_changed((enum xenbus_state)d->x.state, fe, d->online);
+	xbdev_debug(&d->x, "frontend %s, backend %s: actions 0x%x",
+		  xbdev_state_name(fe), xbdev_state_name(d->x.state), act);
 	if (act & NB_XB_FATAL) {
-		dev_fatal(d, -EINVAL, "saw state %d at frontend", fe);
+		xbdev_fatal(&d->x, -EINVAL, "saw state %d at frontend", fe);
 		return;
 	}
 	/* The tap outlives a frontend's disconnect, as Linux's vif netdev
@@ -641,13 +424,13 @@ static void dev_frontend_changed(struct nb_xb_dev *d)
 	if (act & NB_XB_DISCONNECT)
 		dev_disconnect(d, true);
 	if (act & NB_XB_INITWAIT)
-		dev_switch(d, XenbusStateInitWait);
+		xbdev_switch(&d->x, XenbusStateInitWait);
 	if (act & NB_XB_CONNECT)
 		dev_connect(d, false);
 	if (act & NB_XB_CLOSING)
-		dev_switch(d, XenbusStateClosing);
+		xbdev_switch(&d->x, XenbusStateClosing);
 	if (act & NB_XB_CLOSED)
-		dev_switch(d, XenbusStateClosed);
+		xbdev_switch(&d->x, XenbusStateClosed);
 	if (act & NB_XB_REMOVE) {
 		dev_disconnect(d, false);
 		nb_tap_remove_name(d->ifname);
@@ -660,7 +443,7 @@ static bool dev_path_ok(const struct nb_xb_dev *d, const char *fe)
 {
 	char prefix[48];
 	int n = snprintf(prefix, sizeof(prefix), "/local/domain/%u/",
-			 (unsigned)d->domid);
+			 (unsigned)d->x.domid);
 
 	return strncmp(fe, prefix, (size_t)n) == 0 && strlen(fe) < PATH_LEN &&
 	       !strstr(fe, "//") && !strstr(fe, "/..");
@@ -670,19 +453,19 @@ static bool dev_path_ok(const struct nb_xb_dev *d, const char *fe)
  * domain's), the probe then waits for the next event. */
 static bool dev_read_frontend(struct nb_xb_dev *d)
 {
-	char *fe = xb_read(d->xb, d->be, "frontend");
+	char *fe = xbdev_read(&d->xb->xc, XBT_NULL, d->x.be, "frontend");
 	uint64_t fid;
 	bool ok = false;
 
-	if (!fe || xb_read_uint(d->xb, d->be, "frontend-id",
+	if (!fe || xbdev_read_uint(&d->xb->xc, d->x.be, "frontend-id",
 				DOMID_FIRST_RESERVED - 1, &fid) < 0)
 		goto out;
-	if (fid != d->domid || !dev_path_ok(d, fe)) {
+	if (fid != d->x.domid || !dev_path_ok(d, fe)) {
 		log_warn("%s: frontend %s (id %" PRIu64 ") is not domain %u's",
-			 d->be, fe, fid, (unsigned)d->domid);
+			 d->x.be, fe, fid, (unsigned)d->x.domid);
 		goto out;
 	}
-	snprintf(d->fe, sizeof(d->fe), "%s", fe);
+	snprintf(d->x.fe, sizeof(d->x.fe), "%s", fe);
 	ok = true;
 out:
 	free(fe);
@@ -692,12 +475,12 @@ out:
 /* An optional interface name node into buf ("" when absent). */
 static int read_ifname(struct nb_xb_dev *d, const char *node, char *buf)
 {
-	char *v = xb_read(d->xb, d->be, node);
+	char *v = xbdev_read(&d->xb->xc, XBT_NULL, d->x.be, node);
 	int rc = 0;
 
 	buf[0] = '\0';
 	if (v && !nb_policy_ifname_ok(v)) {
-		dev_fatal(d, -EINVAL, "%s/%s: not an interface name", d->be, node);
+		xbdev_fatal(&d->x, -EINVAL, "%s/%s: not an interface name", d->x.be, node);
 		rc = -EINVAL;
 	} else if (v) {
 		snprintf(buf, IFNAMSIZ, "%s", v);
@@ -709,11 +492,11 @@ static int read_ifname(struct nb_xb_dev *d, const char *node, char *buf)
 /* rate (watched): unparsable means unlimited, as xen_net_read_rate. */
 static void read_rate(struct nb_xb_dev *d)
 {
-	char *v = xb_read(d->xb, d->be, "rate");
+	char *v = xbdev_read(&d->xb->xc, XBT_NULL, d->x.be, "rate");
 	struct nb_rate r = { 0, 0 };
 
 	if (v && nb_policy_parse_rate(v, &r) < 0)
-		dev_warn(d, "rate %.40s: not BYTES,USEC; unlimited", v);
+		xbdev_warn(&d->x, "rate %.40s: not BYTES,USEC; unlimited", v);
 	free(v);
 	d->rate = r;
 }
@@ -725,20 +508,21 @@ static int read_policy(struct nb_xb_dev *d)
 	char *mac = NULL, *ip = NULL;
 	int rc;
 
-	if ((rc = xb_read_uint(d->xb, d->be, "handle", UINT32_MAX, &handle)) < 0) {
-		dev_fatal(d, rc, "reading handle");
+	rc = xbdev_read_uint(&d->xb->xc, d->x.be, "handle", UINT32_MAX, &handle);
+	if (rc < 0) {
+		xbdev_fatal(&d->x, rc, "reading handle");
 		return rc;
 	}
-	mac = xb_read(d->xb, d->be, "mac");
+	mac = xbdev_read(&d->xb->xc, XBT_NULL, d->x.be, "mac");
 	rc = nb_policy_parse_mac(mac, d->policy.mac);
 	if (rc < 0) {
-		dev_fatal(d, rc, "parsing %s/mac", d->be);
+		xbdev_fatal(&d->x, rc, "parsing %s/mac", d->x.be);
 		goto out;
 	}
-	ip = xb_read(d->xb, d->be, "ip");
+	ip = xbdev_read(&d->xb->xc, XBT_NULL, d->x.be, "ip");
 	rc = nb_policy_parse_ips(ip, &d->policy);
 	if (rc < 0)
-		dev_fatal(d, rc, "parsing %s/ip", d->be);
+		xbdev_fatal(&d->x, rc, "parsing %s/ip", d->x.be);
 out:
 	free(mac);
 	free(ip);
@@ -758,25 +542,25 @@ static int dev_read_config(struct nb_xb_dev *d)
 		return rc;
 	if (!d->ifname[0])
 		snprintf(d->ifname, sizeof(d->ifname), "vif%u.%u",
-			 (unsigned)d->domid, d->devid);
+			 (unsigned)d->x.domid, d->x.devid);
 	memcpy(d->mac, d->policy.mac, sizeof(d->mac));
 	read_rate(d);
-	mtu = xb_read(d->xb, d->be, "mtu");
+	mtu = xbdev_read(&d->xb->xc, XBT_NULL, d->x.be, "mtu");
 	snprintf(d->mtu_node, sizeof(d->mtu_node), "%s", mtu ? mtu : "");
 	d->mtu = NB_MTU_DEFAULT;      /* until the frontend says whether SG */
 	free(mtu);
-	xb_read_uint(d->xb, d->be, "online", 1, &online);
+	xbdev_read_uint(&d->xb->xc, d->x.be, "online", 1, &online);
 	d->online = online != 0;
 	return 0;
 }
 
 static void dev_offer(struct nb_xb_dev *d)
 {
-	int rc = dev_txn(d, write_features, NULL);
+	int rc = xbdev_txn(&d->x, write_features, NULL);
 
 	if (rc < 0)
-		dev_warn(d, "writing features: %s", strerror(-rc));
-	dev_switch(d, XenbusStateInitWait);
+		xbdev_warn(&d->x, "writing features: %s", strerror(-rc));
+	xbdev_switch(&d->x, XenbusStateInitWait);
 }
 
 /* A backend Connected in the store (a restarted daemon): the tap re-opened
@@ -785,9 +569,9 @@ static void dev_offer(struct nb_xb_dev *d)
  * frontend starting over is offered the rings anew. */
 static void dev_reattach(struct nb_xb_dev *d)
 {
-	int fe = fe_state(d);
+	int fe = xbdev_fe_state(&d->x);
 
-	d->state = XenbusStateConnected;
+	d->x.state = XenbusStateConnected;
 	if (fe == XenbusStateClosing || fe == XenbusStateClosed)
 		return;
 	if (fe != XenbusStateConnected) {
@@ -796,7 +580,7 @@ static void dev_reattach(struct nb_xb_dev *d)
 	}
 	dev_connect(d, true);
 	if (d->vif)
-		dev_info(d, "re-attached to the frontend's rings and %s", d->ifname);
+		xbdev_info(&d->x, "re-attached to the frontend's rings and %s", d->ifname);
 }
 
 static struct nb_xb_dev *dev_new(struct nb_xenbus *xb, domid_t domid,
@@ -807,10 +591,7 @@ static struct nb_xb_dev *dev_new(struct nb_xenbus *xb, domid_t domid,
 	if (!d)
 		return NULL;
 	d->xb = xb;
-	d->domid = domid;
-	d->devid = devid;
-	pvd_logrl_init(&d->lrl, hv_now_ns());
-	snprintf(d->be, sizeof(d->be), "%s/%u/%u", xb->root, (unsigned)domid, devid);
+	xbdev_init(&d->x, &xb->xc, "vif", xb->o.self, xb->root, domid, devid);
 	snprintf(d->token, sizeof(d->token), "fe/%u/%u", (unsigned)domid, devid);
 	d->defer = event_new(xb->base, -1, 0, on_defer, d);
 	if (!d->defer || !dev_read_frontend(d)) {
@@ -819,7 +600,7 @@ static struct nb_xb_dev *dev_new(struct nb_xenbus *xb, domid_t domid,
 		free(d);
 		return NULL;
 	}
-	snprintf(d->fe_watch, sizeof(d->fe_watch), "%s/state", d->fe);
+	snprintf(d->fe_watch, sizeof(d->fe_watch), "%s/state", d->x.fe);
 	return d;
 }
 
@@ -830,7 +611,7 @@ static void dev_start(struct nb_xb_dev *d, int st)
 	d->broken = dev_read_config(d) < 0;
 	if (d->broken)
 		return;
-	dev_info(d, "%s for %s", d->ifname, d->fe);
+	xbdev_info(&d->x, "%s for %s", d->ifname, d->x.fe);
 	if (st == XenbusStateConnected) {
 		dev_reattach(d);
 	} else if (st != XenbusStateClosing && st != XenbusStateClosed) {
@@ -849,18 +630,17 @@ static void dev_probe(struct nb_xenbus *xb, domid_t domid, unsigned devid)
 		return;
 	d->next = xb->devs;
 	xb->devs = d;
-	xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st);
-	d->state = (int)st;
+	xbdev_read_uint(&xb->xc, d->x.be, "state", XenbusStateReconfigured, &st);
+	d->x.state = (int)st;
 	dev_start(d, (int)st);
 	d->watching = xsconn_watch(&xb->xc, d->fe_watch, d->token);
 	if (!d->watching)
-		dev_warn(d, "cannot watch %s", d->fe_watch);
+		xbdev_warn(&d->x, "cannot watch %s", d->fe_watch);
 }
 
 static void dev_free(struct nb_xb_dev *d, bool keep_tap)
 {
 	struct nb_xb_dev **pp = &d->xb->devs;
-	char path[PATH_LEN];
 
 	while (*pp && *pp != d)
 		pp = &(*pp)->next;
@@ -869,8 +649,7 @@ static void dev_free(struct nb_xb_dev *d, bool keep_tap)
 	if (d->watching)
 		xsconn_unwatch(&d->xb->xc, d->fe_watch, d->token);
 	if (!keep_tap && xsconn_up(&d->xb->xc)) {
-		error_dir(d, path, sizeof(path));
-		xs_rm(d->xb->xc.xs, XBT_NULL, path);
+		xbdev_clear_error(&d->x);
 	}
 	dev_disconnect(d, keep_tap);
 	event_free(d->defer);
@@ -882,7 +661,7 @@ static void dev_gone(struct nb_xb_dev *d, const char *why)
 {
 	char name[IFNAMSIZ];
 
-	dev_info(d, "%s: %s removed", why, d->ifname);
+	xbdev_info(&d->x, "%s: %s removed", why, d->ifname);
 	memcpy(name, d->ifname, sizeof(name));
 	dev_free(d, false);
 	/* Made at probe and kept without an fd, or left by a killed
@@ -899,12 +678,13 @@ static void dev_gone(struct nb_xb_dev *d, const char *why)
 static bool dev_renewed(struct nb_xb_dev *d)
 {
 	struct nb_xenbus *xb = d->xb;
-	domid_t domid = d->domid;
-	unsigned devid = d->devid;
+	domid_t domid = d->x.domid;
+	unsigned devid = d->x.devid;
 	uint64_t st;
 
-	if (d->state == XenbusStateInitialising ||
-	    xb_read_uint(xb, d->be, "state", XenbusStateReconfigured, &st) < 0 ||
+	if (d->x.state == XenbusStateInitialising ||
+	    xbdev_read_uint(&xb->xc, d->x.be, "state", XenbusStateReconfigured,
+			    &st) < 0 ||
 	    st != XenbusStateInitialising)
 		return false;
 	dev_gone(d, "written anew by the toolstack");
@@ -918,7 +698,7 @@ static struct nb_xb_dev *dev_find(struct nb_xenbus *xb, domid_t domid,
 				  unsigned devid)
 {
 	for (struct nb_xb_dev *d = xb->devs; d; d = d->next)
-		if (d->domid == domid && d->devid == devid)
+		if (d->x.domid == domid && d->x.devid == devid)
 			return d;
 	return NULL;
 }
@@ -939,7 +719,7 @@ static void reconcile_dom(struct nb_xenbus *xb, const char *dom)
 	if (!parse_id(dom, DOMID_FIRST_RESERVED - 1, &domid))
 		return;
 	snprintf(path, sizeof(path), "%s/%s", xb->root, dom);
-	devs = xb_dir(xb, path, &nv);
+	devs = xbdev_dir(&xb->xc, path, &nv);
 	for (unsigned j = 0; devs && j < nv; j++) {
 		struct nb_xb_dev *d;
 
@@ -960,7 +740,7 @@ static void reconcile_dom(struct nb_xenbus *xb, const char *dom)
 static void reconcile(struct nb_xenbus *xb)
 {
 	unsigned nd = 0;
-	char **doms = xb_dir(xb, xb->root, &nd);
+	char **doms = xbdev_dir(&xb->xc, xb->root, &nd);
 	struct nb_xb_dev *d, *nx;
 
 	for (d = xb->devs; d; d = d->next)
@@ -991,19 +771,19 @@ static void dev_node_changed(struct nb_xb_dev *d, const char *node)
 	uint64_t online;
 
 	if (!*node) {
-		char *v = xs_read(d->xb->xc.xs, XBT_NULL, d->be, &(unsigned){ 0 });
+		char *v = xs_read(d->xb->xc.xs, XBT_NULL, d->x.be, &(unsigned){ 0 });
 
-		if (!v && !xsconn_failed(&d->xb->xc, d->be))
+		if (!v && !xsconn_failed(&d->xb->xc, d->x.be))
 			dev_gone(d, "backend directory gone");
 		free(v);
 	} else if (!strcmp(node, "online")) {
-		if (xb_read_uint(d->xb, d->be, "online", 1, &online) == 0)
+		if (xbdev_read_uint(&d->xb->xc, d->x.be, "online", 1, &online) == 0)
 			d->online = online != 0;
 	} else if (!strcmp(node, "rate")) {
 		read_rate(d);
 		if (d->vif)
 			nb_vif_set_rate(d->vif, &d->rate);
-		dev_info(d, "rate %" PRIu64 " bytes per %" PRIu64 " us",
+		xbdev_info(&d->x, "rate %" PRIu64 " bytes per %" PRIu64 " us",
 			 d->rate.bytes, d->rate.usec);
 	}
 }
@@ -1041,7 +821,7 @@ static void domains_released(struct nb_xenbus *xb)
 
 	for (d = xb->devs; d; d = nx) {
 		nx = d->next;
-		if (hv_domain_alive(xb->hv, d->domid) == 0)
+		if (hv_domain_alive(xb->hv, d->x.domid) == 0)
 			dev_gone(d, "domain dead");
 	}
 }
@@ -1165,9 +945,9 @@ static json_t *vif_json(const struct nb_xb_dev *d)
 	for (unsigned i = 0; q && i < nq; i++)
 		json_array_append_new(q, queue_json(d->vif, i));
 	return json_pack("{sI sI ss si ss ss sI sb sI sI so*}",
-			 "domid", (json_int_t)d->domid,
-			 "devid", (json_int_t)d->devid,
-			 "name", d->ifname, "state", d->state, "mac", mac,
+			 "domid", (json_int_t)d->x.domid,
+			 "devid", (json_int_t)d->x.devid,
+			 "name", d->ifname, "state", d->x.state, "mac", mac,
 			 "bridge", d->bridge, "mtu", (json_int_t)d->mtu,
 			 "carrier", d->vif ? nb_vif_carrier(d->vif) : false,
 			 "rate_bytes", (json_int_t)d->rate.bytes,
@@ -1190,7 +970,7 @@ json_t *nb_xenbus_stats(struct nb_xenbus *xb)
 void nb_xenbus_each(const struct nb_xenbus *xb, nb_xb_vif_fn *fn, void *arg)
 {
 	for (const struct nb_xb_dev *d = xb->devs; d; d = d->next)
-		fn(arg, d->domid, d->devid, d->vif);
+		fn(arg, d->x.domid, d->x.devid, d->vif);
 }
 
 /* For STATUS= (pvd_notify): vifs, those connected, distinct guests. */
@@ -1203,13 +983,13 @@ void nb_xenbus_summary(const struct nb_xenbus *xb, struct nb_xb_summary *s)
 	s->store_up = xsconn_up(&xb->xc);
 	s->store_losses = xb->xc.st.losses;
 	for (const struct nb_xb_dev *d = xb->devs; d; d = d->next) {
-		unsigned w = d->domid / 64;
+		unsigned w = d->x.domid / 64;
 
 		s->vifs++;
-		if (d->state == XenbusStateConnected)
+		if (d->x.state == XenbusStateConnected)
 			s->connected++;
-		if (w < words && !(seen[w] & (1ull << (d->domid % 64)))) {
-			seen[w] |= 1ull << (d->domid % 64);
+		if (w < words && !(seen[w] & (1ull << (d->x.domid % 64)))) {
+			seen[w] |= 1ull << (d->x.domid % 64);
 			s->guests++;
 		}
 	}

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "pvd/xbdev.h"
+
 #include "../../blkback/xbstate.h"
 
 static void test_state_machine(void **state)
@@ -40,8 +42,8 @@ static void test_state_machine(void **state)
 	assert_int_equal(xb_frontend_changed(XenbusStateConnected, XenbusStateReconfiguring, true), XB_FATAL);
 	assert_int_equal(xb_frontend_changed(XenbusStateInitWait, 99, true), XB_FATAL);
 	assert_int_equal(xb_frontend_changed(XenbusStateInitWait, -1, true), XB_FATAL);
-	assert_string_equal(xb_state_name(XenbusStateInitWait), "InitWait");
-	assert_string_equal(xb_state_name(42), "invalid");
+	assert_string_equal(xbdev_state_name(XenbusStateInitWait), "InitWait");
+	assert_string_equal(xbdev_state_name(42), "invalid");
 }
 
 static void test_every_pair_is_defined(void **state)

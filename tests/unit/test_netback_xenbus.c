@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "pvd/xbdev.h"
+
 #include "../../netback/xbstate.h"
 
 #define fc nb_xb_frontend_changed
@@ -76,8 +78,8 @@ static void test_every_pair(void **state)
 				assert_true(a & NB_XB_DISCONNECT);
 		}
 	}
-	assert_string_equal(nb_xb_state_name(XenbusStateInitWait), "InitWait");
-	assert_string_equal(nb_xb_state_name(99), "invalid");
+	assert_string_equal(xbdev_state_name(XenbusStateInitWait), "InitWait");
+	assert_string_equal(xbdev_state_name(99), "invalid");
 }
 
 int main(void)

@@ -1,0 +1,214 @@
+/* A backend device's store side (common/xbdev.c): the identity, the
+ * state names, and the transaction that refuses to write into a backend
+ * directory the toolstack removed or wrote anew.  The store is a
+ * link-time seam (test_xbdev.wrap): one backend "state" node, the writes
+ * recorded. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pvd/xbdev.h"
+
+struct fake_store {
+	const char *state;          /* the backend's state node; NULL: gone */
+	int end_errno;              /* what the first commit fails with */
+	unsigned commits, aborts, writes;
+	char last_path[256], last_val[256];
+};
+
+static struct fake_store *fs;
+
+xs_transaction_t __wrap_xs_transaction_start(struct xs_handle *h)
+{
+	(void)h;
+	return 7;
+}
+
+bool __wrap_xs_transaction_end(struct xs_handle *h, xs_transaction_t t,
+			       bool abort)
+{
+	(void)h;
+	(void)t;
+	if (abort) {
+		fs->aborts++;
+		return true;
+	}
+	if (fs->end_errno) {
+		errno = fs->end_errno;
+		fs->end_errno = 0;
+		return false;
+	}
+	fs->commits++;
+	return true;
+}
+
+void *__wrap_xs_read(struct xs_handle *h, xs_transaction_t t,
+		     const char *path, unsigned *len)
+{
+	(void)h;
+	(void)t;
+	if (!fs->state || strcmp(path, "/local/domain/0/backend/vif/3/0/state")) {
+		errno = ENOENT;
+		return NULL;
+	}
+	*len = (unsigned)strlen(fs->state);
+	return strdup(fs->state);
+}
+
+bool __wrap_xs_write(struct xs_handle *h, xs_transaction_t t,
+		     const char *path, const void *data, unsigned len)
+{
+	(void)h;
+	(void)t;
+	fs->writes++;
+	snprintf(fs->last_path, sizeof(fs->last_path), "%s", path);
+	snprintf(fs->last_val, sizeof(fs->last_val), "%.*s", (int)len,
+		 (const char *)data);
+	return true;
+}
+
+bool __wrap_xsconn_failed(struct xsconn *c, const char *what)
+{
+	(void)c;
+	(void)what;
+	return false;
+}
+
+struct ctx {
+	struct fake_store store;
+	struct xsconn xc;
+	struct xbdev x;
+};
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -1;
+	fs = &c->store;
+	xbdev_init(&c->x, &c->xc, "vif", 0, "/local/domain/0/backend/vif", 3, 0);
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	fs = NULL;
+	return 0;
+}
+
+static bool write_node(struct xbdev *x, xs_transaction_t t, void *arg)
+{
+	return xbdev_be_write(x, t, "feature-sg", "%s", (const char *)arg);
+}
+
+static void test_init_and_names(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_string_equal(c->x.be, "/local/domain/0/backend/vif/3/0");
+	assert_int_equal(c->x.state, XenbusStateUnknown);
+	assert_string_equal(xbdev_state_name(XenbusStateConnected), "Connected");
+	assert_string_equal(xbdev_state_name(-1), "invalid");
+	assert_string_equal(xbdev_state_name(9), "invalid");
+}
+
+static void test_renewed_state(void **state)
+{
+	struct ctx *c = *state;
+
+	/* Initialising under a device past it: written anew. */
+	c->x.state = XenbusStateInitWait;
+	assert_true(xbdev_renewed_state(&c->x, "1"));
+	assert_false(xbdev_renewed_state(&c->x, "2"));
+	assert_false(xbdev_renewed_state(&c->x, NULL));
+	/* A device that has not left Initialising yet: its own. */
+	c->x.state = XenbusStateInitialising;
+	assert_false(xbdev_renewed_state(&c->x, "1"));
+}
+
+static void test_txn_writes_into_own_directory(void **state)
+{
+	struct ctx *c = *state;
+
+	c->x.state = XenbusStateInitWait;
+	c->store.state = "2";
+	c->store.end_errno = EAGAIN;        /* retried once */
+	assert_int_equal(xbdev_txn(&c->x, write_node, "1"), 0);
+	assert_int_equal(c->store.commits, 1);
+	assert_string_equal(c->store.last_path,
+			    "/local/domain/0/backend/vif/3/0/feature-sg");
+	assert_string_equal(c->store.last_val, "1");
+}
+
+static void test_txn_refuses_gone_and_renewed(void **state)
+{
+	struct ctx *c = *state;
+
+	c->x.state = XenbusStateConnected;
+	c->store.state = NULL;              /* directory removed */
+	assert_int_equal(xbdev_txn(&c->x, write_node, "1"), -ENOENT);
+	c->store.state = "1";               /* removed and written anew */
+	assert_int_equal(xbdev_txn(&c->x, write_node, "1"), -ESTALE);
+	assert_int_equal(c->store.writes, 0);
+	assert_int_equal(c->store.commits, 0);
+	assert_int_equal(c->store.aborts, 2);
+	/* A switch into a directory written anew leaves our state alone. */
+	assert_int_equal(xbdev_switch(&c->x, XenbusStateClosing), -ESTALE);
+	assert_int_equal(c->x.state, XenbusStateConnected);
+}
+
+static void test_switch_and_fatal(void **state)
+{
+	struct ctx *c = *state;
+
+	c->x.state = XenbusStateInitWait;
+	c->store.state = "2";
+	assert_int_equal(xbdev_switch(&c->x, XenbusStateConnected), 0);
+	assert_int_equal(c->x.state, XenbusStateConnected);
+	assert_string_equal(c->store.last_val, "4");
+	/* Already there: nothing written. */
+	c->store.writes = 0;
+	assert_int_equal(xbdev_switch(&c->x, XenbusStateConnected), 0);
+	assert_int_equal(c->store.writes, 0);
+	/* xenbus_dev_fatal: the error node, then Closing. */
+	c->store.state = "4";
+	xbdev_fatal(&c->x, -EINVAL, "bad %s", "ring");
+	assert_int_equal(c->store.writes, 2);
+	assert_int_equal(c->x.state, XenbusStateClosing);
+	assert_string_equal(c->store.last_val, "5");
+}
+
+static void test_fatal_leaves_new_device_alone(void **state)
+{
+	struct ctx *c = *state;
+
+	c->x.state = XenbusStateConnected;
+	c->store.state = "1";
+	xbdev_fatal(&c->x, -EINVAL, "bad ring");
+	/* Neither the new device's error node nor its state. */
+	assert_int_equal(c->store.writes, 0);
+	assert_int_equal(c->x.state, XenbusStateConnected);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_init_and_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renewed_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_txn_writes_into_own_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_txn_refuses_gone_and_renewed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_switch_and_fatal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fatal_leaves_new_device_alone, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
