@@ -43,14 +43,35 @@ static void req_copy(struct blk_queue *q, RING_IDX idx, struct blk_slot *s)
 	__asm__ __volatile__("" ::: "memory");
 }
 
-/* The response stage: written into the ring's private producer slot;
- * blk_queue_push publishes it. */
-static void rsp_put(struct blk_queue *q, uint64_t id, uint8_t op,
-		    int16_t status)
+/* Slot i out of the free list, for a request the journal holds. */
+static struct blk_slot *slot_take_at(struct blk_queue *q, unsigned i)
 {
-	blk_rsp_fill(RING_GET_RESPONSE(&q->ring, q->ring.rsp_prod_pvt), id, op,
+	struct blk_slot **pp = &q->free, *s = &q->slots[i];
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->next_free;
+	if (!*pp)
+		return NULL;
+	*pp = s->next_free;
+	if (++q->inflight > q->st.inflight_max)
+		q->st.inflight_max = q->inflight;
+	return s;
+}
+
+/* The response stage: written into the ring's private producer slot;
+ * blk_queue_push publishes it.  The journal says where before, and that
+ * it is whole after (journal.c: a process killed in between leaves the
+ * request to be taken again). */
+static void rsp_put(struct blk_queue *q, struct blk_slot *s, int16_t status)
+{
+	RING_IDX r = q->ring.rsp_prod_pvt;
+	unsigned i = (unsigned)(s - q->slots);
+
+	blk_journal_answering(&q->jn, i, r);
+	blk_rsp_fill(RING_GET_RESPONSE(&q->ring, r), s->req.id, s->req.op,
 		     status);
-	q->ring.rsp_prod_pvt++;
+	blk_journal_answered(&q->jn, i, r);
+	q->ring.rsp_prod_pvt = r + 1;
 	q->new_rsp++;
 }
 
@@ -94,7 +115,7 @@ static void slot_finish(struct blk_queue *q, struct blk_slot *s,
 
 	blk_unmap_segs(q, s);
 	count_result(q, s, status);
-	rsp_put(q, s->req.id, s->req.op, status);
+	rsp_put(q, s, status);
 	if (s->in_ids)
 		idset_del(&q->ids, s->req.id);
 	s->in_ids = false;
@@ -290,6 +311,7 @@ unsigned blk_queue_consume(struct blk_queue *q, unsigned max)
 		if (!s)
 			break;
 		req_copy(q, rc, s);
+		blk_journal_take(&q->jn, (unsigned)(s - q->slots), rc, &s->msg);
 		q->ring.req_cons = ++rc;
 		slot_dispatch(q, s);
 		n++;
@@ -299,6 +321,16 @@ unsigned blk_queue_consume(struct blk_queue *q, unsigned max)
 		blk_stats_batch(&q->st, n);
 	}
 	return n;
+}
+
+void blk_queue_redo(struct blk_queue *q, unsigned i)
+{
+	struct blk_slot *s = slot_take_at(q, i);
+
+	if (!s)
+		return;
+	memcpy(&s->msg, blk_journal_msg(&q->jn, i), sizeof(s->msg));
+	slot_dispatch(q, s);
 }
 
 void blk_queue_push(struct blk_queue *q)

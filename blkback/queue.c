@@ -96,6 +96,51 @@ static int ring_map(struct blk_queue *q, const struct blk_queue_cfg *cfg)
 	return 0;
 }
 
+/* The queue's journal (journal.h): a fresh one at rsp_prod, or, for a
+ * daemon re-attaching, what its predecessor left: the responses it wrote
+ * whole are published, the requests it had in flight taken again (once
+ * the event channel is bound, blk_queue_start), and new requests taken
+ * from where it stopped. */
+static void journal_start(struct blk_queue *q, const struct blk_queue_cfg *cfg)
+{
+	struct blk_journal_id id = { cfg->nr_pages, cfg->refs[0] };
+	RING_IDX rsp_prod = q->ring.rsp_prod_pvt, req_prod;
+	struct blk_journal_plan plan = { 0 };
+
+	if (!cfg->journal ||
+	    blk_journal_open(&q->jn, cfg->journal, &id, q->nslots,
+			     cfg->reattach) < 0)
+		return;
+	if (!q->jn.valid) {
+		blk_journal_reset(&q->jn, rsp_prod);
+		return;
+	}
+	req_prod = __atomic_load_n(&q->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+	plan.redo = calloc(q->nslots, sizeof(*plan.redo));
+	if (!plan.redo) {
+		blk_journal_reset(&q->jn, rsp_prod);
+		return;
+	}
+	if (blk_journal_recover(&q->jn, rsp_prod, req_prod,
+				RING_SIZE(&q->ring), &plan) < 0) {
+		log_warn("dom%u queue %u: journal does not fit the ring (rsp_prod "
+			 "%u, req_prod %u): attaching at rsp_prod",
+			 (unsigned)q->domid, q->index, rsp_prod, req_prod);
+		free(plan.redo);
+		return;
+	}
+	q->ring.rsp_prod_pvt = plan.rsp_done;
+	q->new_rsp = plan.rsp_done - rsp_prod;
+	q->ring.req_cons = plan.req_cons;
+	q->redo = plan.redo;
+	q->nredo = plan.nredo;
+	if (q->new_rsp || q->nredo || plan.req_cons != rsp_prod)
+		log_info("dom%u queue %u: from the journal: %u response(s) "
+			 "written, %u request(s) in flight taken again, requests "
+			 "from %u (rsp_prod was %u)", (unsigned)q->domid,
+			 q->index, q->new_rsp, q->nredo, plan.req_cons, rsp_prod);
+}
+
 static int queue_setup(struct blk_queue *q, const struct blk_queue_cfg *cfg)
 {
 	int rc = ring_map(q, cfg);
@@ -107,6 +152,8 @@ static int queue_setup(struct blk_queue *q, const struct blk_queue_cfg *cfg)
 	rc = slots_alloc(q);
 	if (rc == 0)
 		rc = idset_init(&q->ids, q->nslots);
+	if (rc == 0)
+		journal_start(q, cfg);
 	if (rc == 0 && cfg->persistent)
 		rc = blk_pgnt_create(cfg->max_pgrants ? cfg->max_pgrants :
 				     BLK_MAX_PGRANTS_DEFAULT, &q->pgnt);
@@ -138,6 +185,8 @@ void blk_queue_free(struct blk_queue *q)
 		hv_grant_unmap(q->hv, q->ring_addr, q->nr_pages);
 	slots_free(q);
 	idset_free(&q->ids);
+	blk_journal_close(&q->jn);
+	free(q->redo);
 	free(q);
 }
 
@@ -170,7 +219,12 @@ int blk_queue_start(struct blk_loop *l, struct blk_disk *d,
 		return rc;
 	}
 	blk_loop_add_port(l, q);
-	/* Whatever the guest queued already (a restart) is served now. */
+	/* What the predecessor had in flight, then whatever the guest queued
+	 * already (a restart) is served now. */
+	for (unsigned i = 0; i < q->nredo; i++)
+		blk_queue_redo(q, q->redo[i]);
+	q->nredo = 0;
+	blk_queue_push(q);
 	blk_loop_activate(l, q);
 	/* A predecessor killed between pushing responses and notifying left
 	 * the frontend asleep on responses it has not seen, and new pushes

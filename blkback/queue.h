@@ -22,6 +22,7 @@
 #include "pvd/hv.h"
 #include "backend.h"
 #include "idset.h"
+#include "journal.h"
 #include "req.h"
 #include "stats.h"
 
@@ -56,6 +57,8 @@ struct blk_queue_cfg {
 	evtchn_port_t remote_port;
 	bool persistent;                    /* both sides want it */
 	unsigned max_pgrants;
+	const char *journal;                /* its file (journal.h); NULL: none */
+	bool reattach;                      /* a restarted daemon: keep it */
 };
 
 /* Reported after the loop's round, never from inside it. */
@@ -109,6 +112,8 @@ struct blk_queue {
 	blk_queue_cb *cb;
 	void *cb_arg;
 	struct blk_qstats st;
+	struct blk_journal jn;      /* the requests in flight, outside us */
+	unsigned *redo, nredo;      /* journal slots to take again at start */
 };
 
 /* Maps the ring, binds the event channel, starts serving.  -EIO if the
@@ -127,6 +132,9 @@ void blk_queue_free(struct blk_queue *q);
 /* Takes up to max requests the guest produced (as slots allow); how
  * many. */
 unsigned blk_queue_consume(struct blk_queue *q, unsigned max);
+/* Takes again the request journal slot i holds (a restarted daemon's
+ * recovery, journal.h): into slot i, validated and issued as if new. */
+void blk_queue_redo(struct blk_queue *q, unsigned i);
 /* Pushes written responses and notifies the guest if it asked. */
 void blk_queue_push(struct blk_queue *q);
 /* Whether blk_queue_consume would find work now. */

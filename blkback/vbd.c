@@ -1,5 +1,6 @@
 /* A virtual block device (see vbd.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pvd/log.h"
@@ -121,6 +122,7 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
 	if (c->nqueues == 0 || c->nqueues > BLK_MAX_QUEUES)
 		return -EINVAL;
 	for (unsigned i = 0; i < c->nqueues && rc == 0; i++) {
+		char journal[256];
 		struct blk_queue_cfg qc = {
 			.domid = v->domid,
 			.index = i,
@@ -128,10 +130,15 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
 			.remote_port = c->q[i].port,
 			.persistent = c->persistent,
 			.max_pgrants = v->cfg.max_pgrants,
+			.reattach = c->reattach,
 		};
 
 		if (c->nr_pages > BLK_MAX_RING_PAGES)
 			return -EINVAL;
+		if (c->journal_dir &&
+		    blk_vbd_journal_path(journal, sizeof(journal), c->journal_dir,
+					 v->domid, c->devid, i) == 0)
+			qc.journal = journal;
 		memcpy(qc.refs, c->q[i].refs, c->nr_pages * sizeof(qc.refs[0]));
 		rc = blk_queue_start(v->loop, &v->disk, &qc, on_queue, v,
 				     &v->q[i]);
@@ -141,6 +148,14 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
 	if (rc < 0)
 		blk_vbd_disconnect(v);
 	return rc;
+}
+
+int blk_vbd_journal_path(char *buf, size_t len, const char *dir,
+			 unsigned domid, unsigned devid, unsigned queue)
+{
+	int n = snprintf(buf, len, "%s/%u-%u-%u", dir, domid, devid, queue);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 int blk_vbd_disconnect(struct blk_vbd *v)

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -336,7 +337,7 @@ static int read_conn(struct blk_xb_dev *d, struct blk_vbd_conn *c)
 
 /* ---------------------------------------------------------------- states */
 
-static void dev_connect(struct blk_xb_dev *d)
+static void dev_connect(struct blk_xb_dev *d, bool reattach)
 {
 	struct blk_vbd_conn c;
 	int rc;
@@ -347,6 +348,9 @@ static void dev_connect(struct blk_xb_dev *d)
 	}
 	if (read_conn(d, &c) < 0)
 		return;
+	c.journal_dir = d->xb->o.journal_dir;
+	c.devid = d->x.devid;
+	c.reattach = reattach;
 	rc = dev_vbd_connect(d, &c);
 	if (rc < 0) {
 		dev_vbd_disconnect(d);
@@ -367,6 +371,21 @@ static void dev_release(struct blk_xb_dev *d)
 	d->released = true;
 }
 
+/* The device is forgotten: its queues' journals go (a daemon stopping
+ * leaves them to the next). */
+static void dev_forget_journals(struct blk_xb_dev *d)
+{
+	char path[256];
+
+	if (!d->xb->o.journal_dir)
+		return;
+	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++)
+		if (blk_vbd_journal_path(path, sizeof(path), d->xb->o.journal_dir,
+					 d->x.domid, d->x.devid, i) == 0 &&
+		    unlink(path) < 0 && errno != ENOENT)
+			xbdev_warn(&d->x, "removing %s: %s", path, strerror(errno));
+}
+
 static void dev_free(struct blk_xb_dev *d)
 {
 	struct blk_xb_dev **pp = &d->xb->devs;
@@ -379,6 +398,8 @@ static void dev_free(struct blk_xb_dev *d)
 		xsconn_unwatch(&d->xb->xc, d->fe_watch, d->token);
 	if (!d->xb->stopping && xsconn_up(&d->xb->xc))
 		xbdev_clear_error(&d->x);
+	if (!d->xb->stopping)
+		dev_forget_journals(d);
 	dev_vbd_close(d);
 	free(d->params);
 	free(d->type);
@@ -422,7 +443,7 @@ static void dev_frontend_changed(struct blk_xb_dev *d)
 		return;
 	}
 	if (act & XB_CONNECT)
-		dev_connect(d);
+		dev_connect(d, false);
 	if (act & XB_CLOSING)
 		xbdev_switch(&d->x, XenbusStateClosing);
 	if (act & XB_CLOSED)
@@ -621,7 +642,7 @@ static void dev_reattach(struct blk_xb_dev *d)
 		dev_offer(d);
 		return;
 	}
-	dev_connect(d);
+	dev_connect(d, true);
 	if (d->x.state == XenbusStateConnected)
 		xbdev_info(&d->x, "re-attached to the frontend's rings");
 }

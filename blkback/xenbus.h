@@ -33,6 +33,7 @@ struct blk_xb_opts {
 	unsigned max_pgrants;         /* persistent grants per queue */
 	bool persistent;              /* feature-persistent */
 	unsigned resize_ms;           /* how often sizes are checked (0: never) */
+	const char *journal_dir;      /* the queues' journals; NULL: none */
 	const struct blk_backend_ops *ops;
 };
 

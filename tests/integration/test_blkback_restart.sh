@@ -53,8 +53,21 @@ expect_front "every acknowledged write is in the file" "filecheck ok: 5000" \
 grep -q "re-attached to the frontend's rings" "$BLKBACK_LOG" &&
 	pass "the new daemon re-attached to the connected ring" ||
 	fail "the new daemon re-attached to the connected ring" "$(tail -n 20 "$BLKBACK_LOG")"
+# The queues' journals (docs/pvd-blkback.md, "Restart"): the connected
+# disk's survived the kill and was read; a disk detached leaves none.
+jdir=$PVD_RUNDIR/blkback-journal
+[ -s "$jdir/1-51712-0" ] && pass "the connected disk's queue has its journal" ||
+	fail "the connected disk's queue has its journal" "$(ls -l "$jdir" 2>&1)"
+log "after kill -9: $(grep -o 'from the journal: .*' "$BLKBACK_LOG" || echo 'nothing was in flight in the journal')"
 expect_front "another disk works after the restart" "verify ok" \
 	--domid 3 --params "$other" attach verify detach
+for ((i = 0; i < PVD_WAIT_SECS * 10; i++)); do
+	[ -e "$jdir/3-51712-0" ] || break
+	sleep 0.1
+done
+[ ! -e "$jdir/3-51712-0" ] && [ -s "$jdir/1-51712-0" ] &&
+	pass "a detached disk's journal is removed" ||
+	fail "a detached disk's journal is removed" "$(ls -l "$jdir" 2>&1)"
 
 # ------------------------------------------------------------ SIGTERM
 front_bg "$PVD_RUNDIR/f2.out" --domid 2 --params "$disk" --seed 777 --pace-us 200 attach flushwrite 2000 "$log2"

@@ -5,6 +5,7 @@
  * error (or a halted ring) while the other guest's disk keeps working. */
 #include <poll.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "blkback_harness.h"
@@ -479,6 +480,7 @@ struct hold_eng {
 	struct blk_io *held[512];
 	unsigned n;
 	bool release;
+	unsigned keep;                 /* released down to this many */
 };
 
 static struct hold_eng *hold_of(struct blk_engine *e)
@@ -497,7 +499,7 @@ static unsigned hold_reap(struct blk_engine *e, unsigned max)
 	struct hold_eng *h = hold_of(e);
 	unsigned n = 0;
 
-	while (h->release && h->n && n < max) {
+	while (h->release && h->n > h->keep && n < max) {
 		struct blk_io *io = h->held[--h->n];
 
 		io->done(io, 0);
@@ -508,7 +510,7 @@ static unsigned hold_reap(struct blk_engine *e, unsigned max)
 
 static bool hold_ready(struct blk_engine *e)
 {
-	return hold_of(e)->release && hold_of(e)->n;
+	return hold_of(e)->release && hold_of(e)->n > hold_of(e)->keep;
 }
 
 static int hold_open(struct blk_engine *e, const char *path, bool ro,
@@ -559,6 +561,31 @@ static int hold_create(unsigned depth, struct blk_engine **out)
 	return 0;
 }
 
+/* Guest 0 made anew, its disk on the hold engine, connected with c (its
+ * ring's refs and port filled in), n writes (ids 0..n-1) taken and held. */
+static struct blk_engine *hold_connect(struct tfx *f, struct blk_vbd_conn *c,
+				       unsigned n)
+{
+	struct blk_vbd_cfg cfg = { .max_indirect = 0, .max_pgrants = 16 };
+	struct tguest *g = &f->g[0];
+	struct blk_engine *e;
+
+	tguest_free(f, g);
+	tguest_make(f, g, 3, 1, 0);
+	assert_int_equal(blk_vbd_open(&g->vbd, &f->loop, 3, &hold_ops, "hold",
+				      false, &cfg, tvbd_cb, g), 0);
+	memcpy(c->q[0].refs, g->q[0].refs, sizeof(c->q[0].refs));
+	c->q[0].port = g->q[0].port;
+	assert_int_equal(blk_vbd_connect(&g->vbd, c), 0);
+	assert_int_equal(blk_loop_engine(&f->loop, &hold_ops, &e), 0);
+	for (unsigned i = 0; i < n; i++)
+		trw(g, 0, BLKIF_OP_WRITE, i, i * 8, 1, i);
+	tpush(g, 0);
+	tturn(f);
+	assert_int_equal(g->vbd.q[0]->inflight, n);
+	return e;
+}
+
 /* Disconnecting with I/O in flight waits for it: the ring stays mapped
  * and nothing is reconnected until the last request completed (what a
  * frontend flipping Connected/Closing must not break: XSA-350). */
@@ -566,23 +593,9 @@ static void test_disconnect_in_flight(void **state)
 {
 	struct tfx *f = *state;
 	struct tguest *g = &f->g[0];
-	struct blk_vbd_cfg cfg = { .max_indirect = 0, .max_pgrants = 16 };
 	struct blk_vbd_conn c = { .nqueues = 1, .nr_pages = 1, .persistent = false };
-	struct blk_engine *e;
+	struct blk_engine *e = hold_connect(f, &c, 16);
 
-	tguest_free(f, g);
-	tguest_make(f, g, 3, 1, 0);
-	assert_int_equal(blk_vbd_open(&g->vbd, &f->loop, 3, &hold_ops, "hold",
-				      false, &cfg, tvbd_cb, g), 0);
-	memcpy(c.q[0].refs, g->q[0].refs, sizeof(c.q[0].refs));
-	c.q[0].port = g->q[0].port;
-	assert_int_equal(blk_vbd_connect(&g->vbd, &c), 0);
-	assert_int_equal(blk_loop_engine(&f->loop, &hold_ops, &e), 0);
-	for (unsigned i = 0; i < 16; i++)
-		trw(g, 0, BLKIF_OP_WRITE, i, i * 8, 1, i);
-	tpush(g, 0);
-	tturn(f);
-	assert_int_equal(g->vbd.q[0]->inflight, 16);
 	assert_int_equal(blk_vbd_disconnect(&g->vbd), -EBUSY);
 	assert_true(blk_vbd_busy(&g->vbd));
 	/* No second set of rings while the first drains. */
@@ -604,6 +617,93 @@ static void test_disconnect_in_flight(void **state)
 	trw(g, 0, BLKIF_OP_READ, 1, 0, 1, 1);
 	tpush(g, 0);
 	assert_true(twait(f, g, 0, 17));
+	assert_other_served(f);
+}
+
+static void file_copy(const char *path, void *buf, size_t len, bool out)
+{
+	FILE *fp = fopen(path, out ? "r+" : "r");
+
+	assert_non_null(fp);
+	if (out)
+		assert_int_equal(fwrite(buf, 1, len, fp), len);
+	else
+		assert_int_equal(fread(buf, 1, len, fp), len);
+	fclose(fp);
+}
+
+/* A daemon killed with responses written into the ring but not published,
+ * after they overwrote the slots of requests still in flight: the next
+ * daemon (re-attaching, with the queue's journal, journal.h) publishes
+ * the responses and takes the overwritten requests again from their
+ * copies; the guest gets every id once, and nothing made of a response
+ * read as a request.  Without the journal it got ids 3, 2, then whatever
+ * the old responses decoded to, and 2 and 3 again. */
+static void test_kill_before_push_journal(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	struct blk_vbd_cfg cfg = { .max_indirect = 0, .max_pgrants = 16 };
+	struct blk_vbd_conn c = { .nqueues = 1, .nr_pages = 1,
+				  .journal_dir = f->dir, .devid = 5 };
+	static unsigned char ring[HV_PAGE_SIZE], jbuf[1 << 17];
+	struct blk_engine *e = hold_connect(f, &c, 4);
+	blkif_sring_t *s = g->q[0].ring.sring;
+	char jpath[128];
+	struct stat st;
+	unsigned seen = 0;
+
+	/* The engine answers its last first: ids 3 and 2, into ring slots 0
+	 * and 1, where requests 0 and 1 were. */
+	hold_of(e)->keep = 2;
+	hold_of(e)->release = true;
+	tturn(f);
+	assert_int_equal(g->vbd.q[0]->inflight, 2);
+	assert_int_equal(s->rsp_prod, 2);
+	/* Killed before the push: the ring and the journal as they were. */
+	s->rsp_prod = 0;
+	assert_int_equal(blk_vbd_journal_path(jpath, sizeof(jpath), f->dir, 3,
+					      5, 0), 0);
+	assert_int_equal(stat(jpath, &st), 0);
+	assert_true((size_t)st.st_size <= sizeof(jbuf));
+	memcpy(ring, s, sizeof(ring));
+	file_copy(jpath, jbuf, (size_t)st.st_size, false);
+	/* What the old daemon does after that point is not done: its end
+	 * here (the requests drained, the disk closed) is undone. */
+	hold_of(e)->keep = 0;
+	assert_int_equal(blk_vbd_disconnect(&g->vbd), -EBUSY);
+	for (int i = 0; i < 5000 && blk_vbd_busy(&g->vbd); i++)
+		tturn(f);
+	assert_false(blk_vbd_busy(&g->vbd));
+	blk_vbd_close(&g->vbd);
+	memcpy(s, ring, sizeof(ring));
+	file_copy(jpath, jbuf, (size_t)st.st_size, true);
+	/* The next daemon: the same ring, re-attached (the sim's port is
+	 * closed with the old binding: a new one, as in
+	 * test_disconnect_in_flight). */
+	assert_int_equal(hv_sim_evtchn_alloc_unbound(g->dom, 0, &g->q[0].port), 0);
+	c.q[0].port = g->q[0].port;
+	c.reattach = true;
+	assert_int_equal(blk_vbd_open(&g->vbd, &f->loop, 3, &hold_ops, "hold",
+				      false, &cfg, tvbd_cb, g), 0);
+	assert_int_equal(blk_vbd_connect(&g->vbd, &c), 0);
+	assert_true(twait(f, g, 0, 4));
+	for (unsigned i = 0; i < 4; i++) {
+		blkif_response_t r = tget(g, 0);
+
+		assert_true(r.id < 4);
+		assert_false(seen & (1u << r.id));
+		seen |= 1u << r.id;
+		assert_int_equal(r.operation, BLKIF_OP_WRITE);
+		assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	}
+	for (int i = 0; i < 20; i++)
+		tturn(f);
+	assert_int_equal(tavail(g, 0), 0);
+	assert_int_equal(g->vbd.q[0]->inflight, 0);
+	/* And it serves on. */
+	trw(g, 0, BLKIF_OP_READ, 9, 0, 1, 0);
+	assert_int_equal(tdo(f, g, 0, 9), BLKIF_RSP_OKAY);
 	assert_other_served(f);
 }
 
@@ -1066,6 +1166,7 @@ int main(void)
 		T(test_persistent_limit),
 		T(test_uring_engine),
 		T(test_disconnect_in_flight),
+		T(test_kill_before_push_journal),
 		cmocka_unit_test_setup_teardown(test_loop_device, setup, teardown_loop),
 		T(test_bad_segment_counts),
 		T(test_bad_sectors_in_page),
