@@ -1,6 +1,6 @@
 #!/bin/bash
-# make check-tsan: the unit tests and pvd-blkback's integration tests on
-# a -fsanitize=thread build (BUILD, default build-tsan).  Every report
+# make check-tsan: the unit tests and the integration tests of the daemons
+# with I/O threads (pvd-blkback, pvd-netback) on a -fsanitize=thread build (BUILD, default build-tsan).  Every report
 # goes to a file in the log directory; any report fails the run, even
 # when the test itself passed (the daemons' stderr is not the test's).
 set -u
@@ -14,18 +14,23 @@ export BUILD PVD_BIN=$root/$BUILD/bin PVD_TESTBIN=$root/$BUILD/tests
 export PVD_WAIT_SECS=${PVD_WAIT_SECS:-60}
 fail=0
 run() {
-	local name=$1; shift
-	if timeout -k 10 900 "$@" >"$logdir/$name.log" 2>&1; then
-		echo "PASS  $name"
-	else
-		echo "FAIL  $name (rc=$?, log $logdir/$name.log)"; fail=1
-	fi
+	local name=$1 rc; shift
+	timeout -k 10 900 "$@" >"$logdir/$name.log" 2>&1
+	rc=$?
+	case $rc in
+	0) echo "PASS  $name" ;;
+	77) echo "SKIP  $name: $(grep -m1 -i 'skip' "$logdir/$name.log")" ;;
+	*) echo "FAIL  $name (rc=$rc, log $logdir/$name.log)"; fail=1 ;;
+	esac
 }
 for t in "$BUILD"/tests/unit/test_*; do
 	[ -x "$t" ] && run "unit_$(basename "$t")" "$t"
 done
-for t in tests/integration/test_blkback_{basic,flood,restart,xenbus,discard,threads}.sh \
-	 tests/integration/test_pvctl_block.sh; do
+# Every integration test whose daemon runs I/O threads: pvd-blkback's
+# (the storage engines: files, LUKS, NBD, RBD) and pvd-netback's.
+for t in tests/integration/test_blkback_{basic,flood,restart,xenbus,discard,threads,luks,nbd,rbd}.sh \
+	 tests/integration/test_netback_{xenbus,traffic,badinput}.sh \
+	 tests/integration/test_pvctl_{block,net}.sh; do
 	[ -f "$t" ] && run "$(basename "$t" .sh)" bash "$t"
 done
 n=$(cat "$logdir"/tsan.* 2>/dev/null | grep -c '^WARNING: ThreadSanitizer')

@@ -9,7 +9,7 @@
 # both ways, iperf3 TCP both ways, the guest's offloads, a second NIC
 # attached and detached with xl under the running guest, and xl destroy
 # leaving nothing behind.  Everything started here is stopped here.
-# expect: net-daemon net-connected net-features net-ping-dom0 net-ping-guest net-iperf-rx net-iperf-tx net-offloads net-attach net-detach net-no-oops net-destroy
+# expect: net-daemon net-connected net-features net-ping-dom0 net-ping-guest net-iperf-rx net-iperf-tx net-list net-pvctl net-offloads net-attach net-detach net-no-oops net-destroy
 
 NET_BR=xenbr0
 NET_PID=""
@@ -172,8 +172,27 @@ net_part() {
 	fi
 	[ -n "$NET_A_RX" ] && [ -n "${m0:-}" ] && [ -n "$NET_A_TX" ] && [ -n "${m1:-}" ] &&
 		echo "$m0 $NET_A_RX $m1 $NET_A_TX" | awk '{ printf "XENTEST FIGURE net-iperf pvd/Linux xen-netback, same guest and run, one 5 s TCP run each: dom0->domU %.2f, domU->dom0 %.2f\n", $1 / $2, $3 / $4 }'
-	pvctl stats > $OUT/pvctl-stats-net.txt 2>&1
-	head -12 $OUT/pvctl-stats-net.txt | sed 's/^/XENTEST INFO pvctl stats: /'
+	# xl's own view of its NIC (libxl reads the frontend's state).
+	timeout 30 xl network-list net > $OUT/xl-network-list.txt 2>&1
+	sed 's/^/XENTEST INFO xl network-list: /' $OUT/xl-network-list.txt
+	if [ "$(awk '$1 == 0 && $5 == 4' $OUT/xl-network-list.txt | wc -l)" = 1 ]; then
+		pass "net-list xl network-list net shows vif 0 in state 4"
+	else
+		fail "net-list xl network-list net: no vif 0 in state 4"
+	fi
+	# pvctl beside xl: xl's NIC in network-list (state 4) and in stats,
+	# Connected with the iperf3 traffic counted both ways.
+	pvctl network-list net > $OUT/pvctl-network-list.txt 2>&1
+	pvctl stats net > $OUT/pvctl-stats-net.txt 2>&1
+	sed 's/^/XENTEST INFO pvctl network-list: /' $OUT/pvctl-network-list.txt
+	grep -A4 'pvd-netback:' $OUT/pvctl-stats-net.txt | sed 's/^/XENTEST INFO pvctl stats: /'
+	nl=$(awk -v be=/local/domain/0/backend/vif/$NDOM/0 '$1 == 0 && $5 == 4 && $NF == be' $OUT/pvctl-network-list.txt | wc -l)
+	ns=$(awk -v v=vif$NDOM.0 '$1 == "net" && $3 == v && $4 == "all" && $5 == "Connected" && $7 > 0 && $11 > 0' $OUT/pvctl-stats-net.txt | wc -l)
+	if [ "$nl" = 1 ] && [ "$ns" = 1 ]; then
+		pass "net-pvctl pvctl network-list net shows xl's vif 0 in state 4; pvctl stats net shows vif$NDOM.0 Connected with packets both ways"
+	else
+		fail "net-pvctl pvctl network-list: $nl of 1 row in state 4; pvctl stats: $ns of 1 Connected row with packets both ways"
+	fi
 
 	# A second NIC under the running guest, then away again.
 	t0=$(now)
