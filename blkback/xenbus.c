@@ -698,23 +698,15 @@ static void dev_gone(struct blk_xb_dev *d)
 		dev_free(d);
 }
 
-/* The toolstack removed the device and wrote it anew between two of our
- * looks (a detach and an attach of the same devid, back to back): its
- * backend state reads Initialising again, which only a toolstack writes.
- * The old device goes and the new one is probed, as Linux's xenbus
- * unregisters a removed device and probes a new one.  True if so (d is
- * then gone). */
+/* Written anew by the toolstack (xbdev_written_anew): the old device
+ * goes, the new one is probed.  True if so (d is then gone). */
 static bool dev_renewed(struct blk_xb_dev *d)
 {
 	struct blk_xenbus *xb = d->xb;
 	domid_t domid = d->x.domid;
 	unsigned devid = d->x.devid;
-	uint64_t st;
 
-	if (d->x.state == XenbusStateInitialising ||
-	    xbdev_read_uint(&xb->xc, d->x.be, "state", XenbusStateReconfigured,
-			    &st) < 0 ||
-	    st != XenbusStateInitialising)
+	if (!xbdev_written_anew(&d->x))
 		return false;
 	xbdev_info(&d->x, "written anew by the toolstack");
 	dev_gone(d);

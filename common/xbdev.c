@@ -183,6 +183,16 @@ bool xbdev_renewed_state(const struct xbdev *x, const char *st)
 	return st && x->state != XenbusStateInitialising && !strcmp(st, "1");
 }
 
+bool xbdev_written_anew(struct xbdev *x)
+{
+	uint64_t st;
+
+	return x->state != XenbusStateInitialising &&
+	       xbdev_read_uint(x->xc, x->be, "state", XenbusStateReconfigured,
+			       &st) == 0 &&
+	       st == XenbusStateInitialising;
+}
+
 int xbdev_txn(struct xbdev *x, xbdev_txn_fn *fn, void *arg)
 {
 	struct xs_handle *xs = x->xc->xs;

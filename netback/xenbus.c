@@ -277,8 +277,11 @@ static int dev_make_tap(struct nb_xb_dev *d, struct nb_vif_cfg *c)
 	tc.mtu = d->mtu = dev_mtu(d, c->feat.sg);
 	rc = nb_tap_create(&d->tap, &tc, msg, sizeof(msg));
 	if (rc < 0) {
-		xbdev_txn(&d->x, write_hotplug, "error");
+		/* The error node before hotplug-status: a toolstack that
+		 * sees "error" reads the node for the cause (pvctl did not
+		 * find it, now and then, when the order was the other). */
 		xbdev_fatal(&d->x, rc, "%s: %s", d->ifname, msg);
+		xbdev_txn(&d->x, write_hotplug, "error");
 		return rc;
 	}
 	d->tap_open = true;
@@ -303,8 +306,8 @@ static int dev_prepare_tap(struct nb_xb_dev *d)
 	int rc = nb_tap_create(&d->tap, &tc, msg, sizeof(msg));
 
 	if (rc < 0) {
-		xbdev_txn(&d->x, write_hotplug, "error");
 		xbdev_fatal(&d->x, rc, "%s: %s", d->ifname, msg);
+		xbdev_txn(&d->x, write_hotplug, "error");
 		return rc;
 	}
 	nb_tap_close(&d->tap);
@@ -669,23 +672,16 @@ static void dev_gone(struct nb_xb_dev *d, const char *why)
 	nb_tap_remove_name(name);
 }
 
-/* The toolstack removed the vif and wrote it anew between two of our
- * looks (a detach and an attach of the same devid, back to back): its
- * backend state reads Initialising again, which only a toolstack writes.
- * The old vif goes, tap and all, and the new one is probed (with its own
- * bridge and settings), as Linux's xenbus unregisters a removed device
- * and probes a new one.  True if so (d is then freed). */
+/* Written anew by the toolstack (xbdev_written_anew): the old vif goes,
+ * tap and all, and the new one is probed (with its own bridge and
+ * settings).  True if so (d is then freed). */
 static bool dev_renewed(struct nb_xb_dev *d)
 {
 	struct nb_xenbus *xb = d->xb;
 	domid_t domid = d->x.domid;
 	unsigned devid = d->x.devid;
-	uint64_t st;
 
-	if (d->x.state == XenbusStateInitialising ||
-	    xbdev_read_uint(&xb->xc, d->x.be, "state", XenbusStateReconfigured,
-			    &st) < 0 ||
-	    st != XenbusStateInitialising)
+	if (!xbdev_written_anew(&d->x))
 		return false;
 	dev_gone(d, "written anew by the toolstack");
 	dev_probe(xb, domid, devid);

@@ -84,6 +84,13 @@ int xbdev_fe_state(struct xbdev *x);
  * anew by the toolstack (see above). */
 bool xbdev_renewed_state(const struct xbdev *x, const char *st);
 
+/* Reads the backend's state: Initialising under a device past it says
+ * the toolstack removed the directory and wrote it anew between two of
+ * our looks (a detach and an attach of the same devid, back to back);
+ * the daemon then lets the old device go and probes the new one, as
+ * Linux's xenbus unregisters a removed device and probes a new one. */
+bool xbdev_written_anew(struct xbdev *x);
+
 typedef bool xbdev_txn_fn(struct xbdev *x, xs_transaction_t t, void *arg);
 /* Runs fn in a transaction on the backend directory, retried on EAGAIN:
  * 0, -ENOENT (directory gone, or fn said no), -ESTALE (written anew), or

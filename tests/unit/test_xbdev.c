@@ -135,6 +135,22 @@ static void test_renewed_state(void **state)
 	assert_false(xbdev_renewed_state(&c->x, "1"));
 }
 
+static void test_written_anew(void **state)
+{
+	struct ctx *c = *state;
+
+	c->x.state = XenbusStateConnected;
+	c->store.state = "1";
+	assert_true(xbdev_written_anew(&c->x));
+	c->store.state = "4";
+	assert_false(xbdev_written_anew(&c->x));
+	c->store.state = NULL;              /* gone is not "anew" */
+	assert_false(xbdev_written_anew(&c->x));
+	c->x.state = XenbusStateInitialising;
+	c->store.state = "1";
+	assert_false(xbdev_written_anew(&c->x));
+}
+
 static void test_txn_writes_into_own_directory(void **state)
 {
 	struct ctx *c = *state;
@@ -204,6 +220,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_init_and_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewed_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_written_anew, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_writes_into_own_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_refuses_gone_and_renewed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_switch_and_fatal, setup, teardown),
