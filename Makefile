@@ -153,9 +153,8 @@ check: deps
 	@$(MAKE) --no-print-directory all tests
 	@BUILD=$(BUILD) SAN=$(SAN) scripts/run-tests.sh
 
-# ThreadSanitizer (build-tsan/): the unit tests and the integration tests
-# of pvd-blkback and pvd-netback, a report failing the run
-# (scripts/check-tsan.sh).
+# ThreadSanitizer (build-tsan/): the unit tests and pvd-blkback's
+# integration tests, a report failing the run (scripts/check-tsan.sh).
 # Not part of make check.
 check-tsan: deps
 	@$(MAKE) --no-print-directory TSAN=1 all tests
