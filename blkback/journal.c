@@ -18,14 +18,11 @@
  * Responses are written in ring order, one at a time on the queue's
  * thread, so at most one entry is ANSWERING at R >= D. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "pvd/log.h"
+#include "pvd/mapfile.h"
 #include "journal.h"
 
 #define JOURNAL_MAGIC 0x70766a31u   /* "pvj1" */
@@ -69,36 +66,19 @@ int blk_journal_open(struct blk_journal *j, const char *path,
 {
 	size_t len = sizeof(struct blk_journal_hdr) +
 		     (size_t)nslots * sizeof(struct blk_journal_ent);
-	struct stat st;
 	void *map;
-	int fd, rc;
+	bool kept;
+	int rc;
 
 	memset(j, 0, sizeof(*j));
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		log_warn("%s: %s", path, strerror(-rc));
+	rc = pvd_mapfile_open(path, len, &map, &kept);
+	if (rc < 0)
 		return rc;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    ((size_t)st.st_size != len && ftruncate(fd, (off_t)len) < 0)) {
-		rc = errno ? -errno : -EINVAL;
-		log_warn("%s: %s", path, strerror(-rc));
-		goto fail;
-	}
-	keep = keep && (size_t)st.st_size == len;
-	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		rc = -errno;
-		log_warn("%s: mapping %zu bytes: %s", path, len, strerror(-rc));
-		goto fail;
-	}
-	close(fd);
 	j->h = map;
 	j->e = (struct blk_journal_ent *)(j->h + 1);
 	j->nslots = nslots;
 	j->len = len;
-	j->valid = keep && hdr_fits(j->h, id, nslots);
+	j->valid = keep && kept && hdr_fits(j->h, id, nslots);
 	if (!j->valid) {
 		memset(map, 0, len);
 		*j->h = (struct blk_journal_hdr){
@@ -108,15 +88,11 @@ int blk_journal_open(struct blk_journal *j, const char *path,
 		};
 	}
 	return 0;
-fail:
-	close(fd);
-	return rc;
 }
 
 void blk_journal_close(struct blk_journal *j)
 {
-	if (j->h)
-		munmap(j->h, j->len);
+	pvd_mapfile_close(j->h, j->len);
 	j->h = NULL;
 	j->e = NULL;
 }

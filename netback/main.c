@@ -41,6 +41,7 @@ struct netback {
 	struct pvd_notify notify;
 	struct pvd_metrics *metrics;
 	char ctl_path[256];
+	char journal_dir[256];
 };
 
 static void usage(FILE *f)
@@ -200,6 +201,14 @@ static void start(struct netback *n)
 	if (rc < 0)
 		fatal("cannot start the I/O threads: %s", strerror(-rc));
 	start_ctl(n);
+	/* The queues' journals (journal.h), for the daemon after us. */
+	if (pvd_rundir_path(n->journal_dir, sizeof(n->journal_dir),
+			    "netback-journal") < 0 ||
+	    pvd_mkdir_p(n->journal_dir, 0700) < 0)
+		log_warn("no journal directory %s: a restart after kill -9 may "
+			 "lose the frames in answer", n->journal_dir);
+	else
+		n->o.xb.journal_dir = n->journal_dir;
 	/* Waits for the store if it is not there yet (xsconn.h). */
 	if (nb_xenbus_start(&n->xb, n->base, n->pool, n->hv, &n->o.xb) < 0)
 		fatal("cannot set up the store connection");

@@ -125,25 +125,38 @@ static void put_extra(struct nb_queue *q, const struct nb_rxbuf *b)
 	q->rx.rsp_prod_pvt++;
 }
 
+/* The frame's requests (data slots, the GSO slot second), copied once
+ * and journalled (journal.h) before the first response overwrites them. */
+static unsigned take_requests(struct nb_queue *q, const struct nb_rxbuf *b,
+			      netif_rx_request_t *req)
+{
+	unsigned n = data_slots(b->len) + (gso_type(b) ? 1 : 0);
+
+	for (unsigned i = 0; i < n; i++)
+		RING_COPY_REQUEST(&q->rx, q->rx.req_cons + i, &req[i]);
+	nb_journal_begin(&q->jn, NB_JN_RX, q->rx.req_cons, req, sizeof(*req), n);
+	return n;
+}
+
 /* Fills the frame into the posted buffers; the slots are available. */
 static void deliver(struct nb_queue *q, const struct nb_rxbuf *b)
 {
-	struct hv_copy_seg seg[NB_FRAME_MAX / HV_PAGE_SIZE + 1];
-	netif_rx_response_t *rsp[NB_FRAME_MAX / HV_PAGE_SIZE + 1];
-	unsigned nd = data_slots(b->len), off = 0;
+	struct hv_copy_seg seg[NB_RX_FRAME_SLOTS];
+	netif_rx_response_t *rsp[NB_RX_FRAME_SLOTS];
+	netif_rx_request_t req[NB_RX_FRAME_SLOTS + 1] = { 0 };
+	unsigned nd = data_slots(b->len), off = 0, k = 0;
 	int rc;
 
-	for (unsigned i = 0; i < nd; i++) {
-		netif_rx_request_t req;
+	take_requests(q, b, req);
+	for (unsigned i = 0; i < nd; i++, k++) {
 		uint16_t len = (uint16_t)(b->len - off < HV_PAGE_SIZE ?
 					  b->len - off : HV_PAGE_SIZE);
 
-		RING_COPY_REQUEST(&q->rx, q->rx.req_cons, &req);
-		seg[i] = (struct hv_copy_seg){ .ref = req.gref,
+		seg[i] = (struct hv_copy_seg){ .ref = req[k].gref,
 			.domid = q->v->cfg.domid, .len = len,
 			.dir = HV_COPY_TO_GRANT, .local = (void *)(b->data + off) };
 		rsp[i] = RING_GET_RESPONSE(&q->rx, q->rx.rsp_prod_pvt);
-		rsp[i]->id = req.id;
+		rsp[i]->id = req[k].id;
 		rsp[i]->offset = 0;
 		rsp[i]->status = (int16_t)len;
 		rsp[i]->flags = i == 0 ? first_flags(b, nd) :
@@ -151,13 +164,16 @@ static void deliver(struct nb_queue *q, const struct nb_rxbuf *b)
 		q->rx.req_cons++;
 		q->rx.rsp_prod_pvt++;
 		off += len;
-		if (i == 0 && gso_type(b))
+		if (i == 0 && gso_type(b)) {
 			put_extra(q, b);
+			k++;
+		}
 	}
 	rc = hv_grant_copy(q->v->loop->hv, seg, nd);
 	for (unsigned i = 0; rc < 0 && i < nd; i++)
 		if (seg[i].status < 0)
 			rsp[i]->status = NETIF_RSP_ERROR;
+	nb_journal_end(&q->jn, NB_JN_RX, q->rx.rsp_prod_pvt);
 	if (rc < 0) {
 		q->st.rx_errors++;
 		return;

@@ -17,9 +17,14 @@
 #include "pvd/log.h"
 #include "vif_priv.h"
 
-static void respond(struct nb_queue *q, const struct nb_txframe *f,
-		    int16_t status)
+/* Answers the frame's slots in place: its requests go to the journal
+ * first (journal.h), so that a kill between two of these stores leaves
+ * nothing the next daemon cannot take up. */
+static void respond(struct nb_queue *q, const union nb_txslot *s,
+		    const struct nb_txframe *f, int16_t status)
 {
+	nb_journal_begin(&q->jn, NB_JN_TX, q->tx.req_cons, s, sizeof(*s),
+			 f->nslots);
 	for (unsigned i = 0; i < f->nslots; i++) {
 		netif_tx_response_t *r = RING_GET_RESPONSE(&q->tx,
 							   q->tx.rsp_prod_pvt);
@@ -34,6 +39,7 @@ static void respond(struct nb_queue *q, const struct nb_txframe *f,
 		q->tx.rsp_prod_pvt++;
 	}
 	q->tx.req_cons += f->nslots;
+	nb_journal_end(&q->jn, NB_JN_TX, q->tx.rsp_prod_pvt);
 }
 
 /* Grant-copies the frame's data into buf; 0 or the first -errno. */
@@ -124,16 +130,16 @@ static int tx_one(struct nb_queue *q)
 		q->st.tx_drops++;
 		if (f.nslots > 1 + f.nextra + NB_TX_LEGACY_SLOTS)
 			q->st.tx_frag_overflow++;
-		respond(q, &f, NETIF_RSP_ERROR);
+		respond(q, s, &f, NETIF_RSP_ERROR);
 		return 1;
 	}
 	nb_credit_take(q, f.size);
 	if (frame_copy(q, &f, q->txbuf) < 0) {
 		q->st.tx_errors++;
-		respond(q, &f, NETIF_RSP_ERROR);
+		respond(q, s, &f, NETIF_RSP_ERROR);
 		return 1;
 	}
-	respond(q, &f, NETIF_RSP_OKAY);
+	respond(q, s, &f, NETIF_RSP_OKAY);
 	frame_send(q, &f, q->txbuf);
 	return 1;
 }

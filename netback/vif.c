@@ -3,13 +3,17 @@
  * from a fresh loop turn, and take it all down (xenvif_disconnect_data).
  *
  * Re-attach (cfg.reattach, a restarted pvd-netback): each ring is taken
- * up at its shared rsp_prod, as BACK_RING_ATTACH and blkback's queue.c
- * do.  Requests the dead process consumed but never answered are
- * processed again: on tx a frame may reach the tap twice (the network
- * tolerates a duplicate; losing it would cost a TCP timeout); on rx a
- * buffer the dead process filled but did not answer is simply filled
- * again. */
+ * up where the queue's journal (journal.h) says: the responses the dead
+ * process wrote whole are published, the requests of the frame it was
+ * answering are written back into their slots, and consumption goes on
+ * from there.  Without a journal (or one for other rings) the ring is
+ * taken up at its shared rsp_prod, as BACK_RING_ATTACH does.  A frame
+ * taken again may reach the tap twice (the network tolerates a
+ * duplicate; losing it would cost a TCP timeout); on rx the buffers of
+ * a frame in answer are offered again and the frame, which was in the
+ * dead process's memory, is lost. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +22,12 @@
 #include "pvd/log.h"
 #include "pvd/msgq.h"
 #include "vif_priv.h"
+
+/* One frame's answer fits the journal (journal.h). */
+_Static_assert(NB_TX_SCAN_MAX <= NB_JN_SLOTS, "tx chain > journal");
+_Static_assert(NB_RX_FRAME_SLOTS + 1 <= NB_JN_SLOTS, "rx frame > journal");
+_Static_assert(sizeof(union nb_txslot) <= NB_JN_SLOT_SIZE, "tx slot size");
+_Static_assert(sizeof(netif_rx_request_t) <= NB_JN_SLOT_SIZE, "rx slot size");
 
 /* On the main thread: the callback runs there, never on the I/O thread,
  * and not for a vif nb_vif_stop has already taken down (its memory is
@@ -137,22 +147,93 @@ static int bind_one(struct nb_vif *v, evtchn_port_t remote,
 	return rc;
 }
 
-/* The ring's indices: fresh, or (reattach) the shared rsp_prod. */
+int nb_vif_journal_path(char *buf, size_t len, const char *dir,
+			unsigned domid, unsigned devid, unsigned queue)
+{
+	int n = snprintf(buf, len, "%s/%u-%u-%u", dir, domid, devid, queue);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The queue's journal, kept (reattach) if it is for these rings. */
+static void journal_open(struct nb_queue *q, bool reattach)
+{
+	const struct nb_vif_cfg *c = &q->v->cfg;
+	char path[256];
+
+	if (!c->journal_dir)
+		return;
+	if (nb_vif_journal_path(path, sizeof(path), c->journal_dir, c->domid,
+				c->devid, q->index) < 0 ||
+	    nb_journal_open(&q->jn, path, c->q[q->index].tx_ref,
+			    c->q[q->index].rx_ref, reattach) < 0)
+		log_warn("vif%u.%u queue %u: no journal: a kill -9 may lose "
+			 "the frames in answer", (unsigned)c->domid, c->devid,
+			 q->index);
+}
+
+/* A restarted daemon takes ring K up where its predecessor's journal
+ * says (journal.h): the responses written whole are published, the
+ * requests of a frame in answer written back into their slots.  The
+ * index to consume from. */
+static RING_IDX journal_take_up(struct nb_queue *q, enum nb_jring_kind k,
+				RING_IDX *rsp_prod, RING_IDX req_prod)
+{
+	struct nb_journal_plan p;
+	bool tx = k == NB_JN_TX;
+	unsigned size = tx ? RING_SIZE(&q->tx) : RING_SIZE(&q->rx);
+	size_t len = tx ? sizeof(netif_tx_request_t) : sizeof(netif_rx_request_t);
+	RING_IDX was = *rsp_prod;
+
+	if (nb_journal_recover(&q->jn, k, was, req_prod, size, &p) < 0) {
+		if (q->jn.valid)
+			log_warn("vif%u.%u queue %u: %s journal does not fit the "
+				 "ring: attached at rsp_prod %u",
+				 (unsigned)q->v->cfg.domid, q->v->cfg.devid,
+				 q->index, tx ? "tx" : "rx", was);
+		return was;
+	}
+	for (unsigned i = 0; i < p.nrestore; i++)
+		memcpy(tx ? (void *)RING_GET_REQUEST(&q->tx, p.done + i) :
+			    (void *)RING_GET_REQUEST(&q->rx, p.done + i),
+		       nb_journal_copy(&q->jn, k, i), len);
+	if (p.done != was) {
+		xen_wmb();
+		*rsp_prod = p.done;
+	}
+	if (p.done != was || p.nrestore)
+		log_info("vif%u.%u queue %u: %s from the journal: %u response(s) "
+			 "published, %u request(s) taken again",
+			 (unsigned)q->v->cfg.domid, q->v->cfg.devid, q->index,
+			 tx ? "tx" : "rx", (unsigned)(p.done - was), p.nrestore);
+	return p.done;
+}
+
+/* The ring's indices: fresh, or (reattach) from the journal or the
+ * shared rsp_prod. */
 static int attach_rings(struct nb_queue *q, bool reattach)
 {
 	netif_tx_sring_t *ts = q->tx_addr;
 	netif_rx_sring_t *rs = q->rx_addr;
+	RING_IDX t, r;
 
+	journal_open(q, reattach);
 	if (!reattach) {
 		BACK_RING_INIT(&q->tx, ts, HV_PAGE_SIZE);
 		BACK_RING_INIT(&q->rx, rs, HV_PAGE_SIZE);
 		/* A fresh ring: start where the frontend's init left it. */
 		q->tx.rsp_prod_pvt = q->tx.req_cons = ts->rsp_prod;
 		q->rx.rsp_prod_pvt = q->rx.req_cons = rs->rsp_prod;
+		nb_journal_reset(&q->jn, NB_JN_TX, q->tx.req_cons);
+		nb_journal_reset(&q->jn, NB_JN_RX, q->rx.req_cons);
 		return 0;
 	}
 	BACK_RING_ATTACH(&q->tx, ts, ts->rsp_prod, HV_PAGE_SIZE);
 	BACK_RING_ATTACH(&q->rx, rs, rs->rsp_prod, HV_PAGE_SIZE);
+	t = journal_take_up(q, NB_JN_TX, &ts->rsp_prod, ts->req_prod);
+	r = journal_take_up(q, NB_JN_RX, &rs->rsp_prod, rs->req_prod);
+	q->tx.rsp_prod_pvt = q->tx.req_cons = t;
+	q->rx.rsp_prod_pvt = q->rx.req_cons = r;
 	if (ts->req_prod - q->tx.req_cons > RING_SIZE(&q->tx) ||
 	    rs->req_prod - q->rx.req_cons > RING_SIZE(&q->rx))
 		return -EIO;
@@ -251,6 +332,7 @@ static void queue_stop(struct nb_queue *q)
 	if (q->rx_addr)
 		hv_grant_unmap(hv, q->rx_addr, 1);
 	q->tx_addr = q->rx_addr = NULL;
+	nb_journal_close(&q->jn);
 	nb_rx_flush(q);
 	if (q->tap_ev)
 		event_free(q->tap_ev);

@@ -96,6 +96,9 @@ struct nb_vif_cfg {
 	 * (Linux's rx_stall_timeout).  0: 60000. */
 	unsigned rx_stall_ms;
 	bool reattach;
+	/* The queues' journals (journal.h): DIR/<domid>-<devid>-<queue>;
+	 * NULL: none (a kill -9 then risks the frames in answer). */
+	const char *journal_dir;
 };
 
 enum nb_vif_event {
@@ -121,6 +124,10 @@ struct nb_qstats {
 	uint64_t thread;                      /* the I/O thread serving it */
 	uint64_t thread_cpu_ns;               /* that thread's CPU time */
 };
+
+/* Where queue QUEUE's journal is: 0 or -ENAMETOOLONG. */
+int nb_vif_journal_path(char *buf, size_t len, const char *dir,
+			unsigned domid, unsigned devid, unsigned queue);
 
 /* ---- the loop (nbloop.c): one I/O thread's ---- */
 struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv);

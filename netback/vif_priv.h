@@ -13,6 +13,7 @@
 #include "pvd/ring_util.h"
 #include <xen/io/netif.h>
 
+#include "journal.h"
 #include "vif.h"
 
 struct event;
@@ -38,6 +39,9 @@ struct pvd_msgq;
 /* A frame with its virtio-net header: 64 KiB of GSO payload plus headers. */
 #define NB_FRAME_MAX (65535u + 18u)
 #define NB_VNET_HDR_MAX 12
+/* The data slots one received frame takes at most (one 4 KiB page
+ * each); its GSO slot is one more. */
+#define NB_RX_FRAME_SLOTS (NB_FRAME_MAX / HV_PAGE_SIZE + 1)
 /* Linux's rx_drain_timeout when the frontend has no feature-rx-notify:
  * the backend polls for rx requests. */
 #define NB_RX_POLL_MS 30
@@ -125,6 +129,7 @@ struct nb_queue {
 	uint64_t last_rx_ns;              /* last frame given to the guest */
 	bool stalled;
 	unsigned rx_need;                 /* slots the waiting head frame needs */
+	struct nb_journal jn;             /* the frames in answer (journal.h) */
 	struct nb_qstats st;
 };
 

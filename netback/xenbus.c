@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -377,6 +378,7 @@ static void dev_connect(struct nb_xb_dev *d, bool reattach)
 	if (dev_make_tap(d, &c) < 0)
 		return;
 	c.reattach = reattach;
+	c.journal_dir = d->xb->o.journal_dir;
 	rc = xbdev_txn(&d->x, write_hotplug, "connected");
 	if (rc == 0)
 		rc = nb_vif_start(nb_pool_pick(d->xb->pool), &c, on_vif, d, &d->vif);
@@ -641,6 +643,21 @@ static void dev_probe(struct nb_xenbus *xb, domid_t domid, unsigned devid)
 		xbdev_warn(&d->x, "cannot watch %s", d->fe_watch);
 }
 
+/* The device is forgotten: its queues' journals go (a daemon stopping
+ * leaves them to the next). */
+static void dev_forget_journals(struct nb_xb_dev *d)
+{
+	char path[256];
+
+	if (!d->xb->o.journal_dir)
+		return;
+	for (unsigned i = 0; i < NB_MAX_QUEUES; i++)
+		if (nb_vif_journal_path(path, sizeof(path), d->xb->o.journal_dir,
+					d->x.domid, d->x.devid, i) == 0 &&
+		    unlink(path) < 0 && errno != ENOENT)
+			xbdev_warn(&d->x, "removing %s: %s", path, strerror(errno));
+}
+
 static void dev_free(struct nb_xb_dev *d, bool keep_tap)
 {
 	struct nb_xb_dev **pp = &d->xb->devs;
@@ -655,6 +672,8 @@ static void dev_free(struct nb_xb_dev *d, bool keep_tap)
 		xbdev_clear_error(&d->x);
 	}
 	dev_disconnect(d, keep_tap);
+	if (!keep_tap)
+		dev_forget_journals(d);
 	event_free(d->defer);
 	free(d);
 }

@@ -22,6 +22,7 @@ struct nb_xb_opts {
 	unsigned max_queues;          /* multi-queue-max-queues */
 	bool create_bridges;          /* a missing bridge= is made */
 	unsigned rx_stall_ms;         /* nb_vif_cfg's (0: Linux's 60 s) */
+	const char *journal_dir;      /* nb_vif_cfg's (NULL: none) */
 };
 
 struct nb_xenbus {

@@ -237,12 +237,22 @@ if [ -x "$PVCTL" ] && [ -x "$PVD_BIN/pvguest" ]; then
 		"$nq 4 4 $refs" \
 		"$(netback_ctl stats | jq --arg d "$GDOM" '.vifs[] | select(.domid == ($d | tonumber)) | .queues | length') $(xs read "$NB_BE/$GDOM/0/state") $(xs read "$GFE/state") $(xs read "$GFE/tx-ring-ref" "$GFE/queue-0/tx-ring-ref" 2>/dev/null)"
 	grep -q "re-attached" "$NETBACK_LOG" && pass "the log says re-attached" || fail "the log says re-attached"
+	# The queues' journals (netback/journal.h): one file per queue, kept
+	# across the kill, gone with the device.
+	jdir=$PVD_RUNDIR/netback-journal
+	expect_eq "one journal per queue, 0600" "$nq 600" \
+		"$(find "$jdir" -name "$GDOM-0-*" | wc -l) $(stat -c %a "$jdir/$GDOM-0-0" 2>/dev/null)"
 	expect_ok "pvctl destroy" timeout -k 2 60 "$PVCTL" destroy "$GDOM"
 	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
 		link_exists "vif$GDOM.0" || break
 		sleep 0.05
 	done
 	expect_eq "the guest destroyed: its tap is gone" 1 "$(link_exists "vif$GDOM.0"; echo $?)"
+	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+		[ -z "$(find "$jdir" -name "$GDOM-0-*")" ] && break
+		sleep 0.05
+	done
+	expect_eq "the guest destroyed: its journals are gone" "" "$(find "$jdir" -name "$GDOM-0-*")"
 	GDOM=
 else
 	log "pvctl or pvguest not built: the real-guest part is left out"

@@ -221,6 +221,56 @@ static void nguest_start(struct nfx *f, struct nguest *g)
 	nturn(f);
 }
 
+/* The daemon gone (the rings as it left them): the test then sets up
+ * what a kill at a given point leaves. */
+static void nguest_kill(struct nfx *f, struct nguest *g)
+{
+	nb_vif_stop(g->vif);
+	g->vif = NULL;
+	nturn(f);
+}
+
+/* The next daemon: re-attaching, with new bindings of the guest's event
+ * channels (the sim closes the remote ports with the old ones). */
+static void nguest_reattach(struct nfx *f, struct nguest *g)
+{
+	for (unsigned i = 0; i < g->nq; i++) {
+		bool split = g->q[i].rxport != g->q[i].txport;
+
+		assert_int_equal(hv_sim_evtchn_alloc_unbound(g->dom, 0,
+							     &g->q[i].txport), 0);
+		g->q[i].rxport = g->q[i].txport;
+		if (split)
+			assert_int_equal(hv_sim_evtchn_alloc_unbound(
+					 g->dom, 0, &g->q[i].rxport), 0);
+		g->cfg.q[i].tx_port = g->q[i].txport;
+		g->cfg.q[i].rx_port = g->q[i].rxport;
+	}
+	g->cfg.reattach = true;
+	nguest_start(f, g);
+}
+
+/* What a daemon killed mid-frame leaves in queue qi's journal
+ * (netback/journal.h): ring K's responses written whole only up to
+ * DONE, the frame at DONE in answer (its pending as begin stored it). */
+static void njournal_kill_at(struct nfx *f, struct nguest *g, unsigned qi,
+			     enum nb_jring_kind k, RING_IDX done)
+{
+	struct nb_journal j;
+	char path[256];
+	uint64_t p;
+
+	assert_int_equal(nb_vif_journal_path(path, sizeof(path), f->dir,
+					     g->domid, g->cfg.devid, qi), 0);
+	assert_int_equal(nb_journal_open(&j, path, g->cfg.q[qi].tx_ref,
+					 g->cfg.q[qi].rx_ref, true), 0);
+	assert_true(j.valid);
+	p = j.f->ring[k].pending;
+	assert_int_equal((RING_IDX)p, done);
+	j.f->ring[k].done = done;
+	nb_journal_close(&j);
+}
+
 static uint8_t *npage(struct nguest *g, unsigned i)
 {
 	return hv_sim_page(g->dom, g->data[i]);

@@ -320,6 +320,49 @@ static void test_reattach_wakes_guest(void **state)
 	assert_int_equal(nrx_get(g, 0).id, 0);
 }
 
+/* A daemon killed while answering the second of two frames, before any
+ * push: slot 0 holds a whole response, slot 1 a response over its
+ * request.  The next one (journal.h) publishes the first and offers the
+ * second's buffer again: the second frame (in the dead daemon's memory)
+ * is lost, the next one lands in that buffer.  Without the journal it
+ * read the responses as requests (grant reference = flags | status <<
+ * 16: a page the guest never granted, or any page it did). */
+static void test_kill_before_push_journal(void **state)
+{
+	struct nfx *f = *state;
+	struct nguest *g = &f->g[0];
+	netif_rx_sring_t *s = g->q[0].rx.sring;
+	netif_rx_response_t r;
+
+	g->cfg.journal_dir = f->dir;
+	start_both(f);
+	nrx_post(g, 0, 0, 2);
+	nframe4(frame, 1000, 17);
+	ntap_send(g, 0, NULL, frame, 1000);
+	ntap_send(g, 0, NULL, frame, 1000);
+	assert_true(NWAIT(f, nrx_avail(g, 0) == 2));
+	nguest_kill(f, g);
+	memset(npage(g, 0), 0, 1000);
+	memset(npage(g, 1), 0, 1000);
+	s->rsp_prod = 0;
+	njournal_kill_at(f, g, 0, NB_JN_RX, 1);
+	nguest_reattach(f, g);
+	assert_true(NWAIT(f, nrx_avail(g, 0) == 1));
+	r = nrx_get(g, 0);
+	assert_int_equal(r.id, 0);
+	assert_int_equal(r.status, 1000);
+	nframe4(frame, 600, 6);
+	ntap_send(g, 0, NULL, frame, 600);
+	assert_true(NWAIT(f, nrx_avail(g, 0) == 1));
+	r = nrx_get(g, 0);
+	assert_int_equal(r.id, 1);
+	assert_int_equal(r.status, 600);
+	assert_memory_equal(npage(g, 1), frame, 600);
+	assert_int_equal(nstats(g, 0).rx_errors, 0);
+	rx_one(f, g, 2);
+	rx_one(f, &f->g[1], 0);
+}
+
 /* A ring ref the guest never granted, in the first queue of two and then
  * in the second: the start fails, undoes what it made (the queue it never
  * reached included), and the other guest is served. */
@@ -353,6 +396,7 @@ int main(void)
 		T(test_stall_one_slot), T(test_no_rx_notify_polls),
 		T(test_rx_garbage), T(test_reattach),
 		T(test_reattach_wakes_guest), T(test_start_bad_ref),
+		T(test_kill_before_push_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

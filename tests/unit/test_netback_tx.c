@@ -455,6 +455,54 @@ static void test_spoof(void **state)
 	assert_int_equal(nstats(g, 0).tx_packets, 3);
 }
 
+/* A daemon killed while answering the third of three frames, before
+ * any push: slots 0 and 1 hold whole responses, slot 2 a response over
+ * its request.  The next one (journal.h) publishes the two, writes the
+ * third request back and sends its frame again: every id answered once,
+ * OKAY.  Without the journal it read the responses as requests (grant
+ * reference = id | status << 16) and answered garbage. */
+static void test_kill_before_push_journal(void **state)
+{
+	struct nfx *f = *state;
+	struct nguest *g = &f->g[0];
+	netif_tx_sring_t *s = g->q[0].tx.sring;
+	struct virtio_net_hdr h;
+	unsigned seen = 0;
+
+	g->cfg.journal_dir = f->dir;
+	start_both(f);
+	for (unsigned i = 0; i < 3; i++) {
+		nframe4(npage(g, i), 100 + 10 * i, 17);
+		ntx(g, 0, i, 0, (uint16_t)(100 + 10 * i), 0);
+	}
+	ntx_push(g, 0);
+	assert_true(NWAIT(f, ntx_avail(g, 0) == 3));
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(ntap_recv(g, 0, &h, got, sizeof(got)), 100 + 10 * i);
+	nguest_kill(f, g);
+	s->rsp_prod = 0;
+	njournal_kill_at(f, g, 0, NB_JN_TX, 2);
+	nguest_reattach(f, g);
+	assert_true(NWAIT(f, ntx_avail(g, 0) == 3));
+	for (unsigned i = 0; i < 3; i++) {
+		netif_tx_response_t r = ntx_get(g, 0);
+
+		assert_true(r.id < 3);
+		assert_false(seen & (1u << r.id));
+		seen |= 1u << r.id;
+		assert_int_equal(r.status, NETIF_RSP_OKAY);
+	}
+	/* The frame in answer, sent again; nothing else. */
+	assert_int_equal(ntap_recv(g, 0, &h, got, sizeof(got)), 120);
+	nframe4(frame, 120, 17);
+	assert_memory_equal(got, frame, 120);
+	assert_int_equal(ntap_recv(g, 0, &h, got, sizeof(got)), 0);
+	assert_int_equal(nstats(g, 0).tx_errors, 0);
+	/* And it serves on, beside the other guest. */
+	good_frame(f, g, 5, 300);
+	good_frame(f, &f->g[1], 0, 60);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,7 +517,7 @@ int main(void)
 		T(test_drop_slots), T(test_drop_frag_big), T(test_drop_short),
 		T(test_drop_bad_grant), T(test_drop_revoked), T(test_drop_foreign),
 		T(test_max_slots_pass), T(test_zero_len_frags), T(test_credit),
-		T(test_spoof),
+		T(test_spoof), T(test_kill_before_push_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

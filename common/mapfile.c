@@ -1,0 +1,59 @@
+/* A file mapped shared (see include/pvd/mapfile.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pvd/log.h"
+#include "pvd/mapfile.h"
+
+int pvd_mapfile_open(const char *path, size_t len, void **map, bool *kept)
+{
+	struct stat st;
+	void *p;
+	int fd, rc;
+
+	*map = NULL;
+	*kept = false;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		log_warn("%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	*kept = (size_t)st.st_size == len;
+	/* A size that does not fit is a stale layout: start it empty. */
+	if (!*kept && (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)len) < 0)) {
+		rc = -errno;
+		goto fail;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		goto fail;
+	}
+	close(fd);
+	*map = p;
+	return 0;
+fail:
+	log_warn("%s (%zu bytes): %s", path, len, strerror(-rc));
+	close(fd);
+	*kept = false;
+	return rc;
+}
+
+void pvd_mapfile_close(void *map, size_t len)
+{
+	if (map)
+		munmap(map, len);
+}
