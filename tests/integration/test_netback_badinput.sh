@@ -23,6 +23,13 @@ GOOD_IP=10.9.0.11
 # Most RSS growth allowed over all cases (kB): a leak per case shows.
 RSS_SLACK_KB=4096
 
+# The good guest goes with the test, however it ends (a die included).
+GOOD=
+cleanup_guest() {
+	[ -n "$GOOD" ] && timeout -k 2 30 "$PVCTL" destroy "$GOOD" >/dev/null 2>&1
+}
+trap 'rc=$?; cleanup_guest; (exit $rc); _pvd_cleanup' EXIT
+
 STORED_HV=sim stored_start
 ip link add nbbr0 type bridge && ip addr add 10.9.0.1/24 dev nbbr0 &&
 	ip link set nbbr0 up || die "cannot make bridge nbbr0"
@@ -261,6 +268,7 @@ grep -q 'bytes from' "$PVD_RUNDIR/bgping" &&
 	pass "the background ping got answers" ||
 	fail "the background ping got answers" "$(tail -n 3 "$PVD_RUNDIR/bgping")"
 timeout -k 2 30 "$PVCTL" destroy "$GOOD" >/dev/null 2>&1
+GOOD=
 # Stopped first, so a sanitizer's exit-time reports are in its stderr.
 netback_stop
 expect_eq "pvd-netback exits 0 on SIGTERM" 0 "$NETBACK_EXIT"
