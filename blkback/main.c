@@ -11,6 +11,7 @@
 #include "pvd/daemon.h"
 #include "pvd/hv.h"
 #include "pvd/log.h"
+#include "pvd/mapfile.h"
 #include "pvd/metrics.h"
 #include "pvd/num.h"
 #include "pvd/ring_util.h"
@@ -233,12 +234,8 @@ static void start(struct blkback *b)
 	if (pvd_ctl_start(&b->ctl, b->base, b->o.ctl, stats_json, b) < 0)
 		fatal("cannot open the control socket %s", b->o.ctl);
 	/* The queues' journals (journal.h), for the daemon after us. */
-	if (pvd_rundir_path(b->journal_dir, sizeof(b->journal_dir),
-			    "blkback-journal") < 0 ||
-	    pvd_mkdir_p(b->journal_dir, 0700) < 0)
-		log_warn("no journal directory %s: a restart after kill -9 may "
-			 "lose requests in flight", b->journal_dir);
-	else
+	if (pvd_journal_dir(b->journal_dir, sizeof(b->journal_dir),
+			    "blkback-journal") == 0)
 		b->o.xb.journal_dir = b->journal_dir;
 	/* Waits for the store if it is not there yet (xsconn.h). */
 	if (blk_xenbus_start(&b->xb, b->base, &b->pool, &b->o.xb) < 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pvd/log.h"
+#include "pvd/mapfile.h"
 #include "crypt.h"
 #include "loop.h"
 #include "vbd.h"
@@ -136,7 +137,7 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
 		if (c->nr_pages > BLK_MAX_RING_PAGES)
 			return -EINVAL;
 		if (c->journal_dir &&
-		    blk_vbd_journal_path(journal, sizeof(journal), c->journal_dir,
+		    pvd_journal_path(journal, sizeof(journal), c->journal_dir,
 					 v->domid, c->devid, i) == 0)
 			qc.journal = journal;
 		memcpy(qc.refs, c->q[i].refs, c->nr_pages * sizeof(qc.refs[0]));
@@ -148,14 +149,6 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
 	if (rc < 0)
 		blk_vbd_disconnect(v);
 	return rc;
-}
-
-int blk_vbd_journal_path(char *buf, size_t len, const char *dir,
-			 unsigned domid, unsigned devid, unsigned queue)
-{
-	int n = snprintf(buf, len, "%s/%u-%u-%u", dir, domid, devid, queue);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 int blk_vbd_disconnect(struct blk_vbd *v)

@@ -80,9 +80,6 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c);
 /* Stops the queues: 0 when done, -EBUSY while I/O drains (then
  * BLK_VBD_DRAINED).  Idempotent. */
 int blk_vbd_disconnect(struct blk_vbd *v);
-/* Where queue QUEUE's journal is: 0 or -ENAMETOOLONG. */
-int blk_vbd_journal_path(char *buf, size_t len, const char *dir,
-			 unsigned domid, unsigned devid, unsigned queue);
 bool blk_vbd_busy(const struct blk_vbd *v);
 /* Re-reads the storage's size: 1 if the sector count changed. */
 int blk_vbd_resize(struct blk_vbd *v);

@@ -45,6 +45,7 @@
 #include <xen/io/protocols.h>
 
 #include "pvd/log.h"
+#include "pvd/mapfile.h"
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
 #include "pvd/sdnotify.h"
@@ -375,15 +376,9 @@ static void dev_release(struct blk_xb_dev *d)
  * leaves them to the next). */
 static void dev_forget_journals(struct blk_xb_dev *d)
 {
-	char path[256];
-
-	if (!d->xb->o.journal_dir)
-		return;
-	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++)
-		if (blk_vbd_journal_path(path, sizeof(path), d->xb->o.journal_dir,
-					 d->x.domid, d->x.devid, i) == 0 &&
-		    unlink(path) < 0 && errno != ENOENT)
-			xbdev_warn(&d->x, "removing %s: %s", path, strerror(errno));
+	if (d->xb->o.journal_dir)
+		pvd_journal_forget(d->xb->o.journal_dir, d->x.domid, d->x.devid,
+				   BLK_MAX_QUEUES);
 }
 
 static void dev_free(struct blk_xb_dev *d)

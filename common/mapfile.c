@@ -1,11 +1,13 @@
 /* A file mapped shared (see include/pvd/mapfile.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pvd/daemon.h"
 #include "pvd/log.h"
 #include "pvd/mapfile.h"
 
@@ -56,4 +58,35 @@ void pvd_mapfile_close(void *map, size_t len)
 {
 	if (map)
 		munmap(map, len);
+}
+
+int pvd_journal_dir(char *buf, size_t len, const char *name)
+{
+	int rc = pvd_rundir_path(buf, len, name);
+
+	if (rc == 0)
+		rc = pvd_mkdir_p(buf, 0700);
+	if (rc < 0)
+		log_warn("no journal directory %s: a restart after kill -9 may "
+			 "lose what was in flight (%s)", buf, strerror(-rc));
+	return rc;
+}
+
+int pvd_journal_path(char *buf, size_t len, const char *dir, unsigned domid,
+		     unsigned devid, unsigned queue)
+{
+	int n = snprintf(buf, len, "%s/%u-%u-%u", dir, domid, devid, queue);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+void pvd_journal_forget(const char *dir, unsigned domid, unsigned devid,
+			unsigned nq)
+{
+	char path[256];
+
+	for (unsigned i = 0; i < nq; i++)
+		if (pvd_journal_path(path, sizeof(path), dir, domid, devid, i) == 0 &&
+		    unlink(path) < 0 && errno != ENOENT)
+			log_warn("removing %s: %s", path, strerror(errno));
 }

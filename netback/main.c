@@ -13,6 +13,7 @@
 #include "pvd/daemon.h"
 #include "pvd/hv.h"
 #include "pvd/log.h"
+#include "pvd/mapfile.h"
 #include "pvd/metrics.h"
 #include "pvd/num.h"
 #include "pvd/sdnotify.h"
@@ -202,12 +203,8 @@ static void start(struct netback *n)
 		fatal("cannot start the I/O threads: %s", strerror(-rc));
 	start_ctl(n);
 	/* The queues' journals (journal.h), for the daemon after us. */
-	if (pvd_rundir_path(n->journal_dir, sizeof(n->journal_dir),
-			    "netback-journal") < 0 ||
-	    pvd_mkdir_p(n->journal_dir, 0700) < 0)
-		log_warn("no journal directory %s: a restart after kill -9 may "
-			 "lose the frames in answer", n->journal_dir);
-	else
+	if (pvd_journal_dir(n->journal_dir, sizeof(n->journal_dir),
+			    "netback-journal") == 0)
 		n->o.xb.journal_dir = n->journal_dir;
 	/* Waits for the store if it is not there yet (xsconn.h). */
 	if (nb_xenbus_start(&n->xb, n->base, n->pool, n->hv, &n->o.xb) < 0)

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "pvd/log.h"
+#include "pvd/mapfile.h"
 #include "pvd/msgq.h"
 #include "vif_priv.h"
 
@@ -147,14 +148,6 @@ static int bind_one(struct nb_vif *v, evtchn_port_t remote,
 	return rc;
 }
 
-int nb_vif_journal_path(char *buf, size_t len, const char *dir,
-			unsigned domid, unsigned devid, unsigned queue)
-{
-	int n = snprintf(buf, len, "%s/%u-%u-%u", dir, domid, devid, queue);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
 /* The queue's journal, kept (reattach) if it is for these rings. */
 static void journal_open(struct nb_queue *q, bool reattach)
 {
@@ -163,7 +156,7 @@ static void journal_open(struct nb_queue *q, bool reattach)
 
 	if (!c->journal_dir)
 		return;
-	if (nb_vif_journal_path(path, sizeof(path), c->journal_dir, c->domid,
+	if (pvd_journal_path(path, sizeof(path), c->journal_dir, c->domid,
 				c->devid, q->index) < 0 ||
 	    nb_journal_open(&q->jn, path, c->q[q->index].tx_ref,
 			    c->q[q->index].rx_ref, reattach) < 0)

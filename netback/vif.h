@@ -125,9 +125,6 @@ struct nb_qstats {
 	uint64_t thread_cpu_ns;               /* that thread's CPU time */
 };
 
-/* Where queue QUEUE's journal is: 0 or -ENAMETOOLONG. */
-int nb_vif_journal_path(char *buf, size_t len, const char *dir,
-			unsigned domid, unsigned devid, unsigned queue);
 
 /* ---- the loop (nbloop.c): one I/O thread's ---- */
 struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv);

@@ -49,6 +49,7 @@
 #include <xenstore.h>
 
 #include "pvd/log.h"
+#include "pvd/mapfile.h"
 #include "pvd/num.h"
 #include "pvd/ratelimit.h"
 #include "pvd/ring_util.h"
@@ -647,15 +648,9 @@ static void dev_probe(struct nb_xenbus *xb, domid_t domid, unsigned devid)
  * leaves them to the next). */
 static void dev_forget_journals(struct nb_xb_dev *d)
 {
-	char path[256];
-
-	if (!d->xb->o.journal_dir)
-		return;
-	for (unsigned i = 0; i < NB_MAX_QUEUES; i++)
-		if (nb_vif_journal_path(path, sizeof(path), d->xb->o.journal_dir,
-					d->x.domid, d->x.devid, i) == 0 &&
-		    unlink(path) < 0 && errno != ENOENT)
-			xbdev_warn(&d->x, "removing %s: %s", path, strerror(errno));
+	if (d->xb->o.journal_dir)
+		pvd_journal_forget(d->xb->o.journal_dir, d->x.domid, d->x.devid,
+				   NB_MAX_QUEUES);
 }
 
 static void dev_free(struct nb_xb_dev *d, bool keep_tap)

@@ -27,6 +27,7 @@
 #include "../../blkback/req.h"
 #include "../../blkback/vbd.h"
 #include "pvd/hv_sim.h"
+#include "pvd/mapfile.h"
 #include "pvd/ring_util.h"
 
 #define TG_PAGES 2048

@@ -29,6 +29,7 @@
 
 #include "../../netback/vif_priv.h"
 #include "pvd/hv_sim.h"
+#include "pvd/mapfile.h"
 
 #define NG_PAGES 512
 #define NG_DATA 96            /* data pages per guest */
@@ -260,7 +261,7 @@ static void njournal_kill_at(struct nfx *f, struct nguest *g, unsigned qi,
 	char path[256];
 	uint64_t p;
 
-	assert_int_equal(nb_vif_journal_path(path, sizeof(path), f->dir,
+	assert_int_equal(pvd_journal_path(path, sizeof(path), f->dir,
 					     g->domid, g->cfg.devid, qi), 0);
 	assert_int_equal(nb_journal_open(&j, path, g->cfg.q[qi].tx_ref,
 					 g->cfg.q[qi].rx_ref, true), 0);

@@ -662,7 +662,7 @@ static void test_kill_before_push_journal(void **state)
 	assert_int_equal(s->rsp_prod, 2);
 	/* Killed before the push: the ring and the journal as they were. */
 	s->rsp_prod = 0;
-	assert_int_equal(blk_vbd_journal_path(jpath, sizeof(jpath), f->dir, 3,
+	assert_int_equal(pvd_journal_path(jpath, sizeof(jpath), f->dir, 3,
 					      5, 0), 0);
 	assert_int_equal(stat(jpath, &st), 0);
 	assert_true((size_t)st.st_size <= sizeof(jbuf));
