@@ -153,10 +153,12 @@ check: deps
 	@$(MAKE) --no-print-directory all tests
 	@BUILD=$(BUILD) SAN=$(SAN) scripts/run-tests.sh
 
-# ThreadSanitizer (build-tsan/): the unit tests and pvd-blkback's
-# integration tests, a report failing the run (scripts/check-tsan.sh).
-# Not part of make check.
+# ThreadSanitizer (build-tsan/): the unit tests and pvd-blkback's and
+# pvd-netback's integration tests, a report failing the run
+# (scripts/check-tsan.sh; the simulated guests run from the plain build,
+# made first).  Not part of make check.
 check-tsan: deps
+	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory TSAN=1 all tests
 	@scripts/check-tsan.sh build-tsan
 

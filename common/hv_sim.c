@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,8 +148,40 @@ static int gnt_set_status(grant_entry_v1_t *e, domid_t self, int pinned,
 	}
 }
 
+/* A grant copy's pin, for the process after this one (see "A copy in
+ * progress" below): written under the pin's lock, so that it says
+ * PINNED exactly while the pin it names is counted. */
+enum { SIMCOPY_FREE, SIMCOPY_PINNED };
+
+struct simcopy_rec {
+	uint32_t state;
+	uint32_t domid, ref, writable;
+	uint64_t dev, ino;    /* which incarnation of the domain (its memfd) */
+};
+
+static void simcopy_note(struct simcopy_rec *rec, const struct sim_dom *d,
+			 grant_ref_t ref, int writable)
+{
+	if (!rec)
+		return;
+	rec->domid = d->domid;
+	rec->ref = ref;
+	rec->writable = (uint32_t)writable;
+	rec->dev = d->mem_dev;
+	rec->ino = d->mem_ino;
+	__atomic_store_n(&rec->state, SIMCOPY_PINNED, __ATOMIC_RELEASE);
+}
+
+static void simcopy_clear(struct simcopy_rec *rec)
+{
+	if (rec)
+		__atomic_store_n(&rec->state, SIMCOPY_FREE, __ATOMIC_RELEASE);
+}
+
+/* rec: a copy's pin is noted there (NULL for a map). */
 static int simgnt_pin(struct sim_dom *d, grant_ref_t ref, domid_t self,
-		      int writable, int mapflag, uint32_t *frame)
+		      int writable, int mapflag, uint32_t *frame,
+		      struct simcopy_rec *rec)
 {
 	struct simgnt_act *a;
 	uint32_t ro, rw, f;
@@ -195,13 +228,15 @@ static int simgnt_pin(struct sim_dom *d, grant_ref_t ref, domid_t self,
 	}
 	lw += writable ? (1u << 15) : 1u;
 	*frame = f;
+	simcopy_note(rec, d, ref, writable);
 	st = GNTST_okay;
 out:
 	act_unlock(a, (uint32_t)lw);
 	return st;
 }
 
-static void simgnt_unpin(struct sim_dom *d, grant_ref_t ref, int writable)
+static void simgnt_unpin(struct sim_dom *d, grant_ref_t ref, int writable,
+			 struct simcopy_rec *rec)
 {
 	struct simgnt_act *a = &d->act[ref];
 	uint32_t w;
@@ -225,6 +260,7 @@ static void simgnt_unpin(struct sim_dom *d, grant_ref_t ref, int writable)
 		gnt_clear(&d->gnt[ref], GTF_writing);
 	if (!SIMGNT_RW(w) && !SIMGNT_RO(w))
 		gnt_clear(&d->gnt[ref], GTF_reading);
+	simcopy_clear(rec);
 	act_unlock(a, w);
 }
 
@@ -253,6 +289,9 @@ struct hv_sim {
 	unsigned nbuckets;
 	unsigned nmaps;
 	struct simev *ev;
+	struct simcopy_rec *copy;	/* this handle's copy pin (or NULL) */
+	int copyfd;			/* its file, flocked while we live */
+	char copypath[PATH_MAX];
 };
 
 static struct hv_sim *to_sim(struct hv *hv)
@@ -623,7 +662,7 @@ static int sim_grant_map(struct hv *hv, domid_t domid, unsigned count,
 	}
 	for (; pinned < count; pinned++) {
 		int st = simgnt_pin(d, refs[pinned], s->self, writable, 1,
-				    &frames[pinned]);
+				    &frames[pinned], NULL);
 
 		if (st != GNTST_okay) {
 			rc = hv_gntst_to_errno(st);
@@ -654,7 +693,7 @@ static int sim_grant_map(struct hv *hv, domid_t domid, unsigned count,
 	return 0;
 fail:
 	while (pinned--)
-		simgnt_unpin(d, refs[pinned], writable);
+		simgnt_unpin(d, refs[pinned], writable, NULL);
 	if (frames != fstack)
 		free(frames);
 	free(m);
@@ -666,7 +705,7 @@ static void map_release(struct hv_sim *s, struct sim_map *m)
 	struct sim_dom *d = m->dom;
 
 	for (unsigned i = 0; i < m->count; i++)
-		simgnt_unpin(d, m->refs[i], m->writable);
+		simgnt_unpin(d, m->refs[i], m->writable, NULL);
 	if (m->own)
 		munmap(m->addr, (size_t)m->count << HV_PAGE_SHIFT);
 	s->nmaps--;
@@ -716,7 +755,7 @@ static int copy_one(struct hv_sim *s, struct hv_copy_seg *seg)
 	rc = simdom_get(s, seg->domid, &d);
 	if (rc < 0)
 		return rc;
-	st = simgnt_pin(d, seg->ref, s->self, to, 0, &frame);
+	st = simgnt_pin(d, seg->ref, s->self, to, 0, &frame, s->copy);
 	if (st != GNTST_okay)
 		return hv_gntst_to_errno(st);
 	page = d->rw + ((size_t)frame << HV_PAGE_SHIFT) + seg->offset;
@@ -724,7 +763,7 @@ static int copy_one(struct hv_sim *s, struct hv_copy_seg *seg)
 		memcpy(page, seg->local, seg->len);
 	else
 		memcpy(seg->local, page, seg->len);
-	simgnt_unpin(d, seg->ref, to);
+	simgnt_unpin(d, seg->ref, to, s->copy);
 	return 0;
 }
 
@@ -814,6 +853,123 @@ static int sim_domain_alive(struct hv *hv, domid_t domid)
 	return rc;
 }
 
+/* ---------------------------------------------------------------------- */
+/* A copy in progress, for the process after this one                     */
+/* ---------------------------------------------------------------------- */
+
+/* Xen copies inside a hypercall: a process killed during a grant copy
+ * leaves no pin behind, and Linux's gntdev unmaps a dead process's
+ * grants.  Here a copy is this process's own memcpy between a pin and an
+ * unpin in dom<N>.act, which a kill -9 can split: the grant stayed
+ * GTF_reading/GTF_writing for ever and the guest could never end its
+ * access (pvguest's netfront, as Linux's, then disables the NIC: "grant
+ * still in use").  So each handle notes its one copy pin in a file
+ * copy.<pid>.XXXXXX of the hv directory, which it holds with flock for its
+ * life; a handle opened later undoes the pin of every record whose holder
+ * is gone.  (A dead process's grant maps are not undone: a restarted
+ * backend maps its rings again, and the pins go with the domain.) */
+static void simcopy_undo(struct hv_sim *s, const struct simcopy_rec *r)
+{
+	struct sim_dom *d;
+
+	if (r->domid >= DOMID_FIRST_RESERVED ||
+	    simdom_get(s, (domid_t)r->domid, &d) < 0 ||
+	    d->mem_dev != (dev_t)r->dev || d->mem_ino != (ino_t)r->ino ||
+	    r->ref >= d->nr_grants)
+		return;		/* that domain is gone, and its pins with it */
+	simgnt_unpin(d, r->ref, r->writable != 0, NULL);
+	log_info("sim: dom%u grant %u: the copy pin of a process that died, "
+		 "undone", (unsigned)r->domid, r->ref);
+}
+
+static void simcopy_recover(struct hv_sim *s)
+{
+	DIR *dir = opendir(s->hvdir);
+	struct dirent *e;
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		struct simcopy_rec r;
+		int fd;
+
+		if (strncmp(e->d_name, "copy.", 5) != 0)
+			continue;
+		fd = openat(dirfd(dir), e->d_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Held: its process lives.  Taken: ours to undo, once (FREE
+		 * is written before the name goes). */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			if (pread(fd, &r, sizeof(r), 0) == (ssize_t)sizeof(r) &&
+			    r.state == SIMCOPY_PINNED) {
+				simcopy_undo(s, &r);
+				r.state = SIMCOPY_FREE;
+				if (pwrite(fd, &r, sizeof(r), 0) < 0)
+					log_warn("sim: %s: %s", e->d_name,
+						 strerror(errno));
+			}
+			unlinkat(dirfd(dir), e->d_name, 0);
+		}
+		close(fd);
+	}
+	closedir(dir);
+}
+
+/* This handle's record: made under a name recovery ignores, locked, then
+ * renamed, so that no recovery takes it for a dead process's.  Without
+ * one the handle works as before (a kill may then leave a pin). */
+static void simcopy_start(struct hv_sim *s)
+{
+	char tmp[PATH_MAX];
+	void *p;
+	int fd;
+
+	s->copyfd = -1;
+	if (snprintf(tmp, sizeof(tmp), "%s/new-copy.%d.XXXXXX", s->hvdir,
+		     (int)getpid()) >= (int)sizeof(tmp) ||
+	    snprintf(s->copypath, sizeof(s->copypath), "%s/copy.%d.%s",
+		     s->hvdir, (int)getpid(), "XXXXXX") >= (int)sizeof(s->copypath))
+		return;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		goto fail;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 ||
+	    ftruncate(fd, sizeof(struct simcopy_rec)) < 0)
+		goto fail;
+	p = mmap(NULL, sizeof(struct simcopy_rec), PROT_READ | PROT_WRITE,
+		 MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	/* copy.<pid>.<the same six characters> */
+	memcpy(s->copypath + strlen(s->copypath) - 6, tmp + strlen(tmp) - 6, 6);
+	if (rename(tmp, s->copypath) < 0) {
+		munmap(p, sizeof(struct simcopy_rec));
+		goto fail;
+	}
+	s->copy = p;
+	s->copyfd = fd;
+	return;
+fail:
+	log_warn("sim: no copy record in %s: %s", s->hvdir, strerror(errno));
+	if (fd >= 0) {
+		unlink(tmp);
+		close(fd);
+	}
+	s->copypath[0] = '\0';
+}
+
+static void simcopy_stop(struct hv_sim *s)
+{
+	if (!s->copy)
+		return;
+	unlink(s->copypath);
+	munmap(s->copy, sizeof(*s->copy));
+	close(s->copyfd);
+	s->copy = NULL;
+	s->copyfd = -1;
+}
+
 static void sim_close(struct hv *hv)
 {
 	struct hv_sim *s = to_sim(hv);
@@ -827,6 +983,7 @@ static void sim_close(struct hv *hv)
 		}
 	}
 	free(s->buckets);
+	simcopy_stop(s);
 	while (s->doms)
 		simdom_forget(s, s->doms);
 	simev_destroy(s->ev);
@@ -881,6 +1038,8 @@ int hv_sim_open(struct hv **out, const struct hv_config *cfg)
 	rc = simev_create(&s->ev, s->hvdir, s->self, 0);
 	if (rc < 0)
 		goto fail;
+	simcopy_recover(s);
+	simcopy_start(s);
 	*out = &s->base;
 	return 0;
 fail:

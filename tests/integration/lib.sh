@@ -92,6 +92,13 @@ _pvd_cleanup() {
 			echo "# --- last lines of $f ---"
 			tail -n 40 "$f" | sed 's/^/# /'
 		done
+		# PVD_KEEP_RUNDIR=DIR: the whole run directory (the guests'
+		# logs included) is copied there first, to look at afterwards.
+		if [ -n "${PVD_KEEP_RUNDIR:-}" ]; then
+			mkdir -p "$PVD_KEEP_RUNDIR" &&
+				cp -a "$PVD_RUNDIR" "$PVD_KEEP_RUNDIR/" 2>/dev/null
+			echo "# run directory kept in $PVD_KEEP_RUNDIR/${PVD_RUNDIR##*/}"
+		fi
 	fi
 	rm -rf "$PVD_RUNDIR"
 	exit "$rc"

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -296,6 +297,53 @@ static void test_grant_copy_both_directions(void **state)
 	assert_int_equal(seg.status, -EPERM);
 	seg.dir = HV_COPY_FROM_GRANT;
 	assert_int_equal(hv_grant_copy(f->hv, &seg, 1), 0);
+}
+
+/* A backend that dies in the middle of a copy (here: its memcpy faults
+ * on its own buffer; a kill -9 does the same) leaves the grant pinned in
+ * the shared bookkeeping, which on Xen cannot happen (the copy is one
+ * hypercall).  The next backend handle opened undoes that pin from the
+ * dead process's copy record: the guest can end its access again.
+ * Without the record the grant stayed GTF_writing, and pvguest's netfront
+ * disabled its NIC after a kill -9 of pvd-netback ("rx grant still in
+ * use"). */
+struct copy_arg {
+	struct fx *f;
+	grant_ref_t ref;
+	void *bad;
+};
+
+static void copy_into_fault(void *p)
+{
+	struct copy_arg *a = p;
+	struct hv *hv = open_backend(a->f, 0, 0);
+	struct hv_copy_seg seg = {
+		.ref = a->ref, .domid = GUEST, .len = 64,
+		.dir = HV_COPY_FROM_GRANT, .local = a->bad,
+	};
+
+	hv_grant_copy(hv, &seg, 1);     /* dies here, pinned */
+}
+
+static void test_copy_pin_of_dead_process(void **state)
+{
+	struct fx *f = *state;
+	struct copy_arg a = { f, grant_page(f, 20, 0, 0, NULL), NULL };
+	struct hv *hv2;
+
+	a.bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(a.bad != MAP_FAILED);
+	assert_true(child_faults(copy_into_fault, &a));
+	munmap(a.bad, 4096);
+	/* Pinned by a process that is gone. */
+	assert_int_equal(gflags(f, a.ref), GTF_permit_access | GTF_reading);
+	assert_int_equal(hv_sim_end_access(f->dom, a.ref), -EBUSY);
+	/* The next handle opened undoes it (and only it: f->hv, alive,
+	 * keeps its record). */
+	hv2 = open_backend(f, 0, 0);
+	assert_int_equal(gflags(f, a.ref), GTF_permit_access);
+	hv_close(hv2);
+	assert_int_equal(hv_sim_end_access(f->dom, a.ref), 0);
 }
 
 static void test_grant_copy_bad_segment(void **state)
@@ -857,6 +905,7 @@ int main(void)
 		T(test_frame_captured_at_pin),
 		T(test_grant_copy_both_directions),
 		T(test_grant_copy_bad_segment),
+		T(test_copy_pin_of_dead_process),
 		T(test_multi_page_map),
 		T(test_map_per_grant_mode),
 		T(test_reserved_grants),
