@@ -722,44 +722,27 @@ static struct blk_xb_dev *dev_find(struct blk_xenbus *xb, domid_t domid,
 	return NULL;
 }
 
-static bool parse_id(const char *s, uint64_t max, uint64_t *out)
+static void reconcile_one(void *arg, domid_t domid, unsigned devid)
 {
-	return pvd_parse_uint(s, max, out) == 0;
+	struct blk_xenbus *xb = arg;
+	struct blk_xb_dev *d = dev_find(xb, domid, devid);
+
+	if (!d) {
+		dev_probe(xb, domid, devid);
+		d = dev_find(xb, domid, devid);
+	}
+	if (d)
+		d->seen = true;
 }
 
 /* Every device under root, probing new ones and dropping vanished ones. */
 static void reconcile(struct blk_xenbus *xb)
 {
-	unsigned nd = 0;
-	char **doms = xbdev_dir(&xb->xc, xb->root, &nd);
 	struct blk_xb_dev *d, *nx;
 
 	for (d = xb->devs; d; d = d->next)
 		d->seen = false;
-	for (unsigned i = 0; doms && i < nd; i++) {
-		char path[PATH_LEN];
-		unsigned nv = 0;
-		char **devs;
-		uint64_t domid, devid;
-
-		if (!parse_id(doms[i], DOMID_FIRST_RESERVED - 1, &domid))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", xb->root, doms[i]);
-		devs = xbdev_dir(&xb->xc, path, &nv);
-		for (unsigned j = 0; devs && j < nv; j++) {
-			if (!parse_id(devs[j], UINT32_MAX, &devid))
-				continue;
-			d = dev_find(xb, (domid_t)domid, (unsigned)devid);
-			if (!d) {
-				dev_probe(xb, (domid_t)domid, (unsigned)devid);
-				d = dev_find(xb, (domid_t)domid, (unsigned)devid);
-			}
-			if (d)
-				d->seen = true;
-		}
-		free(devs);
-	}
-	free(doms);
+	xbdev_scan(&xb->xc, xb->root, reconcile_one, xb);
 	if (!xsconn_up(&xb->xc))
 		return;		/* unread is not gone */
 	for (d = xb->devs; d; d = nx) {
@@ -788,26 +771,26 @@ static bool own_node(const char *node)
 
 static void backend_event(struct blk_xenbus *xb, const char *path)
 {
-	size_t rl = strlen(xb->root);
-	char buf[PATH_LEN * 2], *dom, *dev, *node;
-	uint64_t domid, devid, online;
+	const char *node;
+	domid_t domid;
+	unsigned devid;
+	uint64_t online;
 	struct blk_xb_dev *d;
 
-	if (strncmp(path, xb->root, rl) != 0 || (path[rl] && path[rl] != '/'))
-		return;
-	snprintf(buf, sizeof(buf), "%s", path + rl);
-	dom = strtok_r(buf, "/", &node);
-	dev = dom ? strtok_r(NULL, "/", &node) : NULL;
-	if (!dom || !dev) {
+	switch (xbdev_parse_event(xb->root, path, &domid, &devid, &node)) {
+	case XBDEV_EV_SCAN:
 		reconcile(xb);
 		return;
-	}
-	if (!parse_id(dom, DOMID_FIRST_RESERVED - 1, &domid) ||
-	    !parse_id(dev, UINT32_MAX, &devid) || (*node && own_node(node)))
+	case XBDEV_EV_NONE:
 		return;
-	d = dev_find(xb, (domid_t)domid, (unsigned)devid);
+	case XBDEV_EV_DEVICE:
+		break;
+	}
+	if (*node && own_node(node))
+		return;
+	d = dev_find(xb, domid, devid);
 	if (!d) {
-		dev_probe(xb, (domid_t)domid, (unsigned)devid);
+		dev_probe(xb, domid, devid);
 		return;
 	}
 	if (dev_renewed(d))

@@ -85,6 +85,74 @@ char **xbdev_dir(struct xsconn *xc, const char *path, unsigned *n)
 	return v;
 }
 
+static bool parse_id(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	char buf[16];
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return pvd_parse_uint(buf, max, out) == 0;
+}
+
+void xbdev_scan(struct xsconn *xc, const char *root, xbdev_scan_fn *fn,
+		void *arg)
+{
+	unsigned nd = 0;
+	char **doms = xbdev_dir(xc, root, &nd);
+
+	for (unsigned i = 0; doms && i < nd; i++) {
+		char path[XBDEV_PATH_LEN];
+		unsigned nv = 0;
+		char **devs;
+		uint64_t domid, devid;
+
+		if (!parse_id(doms[i], strlen(doms[i]), DOMID_FIRST_RESERVED - 1,
+			      &domid) ||
+		    snprintf(path, sizeof(path), "%s/%s", root, doms[i]) >=
+		    (int)sizeof(path))
+			continue;
+		devs = xbdev_dir(xc, path, &nv);
+		for (unsigned j = 0; devs && j < nv; j++)
+			if (parse_id(devs[j], strlen(devs[j]), UINT32_MAX, &devid))
+				fn(arg, (domid_t)domid, (unsigned)devid);
+		free(devs);
+	}
+	free(doms);
+}
+
+enum xbdev_event xbdev_parse_event(const char *root, const char *path,
+				   domid_t *domid, unsigned *devid,
+				   const char **node)
+{
+	size_t rl = strlen(root), dl, vl;
+	const char *dom, *dev;
+	uint64_t d, v;
+
+	if (strncmp(path, root, rl) != 0 || (path[rl] && path[rl] != '/'))
+		return XBDEV_EV_NONE;
+	dom = path + rl;
+	while (*dom == '/')
+		dom++;
+	dl = strcspn(dom, "/");
+	dev = dom + dl;
+	while (*dev == '/')
+		dev++;
+	vl = strcspn(dev, "/");
+	if (!dl || !vl)
+		return XBDEV_EV_SCAN;
+	if (!parse_id(dom, dl, DOMID_FIRST_RESERVED - 1, &d) ||
+	    !parse_id(dev, vl, UINT32_MAX, &v))
+		return XBDEV_EV_NONE;
+	*node = dev + vl;
+	while (**node == '/')
+		(*node)++;
+	*domid = (domid_t)d;
+	*devid = (unsigned)v;
+	return XBDEV_EV_DEVICE;
+}
+
 int xbdev_read_uint(struct xsconn *xc, const char *dir, const char *node,
 		    uint64_t max, uint64_t *out)
 {

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <xenstore.h>
+#include <xen/xen.h>
 #include <xen/io/xenbus.h>
 
 #include "pvd/log.h"
@@ -58,6 +59,25 @@ const char *xbdev_state_name(int state);
 char *xbdev_read(struct xsconn *xc, xs_transaction_t t, const char *dir,
 		 const char *node);
 char **xbdev_dir(struct xsconn *xc, const char *path, unsigned *n);
+/* Every device directory under a backend root (ROOT/<domid>/<devid>,
+ * each id a decimal number in range): fn for each, in the store's order.
+ * What could not be listed is left out; the caller asks xsconn_up before
+ * taking a device that was not listed as gone. */
+typedef void xbdev_scan_fn(void *arg, domid_t domid, unsigned devid);
+void xbdev_scan(struct xsconn *xc, const char *root, xbdev_scan_fn *fn,
+		void *arg);
+/* A watch event on PATH under a backend root: */
+enum xbdev_event {
+	XBDEV_EV_NONE,      /* not under ROOT, or ids out of range */
+	XBDEV_EV_SCAN,      /* ROOT or a domain's directory: scan again */
+	XBDEV_EV_DEVICE,    /* *domid, *devid; *node is what follows
+			     * "<domid>/<devid>/" in PATH ("": the device
+			     * directory itself) */
+};
+enum xbdev_event xbdev_parse_event(const char *root, const char *path,
+				   domid_t *domid, unsigned *devid,
+				   const char **node);
+
 /* A decimal number in [0, max]: 0, -ENOENT, or -EINVAL/-ERANGE. */
 int xbdev_read_uint(struct xsconn *xc, const char *dir, const char *node,
 		    uint64_t max, uint64_t *out);

@@ -73,6 +73,42 @@ bool __wrap_xs_write(struct xs_handle *h, xs_transaction_t t,
 	return true;
 }
 
+/* A listing packed as xs_directory packs it: one block, freed at once. */
+static char **pack(const char *const *v, unsigned n, unsigned *num)
+{
+	size_t len = n * sizeof(char *);
+	char **out, *p;
+
+	for (unsigned i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	out = malloc(len);
+	p = (char *)(out + n);
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = strcpy(p, v[i]);
+		p += strlen(v[i]) + 1;
+	}
+	*num = n;
+	return out;
+}
+
+/* backend/vif: domains 1 (devices 0, 5 and garbage), "x", 70000 (out of
+ * range), 2 (unreadable). */
+char **__wrap_xs_directory(struct xs_handle *h, xs_transaction_t t,
+			   const char *path, unsigned *num)
+{
+	static const char *const root[] = { "1", "x", "70000", "2" };
+	static const char *const dom1[] = { "0", "5", "abc", "4294967296" };
+
+	(void)h;
+	(void)t;
+	if (!strcmp(path, "/local/domain/0/backend/vif"))
+		return pack(root, 4, num);
+	if (!strcmp(path, "/local/domain/0/backend/vif/1"))
+		return pack(dom1, 4, num);
+	errno = EACCES;
+	return NULL;
+}
+
 bool __wrap_xsconn_failed(struct xsconn *c, const char *what)
 {
 	(void)c;
@@ -215,6 +251,60 @@ static void test_fatal_leaves_new_device_alone(void **state)
 	assert_int_equal(c->x.state, XenbusStateConnected);
 }
 
+static void scan_one(void *arg, domid_t domid, unsigned devid)
+{
+	char *seen = arg;
+
+	snprintf(seen + strlen(seen), 64 - strlen(seen), "%u/%u ",
+		 (unsigned)domid, devid);
+}
+
+static void test_scan(void **state)
+{
+	struct ctx *c = *state;
+	char seen[64] = "";
+
+	xbdev_scan(&c->xc, "/local/domain/0/backend/vif", scan_one, seen);
+	assert_string_equal(seen, "1/0 1/5 ");
+}
+
+static void test_parse_event(void **state)
+{
+	const char *root = "/local/domain/0/backend/vbd", *node = NULL;
+	domid_t d = 0;
+	unsigned v = 0;
+
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vbd/3/51712/state",
+					   &d, &v, &node), XBDEV_EV_DEVICE);
+	assert_int_equal(d, 3);
+	assert_int_equal(v, 51712);
+	assert_string_equal(node, "state");
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vbd/3/7",
+					   &d, &v, &node), XBDEV_EV_DEVICE);
+	assert_int_equal(v, 7);
+	assert_string_equal(node, "");
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vbd/3/7/a/b",
+					   &d, &v, &node), XBDEV_EV_DEVICE);
+	assert_string_equal(node, "a/b");
+	/* The root and a domain's directory: scan again. */
+	assert_int_equal(xbdev_parse_event(root, root, &d, &v, &node), XBDEV_EV_SCAN);
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vbd/3",
+					   &d, &v, &node), XBDEV_EV_SCAN);
+	/* Not ours: another root, a longer name, ids out of range. */
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vif/3/0",
+					   &d, &v, &node), XBDEV_EV_NONE);
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vbdx/3/0",
+					   &d, &v, &node), XBDEV_EV_NONE);
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vbd/32752/0",
+					   &d, &v, &node), XBDEV_EV_NONE);
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vbd/1/4294967296",
+					   &d, &v, &node), XBDEV_EV_NONE);
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vbd/-1/0",
+					   &d, &v, &node), XBDEV_EV_NONE);
+	assert_int_equal(xbdev_parse_event(root, "/local/domain/0/backend/vbd/1/0x5",
+					   &d, &v, &node), XBDEV_EV_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +315,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_txn_refuses_gone_and_renewed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_switch_and_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fatal_leaves_new_device_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_event, NULL, NULL),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
