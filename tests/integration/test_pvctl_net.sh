@@ -109,6 +109,15 @@ expect_fail "detach without --force times out" "did not close within 1 s" \
 expect_ok "detach by mac, --force" pvctl network-detach --force --timeout 0 net 00:16:3E:00:00:21
 expect_ok "detach by devid, --force" pvctl network-detach --force --timeout 0 net 1
 unchanged "two vifs attached and detached"
+# libxl's record of a vif (a domain xl made): removed with it, as xl's
+# network-detach does, or xl network-list would go on showing it.
+expect_ok "attach a vif beside a libxl record" pvctl network-attach net bridge=br1
+xs write /libxl/$DOM/device/vif/0/frontend $FE/0 || die "cannot write /libxl"
+expect_ok "detach it, --force" pvctl network-detach --force --timeout 0 net 0
+expect_eq "libxl's record of the vif is gone, its device directory kept" "" \
+	"$(xs ls /libxl/$DOM/device 2>&1)"
+xs rm /libxl
+unchanged "a vif with a libxl record attached and detached"
 unset PVCTL_DEVICE_TIMEOUT
 
 # ------------------------------------------------------ with pvd-netback

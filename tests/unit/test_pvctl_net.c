@@ -234,7 +234,7 @@ static void test_timeout_env(void **state)
 static void test_check_store(void **state)
 {
 	struct pvctl p = { .sigfd = -1 };
-	struct devwait_dev d = { "vif", 3, 0 };
+	struct devwait_dev d = { "vif", 3, 0, 0 };
 	char why[256];
 
 	assert_int_equal(devwait_check(&p, &d, why, sizeof(why)), DEVWAIT_FAILED);
@@ -258,7 +258,7 @@ static void test_check_store(void **state)
 static void test_wait(void **state)
 {
 	struct pvctl p = { .sigfd = -1 };
-	struct devwait_dev d[2] = { { "vbd", 3, 51712 }, { "vif", 3, 0 } };
+	struct devwait_dev d[2] = { { "vbd", 3, 51712, 0 }, { "vif", 3, 0, 0 } };
 
 	fake_set("/local/domain/0/backend/vbd/3/51712", "");
 	fake_set("/local/domain/0/backend/vbd/3/51712/state", "4");

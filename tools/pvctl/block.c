@@ -42,8 +42,6 @@
 #include "pvctl.h"
 #include "statview.h"
 
-#define DETACH_TIMEOUT_S 10     /* libxl's LIBXL_DESTROY_TIMEOUT */
-#define DETACH_TIMEOUT_MAX 3600
 #define PATH_LEN (XENSTORE_ABS_PATH_MAX + 1)
 
 /* ------------------------------------------------------------- helpers */
@@ -286,7 +284,7 @@ static int attach_txn(struct pvctl *p, xs_transaction_t t, void *arg)
  * nobody serves is removed again, so that a failed attach leaves nothing. */
 static int attach_wait(struct pvctl *p, const struct attach *a, unsigned secs)
 {
-	struct devwait_dev d = { "vbd", a->domid, (unsigned)a->disk.devid };
+	struct devwait_dev d = { "vbd", a->domid, (unsigned)a->disk.devid, 0 };
 
 	if (devwait_backends(p, &d, 1, secs) == 0)
 		return 0;
@@ -348,156 +346,26 @@ int cmd_block_attach(struct pvctl *p, int argc, char **argv)
 
 /* ------------------------------------------------------------- detach */
 
+/* libxl's removal (devwait.h): online 0 and Closing, a bounded wait for
+ * both ends to close, then the nodes removed. */
 struct detach {
 	struct vbd_paths v;
-	bool have_fe, have_be;
-	const char *dom_arg, *vdev;
-	unsigned timeout_s;
-	bool force;
-	bool reported;
+	struct devwait_detach a;
 };
 
-static int close_txn(struct pvctl *p, xs_transaction_t t, void *arg)
+/* The virtual device named on the command line.  0, or the exit status. */
+static int detach_vdev(struct detach *d)
 {
-	struct detach *d = arg;
-	char path[PATH_LEN + 16], *st;
+	char shown[40];
 
-	d->reported = false;
-	vbd_paths(p, t, d->v.domid, d->v.devid, &d->v);
-	d->have_fe = pvctl_stat(p, t, d->v.fe) == 0;
-	d->have_be = pvctl_stat(p, t, d->v.be) == 0;
-	if (!d->have_fe && !d->have_be) {
-		d->reported = true;
-		pvctl_err("domain %u has no disk %s", d->v.domid, d->vdev);
-		return -ENOENT;
-	}
-	if (!d->have_be)
+	if (xlcfg_vdev_devid(d->a.which, &d->v.devid) == 0)
 		return 0;
-	/* libxl__initiate_device_generic_remove */
-	snprintf(path, sizeof(path), "%s/online", d->v.be);
-	if (!xs_write(p->xs, t, path, "0", 1))
-		return errno ? -errno : -EIO;
-	st = pvctl_read(p, t, "%s/state", d->v.be);
-	if (!st || strcmp(st, "6") != 0) {
-		snprintf(path, sizeof(path), "%s/state", d->v.be);
-		if (!xs_write(p->xs, t, path, "5", 1)) {
-			free(st);
-			return errno ? -errno : -EIO;
-		}
-	}
-	free(st);
-	return 0;
+	snprintf(shown, sizeof(shown), "%s", d->a.which);
+	pvctl_printable(shown);
+	pvctl_err("'%s' is not a virtual device (xvdb, hdc, sda, d1p2 or a device number)",
+		  shown);
+	return 1;
 }
-
-static int remove_txn(struct pvctl *p, xs_transaction_t t, void *arg)
-{
-	struct detach *d = arg;
-	char stop[64], err[PATH_LEN];
-	int rc;
-
-	snprintf(stop, sizeof(stop), "/local/domain/%u/device", d->v.domid);
-	rc = devwait_rm_cleanup(p, t, d->v.fe, stop);
-	if (rc == 0) {
-		snprintf(stop, sizeof(stop), "/local/domain/%u/backend", d->v.bdom);
-		rc = devwait_rm_cleanup(p, t, d->v.be, stop);
-	}
-	if (rc == 0) {
-		/* Where a backend reports errors (xenbus_dev_error). */
-		snprintf(stop, sizeof(stop), "/local/domain/%u/error", d->v.bdom);
-		snprintf(err, sizeof(err), "%s/backend/vbd/%u/%u", stop, d->v.domid,
-			 (unsigned)d->v.devid);
-		rc = devwait_rm_cleanup(p, t, err, stop);
-	}
-	if (rc == 0) {
-		/* libxl's own record of the device, for a domain xl made
-		 * (libxl__device_destroy removes it too); absent otherwise. */
-		snprintf(stop, sizeof(stop), "/libxl/%u/device", d->v.domid);
-		snprintf(err, sizeof(err), "%s/vbd/%u", stop, (unsigned)d->v.devid);
-		rc = devwait_rm_cleanup(p, t, err, stop);
-	}
-	return rc;
-}
-
-/* The state node of dir: Closed, or gone, counts as closed.  *state gets
- * the value (-1 absent, -2 not a number). */
-static bool is_closed(struct pvctl *p, const char *dir, long *state)
-{
-	*state = read_num(p, XBT_NULL, dir, "state");
-	return *state == -1 || *state == XenbusStateClosed;
-}
-
-static const char *state_name(long s)
-{
-	static const char *const names[] = {
-		"Unknown", "Initialising", "InitWait", "Initialised", "Connected",
-		"Closing", "Closed", "Reconfiguring", "Reconfigured",
-	};
-
-	if (s == -1)
-		return "gone";
-	if (s < 0 || s >= (long)(sizeof(names) / sizeof(names[0])))
-		return "invalid";
-	return names[s];
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Waits (bounded) for both ends to close: watches on both state nodes,
- * each event a reason to look again.  0, or -ETIMEDOUT with the states. */
-static int wait_closed(struct pvctl *p, struct detach *d, unsigned timeout_s,
-		       long *fe_state, long *be_state)
-{
-	char fe_path[PATH_LEN + 8], be_path[PATH_LEN + 8];
-	uint64_t end = now_ms() + (uint64_t)timeout_s * 1000;
-	bool watched;
-	int fd, rc = -ETIMEDOUT;
-
-	snprintf(fe_path, sizeof(fe_path), "%s/state", d->v.fe);
-	snprintf(be_path, sizeof(be_path), "%s/state", d->v.be);
-	watched = xs_watch(p->xs, fe_path, "pvctl-fe") && xs_watch(p->xs, be_path, "pvctl-be");
-	fd = watched ? xs_fileno(p->xs) : -1;
-	for (;;) {
-		bool fe_ok = is_closed(p, d->v.fe, fe_state);
-		bool be_ok = is_closed(p, d->v.be, be_state);
-		uint64_t now = now_ms(), left;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		char **ev;
-
-		if (fe_ok && be_ok) {
-			rc = 0;
-			break;
-		}
-		if (now >= end)
-			break;
-		/* Without a watch (a store refusing it), look every 100 ms. */
-		left = end - now;
-		if (fd < 0 && left > 100)
-			left = 100;
-		if (poll(&pfd, fd >= 0 ? 1 : 0, (int)left) < 0 && errno != EINTR) {
-			rc = -errno;
-			break;
-		}
-		while (fd >= 0 && (ev = xs_check_watch(p->xs)) != NULL)
-			free(ev);
-	}
-	if (watched) {
-		xs_unwatch(p->xs, fe_path, "pvctl-fe");
-		xs_unwatch(p->xs, be_path, "pvctl-be");
-	}
-	return rc;
-}
-
-static const struct option detach_opts[] = {
-	{ "force", no_argument, NULL, 'f' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ NULL, 0, NULL, 0 },
-};
 
 /* dom0's backend directory of the device exists. */
 static bool backend_left(struct pvctl *p, unsigned domid, uint32_t devid)
@@ -509,44 +377,6 @@ static bool backend_left(struct pvctl *p, unsigned domid, uint32_t devid)
 	return pvctl_stat(p, XBT_NULL, path) == 0;
 }
 
-/* The command line: --force, --timeout, DOMAIN and VDEV.  0, or the
- * exit status. */
-static int detach_args(struct detach *d, int argc, char **argv)
-{
-	uint64_t v;
-	int c;
-
-	optind = 0;     /* GNU getopt: start afresh */
-	while ((c = pvctl_getopt(argc, argv, ":ft:", detach_opts)) != -1) {
-		if (c == 'f') {
-			d->force = true;
-		} else if (c == 't') {
-			if (pvctl_parse_dec(optarg, DETACH_TIMEOUT_MAX, &v) < 0) {
-				pvctl_err("--timeout: want seconds, 0 to %u, got '%s'",
-					  DETACH_TIMEOUT_MAX, optarg);
-				return 2;
-			}
-			d->timeout_s = (unsigned)v;
-		} else {
-			return pvctl_usage(pvctl_find_cmd("block-detach"));
-		}
-	}
-	if (argc - optind != 2)
-		return pvctl_usage(pvctl_find_cmd("block-detach"));
-	d->dom_arg = argv[optind];
-	d->vdev = argv[optind + 1];
-	if (xlcfg_vdev_devid(d->vdev, &d->v.devid) < 0) {
-		char shown[40];
-
-		snprintf(shown, sizeof(shown), "%s", d->vdev);
-		pvctl_printable(shown);
-		pvctl_err("'%s' is not a virtual device (xvdb, hdc, sda, d1p2 or a device number)",
-			  shown);
-		return 1;
-	}
-	return 0;
-}
-
 /* The domain: a domid or a name.  A domain gone from the store (destroyed
  * by xl, which does not know the disks pvctl attached) leaves their
  * backend directories: its domid still names them, so that they can be
@@ -555,63 +385,55 @@ static int detach_domain(struct pvctl *p, struct detach *d)
 {
 	unsigned domid;
 
-	if (!(pvctl_parse_domid(d->dom_arg, &domid) == 0 &&
+	if (!(pvctl_parse_domid(d->a.dom_arg, &domid) == 0 &&
 	      backend_left(p, domid, d->v.devid)) &&
-	    pvctl_lookup(p, d->dom_arg, &domid) < 0)
+	    pvctl_lookup(p, d->a.dom_arg, &domid) < 0)
 		return -ENOENT;
 	d->v.domid = domid;
 	return 0;
 }
 
-/* After close_txn: the bounded wait, then --force's say.  0 to remove. */
-static int detach_wait(struct pvctl *p, struct detach *d)
-{
-	unsigned domid = d->v.domid;
-	long fes, bes;
-	int rc = wait_closed(p, d, d->timeout_s, &fes, &bes);
-
-	if (rc < 0 && rc != -ETIMEDOUT) {
-		pvctl_err("waiting for disk %s of domain %u to close: %s", d->vdev, domid,
-			  strerror(-rc));
-		return rc;
-	}
-	if (rc == -ETIMEDOUT) {
-		if (!d->force) {
-			pvctl_err("disk %s of domain %u did not close within %u s (frontend %s, backend %s); --force removes it anyway",
-				  d->vdev, domid, d->timeout_s, state_name(fes), state_name(bes));
-			return rc;
-		}
-		pvctl_err("warning: disk %s of domain %u did not close within %u s (frontend %s, backend %s): removing it anyway",
-			  d->vdev, domid, d->timeout_s, state_name(fes), state_name(bes));
-	}
-	return 0;
-}
-
 int cmd_block_detach(struct pvctl *p, int argc, char **argv)
 {
-	struct detach d = { .timeout_s = DETACH_TIMEOUT_S };
-	int rc = detach_args(&d, argc, argv);
+	struct detach d = { .a = { .timeout_s = DEVWAIT_DETACH_TIMEOUT_S } };
+	struct devwait_dev dev = { .type = "vbd" };
+	const char *fes, *bes;
+	int rc = devwait_detach_args(&d.a, "block-detach", argc, argv);
 
+	if (rc == 0)
+		rc = detach_vdev(&d);
 	if (rc != 0)
 		return rc;
 	if (pvctl_connect(p) < 0 || detach_domain(p, &d) < 0)
 		return 1;
-	rc = pvctl_txn(p, close_txn, &d);
+	/* The backend where the frontend says it is, when believable. */
+	vbd_paths(p, XBT_NULL, d.v.domid, d.v.devid, &d.v);
+	dev.domid = d.v.domid;
+	dev.devid = (unsigned)d.v.devid;
+	dev.bdom = d.v.bdom;
+	rc = devwait_close_start(p, &dev);
 	if (rc < 0) {
-		if (!d.reported)
-			pvctl_err("cannot close disk %s of domain %u: %s", d.vdev, d.v.domid,
-				  strerror(-rc));
+		if (rc == -ENOENT)
+			pvctl_err("domain %u has no disk %s", dev.domid, d.a.which);
+		else
+			pvctl_err("cannot close disk %s of domain %u: %s", d.a.which,
+				  dev.domid, strerror(-rc));
 		return 1;
 	}
-	if (detach_wait(p, &d) < 0)
-		return 1;
-	rc = pvctl_txn(p, remove_txn, &d);
-	if (rc < 0) {
-		pvctl_err("cannot remove the nodes of disk %s of domain %u: %s", d.vdev,
-			  d.v.domid, strerror(-rc));
+	rc = devwait_closed(p, &dev, d.a.timeout_s, &fes, &bes);
+	if (rc < 0 && (rc != -ETIMEDOUT || !d.a.force)) {
+		if (rc == -ETIMEDOUT)
+			pvctl_err("disk %s of domain %u did not close within %u s (frontend %s, backend %s); --force removes it anyway",
+				  d.a.which, dev.domid, d.a.timeout_s, fes, bes);
+		else
+			pvctl_err("waiting for disk %s of domain %u to close: %s",
+				  d.a.which, dev.domid, strerror(-rc));
 		return 1;
 	}
-	return 0;
+	if (rc < 0)
+		pvctl_err("warning: disk %s of domain %u did not close within %u s (frontend %s, backend %s): removing it anyway",
+			  d.a.which, dev.domid, d.a.timeout_s, fes, bes);
+	return devwait_remove(p, &dev) < 0 ? 1 : 0;
 }
 
 /* ------------------------------------------------------------- list */

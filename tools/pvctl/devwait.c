@@ -11,6 +11,7 @@
  * The store's values are the backend's (dom0's) to write, but are still
  * parsed strictly and printed through pvctl_printable. */
 #include <errno.h>
+#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,15 +84,16 @@ enum devwait_verdict devwait_judge(const struct devwait_obs *o, char *why,
 
 static void be_path(const struct devwait_dev *d, char *buf, size_t len)
 {
-	snprintf(buf, len, "/local/domain/0/backend/%s/%u/%u", d->type, d->domid,
-		 d->devid);
+	snprintf(buf, len, "/local/domain/%u/backend/%s/%u/%u", d->bdom, d->type,
+		 d->domid, d->devid);
 }
 
-/* Where xenbus_dev_error (and pvd-blkback) write: dom0's error/<be>. */
+/* Where xenbus_dev_error (and pvd's backends) write: the backend
+ * domain's error/<be>. */
 static void err_dir(const struct devwait_dev *d, char *buf, size_t len)
 {
-	snprintf(buf, len, "/local/domain/0/error/backend/%s/%u/%u", d->type,
-		 d->domid, d->devid);
+	snprintf(buf, len, "/local/domain/%u/error/backend/%s/%u/%u", d->bdom,
+		 d->type, d->domid, d->devid);
 }
 
 enum devwait_verdict devwait_check(struct pvctl *p, const struct devwait_dev *d,
@@ -284,11 +286,19 @@ static int remove_txn(struct pvctl *p, xs_transaction_t t, void *arg)
 	rc = devwait_rm_cleanup(p, t, path, stop);
 	if (rc == 0) {
 		be_path(d, path, sizeof(path));
-		rc = devwait_rm_cleanup(p, t, path, "/local/domain/0/backend");
+		snprintf(stop, sizeof(stop), "/local/domain/%u/backend", d->bdom);
+		rc = devwait_rm_cleanup(p, t, path, stop);
 	}
 	if (rc == 0) {
 		err_dir(d, path, sizeof(path));
-		rc = devwait_rm_cleanup(p, t, path, "/local/domain/0/error");
+		snprintf(stop, sizeof(stop), "/local/domain/%u/error", d->bdom);
+		rc = devwait_rm_cleanup(p, t, path, stop);
+	}
+	if (rc == 0) {
+		/* libxl's own record (absent for pvctl's domains). */
+		snprintf(stop, sizeof(stop), "/libxl/%u/device", d->domid);
+		snprintf(path, sizeof(path), "%s/%s/%u", stop, d->type, d->devid);
+		rc = devwait_rm_cleanup(p, t, path, stop);
 	}
 	return rc;
 }
@@ -384,4 +394,40 @@ int devwait_closed(struct pvctl *p, const struct devwait_dev *d, unsigned secs,
 	xs_unwatch(p->xs, fe, "devwait-fe");
 	xs_unwatch(p->xs, be, "devwait-be");
 	return rc;
+}
+
+/* -------------------------------------------------------------- detach */
+
+static const struct option detach_opts[] = {
+	{ "force", no_argument, NULL, 'f' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int devwait_detach_args(struct devwait_detach *d, const char *name, int argc,
+			char **argv)
+{
+	uint64_t v;
+	int c;
+
+	optind = 0;     /* GNU getopt: start afresh */
+	while ((c = pvctl_getopt(argc, argv, ":ft:", detach_opts)) != -1) {
+		if (c == 'f') {
+			d->force = true;
+		} else if (c == 't') {
+			if (pvctl_parse_dec(optarg, DEVWAIT_DETACH_TIMEOUT_MAX_S, &v) < 0) {
+				pvctl_err("--timeout: want seconds, 0 to %u, got '%s'",
+					  DEVWAIT_DETACH_TIMEOUT_MAX_S, optarg);
+				return 2;
+			}
+			d->timeout_s = (unsigned)v;
+		} else {
+			return pvctl_usage(pvctl_find_cmd(name));
+		}
+	}
+	if (argc - optind != 2)
+		return pvctl_usage(pvctl_find_cmd(name));
+	d->dom_arg = argv[optind];
+	d->which = argv[optind + 1];
+	return 0;
 }

@@ -16,12 +16,17 @@
 #define DEVWAIT_TIMEOUT_MAX_S 3600
 #define DEVWAIT_ENV           "PVCTL_DEVICE_TIMEOUT"
 #define DEVWAIT_PATH_LEN      (XENSTORE_ABS_PATH_MAX + 1)
+#define DEVWAIT_DETACH_TIMEOUT_S     10   /* libxl's LIBXL_DESTROY_TIMEOUT */
+#define DEVWAIT_DETACH_TIMEOUT_MAX_S 3600
 
-/* One device of domain domid: type "vbd" or "vif", its devid. */
+/* One device of domain domid: type "vbd" or "vif", its devid, and the
+ * domain of its backend (0: dom0; a driver domain's for a disk whose
+ * frontend names one). */
 struct devwait_dev {
 	const char *type;
 	unsigned domid;
 	unsigned devid;
+	unsigned bdom;
 };
 
 /* What the store says about a device's backend, as devwait_judge reads
@@ -65,9 +70,22 @@ int devwait_close_start(struct pvctl *p, const struct devwait_dev *d);
 int devwait_closed(struct pvctl *p, const struct devwait_dev *d, unsigned secs,
 		   const char **fe, const char **be);
 
-/* Removes the frontend, backend and error directories of the device and
- * the parents that are left empty, in one transaction (retried). */
+/* Removes the frontend, backend and error directories of the device,
+ * libxl's record of it (/libxl/<domid>/device/<type>/<devid>, for a
+ * domain xl made: libxl__device_destroy removes it too) and the parents
+ * that are left empty, in one transaction (retried). */
 int devwait_remove(struct pvctl *p, const struct devwait_dev *d);
+
+/* A detach command's line: [--force] [--timeout S] DOMAIN WHICH. */
+struct devwait_detach {
+	const char *dom_arg, *which;
+	unsigned timeout_s;         /* the caller's default, or --timeout */
+	bool force;
+};
+/* Parses it for command NAME (its usage on a mistake).  0, or the exit
+ * status. */
+int devwait_detach_args(struct devwait_detach *d, const char *name, int argc,
+			char **argv);
 
 /* Removes path, then its parents left empty (no value, no children) down
  * to stop, which is kept: libxl__xs_path_cleanup, bounded. */

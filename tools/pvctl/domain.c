@@ -222,9 +222,9 @@ static int create_wait(struct pvctl *p, struct create *c)
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < c->cfg.ndisks; i++)
-		devs[k++] = (struct devwait_dev){ "vbd", c->domid, c->cfg.disks[i].devid };
+		devs[k++] = (struct devwait_dev){ "vbd", c->domid, c->cfg.disks[i].devid, 0 };
 	for (unsigned i = 0; i < c->cfg.nvifs; i++)
-		devs[k++] = (struct devwait_dev){ "vif", c->domid, c->cfg.vifs[i].devid };
+		devs[k++] = (struct devwait_dev){ "vif", c->domid, c->cfg.vifs[i].devid, 0 };
 	rc = devwait_backends(p, devs, n, c->wait_s);
 	free(devs);
 	return rc;

@@ -25,8 +25,6 @@
 #include "network.h"
 #include "pvctl.h"
 
-#define DETACH_TIMEOUT_S   10     /* libxl's LIBXL_DESTROY_TIMEOUT */
-#define DETACH_TIMEOUT_MAX 3600
 #define PATH_LEN           (XENSTORE_ABS_PATH_MAX + 1)
 
 /* ------------------------------------------------------------ helpers */
@@ -194,44 +192,9 @@ int cmd_network_attach(struct pvctl *p, int argc, char **argv)
 /* ------------------------------------------------------------- detach */
 
 struct ndetach {
-	const char *dom_arg, *which;
+	struct devwait_detach a;
 	unsigned domid, devid;
-	unsigned timeout_s;
-	bool force;
 };
-
-static const struct option ndetach_opts[] = {
-	{ "force", no_argument, NULL, 'f' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static int ndetach_args(struct ndetach *d, int argc, char **argv)
-{
-	uint64_t v;
-	int c;
-
-	optind = 0;     /* GNU getopt: start afresh */
-	while ((c = pvctl_getopt(argc, argv, ":ft:", ndetach_opts)) != -1) {
-		if (c == 'f') {
-			d->force = true;
-		} else if (c == 't') {
-			if (pvctl_parse_dec(optarg, DETACH_TIMEOUT_MAX, &v) < 0) {
-				pvctl_err("--timeout: want seconds, 0 to %u, got '%s'",
-					  DETACH_TIMEOUT_MAX, optarg);
-				return 2;
-			}
-			d->timeout_s = (unsigned)v;
-		} else {
-			return pvctl_usage(pvctl_find_cmd("network-detach"));
-		}
-	}
-	if (argc - optind != 2)
-		return pvctl_usage(pvctl_find_cmd("network-detach"));
-	d->dom_arg = argv[optind];
-	d->which = argv[optind + 1];
-	return 0;
-}
 
 /* The vif whose dom0 backend has this mac: 0 and *devid, or -ENOENT. */
 static int find_mac(struct pvctl *p, unsigned domid, const uint8_t mac[6],
@@ -266,19 +229,19 @@ static int ndetach_find(struct pvctl *p, struct ndetach *d)
 {
 	char dir[64], shown[40];
 	uint8_t mac[6];
-	int kind = network_which(d->which, &d->devid, mac);
+	int kind = network_which(d->a.which, &d->devid, mac);
 
-	snprintf(shown, sizeof(shown), "%s", d->which);
+	snprintf(shown, sizeof(shown), "%s", d->a.which);
 	pvctl_printable(shown);
 	if (kind < 0) {
 		pvctl_err("'%s' is neither a vif's devid nor a mac", shown);
 		return -EINVAL;
 	}
-	if (pvctl_parse_domid(d->dom_arg, &d->domid) == 0)
+	if (pvctl_parse_domid(d->a.dom_arg, &d->domid) == 0)
 		snprintf(dir, sizeof(dir), "/local/domain/0/backend/vif/%u", d->domid);
-	if (!(pvctl_parse_domid(d->dom_arg, &d->domid) == 0 &&
+	if (!(pvctl_parse_domid(d->a.dom_arg, &d->domid) == 0 &&
 	      pvctl_stat(p, XBT_NULL, dir) == 0) &&
-	    pvctl_lookup(p, d->dom_arg, &d->domid) < 0)
+	    pvctl_lookup(p, d->a.dom_arg, &d->domid) < 0)
 		return -ENOENT;
 	if (kind == 2 && find_mac(p, d->domid, mac, &d->devid) < 0) {
 		pvctl_err("domain %u has no vif with mac %s", d->domid, shown);
@@ -289,10 +252,10 @@ static int ndetach_find(struct pvctl *p, struct ndetach *d)
 
 int cmd_network_detach(struct pvctl *p, int argc, char **argv)
 {
-	struct ndetach d = { .timeout_s = DETACH_TIMEOUT_S };
+	struct ndetach d = { .a = { .timeout_s = DEVWAIT_DETACH_TIMEOUT_S } };
 	struct devwait_dev dev = { .type = "vif" };
 	const char *fes, *bes;
-	int rc = ndetach_args(&d, argc, argv);
+	int rc = devwait_detach_args(&d.a, "network-detach", argc, argv);
 
 	if (rc != 0)
 		return rc;
@@ -308,11 +271,11 @@ int cmd_network_detach(struct pvctl *p, int argc, char **argv)
 			pvctl_err("cannot close vif %u/%u: %s", d.domid, d.devid, strerror(-rc));
 		return 1;
 	}
-	rc = devwait_closed(p, &dev, d.timeout_s, &fes, &bes);
-	if (rc < 0 && (rc != -ETIMEDOUT || !d.force)) {
+	rc = devwait_closed(p, &dev, d.a.timeout_s, &fes, &bes);
+	if (rc < 0 && (rc != -ETIMEDOUT || !d.a.force)) {
 		if (rc == -ETIMEDOUT)
 			pvctl_err("vif %u/%u did not close within %u s (frontend %s, backend %s); --force removes it anyway",
-				  d.domid, d.devid, d.timeout_s, fes, bes);
+				  d.domid, d.devid, d.a.timeout_s, fes, bes);
 		else
 			pvctl_err("waiting for vif %u/%u to close: %s", d.domid, d.devid,
 				  strerror(-rc));
@@ -320,7 +283,7 @@ int cmd_network_detach(struct pvctl *p, int argc, char **argv)
 	}
 	if (rc < 0)
 		pvctl_err("warning: vif %u/%u did not close within %u s (frontend %s, backend %s): removing it anyway",
-			  d.domid, d.devid, d.timeout_s, fes, bes);
+			  d.domid, d.devid, d.a.timeout_s, fes, bes);
 	return devwait_remove(p, &dev) < 0 ? 1 : 0;
 }
 
