@@ -81,9 +81,12 @@ bad() {
 		sleep 0.05
 	done
 	RES=$(grep '^case=' "$out")
+	# Every case's vif stays listed while its guest lingers (halted or
+	# refused, it is Closing); an empty answer is a slow daemon (TSan)
+	# missing socat's 2 s while it takes a tap down: ask again.
 	for ((i = 0; i < PVD_WAIT_SECS * 10; i++)); do
-		STATS=$(netback_ctl stats | jq -c --argjson d "$BAD_DOM" '.vifs[] | select(.domid == $d)')
-		[ -z "$STATS_UNTIL" ] && break
+		STATS=$(bad_stats)
+		[ -n "$STATS" ] && [ -z "$STATS_UNTIL" ] && break
 		[ "$(jq "$STATS_UNTIL" <<<"${STATS:-{\}}")" = true ] && break
 		sleep 0.1
 	done
@@ -91,6 +94,12 @@ bad() {
 	wait "$pid"
 	BAD_RC=$?
 	[ -n "$RES" ] || echo "# netif_bad $c: $(tail -n 3 "$out")"
+}
+
+# The bad vif's entry in pvd-netback's stats ("" when it has none, or
+# when the control socket did not answer within socat's 2 s).
+bad_stats() {
+	netback_ctl stats | jq -c --argjson d "$BAD_DOM" '.vifs[] | select(.domid == $d)'
 }
 
 # field NAME: a field of RES (error: the quoted text).
