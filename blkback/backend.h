@@ -56,6 +56,9 @@ struct blk_backing_info {
 	bool direct;          /* opened O_DIRECT */
 	bool discard;         /* discard is worth advertising */
 	bool no_flush;        /* no volatile cache: feature-flush-cache 0 */
+	/* Which file or device it is (st_dev, st_ino; 0 for the null
+	 * target): a second open of the same params must find the same. */
+	uint64_t dev, ino;
 };
 
 /* A remote backing's connection (ops->remote; local files have none). */

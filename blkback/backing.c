@@ -147,6 +147,8 @@ static int file_open(const char *params, bool readonly,
 		rc = -EINVAL;
 		goto fail;
 	}
+	f->info.dev = (uint64_t)st.st_dev;
+	f->info.ino = (uint64_t)st.st_ino;
 	if (f->info.direct && (f->info.lbs > 512 || !direct_ok(f->fd))) {
 		log_info("%s: alignment above 512 bytes: buffered I/O", path);
 		close(f->fd);

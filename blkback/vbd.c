@@ -83,7 +83,8 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 	v->disk.lim.max_indirect = cfg->max_indirect;
 	v->disk.lim.discard = cfg->discard && v->info.discard && !readonly;
 	v->open = true;
-	log_info("dom%u: %s: %llu sectors, %s%s, %s%s", (unsigned)domid, params,
+	log_msg(cfg->quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO, __func__,
+		"dom%u: %s: %llu sectors, %s%s, %s%s", (unsigned)domid, params,
 		 (unsigned long long)v->disk.lim.sectors,
 		 v->encrypted ? "LUKS over " : "", ops->name,
 		 readonly ? "read-only" : "read-write",
@@ -122,6 +123,9 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
 		return -EBUSY;
 	if (c->nqueues == 0 || c->nqueues > BLK_MAX_QUEUES)
 		return -EINVAL;
+	if (c->nr_pages > BLK_MAX_RING_PAGES)
+		return -EINVAL;
+	v->nqueues = c->nqueues;
 	for (unsigned i = 0; i < c->nqueues && rc == 0; i++) {
 		char journal[256];
 		struct blk_queue_cfg qc = {
@@ -134,8 +138,8 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
 			.reattach = c->reattach,
 		};
 
-		if (c->nr_pages > BLK_MAX_RING_PAGES)
-			return -EINVAL;
+		if (c->mask && !(c->mask & (1u << i)))
+			continue;
 		if (c->journal_dir &&
 		    pvd_journal_path(journal, sizeof(journal), c->journal_dir,
 					 v->domid, c->devid, i) == 0)
@@ -143,8 +147,6 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
 		memcpy(qc.refs, c->q[i].refs, c->nr_pages * sizeof(qc.refs[0]));
 		rc = blk_queue_start(v->loop, &v->disk, &qc, on_queue, v,
 				     &v->q[i]);
-		if (rc == 0)
-			v->nqueues = i + 1;
 	}
 	if (rc < 0)
 		blk_vbd_disconnect(v);
@@ -154,6 +156,8 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c)
 int blk_vbd_disconnect(struct blk_vbd *v)
 {
 	for (unsigned i = 0; i < v->nqueues; i++) {
+		if (!v->q[i])
+			continue;
 		struct blk_qstats st = v->q[i]->st;
 
 		if (blk_queue_stop(v->q[i]) == 0)
@@ -169,6 +173,20 @@ int blk_vbd_disconnect(struct blk_vbd *v)
 bool blk_vbd_busy(const struct blk_vbd *v)
 {
 	return v->draining != 0;
+}
+
+unsigned blk_vbd_rings(const struct blk_vbd *v)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < v->nqueues; i++)
+		n += v->q[i] != NULL;
+	return n;
+}
+
+bool blk_vbd_shareable(const struct blk_vbd *v)
+{
+	return v->open && !v->encrypted && !v->disk.ops->remote;
 }
 
 int blk_vbd_resize(struct blk_vbd *v)
@@ -208,5 +226,6 @@ void blk_vbd_stats(const struct blk_vbd *v, struct blk_qstats *sum)
 {
 	*sum = v->gone;
 	for (unsigned i = 0; i < v->nqueues; i++)
-		blk_stats_add(sum, &v->q[i]->st);
+		if (v->q[i])
+			blk_stats_add(sum, &v->q[i]->st);
 }

@@ -27,6 +27,10 @@ struct blk_vbd_conn {
 	const char *journal_dir;
 	unsigned devid;
 	bool reattach;
+	/* The queues this device serves (bit i: queue i); 0: all.  A disk
+	 * spread over I/O threads is one blk_vbd per thread, each opened on
+	 * its thread's engine and serving its share (xenbus.c). */
+	uint32_t mask;
 	struct {
 		grant_ref_t refs[BLK_MAX_RING_PAGES];
 		evtchn_port_t port;
@@ -44,6 +48,7 @@ struct blk_vbd_cfg {
 	unsigned max_pgrants;       /* persistent grants per queue */
 	bool discard;               /* discard-enable */
 	const char *keyfile;        /* format luks: the key file; NULL: raw */
+	bool quiet;                 /* another thread's share: no open line */
 };
 
 struct blk_vbd {
@@ -57,7 +62,7 @@ struct blk_vbd {
 	unsigned sector_size;       /* logical: 512, or LUKS2's sector_size */
 	char why[192];              /* why open failed, when it knows */
 	bool open;
-	unsigned nqueues;
+	unsigned nqueues;           /* the frontend's; q[i] NULL if not ours */
 	struct blk_queue *q[BLK_MAX_QUEUES];
 	unsigned draining;          /* stopped queues still in flight */
 	struct blk_qstats gone;     /* counters of queues that are gone */
@@ -81,6 +86,13 @@ int blk_vbd_connect(struct blk_vbd *v, const struct blk_vbd_conn *c);
  * BLK_VBD_DRAINED).  Idempotent. */
 int blk_vbd_disconnect(struct blk_vbd *v);
 bool blk_vbd_busy(const struct blk_vbd *v);
+/* Rings it serves now. */
+unsigned blk_vbd_rings(const struct blk_vbd *v);
+/* Whether its queues may be served by other threads, each opening the
+ * same params on its own engine: plain files, block devices and the null
+ * target.  Not LUKS (a key derivation and a cipher context per open),
+ * nor remote storage (a connection or cluster handle per open). */
+bool blk_vbd_shareable(const struct blk_vbd *v);
 /* Re-reads the storage's size: 1 if the sector count changed. */
 int blk_vbd_resize(struct blk_vbd *v);
 /* The storage's state: a remote disk's (backend.h's remote op:

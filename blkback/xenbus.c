@@ -56,6 +56,7 @@
 #include "eng_util.h"
 #include "loop.h"
 #include "pool.h"
+#include "spread.h"
 #include "vbd.h"
 #include "xbstate.h"
 #include "xenbus.h"
@@ -80,112 +81,50 @@ struct blk_xb_dev {
 	bool gone;            /* backend directory removed: free once drained */
 	bool seen;            /* reconcile's mark */
 	const char *storage;  /* remote storage's state, as last written */
-	struct blk_thread *thr; /* where vbd lives (NULL: never opened) */
-	unsigned rings;       /* counted in thr->load */
-	atomic_uint vbd_events; /* BLK_VBD_*, set on thr, taken on main */
-	struct blk_vbd vbd;
+	atomic_uint vbd_events; /* BLK_VBD_*, set on its threads, taken on main */
+	struct blk_spread disk; /* its storage and queues, on the I/O threads */
 };
 
-static json_t *dev_json(const struct blk_xb_dev *d);
 static void on_vbd(struct blk_vbd *v, int event, void *arg);
 
-/* ------------------------------------------------ the disk, on its thread */
+/* ------------------------------------------------ the disk, on its threads */
 
-enum vbd_op { VO_OPEN, VO_CLOSE, VO_CONNECT, VO_DISCONNECT, VO_BUSY,
-	      VO_RESIZE, VO_STATE, VO_STATS, VO_JSON, VO_REMOTE };
+/* The disk's vbd on its home thread: what the main thread reads of it
+ * (features, sizes, why it failed) was written by calls that returned. */
+#define dev_vbd(d) (&(d)->disk.home.vbd)
 
-struct vbd_call {
-	struct blk_xb_dev *d;
-	enum vbd_op op;
-	const void *in;
-	void *out;
-};
-
-static int vbd_remote(struct blk_vbd *v, struct blk_remote_state *r)
+static int vbd_remote(struct blk_vbd *v, void *arg)
 {
 	if (!v->open || !v->disk.ops->remote)
 		return 0;
-	v->disk.ops->remote(v->disk.backing, r);
+	v->disk.ops->remote(v->disk.backing, arg);
 	return 1;
 }
 
-/* On d->thr. */
-static int vbd_call_run(void *arg)
+static int vbd_state(struct blk_vbd *v, void *arg)
 {
-	struct vbd_call *c = arg;
-	struct blk_xb_dev *d = c->d;
-	const struct blk_vbd_cfg *cfg = c->in;
-
-	switch (c->op) {
-	case VO_OPEN:
-		return blk_vbd_open(&d->vbd, &d->thr->loop, d->x.domid,
-				    d->xb->o.ops, d->params, d->readonly, cfg,
-				    on_vbd, d);
-	case VO_CLOSE: blk_vbd_close(&d->vbd); return 0;
-	case VO_CONNECT: return blk_vbd_connect(&d->vbd, c->in);
-	case VO_DISCONNECT: return blk_vbd_disconnect(&d->vbd);
-	case VO_BUSY: return blk_vbd_busy(&d->vbd);
-	case VO_RESIZE: return blk_vbd_resize(&d->vbd);
-	case VO_STATE: *(const char **)c->out = blk_vbd_state(&d->vbd); return 0;
-	case VO_STATS: blk_vbd_stats(&d->vbd, c->out); return 0;
-	case VO_JSON: *(json_t **)c->out = dev_json(d); return 0;
-	case VO_REMOTE: return vbd_remote(&d->vbd, c->out);
-	}
-	return -EINVAL;
-}
-
-static int dev_vbd(const struct blk_xb_dev *d, enum vbd_op op, const void *in,
-		   void *out)
-{
-	struct vbd_call c = { (struct blk_xb_dev *)d, op, in, out };
-
-	if (!d->thr)
-		return op == VO_STATS ? (memset(out, 0, sizeof(struct blk_qstats)), 0) : 0;
-	return blk_pool_call(d->thr, vbd_call_run, &c);
-}
-
-/* Keeps the thread's load (rings) in step with the device's queues. */
-static void dev_count_rings(struct blk_xb_dev *d)
-{
-	unsigned n = d->vbd.nqueues;   /* written by the call just returned */
-
-	d->thr->load = d->thr->load - d->rings + n;
-	d->rings = n;
+	*(const char **)arg = blk_vbd_state(v);
+	return 0;
 }
 
 static int dev_vbd_connect(struct blk_xb_dev *d, const struct blk_vbd_conn *c)
 {
-	int rc = dev_vbd(d, VO_CONNECT, c, NULL);
-
-	if (d->thr)
-		dev_count_rings(d);
-	return rc;
+	return blk_spread_connect(&d->disk, c);
 }
 
 static int dev_vbd_disconnect(struct blk_xb_dev *d)
 {
-	int rc = dev_vbd(d, VO_DISCONNECT, NULL, NULL);
-
-	if (d->thr)
-		dev_count_rings(d);
-	return rc;
+	return blk_spread_disconnect(&d->disk);
 }
 
 static bool dev_vbd_busy(const struct blk_xb_dev *d)
 {
-	return dev_vbd(d, VO_BUSY, NULL, NULL) > 0;
+	return blk_spread_busy(&d->disk);
 }
 
 static void dev_vbd_close(struct blk_xb_dev *d)
 {
-	if (!d->thr)
-		return;
-	dev_vbd(d, VO_CLOSE, NULL, NULL);
-	if (d->vbd.open)
-		return;
-	d->thr->load -= d->rings + 1;
-	d->rings = 0;
-	d->thr = NULL;
+	blk_spread_close(&d->disk);
 }
 
 /* ---------------------------------------------------------------- store */
@@ -209,7 +148,7 @@ static unsigned phys_sector_size(const struct blk_vbd *v)
 static bool write_disk_info(struct xbdev *x, xs_transaction_t t, void *arg)
 {
 	struct blk_xb_dev *d = dev_of(x);
-	const struct blk_vbd *v = &d->vbd;
+	const struct blk_vbd *v = dev_vbd(d);
 
 	return xbdev_be_write(x, t, "sectors", "%" PRIu64, v->disk.lim.sectors) &&
 	       xbdev_be_write(x, t, "info", "%u",
@@ -224,11 +163,11 @@ static bool write_features(struct xbdev *x, xs_transaction_t t, void *arg)
 	struct blk_xb_dev *d = dev_of(x);
 	struct blk_xenbus *xb = d->xb;
 	const struct blk_xb_opts *o = &xb->o;
-	bool discard = d->vbd.disk.lim.discard;
+	bool discard = dev_vbd(d)->disk.lim.discard;
 	bool ok;
 
 	ok = xbdev_be_write(x, t, "feature-flush-cache", "%d",
-			    !d->vbd.info.no_flush) &&
+			    !dev_vbd(d)->info.no_flush) &&
 	     xbdev_be_write(x, t, "feature-barrier", "1") &&
 	     xbdev_be_write(x, t, "feature-discard", "%d", discard) &&
 	     xbdev_be_write(x, t, "feature-persistent", "%d", o->persistent) &&
@@ -242,7 +181,7 @@ static bool write_features(struct xbdev *x, xs_transaction_t t, void *arg)
 				    "%u", o->max_indirect);
 	if (ok && discard)
 		ok = xbdev_be_write(x, t, "discard-granularity", "%u",
-				    d->vbd.info.blockdev ? d->vbd.info.lbs : 4096u) &&
+				    dev_vbd(d)->info.blockdev ? dev_vbd(d)->info.lbs : 4096u) &&
 		     xbdev_be_write(x, t, "discard-alignment", "0") &&
 		     xbdev_be_write(x, t, "discard-secure", "0");
 	return ok && write_disk_info(x, t, arg);
@@ -343,7 +282,7 @@ static void dev_connect(struct blk_xb_dev *d, bool reattach)
 	struct blk_vbd_conn c;
 	int rc;
 
-	if (!d->vbd.open) {
+	if (!dev_vbd(d)->open) {
 		xbdev_fatal(&d->x, -ENODEV, "no storage to connect");
 		return;
 	}
@@ -454,6 +393,9 @@ static void dev_vbd_event(struct blk_xb_dev *d, int event)
 			xbdev_fatal(&d->x, -EIO, "frontend broke the ring protocol");
 		return;
 	}
+	/* One part drained; another thread's may still be draining. */
+	if (dev_vbd_busy(d))
+		return;
 	if (d->gone) {
 		dev_free(d);
 		return;
@@ -596,17 +538,12 @@ static void dev_open_storage(struct blk_xb_dev *d)
 	rc = dev_format(d, &cfg.keyfile);
 	if (rc < 0)
 		return;
-	d->thr = blk_pool_pick(d->xb->pool);
-	d->thr->load++;
-	rc = dev_vbd(d, VO_OPEN, &cfg, NULL);
-	if (rc < 0) {
-		d->thr->load--;
-		d->thr = NULL;
-	}
+	rc = blk_spread_open(&d->disk, d->xb->pool, d->x.domid, d->xb->o.ops,
+			     d->params, d->readonly, &cfg, on_vbd, d);
 	/* The LUKS layer's line, short enough for pvctl's one line: the
 	 * image's name and the cause. */
-	if (rc < 0 && d->vbd.why[0])
-		xbdev_fatal(&d->x, rc, "%s: %s", blk_basename(d->params), d->vbd.why);
+	if (rc < 0 && dev_vbd(d)->why[0])
+		xbdev_fatal(&d->x, rc, "%s: %s", blk_basename(d->params), dev_vbd(d)->why);
 	else if (rc < 0)
 		xbdev_fatal(&d->x, rc, "opening %s", d->params);
 }
@@ -666,9 +603,9 @@ static void dev_probe(struct blk_xenbus *xb, domid_t domid, unsigned devid)
 	xbdev_info(&d->x, "%s (type %s, mode %s) for %s", d->params,
 		 d->type ? d->type : "-", d->readonly ? "r" : "w", d->x.fe);
 	dev_open_storage(d);
-	if (d->vbd.open && st == XenbusStateConnected) {
+	if (dev_vbd(d)->open && st == XenbusStateConnected) {
 		dev_reattach(d);
-	} else if (d->vbd.open && st != XenbusStateClosing &&
+	} else if (dev_vbd(d)->open && st != XenbusStateClosing &&
 		   st != XenbusStateClosed) {
 		dev_offer(d);
 	}
@@ -874,7 +811,7 @@ static bool write_resized(struct xbdev *x, xs_transaction_t t, void *arg)
 	struct blk_xb_dev *d = dev_of(x);
 	/* The frontend re-reads sectors when it sees state written. */
 	return xbdev_be_write(&d->x, t, "sectors", "%" PRIu64,
-			d->vbd.disk.lim.sectors) &&
+			dev_vbd(d)->disk.lim.sectors) &&
 	       xbdev_be_write(&d->x, t, "state", "%d", d->x.state);
 }
 
@@ -891,10 +828,10 @@ static void dev_note_storage(struct blk_xb_dev *d)
 {
 	const char *st = "closed";
 
-	dev_vbd(d, VO_STATE, NULL, &st);
-
-	if (d->gone || !d->vbd.open || !d->vbd.disk.ops->remote ||
-	    (d->storage && strcmp(d->storage, st) == 0))
+	if (d->gone || !dev_vbd(d)->open || !dev_vbd(d)->disk.ops->remote)
+		return;
+	blk_spread_home(&d->disk, vbd_state, &st);
+	if (d->storage && strcmp(d->storage, st) == 0)
 		return;
 	if (xbdev_txn(&d->x, write_storage, (void *)st) == 0) {
 		xbdev_info(&d->x, "storage %s", st);
@@ -914,7 +851,7 @@ static void on_resize_timer(evutil_socket_t fd, short what, void *arg)
 		dev_note_storage(d);
 
 		if (d->gone || d->x.state != XenbusStateConnected ||
-		    dev_vbd(d, VO_RESIZE, NULL, NULL) <= 0)
+		    blk_spread_resize(&d->disk) <= 0)
 			continue;
 		rc = xbdev_txn(&d->x, write_resized, NULL);
 		if (rc < 0)
@@ -1054,17 +991,54 @@ static int remote_json(json_t *o, const struct blk_vbd *v)
 		"queued", (json_int_t)r.queued));
 }
 
+/* What the parts give a device's entry: their queues' objects (by
+ * index), requests in flight and counters. */
+struct parts_json {
+	json_t *q[BLK_MAX_QUEUES];
+	unsigned inflight;
+	struct blk_qstats sum;
+};
+
+/* On a part's thread. */
+static int part_json(struct blk_vbd *v, void *arg)
+{
+	struct parts_json *pj = arg;
+	struct blk_qstats st;
+
+	for (unsigned i = 0; i < v->nqueues; i++) {
+		if (!v->q[i])
+			continue;
+		pj->inflight += v->q[i]->inflight;
+		if (!(pj->q[i] = queue_json(v->q[i])))
+			return -ENOMEM;
+	}
+	blk_vbd_stats(v, &st);
+	blk_stats_add(&pj->sum, &st);
+	return 0;
+}
+
+/* On the home thread: what only it has. */
+static int home_json(struct blk_vbd *v, void *arg)
+{
+	json_t *o = arg;
+
+	if (remote_json(o, v) < 0)
+		return -ENOMEM;
+	if (v->open && v->encrypted &&
+	    json_object_set_new(o, "encryption", crypt_json(v)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static json_t *dev_json(const struct blk_xb_dev *d)
 {
-	const struct blk_vbd *v = &d->vbd;
-	struct blk_qstats sum;
-	unsigned inflight = 0;
-	json_t *o, *qs = json_array();
-	int rc = !qs;
+	const struct blk_vbd *v = dev_vbd(d);
+	struct parts_json pj = { .sum = d->disk.closed };
+	json_t *o = NULL, *qs = json_array();
+	int rc = !qs || blk_spread_each(&d->disk, part_json, &pj) < 0;
 
-	for (unsigned i = 0; i < v->nqueues; i++)
-		inflight += v->q[i]->inflight;
-	o = json_pack("{sI sI si ss sb so so ss so sb sI sI}",
+	if (!rc)
+		o = json_pack("{sI sI si ss sb so so ss so sb sI sI}",
 		      "domid", (json_int_t)d->x.domid, "devid", (json_int_t)d->x.devid,
 		      "state", d->x.state, "state_name", xbdev_state_name(d->x.state),
 		      "watching", (int)d->watching, "params", blk_json_str(d->params),
@@ -1072,15 +1046,18 @@ static json_t *dev_json(const struct blk_xb_dev *d)
 		      "backend", v->open ? v->engine->name : "none",
 		      "sectors", blk_json_u64(v->disk.lim.sectors),
 		      "readonly", (int)d->readonly, "queues", (json_int_t)v->nqueues,
-		      "inflight", (json_int_t)inflight);
-	blk_vbd_stats(v, &sum);
-	rc = rc || !o || blk_stats_json(o, &sum) < 0 || remote_json(o, v) < 0;
-	if (!rc && v->open && v->encrypted)
-		rc = json_object_set_new(o, "encryption", crypt_json(v));
+		      "inflight", (json_int_t)pj.inflight);
+	rc = rc || !o || blk_stats_json(o, &pj.sum) < 0 ||
+	     blk_spread_home(&d->disk, home_json, o) < 0;
 	for (unsigned i = 0; !rc && i < v->nqueues; i++)
-		rc = json_array_append_new(qs, queue_json(v->q[i]));
+		if (pj.q[i]) {
+			rc = json_array_append_new(qs, pj.q[i]);
+			pj.q[i] = NULL;
+		}
 	if (!rc)
 		rc = json_object_set(o, "queue", qs);
+	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++)
+		json_decref(pj.q[i]);
 	json_decref(qs);
 	if (rc) {
 		json_decref(o);
@@ -1121,14 +1098,8 @@ void blk_xenbus_stats_json(struct blk_xenbus *xb, struct evbuffer *out)
 	int rc = !devs;
 
 	for (struct blk_xb_dev *d = xb->devs; !rc && d; d = d->next) {
-		json_t *o = NULL;
-
-		/* Its queues' counters are its thread's: read there. */
-		if (d->thr)
-			dev_vbd(d, VO_JSON, NULL, &o);
-		else
-			o = dev_json(d);
-		rc = json_array_append_new(devs, o);
+		/* Its queues' counters are their threads': read there. */
+		rc = json_array_append_new(devs, dev_json(d));
 	}
 	if (rc) {
 		json_decref(devs);
@@ -1157,7 +1128,7 @@ void blk_xenbus_each(const struct blk_xenbus *xb, blk_xb_dev_fn *fn, void *arg)
 	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
 		struct blk_qstats sum;
 
-		dev_vbd(d, VO_STATS, NULL, &sum);
+		blk_spread_stats(&d->disk, &sum);
 		fn(arg, d->x.domid, d->x.devid, &sum);
 	}
 }
@@ -1168,7 +1139,7 @@ void blk_xenbus_each_remote(const struct blk_xenbus *xb, blk_xb_remote_fn *fn,
 	for (const struct blk_xb_dev *d = xb->devs; d; d = d->next) {
 		struct blk_remote_state r;
 
-		if (dev_vbd(d, VO_REMOTE, NULL, &r) <= 0)
+		if (blk_spread_home(&d->disk, vbd_remote, &r) <= 0)
 			continue;
 		fn(arg, d->x.domid, d->x.devid, &r);
 	}
@@ -1195,7 +1166,7 @@ void blk_xenbus_summary(const struct blk_xenbus *xb, struct blk_xb_summary *s)
 			seen[w] |= 1ull << (d->x.domid % 64);
 			s->guests++;
 		}
-		dev_vbd(d, VO_STATS, NULL, &sum);
+		blk_spread_stats(&d->disk, &sum);
 		s->errors += sum.err_bad_req + sum.err_grant + sum.err_io +
 			     sum.err_dup_id;
 	}

@@ -186,6 +186,13 @@ for n in "${!NAMES[@]}"; do
 	out=$(pvctl stats luks)
 	[[ "$out" == *"$vd"*"encrypted: ${WANT[$n]%%:*} ${WANT[$n]#*:}, "* ]] &&
 		pass "$name: stats shows the cipher" || fail "$name: stats shows the cipher" "$out"
+	# A LUKS disk is not spread over the I/O threads (spread.c): its
+	# queues (the guest's CPUs, 2 here) name one thread.
+	qt=$(pvctl stats --json | jq -c "[.. | objects | select(.devid? == $devid and has(\"queue\")) | .queue[].thread]")
+	[ "$(printf '%s\n' "$qt" | jq 'length')" -ge 1 ] &&
+		[ "$(printf '%s\n' "$qt" | jq 'unique | length')" = 1 ] &&
+		pass "$name: its queues are served by one thread ($qt)" ||
+		fail "$name: its queues are served by one thread" "$qt"
 	expect_eq "$name: the key file's node is dom0's alone" "n0" \
 		"$(xs ls -p $BE/$devid 2>/dev/null | sed -n 's/^key-file = .*(\(.*\))$/\1/p')"
 	if [ "$name" = q1 ] || [ "$name" = c1 ]; then

@@ -4,7 +4,8 @@
 # spread over the threads (control socket stats: "threads", each queue's
 # "thread"); data written and read back; a guest attaching and detaching
 # while the others run; kill -9 and a restart that re-attaches every
-# ring, the guests' acknowledged writes all on disk.
+# ring, the guests' acknowledged writes all on disk; one disk's queues
+# served by several threads.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/blkback_lib.sh"
 
@@ -98,6 +99,13 @@ st=$(ctl stats)
 [ "$(rings_total "$st")" -ge 4 ] && [ "$(threads_busy "$st")" -ge 2 ] &&
 	pass "after the restart: rings served on several threads" ||
 	fail "after the restart: rings served on several threads" "$st"
+# One disk's queues over several threads (spread.c): guest 5's four.
+q5=$(printf '%s\n' "$st" | jq -c '[.devices[] | select(.domid == 5) | .queue[] | [.index, .thread]]')
+expect_eq "guest 5's disk lists its 4 queues in order" "0,1,2,3" \
+	"$(printf '%s\n' "$q5" | jq -r 'map(.[0]) | join(",")')"
+[ "$(printf '%s\n' "$q5" | jq 'map(.[1]) | unique | length')" -ge 2 ] &&
+	pass "guest 5's queues are served by several threads ($q5)" ||
+	fail "guest 5's queues are served by several threads" "$st"
 front_wait "$f5"
 expect_eq "guest 5 finishes" 0 $?
 

@@ -62,7 +62,7 @@ struct tfx {
 	struct tguest g[2];
 };
 
-static void tvbd_cb(struct blk_vbd *v, int event, void *arg)
+static inline void tvbd_cb(struct blk_vbd *v, int event, void *arg)
 {
 	struct tguest *g = arg;
 
@@ -72,7 +72,7 @@ static void tvbd_cb(struct blk_vbd *v, int event, void *arg)
 		g->drained++;
 }
 
-static int tfx_setup(struct tfx *f, uint32_t spin_ns)
+static inline int tfx_setup(struct tfx *f, uint32_t spin_ns)
 {
 	struct hv_config hc = { .impl = "sim" };
 
@@ -91,7 +91,7 @@ static int tfx_setup(struct tfx *f, uint32_t spin_ns)
 }
 
 /* Runs the backend until nothing is left to do right now. */
-static void tturn(struct tfx *f)
+static inline void tturn(struct tfx *f)
 {
 	for (int i = 0; i < 4; i++) {
 		event_base_loop(f->base, EVLOOP_NONBLOCK);
@@ -99,9 +99,9 @@ static void tturn(struct tfx *f)
 	}
 }
 
-static void tguest_free(struct tfx *f, struct tguest *g);
+static inline void tguest_free(struct tfx *f, struct tguest *g);
 
-static void tfx_teardown(struct tfx *f)
+static inline void tfx_teardown(struct tfx *f)
 {
 	char cmd[200];
 
@@ -114,7 +114,7 @@ static void tfx_teardown(struct tfx *f)
 	assert_int_equal(system(cmd), 0);
 }
 
-static char *tfile(struct tfx *f, const char *name, off_t size)
+static inline char *tfile(struct tfx *f, const char *name, off_t size)
 {
 	static char path[128];
 	int fd;
@@ -127,7 +127,7 @@ static char *tfile(struct tfx *f, const char *name, off_t size)
 	return path;
 }
 
-static grant_ref_t tgrant(struct tguest *g, unsigned long page, int ro)
+static inline grant_ref_t tgrant(struct tguest *g, unsigned long page, int ro)
 {
 	grant_ref_t ref = g->next_ref++;
 
@@ -136,7 +136,7 @@ static grant_ref_t tgrant(struct tguest *g, unsigned long page, int ro)
 }
 
 /* Creates guest domid with nq rings of 2^order pages, and its disk. */
-static void tguest_make(struct tfx *f, struct tguest *g, domid_t domid,
+static inline void tguest_make(struct tfx *f, struct tguest *g, domid_t domid,
 			unsigned nq, unsigned order)
 {
 	unsigned long p;
@@ -171,7 +171,7 @@ static void tguest_make(struct tfx *f, struct tguest *g, domid_t domid,
 }
 
 /* Opens the disk at path with engine ops and connects the guest's rings. */
-static int tguest_connect_with(struct tfx *f, struct tguest *g,
+static inline int tguest_connect_with(struct tfx *f, struct tguest *g,
 			       const struct blk_backend_ops *ops, const char *path,
 			       bool ro, bool persistent, unsigned max_pgrants)
 {
@@ -192,14 +192,14 @@ static int tguest_connect_with(struct tfx *f, struct tguest *g,
 	return rc;
 }
 
-static int tguest_connect(struct tfx *f, struct tguest *g, const char *path,
+static inline int tguest_connect(struct tfx *f, struct tguest *g, const char *path,
 			  bool ro, bool persistent, unsigned max_pgrants)
 {
 	return tguest_connect_with(f, g, &blk_backend_aio, path, ro, persistent,
 				   max_pgrants);
 }
 
-static void tguest_free(struct tfx *f, struct tguest *g)
+static inline void tguest_free(struct tfx *f, struct tguest *g)
 {
 	if (!g->dom)
 		return;
@@ -215,13 +215,13 @@ static void tguest_free(struct tfx *f, struct tguest *g)
 	g->dom = NULL;
 }
 
-static void *tpage(struct tguest *g, unsigned i)
+static inline void *tpage(struct tguest *g, unsigned i)
 {
 	return hv_sim_page(g->dom, g->data[i]);
 }
 
 /* The next request slot of queue qi (zeroed). */
-static blkif_request_t *treq(struct tguest *g, unsigned qi)
+static inline blkif_request_t *treq(struct tguest *g, unsigned qi)
 {
 	blkif_request_t *r = RING_GET_REQUEST(&g->q[qi].ring,
 					      g->q[qi].ring.req_prod_pvt++);
@@ -231,7 +231,7 @@ static blkif_request_t *treq(struct tguest *g, unsigned qi)
 }
 
 /* A direct read/write of nseg full pages (data pages from first). */
-static void trw(struct tguest *g, unsigned qi, uint8_t op, uint64_t id,
+static inline void trw(struct tguest *g, unsigned qi, uint8_t op, uint64_t id,
 		uint64_t sector, unsigned nseg, unsigned first)
 {
 	blkif_request_t *r = treq(g, qi);
@@ -247,18 +247,18 @@ static void trw(struct tguest *g, unsigned qi, uint8_t op, uint64_t id,
 	}
 }
 
-static void tpush(struct tguest *g, unsigned qi)
+static inline void tpush(struct tguest *g, unsigned qi)
 {
 	HV_RING_PUSH_REQUESTS(&g->q[qi].ring, hv_sim_evtchn_notify(g->dom, g->q[qi].port));
 }
 
-static unsigned tavail(struct tguest *g, unsigned qi)
+static inline unsigned tavail(struct tguest *g, unsigned qi)
 {
 	return g->q[qi].ring.sring->rsp_prod - g->q[qi].ring.rsp_cons;
 }
 
 /* Runs the backend until queue qi has n responses unread (bounded). */
-static bool twait(struct tfx *f, struct tguest *g, unsigned qi, unsigned n)
+static inline bool twait(struct tfx *f, struct tguest *g, unsigned qi, unsigned n)
 {
 	for (int i = 0; i < 20000; i++) {
 		evtchn_port_t p;
@@ -274,7 +274,7 @@ static bool twait(struct tfx *f, struct tguest *g, unsigned qi, unsigned n)
 }
 
 /* Takes the next response. */
-static blkif_response_t tget(struct tguest *g, unsigned qi)
+static inline blkif_response_t tget(struct tguest *g, unsigned qi)
 {
 	blkif_response_t r;
 
@@ -285,7 +285,7 @@ static blkif_response_t tget(struct tguest *g, unsigned qi)
 }
 
 /* Pushes what was queued, waits for one response, returns its status. */
-static int16_t tdo(struct tfx *f, struct tguest *g, unsigned qi, uint64_t id)
+static inline int16_t tdo(struct tfx *f, struct tguest *g, unsigned qi, uint64_t id)
 {
 	blkif_response_t r;
 
@@ -296,7 +296,7 @@ static int16_t tdo(struct tfx *f, struct tguest *g, unsigned qi, uint64_t id)
 	return r.status;
 }
 
-static void tpattern(struct tguest *g, unsigned first, unsigned n, uint32_t seed)
+static inline void tpattern(struct tguest *g, unsigned first, unsigned n, uint32_t seed)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t *w = tpage(g, first + i);
@@ -306,7 +306,7 @@ static void tpattern(struct tguest *g, unsigned first, unsigned n, uint32_t seed
 	}
 }
 
-static bool tcheck(struct tguest *g, unsigned first, unsigned n, uint32_t seed)
+static inline bool tcheck(struct tguest *g, unsigned first, unsigned n, uint32_t seed)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t *w = tpage(g, first + i);
@@ -320,7 +320,7 @@ static bool tcheck(struct tguest *g, unsigned first, unsigned n, uint32_t seed)
 
 /* A write of n pages from data page first then a read into data pages
  * first2..: the data came back. */
-static void tround_trip(struct tfx *f, struct tguest *g, unsigned qi,
+static inline void tround_trip(struct tfx *f, struct tguest *g, unsigned qi,
 			uint64_t sector, unsigned n, uint32_t seed)
 {
 	tpattern(g, 0, n, seed);
