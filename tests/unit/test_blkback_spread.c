@@ -48,11 +48,16 @@ static int setup(void **state)
 	return 0;
 }
 
-static void spread_stop(struct sfx *f)
+static void spread_drain(struct sfx *f)
 {
 	for (int i = 0; i < 5000 && blk_spread_disconnect(&f->s) == -EBUSY; i++)
 		usleep(1000);
 	assert_false(blk_spread_busy(&f->s));
+}
+
+static void spread_stop(struct sfx *f)
+{
+	spread_drain(f);
 	blk_spread_close(&f->s);
 	blk_spread_close(&f->s);	/* idempotent */
 }
@@ -88,6 +93,14 @@ static int spread_connect(struct sfx *f)
 		c.q[i].port = f->g->q[i].port;
 	}
 	return blk_spread_connect(&f->s, &c);
+}
+
+/* A pool of threads and the guest's disk connected on it. */
+static void connected(struct sfx *f, unsigned threads)
+{
+	pool_start(f, threads);
+	spread_open(f);
+	assert_int_equal(spread_connect(f), 0);
 }
 
 /* Which thread serves each queue (on the parts' threads). */
@@ -127,9 +140,7 @@ static void test_queues_on_different_threads(void **state)
 	blkif_request_t *r;
 	struct where w;
 
-	pool_start(f, 3);
-	spread_open(f);
-	assert_int_equal(spread_connect(f), 0);
+	connected(f, 3);
 	w = where_are(f);
 	assert_int_equal(w.parts, 3);
 	assert_int_not_equal(w.thread[0], w.thread[1]);
@@ -160,9 +171,7 @@ static void test_one_thread_keeps_queues_home(void **state)
 	struct sfx *f = *state;
 	struct where w;
 
-	pool_start(f, 1);
-	spread_open(f);
-	assert_int_equal(spread_connect(f), 0);
+	connected(f, 1);
 	w = where_are(f);
 	assert_int_equal(f->s.nparts, 0);
 	assert_int_equal(w.parts, 1);
@@ -213,9 +222,7 @@ static void test_resize_reaches_every_part(void **state)
 	struct sfx *f = *state;
 	struct where w;
 
-	pool_start(f, 3);
-	spread_open(f);
-	assert_int_equal(spread_connect(f), 0);
+	connected(f, 3);
 	assert_int_equal(blk_spread_resize(&f->s), 0);
 	assert_int_equal(truncate(f->path, 16 << 20), 0);
 	assert_int_equal(blk_spread_resize(&f->s), 1);
@@ -232,14 +239,10 @@ static void test_counters_survive_reconnect(void **state)
 	struct sfx *f = *state;
 	struct blk_qstats st;
 
-	pool_start(f, 2);
-	spread_open(f);
-	assert_int_equal(spread_connect(f), 0);
+	connected(f, 2);
 	assert_int_equal(f->s.nparts, 1);
 	tround_trip(&f->t, f->g, 1, 0, 1, 1);
-	for (int i = 0; i < 5000 && blk_spread_disconnect(&f->s) == -EBUSY; i++)
-		usleep(1000);
-	assert_false(blk_spread_busy(&f->s));
+	spread_drain(f);
 	assert_int_equal(f->s.home.rings + f->s.part[0]->rings, 0);
 	/* The guest's rings start over. */
 	for (unsigned i = 0; i < 3; i++) {
