@@ -220,8 +220,12 @@ int blk_spread_connect(struct blk_spread *s, const struct blk_vbd_conn *c)
 
 	if (!blk_spread_open_p(s))
 		return -ENODEV;
-	if (blk_spread_busy(s))
+	/* Connected, or a part still draining: its parts are in use. */
+	if (s->home.vbd.nqueues || blk_spread_busy(s))
 		return -EBUSY;
+	for (unsigned i = 0; i < s->nparts; i++)
+		if (s->part[i]->vbd.nqueues)
+			return -EBUSY;
 	parts_close(s);
 	home = s->home.thr->index;
 	masks[home] = 1;

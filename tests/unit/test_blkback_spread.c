@@ -141,6 +141,8 @@ static void test_queues_on_different_threads(void **state)
 	struct where w;
 
 	connected(f, 3);
+	/* Connected: a second connect leaves the parts alone. */
+	assert_int_equal(spread_connect(f), -EBUSY);
 	w = where_are(f);
 	assert_int_equal(w.parts, 3);
 	assert_int_not_equal(w.thread[0], w.thread[1]);
