@@ -8,7 +8,7 @@
 
 #include "pvd/metrics.h"
 #include "metrics.h"
-#include "vif.h"
+#include "nic.h"
 #include "xenbus.h"
 
 struct nic {
@@ -22,14 +22,14 @@ struct nics {
 	size_t len, cap;
 };
 
-static void sum_queues(const struct nb_vif *vif, struct nb_qstats *sum)
+static void sum_queues(const struct nb_nic *vif, struct nb_qstats *sum)
 {
-	unsigned nq = vif ? nb_vif_nqueues(vif) : 0;
+	unsigned nq = vif ? nb_nic_nqueues(vif) : 0;
 
 	for (unsigned q = 0; q < nq; q++) {
 		struct nb_qstats s;
 
-		nb_vif_qstats(vif, q, &s);
+		nb_nic_qstats(vif, q, &s);
 		sum->tx_packets += s.tx_packets;
 		sum->tx_bytes += s.tx_bytes;
 		sum->tx_drops += s.tx_drops;
@@ -42,7 +42,7 @@ static void sum_queues(const struct nb_vif *vif, struct nb_qstats *sum)
 }
 
 static void collect(void *arg, unsigned domid, unsigned devid,
-		    const struct nb_vif *vif)
+		    const struct nb_nic *vif)
 {
 	struct nics *ns = arg;
 	struct nic *n;
@@ -57,7 +57,7 @@ static void collect(void *arg, unsigned domid, unsigned devid,
 		ns->cap = cap;
 	}
 	n = &ns->n[ns->len++];
-	*n = (struct nic){ .carrier = vif && nb_vif_carrier(vif) };
+	*n = (struct nic){ .carrier = vif && nb_nic_carrier(vif) };
 	snprintf(n->domain, sizeof(n->domain), "%u", domid);
 	snprintf(n->devid, sizeof(n->devid), "%u", devid);
 	sum_queues(vif, &n->st);

@@ -17,7 +17,9 @@
  *     reports guest errors and carrier changes by posting to the main
  *     thread's queue (mainq), where the callback runs.
  *   - Placement: nb_pool_pick gives the loop with the fewest queues at
- *     connect (loop->load, touched only on the main thread).
+ *     connect (loop->load, touched only on the main thread);
+ *     nb_pool_place one loop per queue for a NIC spread over threads
+ *     (nic.c).
  *   - Disconnect: the vif's rings are unbound and unmapped on its thread
  *     (a call), then its memory is freed by a message to mainq, behind
  *     any report it posted before.
@@ -153,6 +155,44 @@ struct nb_loop *nb_pool_pick(struct nb_pool *p)
 		if (p->l[i]->load < best->load)
 			best = p->l[i];
 	return best;
+}
+
+/* Queues of out[0..n) placed on l. */
+static unsigned placed_on(struct nb_loop *const *out, unsigned n,
+			  const struct nb_loop *l)
+{
+	unsigned c = 0;
+
+	for (unsigned k = 0; k < n; k++)
+		c += out[k] == l;
+	return c;
+}
+
+unsigned nb_pool_place(struct nb_pool *p, unsigned nq, struct nb_loop **out)
+{
+	unsigned used = 0;
+
+	/* One by one on the least loaded, counting the queues placed
+	 * before; a tie to the loop with fewer of this NIC's (queue 0 thus
+	 * where nb_pool_pick would put a whole vif). */
+	for (unsigned i = 0; i < nq; i++) {
+		struct nb_loop *best = NULL;
+		unsigned bl = 0, bm = 0;
+
+		for (unsigned j = 0; j < p->nloop; j++) {
+			unsigned m = placed_on(out, i, p->l[j]);
+			unsigned l = p->l[j]->load + m;
+
+			if (!best || l < bl || (l == bl && m < bm)) {
+				best = p->l[j];
+				bl = l;
+				bm = m;
+			}
+		}
+		used += bm == 0;
+		out[i] = best;
+	}
+	return used;
 }
 
 json_t *nb_pool_json(const struct nb_pool *p)

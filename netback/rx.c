@@ -419,6 +419,9 @@ void nb_rx_tap_ready(struct nb_queue *q)
 		if (len) {
 			unsigned t = nb_hash_queue(v, q->index, data, len);
 
+			/* A vif serving some queues has no hash: t is q's own. */
+			if (!nb_vif_serves(v, t))
+				t = q->index;
 			enqueue(&v->q[t], hdr, data, len);
 			kick[t] = true;
 		}

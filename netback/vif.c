@@ -361,10 +361,18 @@ static int cfg_check(const struct nb_vif_cfg *c)
 		return -EINVAL;
 	if (c->vnet_hdr_len != 10 && c->vnet_hdr_len != 12)
 		return -EINVAL;
+	/* A control ring's hash steers to any queue: one vif serves all. */
+	if (c->mask && ((c->mask >> c->nqueues) || (c->ctrl && c->mask != (1u << c->nqueues) - 1)))
+		return -EINVAL;
 	for (unsigned i = 0; i < c->nqueues; i++)
-		if (c->q[i].tap_fd < 0)
+		if ((!c->mask || (c->mask & (1u << i))) && c->q[i].tap_fd < 0)
 			return -EINVAL;
 	return 0;
+}
+
+static unsigned served(const struct nb_vif *v)
+{
+	return (unsigned)__builtin_popcount(v->mask);
 }
 
 static int vif_setup(struct nb_vif *v)
@@ -375,7 +383,8 @@ static int vif_setup(struct nb_vif *v)
 	if (!v->report_ev)
 		return -ENOMEM;
 	for (unsigned i = 0; i < v->nq && rc == 0; i++)
-		rc = queue_start(v, i);
+		if (nb_vif_serves(v, i))
+			rc = queue_start(v, i);
 	if (rc == 0 && v->cfg.ctrl)
 		rc = ctrl_start(v);
 	return rc;
@@ -409,6 +418,8 @@ static void vif_teardown(struct nb_vif *v)
 static void reattach_notify(struct nb_vif *v)
 {
 	for (unsigned i = 0; i < v->nq; i++) {
+		if (!nb_vif_serves(v, i))
+			continue;
 		nb_queue_notify(&v->q[i], v->q[i].tx_port, 1);
 		if (v->q[i].rx_port != v->q[i].tx_port)
 			nb_queue_notify(&v->q[i], v->q[i].rx_port, 1);
@@ -430,6 +441,7 @@ static int start_on_thread(void *arg)
 	v->cb = c->cb;
 	v->cb_arg = c->arg;
 	v->nq = c->cfg->nqueues;
+	v->mask = c->cfg->mask ? c->cfg->mask : (1u << v->nq) - 1;
 	v->carrier = true;
 	v->rate = c->cfg->rate;
 	v->policy = c->cfg->policy;
@@ -441,6 +453,8 @@ static int start_on_thread(void *arg)
 		goto fail;
 	/* Whatever the guest queued already (a restart) is served now. */
 	for (unsigned i = 0; i < v->nq; i++) {
+		if (!nb_vif_serves(v, i))
+			continue;
 		nb_tx_kick(&v->q[i]);
 		nb_rx_kick(&v->q[i]);
 	}
@@ -475,7 +489,7 @@ int nb_vif_start(struct nb_loop *l, const struct nb_vif_cfg *cfg,
 	rc = pvd_msgq_call(l->q, start_on_thread, &c);
 	if (rc < 0)
 		return rc;
-	l->load += c.v->nq;
+	l->load += served(c.v);
 	*out = c.v;
 	return 0;
 }
@@ -499,7 +513,7 @@ void nb_vif_stop(struct nb_vif *v)
 	if (!v)
 		return;
 	v->dead = true;
-	v->loop->load -= v->nq;
+	v->loop->load -= served(v);
 	rc = pvd_msgq_call(v->loop->q, stop_on_thread, v);
 	if (rc < 0) {
 		/* The thread is gone (shutdown): nothing of it runs any more. */
@@ -553,6 +567,11 @@ unsigned nb_vif_nqueues(const struct nb_vif *v)
 	return v->nq;
 }
 
+uint32_t nb_vif_mask(const struct nb_vif *v)
+{
+	return v->mask;
+}
+
 struct qstats_call {
 	const struct nb_vif *v;
 	unsigned q;
@@ -567,7 +586,7 @@ static int qstats_on_thread(void *arg)
 	const struct nb_queue *nq;
 
 	c->carrier = v->carrier;
-	if (!c->out || c->q >= v->nq)
+	if (!c->out || c->q >= v->nq || !nb_vif_serves(v, c->q))
 		return 0;
 	nq = &v->q[c->q];
 	*c->out = nq->st;

@@ -96,6 +96,11 @@ struct nb_vif_cfg {
 	 * (Linux's rx_stall_timeout).  0: 60000. */
 	unsigned rx_stall_ms;
 	bool reattach;
+	/* The queues this vif serves (bit i: queue i); 0: all.  A NIC whose
+	 * queues are spread over threads is one vif per thread (nic.c), each
+	 * serving its own; only without a control ring, whose hash may steer
+	 * a frame read on one queue's tap to any queue. */
+	uint32_t mask;
 	/* The queues' journals (journal.h): DIR/<domid>-<devid>-<queue>;
 	 * NULL: none (a kill -9 then risks the frames in answer). */
 	const char *journal_dir;
@@ -144,6 +149,10 @@ int nb_pool_start(struct event_base *main_base, struct hv *main_hv,
 void nb_pool_stop(struct nb_pool *p);
 /* The loop with the fewest queues (main thread only). */
 struct nb_loop *nb_pool_pick(struct nb_pool *p);
+/* A loop for each of a NIC's nq queues (out[i]), queue 0 on the least
+ * loaded, each other on the least loaded counting those placed before;
+ * how many distinct loops.  Changes no load (nb_vif_start counts). */
+unsigned nb_pool_place(struct nb_pool *p, unsigned nq, struct nb_loop **out);
 /* [{"index","queues","cpu_ns"}...], a new reference or NULL. */
 struct json_t *nb_pool_json(const struct nb_pool *p);
 
@@ -159,6 +168,8 @@ void nb_vif_stop(struct nb_vif *v);
 void nb_vif_set_rate(struct nb_vif *v, const struct nb_rate *rate);
 void nb_vif_set_policy(struct nb_vif *v, const struct nb_policy *p);
 unsigned nb_vif_nqueues(const struct nb_vif *v);
+/* The queues it serves (cfg.mask, or all of them). */
+uint32_t nb_vif_mask(const struct nb_vif *v);
 void nb_vif_qstats(const struct nb_vif *v, unsigned q, struct nb_qstats *out);
 bool nb_vif_carrier(const struct nb_vif *v);
 

@@ -139,8 +139,9 @@ struct nb_vif {
 	struct nb_vif_cfg cfg;
 	nb_vif_cb *cb;
 	void *cb_arg;
-	unsigned nq;
-	struct nb_queue q[NB_MAX_QUEUES];
+	unsigned nq;                      /* the frontend's queues */
+	uint32_t mask;                    /* those served here (cfg.mask) */
+	struct nb_queue q[NB_MAX_QUEUES]; /* q[i].v NULL: not served here */
 	/* control ring */
 	xen_netif_ctrl_back_ring_t ctrl;
 	void *ctrl_addr;
@@ -178,6 +179,10 @@ void nb_loop_add(struct nb_loop *l, struct nb_vif *v);
 void nb_loop_del(struct nb_loop *l, struct nb_vif *v);
 
 /* vif.c */
+static inline bool nb_vif_serves(const struct nb_vif *v, unsigned i)
+{
+	return v->mask & (1u << i);
+}
 void nb_vif_note(struct nb_vif *v, enum nb_vif_event ev, const char *why);
 void nb_vif_halt(struct nb_vif *v, const char *why);
 void nb_queue_notify(struct nb_queue *q, evtchn_port_t port, int notify);

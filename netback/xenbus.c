@@ -59,6 +59,7 @@
 #include "tap.h"
 #include "vif.h"
 #include "xbstate.h"
+#include "nic.h"
 #include "xenbus.h"
 
 #define PATH_LEN XBDEV_PATH_LEN
@@ -80,7 +81,7 @@ struct nb_xb_dev {
 	bool broken;                  /* the toolstack's nodes were refused */
 	struct nb_tap tap;
 	bool tap_open;
-	struct nb_vif *vif;
+	struct nb_nic *vif;           /* its queues, on the I/O threads */
 	struct event *defer;          /* a fatal vif event, handled later */
 	char why[128];
 };
@@ -322,7 +323,7 @@ static int dev_prepare_tap(struct nb_xb_dev *d)
 /* Stops the vif and removes the tap (keep: only close its fds). */
 static void dev_disconnect(struct nb_xb_dev *d, bool keep_tap)
 {
-	nb_vif_stop(d->vif);
+	nb_nic_stop(d->vif);
 	d->vif = NULL;
 	if (d->tap_open) {
 		if (keep_tap)
@@ -333,13 +334,13 @@ static void dev_disconnect(struct nb_xb_dev *d, bool keep_tap)
 	d->tap_open = false;
 }
 
-static void on_vif(struct nb_vif *v, int event, const char *why, void *arg)
+static void on_vif(struct nb_nic *v, int event, const char *why, void *arg)
 {
 	struct nb_xb_dev *d = arg;
 
 	switch (event) {
 	case NB_VIF_FATAL:
-		/* nb_vif_stop may not run from here: next loop turn. */
+		/* nb_nic_stop may not run from here: next loop turn. */
 		snprintf(d->why, sizeof(d->why), "%s", why ? why : "");
 		event_active(d->defer, EV_TIMEOUT, 0);
 		break;
@@ -382,7 +383,7 @@ static void dev_connect(struct nb_xb_dev *d, bool reattach)
 	c.journal_dir = d->xb->o.journal_dir;
 	rc = xbdev_txn(&d->x, write_hotplug, "connected");
 	if (rc == 0)
-		rc = nb_vif_start(nb_pool_pick(d->xb->pool), &c, on_vif, d, &d->vif);
+		rc = nb_nic_start(d->xb->pool, &c, on_vif, d, &d->vif);
 	if (rc < 0) {
 		d->vif = NULL;
 		dev_disconnect(d, false);
@@ -768,7 +769,7 @@ static void dev_node_changed(struct nb_xb_dev *d, const char *node)
 	} else if (!strcmp(node, "rate")) {
 		read_rate(d);
 		if (d->vif)
-			nb_vif_set_rate(d->vif, &d->rate);
+			nb_nic_set_rate(d->vif, &d->rate);
 		xbdev_info(&d->x, "rate %" PRIu64 " bytes per %" PRIu64 " us",
 			 d->rate.bytes, d->rate.usec);
 	}
@@ -898,14 +899,14 @@ void nb_xenbus_stop(struct nb_xenbus *xb)
 /* ---------------------------------------------------------------- stats */
 
 /* Every field of struct nb_qstats, by its name. */
-static json_t *queue_json(const struct nb_vif *v, unsigned i)
+static json_t *queue_json(const struct nb_nic *v, unsigned i)
 {
 	json_t *o = json_object();
 	struct nb_qstats s;
 
 	if (!o)
 		return NULL;
-	nb_vif_qstats(v, i, &s);
+	nb_nic_qstats(v, i, &s);
 #define F(x) json_object_set_new(o, #x, json_integer((json_int_t)s.x))
 	json_object_set_new(o, "index", json_integer(i));
 	F(tx_packets); F(tx_bytes); F(tx_drops); F(tx_errors);
@@ -924,7 +925,7 @@ static json_t *vif_json(const struct nb_xb_dev *d)
 {
 	json_t *q = json_array();
 	char mac[18];
-	unsigned nq = d->vif ? nb_vif_nqueues(d->vif) : 0;
+	unsigned nq = d->vif ? nb_nic_nqueues(d->vif) : 0;
 
 	nb_policy_mac_str(d->mac, mac);
 	for (unsigned i = 0; q && i < nq; i++)
@@ -934,7 +935,7 @@ static json_t *vif_json(const struct nb_xb_dev *d)
 			 "devid", (json_int_t)d->x.devid,
 			 "name", d->ifname, "state", d->x.state, "mac", mac,
 			 "bridge", d->bridge, "mtu", (json_int_t)d->mtu,
-			 "carrier", d->vif ? nb_vif_carrier(d->vif) : false,
+			 "carrier", d->vif ? nb_nic_carrier(d->vif) : false,
 			 "rate_bytes", (json_int_t)d->rate.bytes,
 			 "rate_usec", (json_int_t)d->rate.usec, "queues", q);
 }

@@ -51,9 +51,9 @@ void nb_xenbus_stop(struct nb_xenbus *xb);
 struct json_t *nb_xenbus_stats(struct nb_xenbus *xb);
 /* Calls fn for each vif with its domain, devid and data plane (NULL while
  * not connected): metrics.c. */
-struct nb_vif;
+struct nb_nic;
 typedef void nb_xb_vif_fn(void *arg, unsigned domid, unsigned devid,
-			  const struct nb_vif *vif);
+			  const struct nb_nic *nic);
 void nb_xenbus_each(const struct nb_xenbus *xb, nb_xb_vif_fn *fn, void *arg);
 
 /* The one-line summary systemd shows (STATUS=, include/pvd/sdnotify.h). */

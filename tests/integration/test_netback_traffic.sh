@@ -11,7 +11,8 @@
 # changed while connected; anti-spoofing with ip= (a second address and a
 # changed MAC dropped and counted); detach under traffic; kill -9 and
 # restart of pvd-netback under traffic (iperf3 finishes, the rings are
-# the same, the guest never renegotiated).  Every wait is bounded; every
+# the same, the guest never renegotiated); a NIC without a control ring
+# whose two queues are served by two I/O threads.  Every wait is bounded; every
 # background process is tracked by PID.
 . "$(dirname "$0")/netback_lib.sh"
 need_xsutils
@@ -125,6 +126,35 @@ if [ "${PVD_NB_IO_THREADS:-2}" -ge 2 ]; then
 		"2 true" \
 		"$(netback_ctl stats | jq -r --argjson a "$D1" --argjson b "$D2" '(.threads | length) as $n | [.vifs[] | select(.domid == $a or .domid == $b) | .queues[0].thread] | "\(unique | length) \(all(. < $n))"')"
 fi
+
+# ---- a NIC without a control ring (Linux's netfront has none): its two
+# queues are spread over the I/O threads (netback/nic.c).  pvctl starts
+# the pvguest of PVD_BIN: a directory where pvguest is run with
+# --net-no-ctrl --net-max-queues 2.
+NOCTRL=$PVD_RUNDIR/noctrl-bin
+mkdir -p "$NOCTRL" && ln -sf "$PVD_BIN"/* "$NOCTRL/" && rm -f "$NOCTRL/pvguest" &&
+	printf '#!/bin/sh\nexec %q --net-no-ctrl --net-max-queues 2 "$@"\n' "$PVD_BIN/pvguest" >"$NOCTRL/pvguest" &&
+	chmod 755 "$NOCTRL" "$NOCTRL/pvguest" || die "cannot make $NOCTRL"
+DQ=$(PVD_BIN=$NOCTRL guest_create gq "bridge=nbbr0,mac=00:16:3e:00:00:0a") || die "create gq"
+GUESTS+=("$DQ")
+wait_node "$NB_BE/$DQ/0/state" 4 || die "vif of dom$DQ not Connected"
+guest_exec "$DQ" ip addr add 10.9.0.13/24 dev eth0 || die "address gq"
+expect_eq "gq: two queues, no control ring" "2 none" \
+	"$(xs read "/local/domain/$DQ/device/vif/0/multi-queue-num-queues") $(xs read "/local/domain/$DQ/device/vif/0/ctrl-ring-ref" 2>/dev/null || echo none)"
+ping_ok "gq (queues spread) -> dom0" "$DQ" 10.9.0.1
+ping_ok "dom0 -> gq" - 10.9.0.13
+ping_ok "gq -> g1" "$DQ" 10.9.0.11
+if [ "${PVD_NB_IO_THREADS:-2}" -ge 2 ]; then
+	expect_eq "gq's two queues on two I/O threads" "0,1 2" \
+		"$(netback_ctl stats | jq -r --argjson d "$DQ" '[.vifs[] | select(.domid == $d) | .queues[]] | "\(map(.index) | map(tostring) | join(",")) \(map(.thread) | unique | length)"')"
+fi
+iperf_server "$D1" 5209 || die "iperf3 server in g1 not listening"
+GUEST_EXEC_TIMEOUT=30 guest_exec "$DQ" iperf3 -c 10.9.0.11 -p 5209 -t 2 -P 4 -J >"$PVD_RUNDIR/gq.json" 2>&1
+rc=$?
+read -r bytes err <<<"$(iperf_json "$PVD_RUNDIR/gq.json")"
+[ "$rc" = 0 ] && [ "$err" = none ] && [ "$bytes" -gt 0 ] &&
+	pass "iperf3 TCP x4 gq -> g1: $bytes bytes ($(vstat "$DQ" 0 tx_packets) frames from gq)" ||
+	fail "iperf3 TCP x4 gq -> g1" "rc $rc, bytes $bytes, error $err"
 
 # ---- iperf3 TCP and UDP guest -> guest, counters rising on both vifs
 read -r a1 b1 _ <<<"$(vifq "$D1" 0)"; read -r a2 b2 _ <<<"$(vifq "$D2" 0)"
@@ -298,5 +328,12 @@ expect_eq "after the restart: both ends Connected, the same rings, the front sta
 expect_eq "the guest did not renegotiate (its eth0 is the same link)" "$ifx" \
 	"$(guest_exec "$D1" ip -j link show dev eth0 | jq -r '.[0].ifindex')"
 grep -q "re-attached" "$NETBACK_LOG" && pass "the log says re-attached" || fail "the log says re-attached"
+# The spread NIC re-attached too, queue by queue.
+for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+	[ "$(netback_ctl stats | jq --argjson d "$DQ" '[.vifs[] | select(.domid == $d) | .queues[]] | length')" = 2 ] && break
+	sleep 0.05
+done
+ping_ok "after the restart: gq (queues spread) -> dom0" "$DQ" 10.9.0.1
+ping_ok "after the restart: dom0 -> gq" - 10.9.0.13
 
 finish
