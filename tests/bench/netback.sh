@@ -12,7 +12,10 @@
 #           pvd-netback with N I/O threads (BENCH_NB_THREADS, default the
 #           online CPUs): each guest's vif on a thread of its own;
 #   pvd1    the same with --io-threads 1: both vifs on one thread
-#           (pvdK for any K: --io-threads K; pvd0 is the main thread).
+#           (pvdK for any K: --io-threads K; pvd0 is the main thread);
+#   pvdmq   as pvd, the guests' NICs without a control ring and with N
+#           queues (pvguest --net-no-ctrl --net-max-queues N): each NIC's
+#           queues spread over the N threads (netback/nic.c).
 #
 # Cases: iperf3 TCP one stream and four streams (Gbit/s), UDP 64-byte
 # datagrams (packets/s, udp_pps: iperf3's receiver is slower than these
@@ -103,6 +106,8 @@ route_setup() {
 	case $1 in
 	veth | bridge) ns_setup "$1" && ns_exec_for ;;
 	pvd) declare -F pvd_setup >/dev/null && PVDNB_THREADS=$NB_THREADS pvd_setup ;;
+	pvdmq) declare -F pvd_setup >/dev/null && PVDNB_THREADS=$NB_THREADS \
+		PVDNB_GUEST_ARGS="--net-no-ctrl --net-max-queues $NB_THREADS" pvd_setup ;;
 	pvd[0-9]*) declare -F pvd_setup >/dev/null && PVDNB_THREADS=${1#pvd} pvd_setup ;;
 	esac
 }
@@ -219,6 +224,14 @@ if [[ " ${order[*]} " == *" pvd "* ]] && [[ " ${order[*]} " == *" pvd1 "* ]]; th
 	echo "pvd/pvd1 TCP x4: $(ratio "$(avg pvd tcp4)" "$(avg pvd1 tcp4)")"
 	echo "pvd/pvd1 UDP64:  $(ratio "$(avg pvd udp)" "$(avg pvd1 udp)")"
 	echo "pvd/pvd1 CPU s per Gb/s: $(ratio "$(avg pvd cpu)" "$(avg pvd1 cpu)")"
+fi
+if [[ " ${order[*]} " == *" pvd "* ]] && [[ " ${order[*]} " == *" pvdmq "* ]]; then
+	echo
+	echo "pvd-netback, $NB_THREADS I/O threads, each NIC's $NB_THREADS queues spread over them against one thread per NIC:"
+	echo "pvdmq/pvd TCP x1: $(ratio "$(avg pvdmq tcp1)" "$(avg pvd tcp1)")"
+	echo "pvdmq/pvd TCP x4: $(ratio "$(avg pvdmq tcp4)" "$(avg pvd tcp4)")"
+	echo "pvdmq/pvd UDP64:  $(ratio "$(avg pvdmq udp)" "$(avg pvd udp)")"
+	echo "pvdmq/pvd CPU s per Gb/s: $(ratio "$(avg pvdmq cpu)" "$(avg pvd cpu)")"
 fi
 if [[ " ${order[*]} " == *" pvd0 "* ]] && [[ " ${order[*]} " == *" pvd1 "* ]]; then
 	echo

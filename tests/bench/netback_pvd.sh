@@ -3,14 +3,15 @@
 # guests' own network stacks at 10.77.0.1 (A) and 10.77.0.2 (B).  Defines
 # pvd_setup, pvd_cleanup and pvd_cpu_ticks; uses netback.sh's BIN, TAG,
 # WAIT_SECS and bad, and PVDNB_THREADS (pvd-netback's --io-threads; empty:
-# its default, the online CPUs).
+# its default, the online CPUs) and PVDNB_GUEST_ARGS (more pvguest options,
+# e.g. --net-no-ctrl: pvctl then runs pvguest through a wrapper).
 #
 # It runs in the host's network namespace (pvd-netback makes its taps
 # there, as in dom0), so the bridge and taps carry names of their own
 # (${TAG}nb, ${TAG}v1/2) and pvd_cleanup removes them; every process it
 # starts is stopped by its PID.
 
-PVDNB_DIR= PVDNB_STORED= PVDNB_NETBACK=
+PVDNB_DIR= PVDNB_STORED= PVDNB_NETBACK= PVDNB_GBIN=
 PVDNB_DOMS=() PVDNB_GPIDS=()
 
 pvdnb_wait() {
@@ -54,7 +55,7 @@ pvdnb_guest() {
 	local n=$1 addr=$2 cfg=$PVDNB_DIR/g$1.cfg d pid
 	printf 'name = "%sg%s"\nmemory = 32\nvif = [ "bridge=%snb,mac=00:16:3e:77:00:0%s,vifname=%sv%s" ]\n' \
 		"$TAG" "$n" "$TAG" "$n" "$TAG" "$n" >"$cfg"
-	d=$(timeout -k 2 60 "$BIN/pvctl" create "$cfg" 2>>"$PVDNB_DIR/pvctl.log") ||
+	d=$(PVD_BIN=$PVDNB_GBIN timeout -k 2 60 "$BIN/pvctl" create "$cfg" 2>>"$PVDNB_DIR/pvctl.log") ||
 		{ bad "pvctl create g$n: $(tail -n 2 "$PVDNB_DIR/pvctl.log")"; return 1; }
 	PVDNB_DOMS+=("$d")
 	pid=$(cat "$PVDNB_DIR/guests/dom$d/pid" 2>/dev/null)
@@ -81,6 +82,13 @@ pvd_setup() {
 	ip link add "${TAG}nb" type bridge || { bad "cannot make bridge ${TAG}nb"; return 1; }
 	ip link set "${TAG}nb" up
 	pvdnb_daemons || return 1
+	PVDNB_GBIN=$BIN
+	if [ -n "${PVDNB_GUEST_ARGS:-}" ]; then
+		PVDNB_GBIN=$PVDNB_DIR/gbin
+		mkdir -p "$PVDNB_GBIN" && chmod 755 "$PVDNB_GBIN" &&
+			printf '#!/bin/sh\nexec %q %s "$@"\n' "$BIN/pvguest" "$PVDNB_GUEST_ARGS" >"$PVDNB_GBIN/pvguest" &&
+			chmod 755 "$PVDNB_GBIN/pvguest" || { bad "cannot make the pvguest wrapper"; return 1; }
+	fi
 	pvdnb_guest 1 10.77.0.1 && pvdnb_guest 2 10.77.0.2 || return 1
 	# Both ends answer before anything is measured.
 	pvdnb_wait "$WAIT_SECS" "${EXEC_B[@]}" ping -c 1 -W 1 10.77.0.1 >/dev/null ||
