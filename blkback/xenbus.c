@@ -297,7 +297,8 @@ static void dev_connect(struct blk_xb_dev *d, bool reattach)
 		xbdev_fatal(&d->x, rc, "mapping ring-ref port %u", c.q[0].port);
 		return;
 	}
-	xbdev_info(&d->x, "%u queue(s), %u ring page(s)%s", c.nqueues, c.nr_pages,
+	xbdev_info(&d->x, "%u queue(s) on %u I/O thread(s), %u ring page(s)%s",
+		 c.nqueues, 1 + d->disk.nparts, c.nr_pages,
 		 c.persistent ? ", persistent grants" : "");
 	rc = xbdev_txn(&d->x, write_disk_info, NULL);
 	if (rc < 0)

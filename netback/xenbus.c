@@ -391,7 +391,8 @@ static void dev_connect(struct nb_xb_dev *d, bool reattach)
 			  c.q[0].tx_ref, c.q[0].rx_ref, c.q[0].tx_port);
 		return;
 	}
-	xbdev_info(&d->x, "%s: %u queue(s)%s%s%s, mtu %u%s%s", d->ifname, c.nqueues,
+	xbdev_info(&d->x, "%s: %u queue(s) on %u I/O thread(s)%s%s%s, mtu %u%s%s",
+		 d->ifname, c.nqueues, nb_nic_threads(d->vif),
 		 c.feat.sg ? ", sg" : "", c.feat.gso_tcpv4 ? ", tso4" : "",
 		 c.ctrl ? ", ctrl ring" : "", d->mtu, d->bridge[0] ? ", bridge " : "",
 		 d->bridge);
