@@ -56,9 +56,24 @@ FDS0=$(nfds)
 # bad CASE [OPTIONS...]: runs netif_bad CASE on a fresh domain; leaves its
 # result line in RES, its exit status in BAD_RC and this vif's statistics
 # (read while netif_bad lingers, the vif still there) in STATS.  DURING,
-# when set, is run once the bad vif is Connected; STATS_UNTIL, when set,
-# is a jq test the statistics are read again until they pass (bounded).
+# when set, is run once the bad vif is Connected (or already past it: a
+# frame for the guest may reach a bad rx ring before DURING sends one,
+# and the vif goes Closing at once); STATS_UNTIL, when set, is a jq test
+# the statistics are read again until they pass (bounded).
 BAD_DOM=40
+# wait_connected PATH: until the state node reads Connected (4) or a
+# later state (bounded); 1 if not.  Waiting for 4 alone missed a vif
+# that was Connected and Closing between two reads, and then waited
+# longer than the guest lingers (seen under TSan: its stats gone).
+wait_connected() {
+	local i s
+	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
+		s=$(xs read "$1" 2>/dev/null)
+		[ "${s:-0}" -ge 4 ] 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
 DURING=
 STATS_UNTIL=
 bad() {
@@ -72,7 +87,7 @@ bad() {
 	pid=$!
 	track_pid "$pid"
 	exec 9>"$fifo"
-	if [ -n "$DURING" ] && wait_node "$NB_BE/$BAD_DOM/0/state" 4; then
+	if [ -n "$DURING" ] && wait_connected "$NB_BE/$BAD_DOM/0/state"; then
 		eval "$DURING"
 	fi
 	for ((i = 0; i < PVD_WAIT_SECS * 20; i++)); do
