@@ -10,6 +10,7 @@
 
 #include "pvd/daemon.h"
 #include "pvd/hv.h"
+#include "pvd/iothread.h"
 #include "pvd/log.h"
 #include "pvd/mapfile.h"
 #include "pvd/metrics.h"
@@ -65,7 +66,7 @@ DAEMON_USAGE
 "      --queue-depth N       storage requests in flight per engine (1024)\n"
 "      --batch N             requests taken per ring per round (%u)\n"
 "      --io-threads N        I/O threads serving the rings (default: the\n"
-"                            online CPUs; 0: all on the main thread)\n"
+"                            CPUs it may run on; 0: all on the main thread)\n"
 "      --max-queues N        multi-queue-max-queues (4, at most %u)\n"
 "      --max-ring-order N    max-ring-page-order (%u, at most %u)\n"
 "      --max-indirect N      feature-max-indirect-segments (%u; 0: off)\n"
@@ -105,9 +106,7 @@ static void opts_default(struct opts *o)
 	o->spin_ns = HV_SPIN_NS_DEFAULT;
 	o->depth = 1024;
 	o->batch = BLK_BATCH_DEFAULT;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	o->io_threads = cpus < 1 ? 1 : cpus > BLK_MAX_IO_THREADS ? BLK_MAX_IO_THREADS : (unsigned)cpus;
+	o->io_threads = pvd_iothread_default(BLK_MAX_IO_THREADS);
 	o->xb.max_queues = 4;
 	o->xb.max_ring_order = BLK_MAX_RING_ORDER;
 	o->xb.max_indirect = BLK_MAX_INDIRECT_SEGS;

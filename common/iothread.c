@@ -2,8 +2,10 @@
  * pvd_iothread_start to pvd_iothread_stop: the stop is a message on its
  * own queue, so whatever was posted before it still runs on the thread. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -77,4 +79,19 @@ uint64_t pvd_iothread_cpu_ns(const struct pvd_iothread *t)
 	if (clock_gettime(t->cpu_clock, &ts))
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+unsigned pvd_iothread_default(unsigned max)
+{
+	cpu_set_t set;
+	long n;
+
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	return (unsigned long)n > max ? max : (unsigned)n;
 }

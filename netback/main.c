@@ -12,6 +12,7 @@
 
 #include "pvd/daemon.h"
 #include "pvd/hv.h"
+#include "pvd/iothread.h"
 #include "pvd/log.h"
 #include "pvd/mapfile.h"
 #include "pvd/metrics.h"
@@ -60,7 +61,8 @@ DAEMON_USAGE
 "      --rx-stall MS         carrier off for a guest posting no receive\n"
 "                            buffers this long (default 60000, Linux's)\n"
 "      --io-threads N        I/O threads serving the vifs' rings (default:\n"
-"                            online CPUs, at most %u; 0: the main thread)\n",
+"                            the CPUs it may run on, at most %u; 0: the main\n"
+"                            thread)\n",
 		NB_MAX_QUEUES, NB_MAX_IO_THREADS);
 }
 
@@ -85,15 +87,6 @@ static unsigned default_queues(void)
 	if (n < 1)
 		return 1;
 	return n > NB_MAX_QUEUES ? NB_MAX_QUEUES : (unsigned)n;
-}
-
-static unsigned default_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < 1)
-		return 1;
-	return n > NB_MAX_IO_THREADS ? NB_MAX_IO_THREADS : (unsigned)n;
 }
 
 static int own_opt(void *ctx, int ch, const char *name, const char *arg)
@@ -131,7 +124,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 
 	daemon_opts_default(&o->d);
 	o->xb.max_queues = default_queues();
-	o->io_threads = default_threads();
+	o->io_threads = pvd_iothread_default(NB_MAX_IO_THREADS);
 	daemon_parse_args(argc, argv, &o->d, &a);
 }
 

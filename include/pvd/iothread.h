@@ -39,5 +39,10 @@ void pvd_iothread_stop(struct pvd_iothread *t);
 /* CPU time the thread used, ns (the caller's own for an inline one, which
  * is the main thread). */
 uint64_t pvd_iothread_cpu_ns(const struct pvd_iothread *t);
+/* The default number of I/O threads: the CPUs this process may run on
+ * (its affinity mask, as nproc(1) counts: a daemon started under taskset
+ * or systemd's CPUAffinity= gets no more threads than its CPUs), else the
+ * online CPUs; between 1 and max. */
+unsigned pvd_iothread_default(unsigned max);
 
 #endif

@@ -2,12 +2,14 @@
  * the daemon's signals blocked there; work posted before the stop still
  * runs; stop is idempotent; the thread's CPU clock is its own; an inline
  * stand-in runs calls on the caller. */
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <event2/event.h>
@@ -110,12 +112,35 @@ static void test_inline_runs_on_caller(void **state)
 	pvd_iothread_stop(&f->t);	/* nothing to join */
 }
 
+/* The default thread count follows the affinity mask, as nproc(1). */
+static void test_default_follows_affinity(void **state)
+{
+	cpu_set_t was, one;
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	(void)state;
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	assert_int_equal(pvd_iothread_default(1024), (unsigned)CPU_COUNT(&was));
+	assert_int_equal(pvd_iothread_default(1), 1);
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &was)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(pvd_iothread_default(1024), 1);
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+	assert_true(online >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_call_runs_on_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_runs_what_was_posted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inline_runs_on_caller, setup, teardown),
+		cmocka_unit_test(test_default_follows_affinity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
