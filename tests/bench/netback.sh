@@ -217,27 +217,18 @@ if [ "$have_pvd" = 1 ] && [[ " ${order[*]} " == *" veth "* ]]; then
 	[[ " ${order[*]} " == *" bridge "* ]] &&
 		echo "pvd/bridge TCP x1: $(ratio "$(avg pvd tcp1)" "$(avg bridge tcp1)")"
 fi
-if [[ " ${order[*]} " == *" pvd "* ]] && [[ " ${order[*]} " == *" pvd1 "* ]]; then
+# compare A B TITLE: A's figures against B's, when both routes ran.
+compare() {
+	[[ " ${order[*]} " == *" $1 "* ]] && [[ " ${order[*]} " == *" $2 "* ]] || return 0
 	echo
-	echo "pvd-netback, $NB_THREADS I/O threads against 1:"
-	echo "pvd/pvd1 TCP x1: $(ratio "$(avg pvd tcp1)" "$(avg pvd1 tcp1)")"
-	echo "pvd/pvd1 TCP x4: $(ratio "$(avg pvd tcp4)" "$(avg pvd1 tcp4)")"
-	echo "pvd/pvd1 UDP64:  $(ratio "$(avg pvd udp)" "$(avg pvd1 udp)")"
-	echo "pvd/pvd1 CPU s per Gb/s: $(ratio "$(avg pvd cpu)" "$(avg pvd1 cpu)")"
-fi
-if [[ " ${order[*]} " == *" pvd "* ]] && [[ " ${order[*]} " == *" pvdmq "* ]]; then
-	echo
-	echo "pvd-netback, $NB_THREADS I/O threads, each NIC's $NB_THREADS queues spread over them against one thread per NIC:"
-	echo "pvdmq/pvd TCP x1: $(ratio "$(avg pvdmq tcp1)" "$(avg pvd tcp1)")"
-	echo "pvdmq/pvd TCP x4: $(ratio "$(avg pvdmq tcp4)" "$(avg pvd tcp4)")"
-	echo "pvdmq/pvd UDP64:  $(ratio "$(avg pvdmq udp)" "$(avg pvd udp)")"
-	echo "pvdmq/pvd CPU s per Gb/s: $(ratio "$(avg pvdmq cpu)" "$(avg pvd cpu)")"
-fi
-if [[ " ${order[*]} " == *" pvd0 "* ]] && [[ " ${order[*]} " == *" pvd1 "* ]]; then
-	echo
-	echo "pvd-netback, 1 I/O thread against the main thread (--io-threads 0):"
-	echo "pvd1/pvd0 TCP x1: $(ratio "$(avg pvd1 tcp1)" "$(avg pvd0 tcp1)")"
-	echo "pvd1/pvd0 TCP x4: $(ratio "$(avg pvd1 tcp4)" "$(avg pvd0 tcp4)")"
-	echo "pvd1/pvd0 UDP64:  $(ratio "$(avg pvd1 udp)" "$(avg pvd0 udp)")"
-fi
+	echo "$3"
+	echo "$1/$2 TCP x1: $(ratio "$(avg "$1" tcp1)" "$(avg "$2" tcp1)")"
+	echo "$1/$2 TCP x4: $(ratio "$(avg "$1" tcp4)" "$(avg "$2" tcp4)")"
+	echo "$1/$2 UDP64:  $(ratio "$(avg "$1" udp)" "$(avg "$2" udp)")"
+	[ "$2" = pvd0 ] ||
+		echo "$1/$2 CPU s per Gb/s: $(ratio "$(avg "$1" cpu)" "$(avg "$2" cpu)")"
+}
+compare pvd pvd1 "pvd-netback, $NB_THREADS I/O threads against 1:"
+compare pvdmq pvd "pvd-netback, $NB_THREADS I/O threads, each NIC's $NB_THREADS queues spread over them against one thread per NIC:"
+compare pvd1 pvd0 "pvd-netback, 1 I/O thread against the main thread (--io-threads 0):"
 exit $failed

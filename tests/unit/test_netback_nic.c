@@ -16,16 +16,8 @@ struct cfx {
 
 static void nic_cb(struct nb_nic *n, int event, const char *why, void *arg)
 {
-	struct nguest *g = arg;
-
 	(void)n;
-	snprintf(g->why, sizeof(g->why), "%s", why ? why : "");
-	if (event == NB_VIF_FATAL)
-		g->fatal++;
-	else if (event == NB_VIF_CARRIER_OFF)
-		g->off++;
-	else
-		g->on++;
+	ncount(arg, event, why);
 }
 
 static void pool_start(struct cfx *f, unsigned threads)
