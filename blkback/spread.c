@@ -99,8 +99,8 @@ static void part_close(struct blk_spread *s, struct blk_spread_part *p)
 	if (!p->thr)
 		return;
 	part_call(p, close_run, &gone);
-	if (p != &s->home)
-		blk_stats_add(&s->closed, &gone);
+	/* The home's too: a closed disk's entry keeps its counters. */
+	blk_stats_add(&s->closed, &gone);
 	p->thr->load -= p->rings + 1;
 	p->rings = 0;
 	p->thr = NULL;

@@ -4,7 +4,7 @@
  * through another, a path that names another file by then keeps every
  * queue home (and its data in the file opened first), one thread keeps
  * everything home, a resize reaches every part, and counters survive a
- * reconnect. */
+ * reconnect and the close. */
 #include "blkback_harness.h"
 #include "../../blkback/pool.h"
 #include "../../blkback/spread.h"
@@ -240,6 +240,7 @@ static void test_counters_survive_reconnect(void **state)
 {
 	struct sfx *f = *state;
 	struct blk_qstats st;
+	blkif_request_t *r;
 
 	connected(f, 2);
 	assert_int_equal(f->s.nparts, 1);
@@ -258,6 +259,18 @@ static void test_counters_survive_reconnect(void **state)
 	blk_spread_stats(&f->s, &st);
 	assert_int_equal(st.wr_req, 2);
 	assert_int_equal(st.rd_req, 2);
+	/* Closed (the guest gone): the disk's entry keeps every part's
+	 * counters, the home's among them (a flush through queue 0). */
+	r = treq(f->g, 0);
+	r->operation = BLKIF_OP_FLUSH_DISKCACHE;
+	r->id = 30;
+	assert_int_equal(tdo(&f->t, f->g, 0, 30), BLKIF_RSP_OKAY);
+	spread_drain(f);
+	blk_spread_close(&f->s);
+	blk_spread_stats(&f->s, &st);
+	assert_int_equal(st.wr_req, 2);
+	assert_int_equal(st.rd_req, 2);
+	assert_int_equal(st.f_req, 1);
 }
 
 int main(void)
