@@ -5,6 +5,13 @@
  * queue stops reading its tap (the kernel's qdisc then holds or drops),
  * so memory stays bounded and no other vif waits.
  *
+ * A frame is read from the tap straight into the buffer it is queued
+ * in, trimmed to its size (no copy in user space: under emulation a
+ * memcpy of a 64 KiB frame cost about as much as the tap read).
+ * The clock is read when a queue waits, not once a frame (it is a
+ * system call on a PV dom0, which has no vDSO clock): rx_moved notes
+ * progress, rx_waited_ms turns it into a time.
+ *
  * Delivery fully packs each frame into the guest's posted buffers (one
  * 4 KiB page each), the GSO extra-info in the slot after the first,
  * NETRXF_more_data on every slot but the last, and grant-copies the data
@@ -125,56 +132,87 @@ static void put_extra(struct nb_queue *q, const struct nb_rxbuf *b)
 	q->rx.rsp_prod_pvt++;
 }
 
-/* The frame's requests (data slots, the GSO slot second), copied once
- * and journalled (journal.h) before the first response overwrites them. */
-static unsigned take_requests(struct nb_queue *q, const struct nb_rxbuf *b,
-			      netif_rx_request_t *req)
-{
-	unsigned n = data_slots(b->len) + (gso_type(b) ? 1 : 0);
+/* Frames whose data goes to the guest in one grant copy (one system
+ * call, as xenvif_rx_action batches its copy ops), at most one
+ * hypervisor-layer chunk of segments. */
+#define RX_BATCH_SEGS 64
+#define RX_BATCH_FRAMES 16
 
-	for (unsigned i = 0; i < n; i++)
-		RING_COPY_REQUEST(&q->rx, q->rx.req_cons + i, &req[i]);
-	nb_journal_begin(&q->jn, NB_JN_RX, q->rx.req_cons, req, sizeof(*req), n);
-	return n;
+struct rx_batch {
+	unsigned n, nseg;
+	RING_IDX cons;                          /* next request to take */
+	struct nb_rxbuf *b[RX_BATCH_FRAMES];
+	unsigned seg0[RX_BATCH_FRAMES];         /* its first segment */
+	netif_rx_request_t req[RX_BATCH_FRAMES][NB_RX_FRAME_SLOTS + 1];
+	struct hv_copy_seg seg[RX_BATCH_SEGS];
+};
+
+/* Whether the head frame joins the batch: its segments fit. */
+static bool batch_room(const struct rx_batch *x, const struct nb_rxbuf *b)
+{
+	return x->n < RX_BATCH_FRAMES &&
+	       (x->n == 0 || x->nseg + data_slots(b->len) <= RX_BATCH_SEGS);
 }
 
-/* Fills the frame into the posted buffers; the slots are available. */
-static void deliver(struct nb_queue *q, const struct nb_rxbuf *b)
+/* Takes the frame's requests (data slots, the GSO slot second), copied
+ * once, and points a copy segment at each data slot's buffer. */
+static void batch_add(struct nb_queue *q, struct rx_batch *x,
+		      struct nb_rxbuf *b)
 {
-	struct hv_copy_seg seg[NB_RX_FRAME_SLOTS];
-	netif_rx_response_t *rsp[NB_RX_FRAME_SLOTS];
-	netif_rx_request_t req[NB_RX_FRAME_SLOTS + 1] = { 0 };
-	unsigned nd = data_slots(b->len), off = 0, k = 0;
-	int rc;
+	netif_rx_request_t *req = x->req[x->n];
+	unsigned nd = data_slots(b->len), n = nd + (gso_type(b) ? 1 : 0);
+	unsigned off = 0;
 
-	take_requests(q, b, req);
-	for (unsigned i = 0; i < nd; i++, k++) {
+	for (unsigned i = 0; i < n; i++)
+		RING_COPY_REQUEST(&q->rx, x->cons + i, &req[i]);
+	x->seg0[x->n] = x->nseg;
+	for (unsigned i = 0, k = 0; i < nd; i++, k++) {
 		uint16_t len = (uint16_t)(b->len - off < HV_PAGE_SIZE ?
 					  b->len - off : HV_PAGE_SIZE);
 
-		seg[i] = (struct hv_copy_seg){ .ref = req[k].gref,
+		x->seg[x->nseg++] = (struct hv_copy_seg){ .ref = req[k].gref,
 			.domid = q->v->cfg.domid, .len = len,
 			.dir = HV_COPY_TO_GRANT, .local = (void *)(b->data + off) };
-		rsp[i] = RING_GET_RESPONSE(&q->rx, q->rx.rsp_prod_pvt);
-		rsp[i]->id = req[k].id;
-		rsp[i]->offset = 0;
-		rsp[i]->status = (int16_t)len;
-		rsp[i]->flags = i == 0 ? first_flags(b, nd) :
-				i + 1 < nd ? NETRXF_more_data : 0;
+		off += len;
+		if (i == 0 && gso_type(b))
+			k++;
+	}
+	x->b[x->n++] = b;
+	x->cons += n;
+}
+
+/* Answers frame j of the batch, its data copied: its requests are
+ * journalled (journal.h) before the first response overwrites them. */
+static void answer(struct nb_queue *q, struct rx_batch *x, unsigned j)
+{
+	const struct nb_rxbuf *b = x->b[j];
+	const netif_rx_request_t *req = x->req[j];
+	const struct hv_copy_seg *seg = &x->seg[x->seg0[j]];
+	unsigned nd = data_slots(b->len), k = 0;
+	bool bad = false;
+
+	nb_journal_begin(&q->jn, NB_JN_RX, q->rx.req_cons, req, sizeof(*req),
+			 nd + (gso_type(b) ? 1 : 0));
+	for (unsigned i = 0; i < nd; i++, k++) {
+		netif_rx_response_t *r = RING_GET_RESPONSE(&q->rx,
+							   q->rx.rsp_prod_pvt);
+
+		r->id = req[k].id;
+		r->offset = 0;
+		r->status = seg[i].status < 0 ? NETIF_RSP_ERROR :
+			    (int16_t)seg[i].len;
+		r->flags = i == 0 ? first_flags(b, nd) :
+			   i + 1 < nd ? NETRXF_more_data : 0;
+		bad |= seg[i].status < 0;
 		q->rx.req_cons++;
 		q->rx.rsp_prod_pvt++;
-		off += len;
 		if (i == 0 && gso_type(b)) {
 			put_extra(q, b);
 			k++;
 		}
 	}
-	rc = hv_grant_copy(q->v->loop->hv, seg, nd);
-	for (unsigned i = 0; rc < 0 && i < nd; i++)
-		if (seg[i].status < 0)
-			rsp[i]->status = NETIF_RSP_ERROR;
 	nb_journal_end(&q->jn, NB_JN_RX, q->rx.rsp_prod_pvt);
-	if (rc < 0) {
+	if (bad) {
 		q->st.rx_errors++;
 		return;
 	}
@@ -182,6 +220,23 @@ static void deliver(struct nb_queue *q, const struct nb_rxbuf *b)
 	q->st.rx_bytes += b->len;
 	if (gso_type(b))
 		q->st.rx_gso++;
+}
+
+/* Copies the batch's data into the guest's buffers, then answers its
+ * frames in ring order.  A kill between the two leaves the requests
+ * unanswered in their slots: the next daemon offers them again. */
+static void batch_deliver(struct nb_queue *q, struct rx_batch *x)
+{
+	if (!x->n)
+		return;
+	hv_grant_copy(q->v->loop->hv, x->seg, x->nseg);
+	for (unsigned j = 0; j < x->n; j++) {
+		answer(q, x, j);
+		free(x->b[j]);
+	}
+	q->rx_moved = true;
+	x->n = x->nseg = 0;
+	x->cons = q->rx.req_cons;
 }
 
 static void stall_arm(struct nb_queue *q, uint64_t ms)
@@ -197,7 +252,7 @@ static void carrier_on(struct nb_queue *q)
 	struct nb_vif *v = q->v;
 
 	q->stalled = false;
-	q->last_rx_ns = hv_now_ns();
+	q->rx_moved = true;
 	if (--v->stalled_queues == 0) {
 		v->carrier = true;
 		nb_vif_note(v, NB_VIF_CARRIER_ON, "rx resumed");
@@ -244,26 +299,36 @@ static int rx_avail(struct nb_queue *q, unsigned *avail)
 /* Delivers what fits.  1 when the head frame waits for buffers. */
 static int rx_drain(struct nb_queue *q, unsigned *done)
 {
+	struct rx_batch x;
 	unsigned avail;
 	struct nb_rxbuf *b;
+	int rc = 0;
 
+	x.n = x.nseg = 0;
+	x.cons = q->rx.req_cons;
 	while ((b = q->rxq_head) && *done < NB_BUDGET) {
-		if (rx_avail(q, &avail) < 0)
+		if (rx_avail(q, &avail) < 0) {
+			for (unsigned j = 0; j < x.n; j++)
+				free(x.b[j]);
 			return -1;
+		}
 		if (!deliverable(q, b)) {
 			q->st.rx_drops++;
 			free(dequeue(q));
 			continue;
 		}
 		q->rx_need = slots_needed(b);
-		if (avail < q->rx_need)
-			return 1;
-		deliver(q, dequeue(q));
-		free(b);
-		q->last_rx_ns = hv_now_ns();
+		if (avail - (x.cons - q->rx.req_cons) < q->rx_need) {
+			rc = 1;
+			break;
+		}
+		if (!batch_room(&x, b))
+			batch_deliver(q, &x);
+		batch_add(q, &x, dequeue(q));
 		(*done)++;
 	}
-	return 0;
+	batch_deliver(q, &x);
+	return rc;
 }
 
 static void rx_push(struct nb_queue *q)
@@ -286,10 +351,22 @@ static bool rx_arm(struct nb_queue *q)
 	return q->rx.sring->req_prod - q->rx.req_cons >= need;
 }
 
+/* How long the head frame has waited since the queue last moved. */
+static uint64_t rx_waited_ms(struct nb_queue *q)
+{
+	uint64_t now = hv_now_ns();
+
+	if (q->rx_moved) {
+		q->last_rx_ns = now;
+		q->rx_moved = false;
+	}
+	return (now - q->last_rx_ns) / 1000000u;
+}
+
 static void rx_wait(struct nb_queue *q)
 {
 	struct nb_vif *v = q->v;
-	uint64_t waited = (hv_now_ns() - q->last_rx_ns) / 1000000u;
+	uint64_t waited = rx_waited_ms(q);
 	int more;
 
 	more = rx_arm(q);
@@ -348,7 +425,7 @@ void nb_rx_stall_check(struct nb_queue *q)
 	if (v->fatal)
 		return;
 	if (v->cfg.feat.rx_notify && !q->stalled && q->rxq_head &&
-	    hv_now_ns() - q->last_rx_ns >= (uint64_t)v->cfg.rx_stall_ms * 1000000u) {
+	    rx_waited_ms(q) >= v->cfg.rx_stall_ms) {
 		if (rx_avail(q, &avail) < 0)
 			return;
 		q->rx_need = slots_needed(q->rxq_head);
@@ -361,50 +438,58 @@ void nb_rx_stall_check(struct nb_queue *q)
 }
 
 /* One frame off the tap into b: 1, 0 when there is none, -1 on error. */
-static int tap_read(struct nb_queue *q, uint8_t *hdr, uint8_t *data,
-		    uint32_t *len)
+static int tap_read(struct nb_queue *q, struct nb_rxbuf *b)
 {
 	unsigned hl = q->v->cfg.vnet_hdr_len;
-	struct iovec iov[2] = { { hdr, hl }, { data, NB_FRAME_MAX } };
+	struct iovec iov[2] = { { b->hdr, hl }, { b->data, NB_FRAME_MAX } };
 	ssize_t n = readv(q->tap_fd, iov, 2);
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	if ((size_t)n < hl + NB_ETH_HLEN)
-		return n == 0 ? -1 : 1 + (int)(*len = 0);
-	*len = (uint32_t)((size_t)n - hl);
+		return n == 0 ? -1 : 1 + (int)(b->len = 0);
+	b->len = (uint32_t)((size_t)n - hl);
 	return 1;
 }
 
-static void enqueue(struct nb_queue *t, const uint8_t *hdr,
-		    const uint8_t *data, uint32_t len)
+/* The buffer the next frame is read into (q->rxspare), of the largest
+ * frame's size; without memory, q->txbuf (this thread's too, free
+ * between transmits) takes the frame, which is then dropped. */
+static struct nb_rxbuf *rx_spare(struct nb_queue *q)
 {
-	struct nb_rxbuf *b;
+	if (!q->rxspare)
+		q->rxspare = malloc(sizeof(struct nb_rxbuf) + NB_FRAME_MAX);
+	return q->rxspare ? q->rxspare : (struct nb_rxbuf *)q->txbuf;
+}
+
+/* Queues b on t, trimmed to its frame; false when it is dropped (b is
+ * then still the caller's). */
+static bool enqueue(struct nb_queue *t, struct nb_rxbuf *b)
+{
+	struct nb_rxbuf *trim;
 
 	if (t->stalled || t->v->fatal ||
-	    t->st.rx_queue_len >= t->st.rx_queue_max ||
-	    !(b = malloc(sizeof(*b) + len))) {
+	    t->st.rx_queue_len >= t->st.rx_queue_max) {
 		t->st.rx_drops++;
-		return;
+		return false;
 	}
+	trim = realloc(b, sizeof(*b) + b->len);
+	if (trim)
+		b = trim;
 	b->next = NULL;
-	b->len = len;
-	memset(b->hdr, 0, sizeof(b->hdr));
-	memcpy(b->hdr, hdr, sizeof(struct virtio_net_hdr));
-	memcpy(b->data, data, len);
 	if (!t->rxq_head)
-		t->last_rx_ns = hv_now_ns();
+		t->rx_moved = true;
 	*t->rxq_tail = b;
 	t->rxq_tail = &b->next;
-	t->st.rx_queue_len += len;
+	t->st.rx_queue_len += b->len;
+	return true;
 }
 
 void nb_rx_tap_ready(struct nb_queue *q)
 {
 	struct nb_vif *v = q->v;
-	uint8_t *hdr = q->rxbuf, *data = q->rxbuf + NB_VNET_HDR_MAX;
 	bool kick[NB_MAX_QUEUES] = { false };
-	uint32_t len;
+	struct nb_rxbuf *b;
 	int rc = 1;
 
 	for (unsigned i = 0; i < NB_BUDGET && !v->fatal; i++) {
@@ -413,16 +498,20 @@ void nb_rx_tap_ready(struct nb_queue *q)
 			event_del(q->tap_ev);
 			break;
 		}
-		rc = tap_read(q, hdr, data, &len);
+		b = rx_spare(q);
+		rc = tap_read(q, b);
 		if (rc <= 0)
 			break;
-		if (len) {
-			unsigned t = nb_hash_queue(v, q->index, data, len);
+		if (b->len) {
+			unsigned t = nb_hash_queue(v, q->index, b->data, b->len);
 
 			/* A vif serving some queues has no hash: t is q's own. */
 			if (!nb_vif_serves(v, t))
 				t = q->index;
-			enqueue(&v->q[t], hdr, data, len);
+			if (b != q->rxspare)
+				v->q[t].st.rx_drops++;
+			else if (enqueue(&v->q[t], b))
+				q->rxspare = NULL;
 			kick[t] = true;
 		}
 	}

@@ -42,26 +42,6 @@ static void respond(struct nb_queue *q, const union nb_txslot *s,
 	nb_journal_end(&q->jn, NB_JN_TX, q->tx.rsp_prod_pvt);
 }
 
-/* Grant-copies the frame's data into buf; 0 or the first -errno. */
-static int frame_copy(struct nb_queue *q, const struct nb_txframe *f,
-		      uint8_t *buf)
-{
-	struct hv_copy_seg seg[1 + NB_TX_LEGACY_SLOTS];
-	unsigned n = 0, off = 0;
-
-	for (unsigned i = 0; i < f->nfrag; i++) {
-		if (!f->frag[i].size)
-			continue;
-		seg[n] = (struct hv_copy_seg){
-			.ref = f->frag[i].gref, .domid = q->v->cfg.domid,
-			.offset = f->frag[i].offset, .len = f->frag[i].size,
-			.dir = HV_COPY_FROM_GRANT, .local = buf + off };
-		off += f->frag[i].size;
-		n++;
-	}
-	return n ? hv_grant_copy(q->v->loop->hv, seg, n) : 0;
-}
-
 static void frame_send(struct nb_queue *q, const struct nb_txframe *f,
 		       uint8_t *frame)
 {
@@ -90,35 +70,121 @@ static void frame_send(struct nb_queue *q, const struct nb_txframe *f,
 		q->st.tx_gso++;
 }
 
-/* The chain at req_cons, copied once. */
-static unsigned chain_copy(struct nb_queue *q, union nb_txslot *s,
-			   unsigned avail)
+/* The chain at cons, copied once. */
+static unsigned chain_copy(struct nb_queue *q, RING_IDX cons,
+			   union nb_txslot *s, unsigned avail)
 {
 	unsigned n = avail < NB_TX_SCAN_MAX ? avail : NB_TX_SCAN_MAX;
 
 	for (unsigned i = 0; i < n; i++)
-		RING_COPY_REQUEST(&q->tx, q->tx.req_cons + i, &s[i].req);
+		RING_COPY_REQUEST(&q->tx, cons + i, &s[i].req);
 	return n;
 }
 
-/* One frame: 1 served (or dropped), 0 nothing to do or waiting for
- * credit, -1 fatal. */
-static int tx_one(struct nb_queue *q)
+/* Frames whose data comes from the guest in one grant copy (one system
+ * call, as xenvif_tx_action batches its copy ops) into q->txbuf, one
+ * after the other; answered and sent in ring order after the copy. */
+#define TX_BATCH_SEGS 64
+#define TX_BATCH_FRAMES 16
+
+struct tx_batch {
+	unsigned n, nseg, used;                 /* used: bytes of txbuf */
+	RING_IDX cons;                          /* next request to look at */
+	struct nb_txframe f[TX_BATCH_FRAMES];
+	union nb_txslot s[TX_BATCH_FRAMES][NB_TX_SCAN_MAX];
+	unsigned seg0[TX_BATCH_FRAMES + 1];     /* its segments: seg0[i].. */
+	struct hv_copy_seg seg[TX_BATCH_SEGS];
+};
+
+/* Whether frame f (not yet in the batch) fits its buffer and segments. */
+static bool batch_room(const struct tx_batch *x, const struct nb_txframe *f)
 {
-	union nb_txslot s[NB_TX_SCAN_MAX];
+	if (x->n == TX_BATCH_FRAMES)
+		return false;
+	return x->n == 0 || (x->used + f->size <= NB_FRAME_MAX &&
+			     x->nseg + f->nfrag <= TX_BATCH_SEGS);
+}
+
+/* Adds the frame (its slots in x->s[x->n]), with a copy segment for
+ * each data slot unless it is dropped. */
+static void batch_add(struct nb_queue *q, struct tx_batch *x)
+{
+	struct nb_txframe *f = &x->f[x->n];
+	unsigned off = x->used;
+
+	x->seg0[x->n] = x->nseg;
+	for (unsigned i = 0; f->verdict != NB_TX_DROP && i < f->nfrag; i++) {
+		if (!f->frag[i].size)
+			continue;
+		x->seg[x->nseg++] = (struct hv_copy_seg){
+			.ref = f->frag[i].gref, .domid = q->v->cfg.domid,
+			.offset = f->frag[i].offset, .len = f->frag[i].size,
+			.dir = HV_COPY_FROM_GRANT, .local = q->txbuf + off };
+		off += f->frag[i].size;
+	}
+	if (f->verdict != NB_TX_DROP)
+		x->used += f->size;
+	x->seg0[++x->n] = x->nseg;
+	x->cons += f->nslots;
+}
+
+/* Copies the batch's data, then answers and sends its frames in ring
+ * order (a dropped frame answers an error in its turn). */
+static void batch_flush(struct nb_queue *q, struct tx_batch *x)
+{
+	unsigned off = 0;
+
+	if (x->nseg)
+		hv_grant_copy(q->v->loop->hv, x->seg, x->nseg);
+	for (unsigned i = 0; i < x->n; i++) {
+		const struct nb_txframe *f = &x->f[i];
+		bool bad = false;
+
+		for (unsigned k = x->seg0[i]; k < x->seg0[i + 1]; k++)
+			bad |= x->seg[k].status < 0;
+		if (f->verdict == NB_TX_DROP) {
+			q->st.tx_drops++;
+			if (f->nslots > 1 + f->nextra + NB_TX_LEGACY_SLOTS)
+				q->st.tx_frag_overflow++;
+		} else if (bad) {
+			q->st.tx_errors++;
+		}
+		respond(q, x->s[i], f, f->verdict == NB_TX_DROP || bad ?
+			NETIF_RSP_ERROR : NETIF_RSP_OKAY);
+		if (f->verdict != NB_TX_DROP) {
+			if (!bad)
+				frame_send(q, f, q->txbuf + off);
+			off += f->size;
+		}
+	}
+	x->n = x->nseg = x->used = 0;
+	x->seg0[0] = 0;
+	x->cons = q->tx.req_cons;
+}
+
+/* The frame at x->cons into the batch (flushed first when it does not
+ * fit): 1 taken, 0 nothing to do or waiting for credit, -1 fatal. */
+static int tx_take(struct nb_queue *q, struct tx_batch *x)
+{
+	union nb_txslot *s;
 	struct nb_txframe f;
 	RING_IDX prod = q->tx.sring->req_prod;
 	unsigned avail, n;
 
 	xen_rmb();
-	avail = prod - q->tx.req_cons;
-	if (avail > RING_SIZE(&q->tx)) {
+	if (x->n == TX_BATCH_FRAMES)
+		batch_flush(q, x);
+	s = x->s[x->n];
+	avail = prod - x->cons;
+	/* Also a producer moved back behind what the batch took. */
+	if (prod - q->tx.req_cons > RING_SIZE(&q->tx) ||
+	    avail > RING_SIZE(&q->tx)) {
 		nb_vif_halt(q->v, "tx: request index past the ring");
 		return -1;
 	}
 	if (!avail)
 		return 0;
-	n = chain_copy(q, s, avail);
+	n = chain_copy(q, x->cons, s, avail);
 	if (q->v->rate.bytes && nb_credit_exceeded(q, s[0].req.size))
 		return 0;
 	nb_tx_parse(s, n, avail, &f);
@@ -126,21 +192,14 @@ static int tx_one(struct nb_queue *q)
 		nb_vif_halt(q->v, f.why);
 		return -1;
 	}
-	if (f.verdict == NB_TX_DROP) {
-		q->st.tx_drops++;
-		if (f.nslots > 1 + f.nextra + NB_TX_LEGACY_SLOTS)
-			q->st.tx_frag_overflow++;
-		respond(q, s, &f, NETIF_RSP_ERROR);
-		return 1;
+	if (!batch_room(x, &f)) {
+		batch_flush(q, x);      /* leaves x->s[old n], s, alone */
+		memcpy(x->s[0], s, n * sizeof(*s));
 	}
-	nb_credit_take(q, f.size);
-	if (frame_copy(q, &f, q->txbuf) < 0) {
-		q->st.tx_errors++;
-		respond(q, s, &f, NETIF_RSP_ERROR);
-		return 1;
-	}
-	respond(q, s, &f, NETIF_RSP_OKAY);
-	frame_send(q, &f, q->txbuf);
+	if (f.verdict != NB_TX_DROP)
+		nb_credit_take(q, f.size);
+	x->f[x->n] = f;
+	batch_add(q, x);
 	return 1;
 }
 
@@ -155,18 +214,23 @@ static void push(struct nb_queue *q)
 void nb_tx_kick(struct nb_queue *q)
 {
 	static const struct timeval zero = { 0, 0 };
+	struct tx_batch x;
 	unsigned done = 0;
 	int rc = 1, more;
 
 	if (q->v->fatal || q->credit_wait || !q->tx_addr)
 		return;
+	x.n = x.nseg = x.used = 0;
+	x.seg0[0] = 0;
+	x.cons = q->tx.req_cons;
 	do {
 		RING_IDX start = q->tx.rsp_prod_pvt;
 
-		while (done < NB_BUDGET && (rc = tx_one(q)) > 0)
+		while (done < NB_BUDGET && (rc = tx_take(q, &x)) > 0)
 			done++;
 		if (rc < 0)
 			return;
+		batch_flush(q, &x);
 		if (q->tx.rsp_prod_pvt != start)
 			push(q);
 		if (q->credit_wait)

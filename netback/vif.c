@@ -283,9 +283,10 @@ static int queue_start(struct nb_vif *v, unsigned i)
 	q->tap_fd = c->tap_fd;
 	q->rxq_tail = &q->rxq_head;
 	q->st.rx_queue_max = (uint64_t)(NB_RX_RING_SIZE / 2) * HV_PAGE_SIZE;
-	q->txbuf = malloc(NB_VNET_HDR_MAX + NB_FRAME_MAX);
-	q->rxbuf = malloc(NB_VNET_HDR_MAX + NB_FRAME_MAX);
-	if (!q->txbuf || !q->rxbuf)
+	/* Also rx.c's buffer of last resort: an nb_rxbuf's size. */
+	q->txbuf = malloc(sizeof(struct nb_rxbuf) + NB_FRAME_MAX);
+	q->rxspare = malloc(sizeof(struct nb_rxbuf) + NB_FRAME_MAX);
+	if (!q->txbuf || !q->rxspare)
 		return -ENOMEM;
 	rc = map_one(v, c->tx_ref, &q->tx_addr);
 	if (rc == 0)
@@ -337,8 +338,9 @@ static void queue_stop(struct nb_queue *q)
 		event_free(q->stall_ev);
 	q->tap_ev = q->resume_ev = q->credit_ev = q->stall_ev = NULL;
 	free(q->txbuf);
-	free(q->rxbuf);
-	q->txbuf = q->rxbuf = NULL;
+	free(q->rxspare);
+	q->txbuf = NULL;
+	q->rxspare = NULL;
 }
 
 static int ctrl_start(struct nb_vif *v)

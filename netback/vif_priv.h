@@ -120,13 +120,15 @@ struct nb_queue {
 	int tap_fd;
 	struct event *tap_ev, *resume_ev, *credit_ev, *stall_ev;
 	bool tap_paused;
-	uint8_t *txbuf, *rxbuf;           /* NB_VNET_HDR_MAX + NB_FRAME_MAX */
+	uint8_t *txbuf;                   /* an nb_rxbuf + NB_FRAME_MAX */
+	struct nb_rxbuf *rxspare;         /* the next frame's, rx.c */
 	/* credit (tx_credit_exceeded) */
 	uint64_t credit_left, credit_window_ns;
 	bool credit_wait;
 	/* rx frame queue, bounded in bytes (rx_queue_max) */
 	struct nb_rxbuf *rxq_head, **rxq_tail;
-	uint64_t last_rx_ns;              /* last frame given to the guest */
+	uint64_t last_rx_ns;              /* last progress, once read (rx.c) */
+	bool rx_moved;                    /* progress since last_rx_ns */
 	bool stalled;
 	unsigned rx_need;                 /* slots the waiting head frame needs */
 	struct nb_journal jn;             /* the frames in answer (journal.h) */

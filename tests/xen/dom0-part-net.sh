@@ -14,10 +14,64 @@
 NET_BR=xenbr0
 NET_PID=""
 
+# CPU ticks of the backend: pvd-netback's process (NET_PID), or before it
+# starts Linux's xen-netback threads (vifD.N-qQ-guest-rx, -dealloc; its
+# NAPI work runs in softirq, which the dom0 line shows).
+net_bcpu() {
+	if [ -n "$NET_PID" ]; then
+		awk '{ print $14 + $15 }' /proc/$NET_PID/stat
+	else
+		for c in $(grep -lE '^vif[0-9]+\.[0-9]+-' /proc/[0-9]*/comm 2>/dev/null); do
+			cat "${c%comm}stat"
+		done | awk '{ t += $14 + $15 } END { print t + 0 }'
+	fi
+}
+
 # iperf3 from dom0 to the guest's server; prints the receiver's Mbit/s.
+# Where the time went (issue 17): dom0's CPUs and the backend's CPU time
+# during the run, as a line in $D/net-cpu.txt.
 net_iperf() {
-	timeout 40 iperf3 -c 10.99.0.2 -t 5 -f m --connect-timeout 5000 "$@" > $D/iperf3-net.log 2>&1 || return 1
+	local s0 b0 rc=0 who="Linux xen-netback"
+	[ -n "$NET_PID" ] && who=pvd-netback
+	s0=$(head -1 /proc/stat) b0=$(net_bcpu)
+	timeout 40 iperf3 -c 10.99.0.2 -t 5 -f m --connect-timeout 5000 "$@" > $D/iperf3-net.log 2>&1 || rc=1
+	echo "$s0 $(head -1 /proc/stat) $b0 $(net_bcpu)" | awk -v l="$who ${1:-dom0->domU}" '{
+		for (i = 2; i <= 9; i++) { d[i] = $(i + 11) - $i; t += d[i] }
+		if (t > 0) printf "XENTEST INFO net cpu %s: dom0 user %.0f%% system %.0f%% idle %.0f%% irq+softirq %.0f%% steal %.0f%% of its vCPUs (%.1f s); the backend %.2f CPU s\n", l,
+			100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[5] + d[6]) / t, 100 * (d[7] + d[8]) / t, 100 * d[9] / t, t / 200, ($24 - $23) / 100 }' >> $D/net-cpu.txt
+	[ $rc = 0 ] || return 1
 	awk '/receiver/ { for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") v = $(i - 1) } END { if (v == "") exit 1; print v }' $D/iperf3-net.log
+}
+
+# Sum of one counter over the queues in a `pvctl stats --json` document.
+nb_sum() { grep -o "\"$1\": *[0-9]*" "$2" | sed "s/.*: *//" | awk '{ t += $1 } END { print t + 0 }'; }
+
+# pvd-netback's system calls per frame (issue 17): one more 3 s iperf3
+# each way (not a figure: strace slows it) under strace -c, and the
+# frames, GSO frames and notifications the stats counted meanwhile.
+net_probe() {
+	local dir s f
+	command -v strace > /dev/null || return 0
+	for dir in "" -R; do
+		pvctl stats --json net > $D/nb0.json 2>&1
+		timeout -s INT 20 strace -c -f -p $NET_PID -o $D/strace-netback$dir.txt > /dev/null 2>&1 &
+		s=$!
+		sleep 1
+		timeout 30 iperf3 -c 10.99.0.2 -t 3 -f m $dir > $D/iperf3-probe.log 2>&1
+		kill -INT $s 2>/dev/null; wait $s
+		pvctl stats --json net > $D/nb1.json 2>&1
+		f=0
+		for k in tx_packets rx_packets tx_gso rx_gso tx_bytes rx_bytes notify_sent notify_suppressed; do
+			eval "$k=\$((\$(nb_sum $k $D/nb1.json) - \$(nb_sum $k $D/nb0.json)))"
+		done
+		f=$((tx_packets + rx_packets))
+		info "net probe ${dir:-dom0->domU} (strace -c, 3 s): $(grep -o '[0-9.]* Mbits/sec.*receiver' $D/iperf3-probe.log | head -1); frames tx $tx_packets (gso $tx_gso, $((tx_bytes / (tx_packets + 1))) B each) rx $rx_packets (gso $rx_gso, $((rx_bytes / (rx_packets + 1))) B each); notifications sent $notify_sent suppressed $notify_suppressed"
+		[ "$f" -gt 0 ] && [ -s $D/strace-netback$dir.txt ] || continue
+		awk -v n=$f '$NF != "total" && $4 ~ /^[0-9]+$/ && $4 / n >= 0.05 { printf "%s %.2f/frame, ", $NF, $4 / n }
+			$NF == "total" { printf "in all %.2f system calls per frame\n", $4 / n }' $D/strace-netback$dir.txt |
+			sed "s/^/XENTEST INFO net probe ${dir:-dom0->domU}: /"
+	done
+	cp $D/strace-netback*.txt "$OUT"/ 2>/dev/null
 }
 
 # The vif's store view: "FE/BE" states.
@@ -172,6 +226,8 @@ net_part() {
 	fi
 	[ -n "$NET_A_RX" ] && [ -n "${m0:-}" ] && [ -n "$NET_A_TX" ] && [ -n "${m1:-}" ] &&
 		echo "$m0 $NET_A_RX $m1 $NET_A_TX" | awk '{ printf "XENTEST FIGURE net-iperf pvd/Linux xen-netback, same guest and run, one 5 s TCP run each: dom0->domU %.2f, domU->dom0 %.2f\n", $1 / $2, $3 / $4 }'
+	cat $D/net-cpu.txt 2>/dev/null
+	net_probe
 	# xl's own view of its NIC (libxl reads the frontend's state).
 	timeout 30 xl network-list net > $OUT/xl-network-list.txt 2>&1
 	sed 's/^/XENTEST INFO xl network-list: /' $OUT/xl-network-list.txt
