@@ -6,16 +6,17 @@
  * so memory stays bounded and no other vif waits.
  *
  * A frame is read from the tap straight into the buffer it is queued
- * in, trimmed to its size (no copy in user space: under emulation a
- * memcpy of a 64 KiB frame cost about as much as the tap read).
+ * in, trimmed to its size: no copy in user space.
  * The clock is read when a queue waits, not once a frame (it is a
  * system call on a PV dom0, which has no vDSO clock): rx_moved notes
  * progress, rx_waited_ms turns it into a time.
  *
  * Delivery fully packs each frame into the guest's posted buffers (one
  * 4 KiB page each), the GSO extra-info in the slot after the first,
- * NETRXF_more_data on every slot but the last, and grant-copies the data
- * in one batch per frame.
+ * NETRXF_more_data on every slot but the last.  The data of the frames
+ * one turn delivers is grant-copied in one batch (one system call on
+ * Xen, as xenvif_rx_action batches its copy ops), then the frames are
+ * answered in ring order.
  *
  * Stall detection (XSA-392, "xen/netback: fix rx queue stall detection"):
  * a queue is stalled when its head frame has waited rx_stall_ms without
@@ -307,18 +308,20 @@ static int rx_drain(struct nb_queue *q, unsigned *done)
 	x.n = x.nseg = 0;
 	x.cons = q->rx.req_cons;
 	while ((b = q->rxq_head) && *done < NB_BUDGET) {
-		if (rx_avail(q, &avail) < 0) {
-			for (unsigned j = 0; j < x.n; j++)
-				free(x.b[j]);
-			return -1;
+		if (rx_avail(q, &avail) < 0)
+			goto fail;
+		if (avail < x.cons - q->rx.req_cons) {
+			nb_vif_halt(q->v, "rx: request producer moved back");
+			goto fail;
 		}
+		avail -= x.cons - q->rx.req_cons;
 		if (!deliverable(q, b)) {
 			q->st.rx_drops++;
 			free(dequeue(q));
 			continue;
 		}
 		q->rx_need = slots_needed(b);
-		if (avail - (x.cons - q->rx.req_cons) < q->rx_need) {
+		if (avail < q->rx_need) {
 			rc = 1;
 			break;
 		}
@@ -329,6 +332,9 @@ static int rx_drain(struct nb_queue *q, unsigned *done)
 	}
 	batch_deliver(q, &x);
 	return rc;
+fail:
+	batch_deliver(q, &x);   /* the frames taken before the garbage */
+	return -1;
 }
 
 static void rx_push(struct nb_queue *q)

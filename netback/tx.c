@@ -1,9 +1,12 @@
 /* Transmit, guest -> tap: Linux's xenvif_tx_action in user space.  Each
  * frame's chain is copied off the ring once and judged by nb_tx_parse
- * (txparse.c); a good frame is grant-copied (one batch per frame, zero-
- * length fragments skipped: XSA-448) into one linear buffer, so its
- * headers are contiguous however the guest split them (XSA-423/432),
- * and written to the tap behind its virtio-net header.  Responses are
+ * (txparse.c); a good frame is grant-copied (zero-length fragments
+ * skipped: XSA-448) into one linear buffer, so its headers are
+ * contiguous however the guest split them (XSA-423/432), and written to
+ * the tap behind its virtio-net header.  Consecutive frames share one
+ * grant copy (struct tx_batch: one system call on Xen, as
+ * xenvif_tx_action batches its copy ops); they are answered and sent in
+ * ring order after it.  Responses are
  * pushed once per batch and the guest is notified only when it asked
  * (RING_PUSH_RESPONSES_AND_CHECK_NOTIFY); the ring is re-armed with
  * RING_FINAL_CHECK_FOR_REQUESTS.  A queue serves NB_BUDGET frames a turn,
@@ -228,9 +231,10 @@ void nb_tx_kick(struct nb_queue *q)
 
 		while (done < NB_BUDGET && (rc = tx_take(q, &x)) > 0)
 			done++;
+		/* The frames before a fatal one go, as they did one by one. */
+		batch_flush(q, &x);
 		if (rc < 0)
 			return;
-		batch_flush(q, &x);
 		if (q->tx.rsp_prod_pvt != start)
 			push(q);
 		if (q->credit_wait)
