@@ -49,8 +49,10 @@ nb_sum() { grep -o "\"$1\": *[0-9]*" "$2" | sed "s/.*: *//" | awk '{ t += $1 } E
 # pvd-netback's system calls per frame (issue 17): one more 3 s iperf3
 # each way (not a figure: strace slows it) under strace -c, and the
 # frames, GSO frames and notifications the stats counted meanwhile.
+# Only with XT_STRACE=1 (run.sh writes it into the build).
 net_probe() {
 	local dir s f
+	[ "$(cat "$XT_BUILD/strace-probes" 2>/dev/null)" = 1 ] || return 0
 	command -v strace > /dev/null || return 0
 	for dir in "" -R; do
 		pvctl stats --json net > $D/nb0.json 2>&1

@@ -306,12 +306,12 @@ if mark pvd disks-up 120; then
 	# Where pvd-blkback's time goes (issue 17's disk figure): its system
 	# calls while the guest writes and reads its patterns (strace -c on
 	# every thread for 20 s), per request served meanwhile.  After the
-	# dd rounds, so that they are not slowed.
+	# dd rounds, so that they are not slowed; only with XT_STRACE=1.
 	# The rings' counters after the guest's dd rounds on xvdb (kicks,
 	# notifications, rounds, persistent grants), for reading offline.
 	pvctl stats --json > $OUT/blkback-stats-dd.json 2>&1
 	STRACE=""
-	if command -v strace > /dev/null; then
+	if [ "$(cat "$XT_BUILD/strace-probes" 2>/dev/null)" = 1 ] && command -v strace > /dev/null; then
 		req0=$(served)
 		timeout -s INT 20 strace -c -f -p $BLKBACK -o $D/strace-blkback.txt > /dev/null 2>&1 &
 		STRACE=$!
