@@ -506,6 +506,41 @@ static void nic_bad(struct fix *f, const char *t, const char *why)
 		fail_msg("'%s': error '%s' lacks '%s'", t, f->err, why);
 }
 
+/* One more entry than a parser keeps is refused whole, with or without a
+ * place for the reason (pvctl_json_stats_array, shared by every view). */
+static void test_stats_too_many(void **state)
+{
+	struct fix *f = *state;
+	const char *keys[] = { "devices", "vifs" };
+
+	for (unsigned k = 0; k < 2; k++) {
+		size_t n = 65537, len = 0, cap = n * 2 + 32;
+		char *t = malloc(cap), want[32];
+		struct blkstat b;
+		struct nicstat v;
+
+		assert_non_null(t);
+		len = (size_t)snprintf(t, cap, "{\"%s\":[", keys[k]);
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				t[len++] = ',';
+			t[len++] = '0';
+		}
+		len += (size_t)snprintf(t + len, cap - len, "]}");
+		snprintf(want, sizeof(want), "too many %s", keys[k]);
+		if (k == 0) {
+			blk_bad(f, t, want);
+			assert_int_equal(blkstat_parse(t, len, &b, NULL, 0), -EINVAL);
+			assert_null(b.doc);
+		} else {
+			nic_bad(f, t, want);
+			assert_int_equal(nicstat_parse(t, len, &v, NULL, 0), -EINVAL);
+			assert_null(v.doc);
+		}
+		free(t);
+	}
+}
+
 static void test_nicstat_garbage(void **state)
 {
 	struct fix *f = *state;
@@ -608,6 +643,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nicstat_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nicstat_huge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nicstat_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_too_many, setup, teardown),
 		cmocka_unit_test(test_quantile),
 		cmocka_unit_test(test_vdev_names),
 		cmocka_unit_test(test_fmt_us),

@@ -16,28 +16,6 @@ static void seterr(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
-static unsigned u32_of(const json_t *o, const char *key)
-{
-	uint64_t v = 0;
-
-	pvctl_json_u64(o, key, &v);
-	return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
-}
-
-static uint64_t u64_of(const json_t *o, const char *key)
-{
-	uint64_t v = 0;
-
-	pvctl_json_u64(o, key, &v);
-	return v;
-}
-
-static const char *str_of(const json_t *o, const char *key)
-{
-	const char *s = pvctl_json_str(o, key);
-
-	return s ? s : "";
-}
 
 /* A counter or a gauge whose member in the daemon's object has the name
  * of its field here. */
@@ -72,13 +50,13 @@ static const struct field ring_u32[] = {
 static void get_u64s(const json_t *o, void *base, const struct field *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		*(uint64_t *)((char *)base + f[i].off) = u64_of(o, f[i].key);
+		*(uint64_t *)((char *)base + f[i].off) = pvctl_json_u64_or0(o, f[i].key);
 }
 
 static void get_u32s(const json_t *o, void *base, const struct field *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		*(unsigned *)((char *)base + f[i].off) = u32_of(o, f[i].key);
+		*(unsigned *)((char *)base + f[i].off) = pvctl_json_u32_or0(o, f[i].key);
 }
 
 static void ctr_of(const json_t *o, struct blkstat_ctr *c)
@@ -88,8 +66,8 @@ static void ctr_of(const json_t *o, struct blkstat_ctr *c)
 
 	memset(c, 0, sizeof(*c));
 	get_u64s(o, c, ctr_u64, NFIELDS(ctr_u64));
-	c->errors = u64_of(o, "err_bad_req") + u64_of(o, "err_grant") +
-		    u64_of(o, "err_io") + u64_of(o, "err_dup_id");
+	c->errors = pvctl_json_u64_or0(o, "err_bad_req") + pvctl_json_u64_or0(o, "err_grant") +
+		    pvctl_json_u64_or0(o, "err_io") + pvctl_json_u64_or0(o, "err_dup_id");
 	for (size_t i = 0; i < nb && c->nlat < BLKSTAT_LAT_MAX; i++) {
 		const json_t *b = json_array_get(lat, i);
 
@@ -120,7 +98,7 @@ static int rings_of(const json_t *qs, struct blkstat_dev *d, char *err,
 			continue;
 		get_u32s(q, r, ring_u32, NFIELDS(ring_u32));
 		pvctl_json_bool(q, "halted", &r->halted);
-		r->thread_cpu_ns = u64_of(q, "thread_cpu_ns");
+		r->thread_cpu_ns = pvctl_json_u64_or0(q, "thread_cpu_ns");
 		ctr_of(q, &r->c);
 		d->nrings++;
 	}
@@ -129,12 +107,13 @@ static int rings_of(const json_t *qs, struct blkstat_dev *d, char *err,
 
 static void enc_of(const json_t *e, struct blkstat_dev *d)
 {
-	uint64_t bits = u64_of(e, "key_bits"), ss = u64_of(e, "sector_size");
+	uint64_t bits = pvctl_json_u64_or0(e, "key_bits");
+	uint64_t ss = pvctl_json_u64_or0(e, "sector_size");
 
 	if (!json_is_object(e))
 		return;
-	d->enc_format = str_of(e, "format");
-	d->enc_cipher = str_of(e, "cipher");
+	d->enc_format = pvctl_json_str_or_empty(e, "format");
+	d->enc_cipher = pvctl_json_str_or_empty(e, "cipher");
 	d->enc_key_bits = bits > 65536 ? 0 : (unsigned)bits;
 	d->enc_sector_size = ss > 65536 ? 0 : (unsigned)ss;
 }
@@ -153,12 +132,12 @@ static int dev_of(const json_t *o, struct blkstat_dev *d, char *err,
 	d->domid = (unsigned)domid;
 	d->devid = (unsigned)devid;
 	get_u32s(o, d, dev_u32, NFIELDS(dev_u32));
-	d->state_name = str_of(o, "state_name");
-	d->params = str_of(o, "params");
-	d->backend = str_of(o, "backend");
+	d->state_name = pvctl_json_str_or_empty(o, "state_name");
+	d->params = pvctl_json_str_or_empty(o, "params");
+	d->backend = pvctl_json_str_or_empty(o, "backend");
 	d->remote = json_object_get(o, "remote") ?
-		str_of(json_object_get(o, "remote"), "state") : "";
-	d->sectors = u64_of(o, "sectors");
+		pvctl_json_str_or_empty(json_object_get(o, "remote"), "state") : "";
+	d->sectors = pvctl_json_u64_or0(o, "sectors");
 	pvctl_json_bool(o, "readonly", &d->readonly);
 	ctr_of(o, &d->c);
 	enc_of(json_object_get(o, "encryption"), d);
@@ -169,7 +148,6 @@ int blkstat_parse(const char *text, size_t len, struct blkstat *s, char *err,
 		  size_t errlen)
 {
 	const json_t *devs;
-	const char *e;
 	size_t n;
 	int rc;
 
@@ -177,26 +155,12 @@ int blkstat_parse(const char *text, size_t len, struct blkstat *s, char *err,
 	rc = pvctl_json_parse(text, len, &s->doc, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (!json_is_object(s->doc)) {
-		seterr(err, errlen, "not a JSON object");
+	devs = pvctl_json_stats_array(s->doc, "pvd-blkback", "devices",
+				      BLKSTAT_DEVS_MAX, err, errlen);
+	if (!devs)
 		goto inval;
-	}
-	if ((e = pvctl_json_str(s->doc, "error")) != NULL) {
-		if (err && errlen)
-			snprintf(err, errlen, "pvd-blkback answered: %s", e);
-		goto inval;
-	}
-	devs = json_object_get(s->doc, "devices");
-	if (!json_is_array(devs)) {
-		seterr(err, errlen, "no devices array");
-		goto inval;
-	}
 	n = json_array_size(devs);
-	if (n > BLKSTAT_DEVS_MAX) {
-		seterr(err, errlen, "too many devices");
-		goto inval;
-	}
-	s->engine = str_of(s->doc, "engine");
+	s->engine = pvctl_json_str_or_empty(s->doc, "engine");
 	if (n) {
 		s->devs = calloc(n, sizeof(*s->devs));
 		if (!s->devs) {

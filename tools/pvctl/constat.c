@@ -16,20 +16,6 @@ static void seterr(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
-static uint64_t u64_of(const json_t *o, const char *key)
-{
-	uint64_t v = 0;
-
-	pvctl_json_u64(o, key, &v);
-	return v;
-}
-
-static const char *str_of(const json_t *o, const char *key)
-{
-	const char *s = pvctl_json_str(o, key);
-
-	return s ? s : "";
-}
 
 /* "primary", or a devid as the store spells it. */
 static bool console_name_ok(const char *s)
@@ -53,42 +39,15 @@ static int con_of(const json_t *o, struct constat_con *c, char *err, size_t errl
 	c->obj = o;
 	c->domid = (unsigned)domid;
 	snprintf(c->console, sizeof(c->console), "%s", name);
-	c->tty = str_of(o, "tty");
-	c->state = str_of(o, "state");
-	c->out_bytes = u64_of(o, "out_bytes");
-	c->in_bytes = u64_of(o, "in_bytes");
-	c->dropped = u64_of(o, "dropped");
-	c->buffered = u64_of(o, "buffered");
-	c->rate_stalls = u64_of(o, "rate_stalls");
-	c->log_bytes = u64_of(o, "log_bytes");
+	c->tty = pvctl_json_str_or_empty(o, "tty");
+	c->state = pvctl_json_str_or_empty(o, "state");
+	c->out_bytes = pvctl_json_u64_or0(o, "out_bytes");
+	c->in_bytes = pvctl_json_u64_or0(o, "in_bytes");
+	c->dropped = pvctl_json_u64_or0(o, "dropped");
+	c->buffered = pvctl_json_u64_or0(o, "buffered");
+	c->rate_stalls = pvctl_json_u64_or0(o, "rate_stalls");
+	c->log_bytes = pvctl_json_u64_or0(o, "log_bytes");
 	return 0;
-}
-
-/* The document's consoles array, or NULL with err set. */
-static const json_t *cons_of(const json_t *doc, char *err, size_t errlen)
-{
-	const json_t *a;
-	const char *e;
-
-	if (!json_is_object(doc)) {
-		seterr(err, errlen, "not a JSON object");
-		return NULL;
-	}
-	if ((e = pvctl_json_str(doc, "error")) != NULL) {
-		if (err && errlen)
-			snprintf(err, errlen, "pvd-consoled answered: %s", e);
-		return NULL;
-	}
-	a = json_object_get(doc, "consoles");
-	if (!json_is_array(a)) {
-		seterr(err, errlen, "no consoles array");
-		return NULL;
-	}
-	if (json_array_size(a) > CONSTAT_CONS_MAX) {
-		seterr(err, errlen, "too many consoles");
-		return NULL;
-	}
-	return a;
 }
 
 int constat_parse(const char *text, size_t len, struct constat *s, char *err,
@@ -102,7 +61,8 @@ int constat_parse(const char *text, size_t len, struct constat *s, char *err,
 	rc = pvctl_json_parse(text, len, &s->doc, err, errlen);
 	if (rc < 0)
 		return rc;
-	a = cons_of(s->doc, err, errlen);
+	a = pvctl_json_stats_array(s->doc, "pvd-consoled", "consoles",
+				   CONSTAT_CONS_MAX, err, errlen);
 	if (!a) {
 		rc = -EINVAL;
 		goto fail;

@@ -53,6 +53,50 @@ bool pvctl_json_bool(const json_t *obj, const char *key, bool *v)
 	return true;
 }
 
+uint64_t pvctl_json_u64_or0(const json_t *obj, const char *key)
+{
+	uint64_t v = 0;
+
+	pvctl_json_u64(obj, key, &v);
+	return v;
+}
+
+unsigned pvctl_json_u32_or0(const json_t *obj, const char *key)
+{
+	uint64_t v = pvctl_json_u64_or0(obj, key);
+
+	return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+}
+
+const char *pvctl_json_str_or_empty(const json_t *obj, const char *key)
+{
+	const char *s = pvctl_json_str(obj, key);
+
+	return s ? s : "";
+}
+
+const json_t *pvctl_json_stats_array(const json_t *doc, const char *daemon,
+				     const char *key, size_t max, char *err,
+				     size_t errlen)
+{
+	const json_t *a = json_object_get(doc, key);
+	const char *e = pvctl_json_str(doc, "error");
+
+	if (!err)
+		errlen = 0;     /* snprintf then writes nothing */
+	if (!json_is_object(doc))
+		snprintf(err, errlen, "not a JSON object");
+	else if (e)
+		snprintf(err, errlen, "%s answered: %s", daemon, e);
+	else if (!json_is_array(a))
+		snprintf(err, errlen, "no %s array", key);
+	else if (json_array_size(a) > max)
+		snprintf(err, errlen, "too many %s", key);
+	else
+		return a;
+	return NULL;
+}
+
 json_t *pvctl_json_counter(uint64_t v)
 {
 	return json_integer(v > (uint64_t)LLONG_MAX ? LLONG_MAX : (json_int_t)v);

@@ -29,6 +29,17 @@ int pvctl_json_parse(const char *text, size_t len, json_t **out, char *err,
 bool pvctl_json_u64(const json_t *obj, const char *key, uint64_t *v);
 const char *pvctl_json_str(const json_t *obj, const char *key);
 bool pvctl_json_bool(const json_t *obj, const char *key, bool *v);
+/* The same with a default: 0 (u32: saturated at UINT32_MAX) and "" when
+ * the member is absent or of another type, for optional fields. */
+uint64_t pvctl_json_u64_or0(const json_t *obj, const char *key);
+unsigned pvctl_json_u32_or0(const json_t *obj, const char *key);
+const char *pvctl_json_str_or_empty(const json_t *obj, const char *key);
+/* The array member key of a daemon's stats answer doc, at most max long,
+ * or NULL with err set: "not a JSON object", "DAEMON answered: ERROR"
+ * (the daemon refused), "no KEY array", "too many KEY". */
+const json_t *pvctl_json_stats_array(const json_t *doc, const char *daemon,
+				     const char *key, size_t max, char *err,
+				     size_t errlen);
 /* A counter at least 0, as json_integer takes it (saturated at 2^63-1). */
 json_t *pvctl_json_counter(uint64_t v);
 

@@ -16,27 +16,6 @@ static void seterr(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
-static uint64_t u64_of(const json_t *o, const char *key)
-{
-	uint64_t v = 0;
-
-	pvctl_json_u64(o, key, &v);
-	return v;
-}
-
-static unsigned u32_of(const json_t *o, const char *key)
-{
-	uint64_t v = u64_of(o, key);
-
-	return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
-}
-
-static const char *str_of(const json_t *o, const char *key)
-{
-	const char *s = pvctl_json_str(o, key);
-
-	return s ? s : "";
-}
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
@@ -52,7 +31,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 
 static void ctr_of(const json_t *o, struct nicstat_ctr *c)
 {
-#define GET(name) c->name = u64_of(o, #name);
+#define GET(name) c->name = pvctl_json_u64_or0(o, #name);
 	NIC_COUNTERS(GET)
 #undef GET
 }
@@ -85,13 +64,13 @@ static int queues_of(const json_t *qs, struct nicstat_vif *v, char *err,
 
 		if (!json_is_object(o))
 			continue;
-		q->index = u32_of(o, "index");
-		q->tx_ring_used = u64_of(o, "tx_ring_used");
-		q->rx_ring_used = u64_of(o, "rx_ring_used");
-		q->rx_queue_len = u64_of(o, "rx_queue_len");
+		q->index = pvctl_json_u32_or0(o, "index");
+		q->tx_ring_used = pvctl_json_u64_or0(o, "tx_ring_used");
+		q->rx_ring_used = pvctl_json_u64_or0(o, "rx_ring_used");
+		q->rx_queue_len = pvctl_json_u64_or0(o, "rx_queue_len");
 		q->has_thread = json_object_get(o, "thread") != NULL;
-		q->thread = u32_of(o, "thread");
-		q->thread_cpu_ns = u64_of(o, "thread_cpu_ns");
+		q->thread = pvctl_json_u32_or0(o, "thread");
+		q->thread_cpu_ns = pvctl_json_u64_or0(o, "thread_cpu_ns");
 		ctr_of(o, &q->c);
 		ctr_add(&v->c, &q->c);
 		v->nqueues++;
@@ -112,42 +91,15 @@ static int vif_of(const json_t *o, struct nicstat_vif *v, char *err,
 	v->obj = o;
 	v->domid = (unsigned)domid;
 	v->devid = (unsigned)devid;
-	v->state = u32_of(o, "state");
-	v->name = str_of(o, "name");
-	v->mac = str_of(o, "mac");
-	v->bridge = str_of(o, "bridge");
-	v->mtu = u32_of(o, "mtu");
+	v->state = pvctl_json_u32_or0(o, "state");
+	v->name = pvctl_json_str_or_empty(o, "name");
+	v->mac = pvctl_json_str_or_empty(o, "mac");
+	v->bridge = pvctl_json_str_or_empty(o, "bridge");
+	v->mtu = pvctl_json_u32_or0(o, "mtu");
 	pvctl_json_bool(o, "carrier", &v->carrier);
-	v->rate_bytes = u64_of(o, "rate_bytes");
-	v->rate_usec = u64_of(o, "rate_usec");
+	v->rate_bytes = pvctl_json_u64_or0(o, "rate_bytes");
+	v->rate_usec = pvctl_json_u64_or0(o, "rate_usec");
 	return queues_of(json_object_get(o, "queues"), v, err, errlen);
-}
-
-/* The document's vifs array, or NULL with err set. */
-static const json_t *vifs_of(const json_t *doc, char *err, size_t errlen)
-{
-	const json_t *vifs;
-	const char *e;
-
-	if (!json_is_object(doc)) {
-		seterr(err, errlen, "not a JSON object");
-		return NULL;
-	}
-	if ((e = pvctl_json_str(doc, "error")) != NULL) {
-		if (err && errlen)
-			snprintf(err, errlen, "pvd-netback answered: %s", e);
-		return NULL;
-	}
-	vifs = json_object_get(doc, "vifs");
-	if (!json_is_array(vifs)) {
-		seterr(err, errlen, "no vifs array");
-		return NULL;
-	}
-	if (json_array_size(vifs) > NICSTAT_VIFS_MAX) {
-		seterr(err, errlen, "too many vifs");
-		return NULL;
-	}
-	return vifs;
 }
 
 int nicstat_parse(const char *text, size_t len, struct nicstat *s, char *err,
@@ -161,7 +113,8 @@ int nicstat_parse(const char *text, size_t len, struct nicstat *s, char *err,
 	rc = pvctl_json_parse(text, len, &s->doc, err, errlen);
 	if (rc < 0)
 		return rc;
-	vifs = vifs_of(s->doc, err, errlen);
+	vifs = pvctl_json_stats_array(s->doc, "pvd-netback", "vifs",
+				      NICSTAT_VIFS_MAX, err, errlen);
 	if (!vifs) {
 		rc = -EINVAL;
 		goto fail;

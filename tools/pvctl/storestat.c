@@ -7,14 +7,6 @@
 
 #include "storestat.h"
 
-static uint64_t u64_of(const json_t *o, const char *key)
-{
-	uint64_t v = 0;
-
-	pvctl_json_u64(o, key, &v);
-	return v;
-}
-
 int storestat_parse(const char *text, size_t len, struct storestat *s,
 		    char *err, size_t errlen)
 {
@@ -32,15 +24,15 @@ int storestat_parse(const char *text, size_t len, struct storestat *s,
 		storestat_free(s);
 		return -EINVAL;
 	}
-	s->conns = u64_of(c, "total");
-	s->sockets = u64_of(c, "sockets");
-	s->rings = u64_of(c, "rings");
-	s->privileged = u64_of(c, "privileged");
-	s->domains = u64_of(s->doc, "domains");
-	s->nodes = u64_of(s->doc, "nodes");
-	s->watches = u64_of(s->doc, "watches");
-	s->transactions = u64_of(s->doc, "transactions");
-	s->rejected_conns = u64_of(s->doc, "rejected_conns");
+	s->conns = pvctl_json_u64_or0(c, "total");
+	s->sockets = pvctl_json_u64_or0(c, "sockets");
+	s->rings = pvctl_json_u64_or0(c, "rings");
+	s->privileged = pvctl_json_u64_or0(c, "privileged");
+	s->domains = pvctl_json_u64_or0(s->doc, "domains");
+	s->nodes = pvctl_json_u64_or0(s->doc, "nodes");
+	s->watches = pvctl_json_u64_or0(s->doc, "watches");
+	s->transactions = pvctl_json_u64_or0(s->doc, "transactions");
+	s->rejected_conns = pvctl_json_u64_or0(s->doc, "rejected_conns");
 	/* Refusals: the sum of the quotas' counters, saturated. */
 	c = json_object_get(s->doc, "quota_refusals");
 	if (json_is_object(c)) {
@@ -48,7 +40,7 @@ int storestat_parse(const char *text, size_t len, struct storestat *s,
 		json_t *v;
 
 		json_object_foreach((json_t *)c, k, v) {
-			uint64_t n = u64_of(c, k);
+			uint64_t n = pvctl_json_u64_or0(c, k);
 
 			s->refusals = s->refusals + n < s->refusals ? UINT64_MAX :
 				      s->refusals + n;
