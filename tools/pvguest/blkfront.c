@@ -52,7 +52,7 @@
 #include "xenbus_xs.h"
 
 #define SECTOR 512u
-#define PATH_LEN 256
+#define PATH_LEN FRONTEND_PATH_LEN
 #define VAL_LEN 128
 #define RD_MAX 16
 #define MAX_RING_PAGES (1u << BLKFRONT_MAX_RING_ORDER)
@@ -262,7 +262,7 @@ static void rd_start(struct blkfront *bf, const char *base,
 	rd->pos = 0;
 	rd->cont = cont;
 	for (unsigned i = 0; i < n; i++) {
-		/* backend_path_ok leaves room for the longest key. */
+		/* frontend_backend_path_ok leaves room for the longest key. */
 		if (snprintf(rd->paths[i], PATH_LEN, "%s/%s", base, keys[i]) >= PATH_LEN)
 			rd->paths[i][0] = 0;
 		rd->have[i] = false;
@@ -1591,44 +1591,13 @@ static void on_backend_event(void *arg, const char *path, const char *token)
 		read_state(bf);
 }
 
-static void bf_ignore_reply(void *arg, const struct xsd_sockmsg *hdr,
-			 const char *body)
-{
-}
-
-static int watch_backend(struct blkfront *bf, uint32_t type)
-{
-	char body[PATH_LEN + XENBUS_PREFIX_MAX + 16];
-	int n = snprintf(body, sizeof(body), "%s/state%c%sstate", bf->backend, 0,
-			 bf->route);
-
-	if (n < 0 || (size_t)n + 1 > sizeof(body))
-		return -ENAMETOOLONG;
-	return xenbus_request(bf->env.xb, type, 0, body, (uint32_t)n + 1,
-			      bf_ignore_reply, NULL);
-}
-
-static bool backend_path_ok(const char *p)
-{
-	size_t n = strlen(p);
-
-	if (n < 2 || n > PATH_LEN - 64 || p[0] != '/' || p[n - 1] == '/')
-		return false;
-	for (; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '/' || *p == '-' ||
-		      *p == '_' || *p == '.' || *p == '@'))
-			return false;
-	return true;
-}
-
 /* Our own nodes, written by the toolstack. */
 static void cont_probe(struct blkfront *bf)
 {
 	uint64_t bid, vdev, st;
 	int rc;
 
-	if (!bf->rd.have[0] || !backend_path_ok(bf->rd.vals[0]) ||
+	if (!bf->rd.have[0] || !frontend_backend_path_ok(bf->rd.vals[0]) ||
 	    !bf->rd.have[1] || rd_num(bf, 1, DOMID_FIRST_RESERVED - 1, 0, &bid) < 0 ||
 	    rd_num(bf, 2, UINT32_MAX, 0, &vdev) < 0 ||
 	    rd_num(bf, 3, 8, XenbusStateInitialising, &st) < 0) {
@@ -1645,7 +1614,7 @@ static void cont_probe(struct blkfront *bf)
 		xs_put(bf, "state", "%d", XenbusStateInitialising);
 	rc = xenbus_route_add(bf->env.xb, bf->route, on_backend_event, bf);
 	if (rc == 0)
-		rc = watch_backend(bf, XS_WATCH);
+		rc = frontend_watch_state(bf->env.xb, bf->backend, bf->route, XS_WATCH);
 	if (rc < 0) {
 		log_warn("vbd %s: cannot watch %s/state: %s", bf->devid, bf->backend,
 			 strerror(-rc));
@@ -1748,7 +1717,7 @@ static void bf_remove(const struct frontend_env *env, struct frontend_dev *dev)
 	xenbus_cancel(env->xb, bf_on_write, bf);
 	if (bf->watching) {
 		xenbus_route_del(env->xb, bf->route);
-		watch_backend(bf, XS_UNWATCH);
+		frontend_watch_state(bf->env.xb, bf->backend, bf->route, XS_UNWATCH);
 	}
 	rings_teardown(bf, true);
 	fail_waiting(bf, -ENODEV);

@@ -243,6 +243,33 @@ static void ignore_reply(void *arg, const struct xsd_sockmsg *hdr,
 {
 }
 
+bool frontend_backend_path_ok(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n < 2 || n > FRONTEND_PATH_LEN - 64 || p[0] != '/' || p[n - 1] == '/')
+		return false;
+	for (; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '/' || *p == '-' ||
+		      *p == '_' || *p == '.' || *p == '@'))
+			return false;
+	return true;
+}
+
+int frontend_watch_state(struct xenbus *xb, const char *backend,
+			 const char *route, uint32_t type)
+{
+	char body[FRONTEND_PATH_LEN + XENBUS_PREFIX_MAX + 16];
+	int n = snprintf(body, sizeof(body), "%s/state%c%sstate", backend, 0,
+			 route);
+
+	if (n < 0 || (size_t)n + 1 > sizeof(body))
+		return -ENAMETOOLONG;
+	return xenbus_request(xb, type, 0, body, (uint32_t)n + 1, ignore_reply,
+			      NULL);
+}
+
 int frontend_start(struct frontends **out, const struct frontend_env *env,
 		   const struct frontend_ops *const *table, unsigned n)
 {

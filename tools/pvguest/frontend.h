@@ -12,6 +12,7 @@
 #define PVGUEST_FRONTEND_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct event_base;
 struct xenbus;
@@ -85,6 +86,20 @@ int frontend_start(struct frontends **out, const struct frontend_env *env,
 		   const struct frontend_ops *const *table, unsigned n);
 /* Removes every device (remove callbacks) and stops.  NULL is a no-op. */
 void frontend_stop(struct frontends *fe);
+
+/* Store paths a frontend builds (its backend's nodes among them). */
+#define FRONTEND_PATH_LEN 256
+
+/* Whether p, the "backend" node a frontend read from the store (which
+ * the toolstack wrote, and we trust no more than it), is a path to
+ * watch and read below: absolute, no trailing '/', [A-Za-z0-9/_.@-],
+ * with room left in FRONTEND_PATH_LEN for the longest key after it. */
+bool frontend_backend_path_ok(const char *p);
+
+/* XS_WATCH or XS_UNWATCH (type) of <backend>/state with the token
+ * <route>state: its events come back on the frontend's xenbus route. */
+int frontend_watch_state(struct xenbus *xb, const char *backend,
+			 const char *route, uint32_t type);
 
 /* The device of that type and id, or NULL. */
 struct frontend_dev *frontend_find(struct frontends *fe, const char *type,

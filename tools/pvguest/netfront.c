@@ -52,7 +52,7 @@
 #include "pvd/num.h"
 #include "xenbus_xs.h"
 
-#define PATH_LEN 256
+#define PATH_LEN FRONTEND_PATH_LEN
 #define VAL_LEN 128
 #define RD_MAX 16
 #define TX_SIZE NET_TX_RING_SIZE(HV_PAGE_SIZE)
@@ -1200,36 +1200,6 @@ static void on_backend_event(void *arg, const char *path, const char *token)
 		read_state(nf);
 }
 
-static void nf_ignore(void *arg, const struct xsd_sockmsg *hdr, const char *body)
-{
-}
-
-static int watch_backend(struct netfront *nf, uint32_t type)
-{
-	char body[PATH_LEN + XENBUS_PREFIX_MAX + 16];
-	int n = snprintf(body, sizeof(body), "%s/state%c%sstate", nf->backend, 0,
-			 nf->route);
-
-	if (n < 0 || (size_t)n + 1 > sizeof(body))
-		return -ENAMETOOLONG;
-	return xenbus_request(nf->env.xb, type, 0, body, (uint32_t)n + 1,
-			      nf_ignore, NULL);
-}
-
-static bool backend_path_ok(const char *p)
-{
-	size_t n = strlen(p);
-
-	if (n < 2 || n > PATH_LEN - 64 || p[0] != '/' || p[n - 1] == '/')
-		return false;
-	for (; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '/' || *p == '-' ||
-		      *p == '_' || *p == '.' || *p == '@'))
-			return false;
-	return true;
-}
-
 static int parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned v[6];
@@ -1255,7 +1225,7 @@ static void cont_probe(struct netfront *nf)
 	uint64_t bid, mtu, st;
 	int rc;
 
-	if (!nf->rd.have[0] || !backend_path_ok(nf->rd.vals[0]) ||
+	if (!nf->rd.have[0] || !frontend_backend_path_ok(nf->rd.vals[0]) ||
 	    !nf->rd.have[1] || rd_num(nf, 1, DOMID_FIRST_RESERVED - 1, 0, &bid) < 0 ||
 	    !nf->rd.have[2] || parse_mac(nf->rd.vals[2], nf->mac) < 0 ||
 	    rd_num(nf, 3, MTU_MAX_SG, MTU_DEFAULT, &mtu) < 0 || mtu < 68 ||
@@ -1272,7 +1242,7 @@ static void cont_probe(struct netfront *nf)
 		xs_put(nf, "state", "%d", XenbusStateInitialising);
 	rc = xenbus_route_add(nf->env.xb, nf->route, on_backend_event, nf);
 	if (rc == 0)
-		rc = watch_backend(nf, XS_WATCH);
+		rc = frontend_watch_state(nf->env.xb, nf->backend, nf->route, XS_WATCH);
 	if (rc < 0) {
 		log_warn("vif %s: cannot watch %s/state: %s", nf->devid, nf->backend,
 			 strerror(-rc));
@@ -1334,7 +1304,7 @@ static void nf_remove(const struct frontend_env *env, struct frontend_dev *dev)
 	xenbus_cancel(env->xb, nf_on_write, nf);
 	if (nf->watching) {
 		xenbus_route_del(env->xb, nf->route);
-		watch_backend(nf, XS_UNWATCH);
+		frontend_watch_state(nf->env.xb, nf->backend, nf->route, XS_UNWATCH);
 	}
 	disconnect(nf);
 	dev->priv = NULL;
