@@ -18,7 +18,7 @@ repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 B=${XT_BUILD:-build/xen}
 BIN=${XT_BIN:-build/bin}
-TIMEOUT=${XT_TIMEOUT:-600}      # seconds per boot attempt (every part: 350-520, by the host)
+TIMEOUT=${XT_TIMEOUT:-720}      # seconds per boot attempt (every part: 350-590, by the host)
 BUDGET=${XT_BUDGET:-870}        # no retry that could end later than this (15 min in all)
 # max without SMAP (dom0 crashes with it) and without AVX: glibc's AVX2
 # string functions failed now and then (an ld.so assertion in
