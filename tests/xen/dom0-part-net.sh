@@ -27,18 +27,33 @@ net_bcpu() {
 	fi
 }
 
+# Every process's CPU ticks: "PID COMM TICKS" (COMM with '_' for blanks).
+net_pticks() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk '{ c = $0; sub(/^[0-9]+ \(/, "", c); sub(/\) [A-Za-z] .*/, "", c)
+		gsub(/ /, "_", c); r = $0; sub(/.*\) /, "", r); split(r, f, " "); print $1, c, f[12] + f[13] }'
+}
+
+# The three processes that used the most CPU between two net_pticks files.
+net_ptop() {
+	awk 'NR == FNR { t0[$1 " " $2] = $3; next }
+		{ d = $3 - t0[$1 " " $2]; if (d > 0) print d, $2 }' "$1" "$2" |
+		sort -rn | head -3 | awk '{ printf "%s%s %.2f", (NR > 1 ? ", " : ""), $2, $1 / 100 }'
+}
+
 # iperf3 from dom0 to the guest's server; prints the receiver's Mbit/s.
 # Where the time went (issue 17): dom0's CPUs and the backend's CPU time
 # during the run, as a line in $D/net-cpu.txt.
 net_iperf() {
 	local s0 b0 rc=0 who="Linux xen-netback"
 	[ -n "$NET_PID" ] && who=pvd-netback
+	net_pticks > $D/pticks0.txt
 	s0=$(head -1 /proc/stat) b0=$(net_bcpu)
 	timeout 40 iperf3 -c 10.99.0.2 -t 5 -f m --connect-timeout 5000 "$@" > $D/iperf3-net.log 2>&1 || rc=1
-	echo "$s0 $(head -1 /proc/stat) $b0 $(net_bcpu)" | awk -v l="$who ${1:-dom0->domU}" '{
+	echo "$s0 $(head -1 /proc/stat) $b0 $(net_bcpu)" | awk -v l="$who ${1:-dom0->domU}" -v top="$(net_pticks > $D/pticks1.txt; net_ptop $D/pticks0.txt $D/pticks1.txt)" '{
 		for (i = 2; i <= 9; i++) { d[i] = $(i + 11) - $i; t += d[i] }
 		if (t > 0) printf "XENTEST INFO net cpu %s: dom0 user %.0f%% system %.0f%% idle %.0f%% irq+softirq %.0f%% steal %.0f%% of its vCPUs (%.1f s); the backend %.2f CPU s\n", l,
-			100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[5] + d[6]) / t, 100 * (d[7] + d[8]) / t, 100 * d[9] / t, t / 200, ($24 - $23) / 100 }' >> $D/net-cpu.txt
+			100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[5] + d[6]) / t, 100 * (d[7] + d[8]) / t, 100 * d[9] / t, t / 200, ($24 - $23) / 100
+		if (t > 0 && top != "") printf "XENTEST INFO net cpu %s: the busiest processes (CPU s): %s\n", l, top }' >> $D/net-cpu.txt
 	[ $rc = 0 ] || return 1
 	awk '/receiver/ { for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") v = $(i - 1) } END { if (v == "") exit 1; print v }' $D/iperf3-net.log
 }

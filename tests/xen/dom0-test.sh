@@ -104,9 +104,15 @@ if XENSTORED_PATH=/dev/xen/xenbus xenstore-write /local/domain/0/data/xt-ring $v
 else
 	fail "store-dom0-ring through /dev/xen/xenbus: $(cat $D/ring.err) $(tail -3 $D/pvd-stored.log)"
 fi
-# The special watches, from now on (they die with the store's restart).
+# The special watches, from now on, until store-special has read them:
+# stopped before the store's restart.  After it, xenstore-watch does not
+# exit: it spins on its dead connection (measured: 3-6 CPU s each in every
+# 5 s iperf3 run of the net part, most of dom0's two vCPUs), which took
+# the CPU from everything after, pvd-netback above all.
 xenstore-watch @introduceDomain > $D/watch-introduce.log 2>&1 &
+WATCH_PIDS=$!
 xenstore-watch @releaseDomain > $D/watch-release.log 2>&1 &
+WATCH_PIDS="$WATCH_PIDS $!"
 cp "$XT_BUILD/vmlinux" "$XT_BUILD/domu.cpio.gz" /tmp/ || die "copying the domU kernel"
 # CPU seconds (user+system) a process used: a spinning daemon shows here.
 cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' /proc/$1/stat 2>/dev/null; }
@@ -250,6 +256,8 @@ timeout 30 losetup -d /dev/loop0 || info "losetup -d /dev/loop0: exit $?"
 else
 	rmmod xen_blkback 2>/dev/null
 fi # XT_SKIP_BASE
+# shellcheck disable=SC2086
+kill $WATCH_PIDS 2>/dev/null
 # ------------------------------------------------------------ 2. pvd
 # XT_BLKBACK_OPTS (run.sh): settings under measurement, empty by default.
 BLKOPTS=$(cat "$XT_BUILD/blkback-opts" 2>/dev/null)
@@ -528,6 +536,8 @@ else
 fi
 info "pvd-stored used $(cpu $(cat $XSPID)) CPU s since its restart; dom0 load $(cut -d' ' -f1-3 /proc/loadavg)"
 fi # XT_SKIP_BASE
+# shellcheck disable=SC2086
+kill $WATCH_PIDS 2>/dev/null
 
 # ------------------------------------------------------------ further parts
 # Each tests/xen/dom0-part-NAME.sh is sourced in turn (name order) with the
