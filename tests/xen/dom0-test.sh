@@ -536,8 +536,6 @@ else
 fi
 info "pvd-stored used $(cpu $(cat $XSPID)) CPU s since its restart; dom0 load $(cut -d' ' -f1-3 /proc/loadavg)"
 fi # XT_SKIP_BASE
-# shellcheck disable=SC2086
-kill $WATCH_PIDS 2>/dev/null
 
 # ------------------------------------------------------------ further parts
 # Each tests/xen/dom0-part-NAME.sh is sourced in turn (name order) with the
