@@ -66,8 +66,10 @@ static void ctr_of(const json_t *o, struct blkstat_ctr *c)
 
 	memset(c, 0, sizeof(*c));
 	get_u64s(o, c, ctr_u64, NFIELDS(ctr_u64));
-	c->errors = pvctl_json_u64_or0(o, "err_bad_req") + pvctl_json_u64_or0(o, "err_grant") +
-		    pvctl_json_u64_or0(o, "err_io") + pvctl_json_u64_or0(o, "err_dup_id");
+	c->errors = pvctl_json_u64_or0(o, "err_bad_req") +
+		    pvctl_json_u64_or0(o, "err_grant") +
+		    pvctl_json_u64_or0(o, "err_io") +
+		    pvctl_json_u64_or0(o, "err_dup_id");
 	for (size_t i = 0; i < nb && c->nlat < BLKSTAT_LAT_MAX; i++) {
 		const json_t *b = json_array_get(lat, i);
 
