@@ -91,6 +91,33 @@ net_probe() {
 	cp $D/strace-netback*.txt "$OUT"/ 2>/dev/null
 }
 
+# Where the backend's CPU goes (issue 17): one more 4 s iperf3 each way
+# under `perf record -e cpu-clock -g` (pvd-netback's process, or the whole
+# of dom0 for Linux's backend, whose work runs in kernel threads and
+# softirq), reported by symbol into $OUT/perf-$1*.txt, the top lines as
+# INFO.  Only with XT_PERF=1 (run.sh adds perf to dom0's image).
+net_perf() {
+	local who=$1 dir tgt s
+	[ "$(cat "$XT_BUILD/perf-probes" 2>/dev/null)" = 1 ] || return 0
+	command -v perf > /dev/null || return 0
+	tgt="-a"
+	[ "$who" = netback ] && tgt="-p $NET_PID"
+	for dir in "" -R; do
+		timeout -s INT 30 perf record -q -N -e cpu-clock -F 499 -g $tgt -o $D/perf.data -- sleep 4 > $D/perf-rec.log 2>&1 &
+		s=$!
+		timeout 30 iperf3 -c 10.99.0.2 -t 5 -f m $dir > $D/iperf3-probe.log 2>&1
+		wait $s
+		perf report -i $D/perf.data --stdio --no-children --sort comm,dso,sym -g none --percent-limit 0.7 \
+			> $OUT/perf-$who$dir.txt 2> $D/perf-rep.log ||
+			info "net perf $who: $(tail -2 $D/perf-rep.log $D/perf-rec.log | tr '\n' ' ')"
+		perf report -i $D/perf.data --stdio --no-children --sort sym -g caller,0.5,callee,function,percent --percent-limit 4 \
+			> $OUT/perf-$who$dir-graph.txt 2>/dev/null
+		info "net perf $who ${dir:-dom0->domU}: $(grep -o '[0-9.]* Mbits/sec.*receiver' $D/iperf3-probe.log | head -1); $(grep -v '^#' $OUT/perf-$who$dir.txt | grep '%' | head -12 |
+			awk '{ printf "%s%s %s %s", (NR > 1 ? ", " : ""), $1, $2, $NF }')"
+	done
+	rm -f $D/perf.data
+}
+
 # The vif's store view: "FE/BE" states.
 net_states() { echo "$(state /local/domain/$NDOM/device/vif/$1)/$(state /local/domain/0/backend/vif/$NDOM/$1)"; }
 
@@ -149,6 +176,7 @@ net_anchor() {
 				{ NET_A_RX=""; info "net anchor: iperf3 dom0 -> domU: $(tail -2 $D/iperf3-net.log | tr '\n' ' ')"; }
 			NET_A_TX=$(net_iperf -R) && echo "XENTEST FIGURE net-iperf Linux xen-netback domU->dom0 TCP 5 s: $NET_A_TX Mbit/s" ||
 				{ NET_A_TX=""; info "net anchor: iperf3 domU -> dom0: $(tail -2 $D/iperf3-net.log | tr '\n' ' ')"; }
+			net_perf kernel
 		fi
 		timeout 60 xl destroy netanchor > $D/xl-netanchor-destroy.log 2>&1 || info "net anchor: xl destroy: $(cat $D/xl-netanchor-destroy.log)"
 		waitfor 30 gone netanchor || info "net anchor: domain still there"
@@ -245,6 +273,7 @@ net_part() {
 		echo "$m0 $NET_A_RX $m1 $NET_A_TX" | awk '{ printf "XENTEST FIGURE net-iperf pvd/Linux xen-netback, same guest and run, one 5 s TCP run each: dom0->domU %.2f, domU->dom0 %.2f\n", $1 / $2, $3 / $4 }'
 	cat $D/net-cpu.txt 2>/dev/null
 	net_probe
+	net_perf netback
 	# xl's own view of its NIC (libxl reads the frontend's state).
 	timeout 30 xl network-list net > $OUT/xl-network-list.txt 2>&1
 	sed 's/^/XENTEST INFO xl network-list: /' $OUT/xl-network-list.txt

@@ -45,6 +45,10 @@ BLKOPTS=${XT_BLKBACK_OPTS:-}
 # way (per frame), issue 17's probes.  Off by default: they add half a
 # minute to a boot that must fit its timeout in CI.
 STRACEPROBES=${XT_STRACE:-0}
+# XT_PERF=1: Debian's perf in dom0's image (with its libraries, ~40 MB),
+# and the net part profiles each backend for one more iperf3 each way
+# (perf record -e cpu-clock -g), reported by symbol into out/perf-*.txt.
+PERFPROBES=${XT_PERF:-0}
 mkdir -p "$B"
 B=$(cd "$B" && pwd)
 case "$B" in "$repo"/*) ;; *) echo "xentest: XT_BUILD must be inside $repo (it is shared over 9p)" >&2; exit 1 ;; esac
@@ -136,6 +140,7 @@ virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci 9pnet 
 tun bridge"
 DOM0_PROGS="$XENBIN/xl $XENBIN/xenstored $XENBIN/xen-init-dom0 $XENBIN/xenconsoled $XENBIN/xenconsole
 $XENBIN/xenstore-control /usr/bin/xenstore /sbin/lvm /sbin/dmsetup /usr/bin/strace /usr/bin/iperf3"
+[ "$PERFPROBES" = 1 ] && DOM0_PROGS="$DOM0_PROGS $(command -v perf)"
 PVD_PROGS=$(ls "$BIN"/pvd-* "$BIN"/pvctl "$BIN"/../tests/xen/*)
 key=$( { sha256sum "$here/dom0-init.sh" "$0"; echo "$KVER $DOM0_MODS"; ls -l $DOM0_PROGS;
 	for p in $PVD_PROGS; do ldd "$p"; done | grep -o '/[^ ]*' | sort -u; } | sha256sum | cut -c1-32)
@@ -214,6 +219,7 @@ boot_once() {
 	rm -rf "$B/out"
 	printf '%s\n' "$BLKOPTS" > "$B/blkback-opts"
 	printf '%s\n' "$STRACEPROBES" > "$B/strace-probes"
+	printf '%s\n' "$PERFPROBES" > "$B/perf-probes"
 	mkdir -p "$B/out"
 	: > "$serial"
 	t0=$(date +%s.%N)
