@@ -6,7 +6,9 @@
  * so memory stays bounded and no other vif waits.
  *
  * A frame is read from the tap straight into the buffer it is queued
- * in, trimmed to its size: no copy in user space.
+ * in, trimmed to its size: no copy in user space.  Its data is
+ * page-aligned (vif_priv.h, struct nb_rxbuf) as the guest's buffers
+ * are, so a 4 KiB slot is one copy op.
  * The clock is read when a queue waits, not once a frame (it is a
  * system call on a PV dom0, which has no vDSO clock): rx_moved notes
  * progress, rx_waited_ms turns it into a time.
@@ -101,7 +103,7 @@ void nb_rx_flush(struct nb_queue *q)
 
 	while ((b = dequeue(q))) {
 		q->st.rx_drops++;
-		free(b);
+		nb_rxbuf_free(b);
 	}
 }
 
@@ -233,7 +235,7 @@ static void batch_deliver(struct nb_queue *q, struct rx_batch *x)
 	hv_grant_copy(q->v->loop->hv, x->seg, x->nseg);
 	for (unsigned j = 0; j < x->n; j++) {
 		answer(q, x, j);
-		free(x->b[j]);
+		nb_rxbuf_free(x->b[j]);
 	}
 	q->rx_moved = true;
 	x->n = x->nseg = 0;
@@ -317,7 +319,7 @@ static int rx_drain(struct nb_queue *q, unsigned *done)
 		avail -= x.cons - q->rx.req_cons;
 		if (!deliverable(q, b)) {
 			q->st.rx_drops++;
-			free(dequeue(q));
+			nb_rxbuf_free(dequeue(q));
 			continue;
 		}
 		q->rx_need = slots_needed(b);
@@ -458,30 +460,74 @@ static int tap_read(struct nb_queue *q, struct nb_rxbuf *b)
 	return 1;
 }
 
+/* Where the entry lies behind len bytes of data. */
+static size_t rxbuf_meta(size_t len)
+{
+	return (len + 15) & ~(size_t)15;
+}
+
+struct nb_rxbuf *nb_rxbuf_new(void)
+{
+	struct nb_rxbuf *b;
+	void *m;
+
+	if (posix_memalign(&m, HV_PAGE_SIZE,
+			   rxbuf_meta(NB_FRAME_MAX) + sizeof(*b)) != 0)
+		return NULL;
+	b = (struct nb_rxbuf *)((uint8_t *)m + rxbuf_meta(NB_FRAME_MAX));
+	memset(b, 0, sizeof(*b));
+	b->data = m;
+	return b;
+}
+
+void nb_rxbuf_free(struct nb_rxbuf *b)
+{
+	if (b)
+		free(b->data);
+}
+
+/* b cut to its frame: the entry moves behind the data, then the
+ * allocation shrinks (in place: the data stays aligned).  Without
+ * memory to shrink, b stays whole. */
+static struct nb_rxbuf *rxbuf_trim(struct nb_rxbuf *b)
+{
+	size_t at = rxbuf_meta(b->len);
+	uint8_t *m;
+	struct nb_rxbuf *t = (struct nb_rxbuf *)(b->data + at);
+
+	memmove(t, b, sizeof(*b));
+	m = realloc(t->data, at + sizeof(*t));
+	if (!m)
+		return t;
+	t = (struct nb_rxbuf *)(m + at);
+	t->data = m;
+	return t;
+}
+
 /* The buffer the next frame is read into (q->rxspare), of the largest
- * frame's size; without memory, q->txbuf (this thread's too, free
- * between transmits) takes the frame, which is then dropped. */
+ * frame's size; without memory, q->rxlast (over q->txbuf: this
+ * thread's too, free between transmits) takes the frame, which is then
+ * dropped. */
 static struct nb_rxbuf *rx_spare(struct nb_queue *q)
 {
 	if (!q->rxspare)
-		q->rxspare = malloc(sizeof(struct nb_rxbuf) + NB_FRAME_MAX);
-	return q->rxspare ? q->rxspare : (struct nb_rxbuf *)q->txbuf;
+		q->rxspare = nb_rxbuf_new();
+	if (q->rxspare)
+		return q->rxspare;
+	q->rxlast.data = q->txbuf;
+	return &q->rxlast;
 }
 
 /* Queues b on t, trimmed to its frame; false when it is dropped (b is
  * then still the caller's). */
 static bool enqueue(struct nb_queue *t, struct nb_rxbuf *b)
 {
-	struct nb_rxbuf *trim;
-
 	if (t->stalled || t->v->fatal ||
 	    t->st.rx_queue_len >= t->st.rx_queue_max) {
 		t->st.rx_drops++;
 		return false;
 	}
-	trim = realloc(b, sizeof(*b) + b->len);
-	if (trim)
-		b = trim;
+	b = rxbuf_trim(b);
 	b->next = NULL;
 	if (!t->rxq_head)
 		t->rx_moved = true;

@@ -6,7 +6,11 @@
  * the tap behind its virtio-net header.  Consecutive frames share one
  * grant copy (struct tx_batch: one system call on Xen, as
  * xenvif_tx_action batches its copy ops); they are answered and sent in
- * ring order after it.  Responses are
+ * ring order after it.  Each frame starts where its second slot (the
+ * first page fragment, after netfront's linear head) lands at the same
+ * offset in our page as in the guest's: gntdev splits a copy segment at
+ * either side's page boundary, pinning a page for each piece, so the
+ * fragments then take one op each instead of two.  Responses are
  * pushed once per batch and the guest is notified only when it asked
  * (RING_PUSH_RESPONSES_AND_CHECK_NOTIFY); the ring is re-armed with
  * RING_FINAL_CHECK_FOR_REQUESTS.  A queue serves NB_BUDGET frames a turn,
@@ -92,6 +96,7 @@ static unsigned chain_copy(struct nb_queue *q, RING_IDX cons,
 
 struct tx_batch {
 	unsigned n, nseg, used;                 /* used: bytes of txbuf */
+	unsigned at[TX_BATCH_FRAMES];           /* each frame's, in txbuf */
 	RING_IDX cons;                          /* next request to look at */
 	struct nb_txframe f[TX_BATCH_FRAMES];
 	union nb_txslot s[TX_BATCH_FRAMES][NB_TX_SCAN_MAX];
@@ -99,13 +104,26 @@ struct tx_batch {
 	struct hv_copy_seg seg[TX_BATCH_SEGS];
 };
 
-/* Whether frame f (not yet in the batch) fits its buffer and segments. */
+/* Where frame f goes in txbuf after used bytes: its second slot (its
+ * only one, if so) at that slot's offset within a page. */
+static unsigned tx_at(unsigned used, const struct nb_txframe *f)
+{
+	unsigned k = f->nfrag > 1 ? 1 : 0;
+	unsigned end = used + (k ? f->frag[0].size : 0);
+
+	return used + ((f->frag[k].offset - end) & (HV_PAGE_SIZE - 1));
+}
+
+/* Whether frame f (not yet in the batch) fits its buffer and segments;
+ * the first always does (NB_TXBUF_SIZE holds a largest frame and a
+ * page). */
 static bool batch_room(const struct tx_batch *x, const struct nb_txframe *f)
 {
 	if (x->n == TX_BATCH_FRAMES)
 		return false;
-	return x->n == 0 || (x->used + f->size <= NB_FRAME_MAX &&
-			     x->nseg + f->nfrag <= TX_BATCH_SEGS);
+	return x->n == 0 ||
+	       (tx_at(x->used, f) + f->size <= NB_TXBUF_SIZE &&
+		x->nseg + f->nfrag <= TX_BATCH_SEGS);
 }
 
 /* Adds the frame (its slots in x->s[x->n]), with a copy segment for
@@ -113,8 +131,9 @@ static bool batch_room(const struct tx_batch *x, const struct nb_txframe *f)
 static void batch_add(struct nb_queue *q, struct tx_batch *x)
 {
 	struct nb_txframe *f = &x->f[x->n];
-	unsigned off = x->used;
+	unsigned off = f->verdict != NB_TX_DROP ? tx_at(x->used, f) : x->used;
 
+	x->at[x->n] = off;
 	x->seg0[x->n] = x->nseg;
 	for (unsigned i = 0; f->verdict != NB_TX_DROP && i < f->nfrag; i++) {
 		if (!f->frag[i].size)
@@ -126,7 +145,7 @@ static void batch_add(struct nb_queue *q, struct tx_batch *x)
 		off += f->frag[i].size;
 	}
 	if (f->verdict != NB_TX_DROP)
-		x->used += f->size;
+		x->used = x->at[x->n] + f->size;
 	x->seg0[++x->n] = x->nseg;
 	x->cons += f->nslots;
 }
@@ -135,8 +154,6 @@ static void batch_add(struct nb_queue *q, struct tx_batch *x)
  * order (a dropped frame answers an error in its turn). */
 static void batch_flush(struct nb_queue *q, struct tx_batch *x)
 {
-	unsigned off = 0;
-
 	if (x->nseg)
 		hv_grant_copy(q->v->loop->hv, x->seg, x->nseg);
 	for (unsigned i = 0; i < x->n; i++) {
@@ -154,11 +171,8 @@ static void batch_flush(struct nb_queue *q, struct tx_batch *x)
 		}
 		respond(q, x->s[i], f, f->verdict == NB_TX_DROP || bad ?
 			NETIF_RSP_ERROR : NETIF_RSP_OKAY);
-		if (f->verdict != NB_TX_DROP) {
-			if (!bad)
-				frame_send(q, f, q->txbuf + off);
-			off += f->size;
-		}
+		if (f->verdict != NB_TX_DROP && !bad)
+			frame_send(q, f, q->txbuf + x->at[i]);
 	}
 	x->n = x->nseg = x->used = 0;
 	x->seg0[0] = 0;

@@ -28,6 +28,7 @@
 _Static_assert(NB_TX_SCAN_MAX <= NB_JN_SLOTS, "tx chain > journal");
 _Static_assert(NB_RX_FRAME_SLOTS + 1 <= NB_JN_SLOTS, "rx frame > journal");
 _Static_assert(sizeof(union nb_txslot) <= NB_JN_SLOT_SIZE, "tx slot size");
+_Static_assert(NB_TXBUF_SIZE >= NB_FRAME_MAX + HV_PAGE_SIZE, "tx buffer < a frame");
 _Static_assert(sizeof(netif_rx_request_t) <= NB_JN_SLOT_SIZE, "rx slot size");
 
 /* On the main thread: the callback runs there, never on the I/O thread,
@@ -276,6 +277,7 @@ static int queue_start(struct nb_vif *v, unsigned i)
 {
 	const struct nb_queue_cfg *c = &v->cfg.q[i];
 	struct nb_queue *q = &v->q[i];
+	void *txbuf;
 	int rc;
 
 	q->v = v;
@@ -283,10 +285,11 @@ static int queue_start(struct nb_vif *v, unsigned i)
 	q->tap_fd = c->tap_fd;
 	q->rxq_tail = &q->rxq_head;
 	q->st.rx_queue_max = (uint64_t)(NB_RX_RING_SIZE / 2) * HV_PAGE_SIZE;
-	/* Also rx.c's buffer of last resort: an nb_rxbuf's size. */
-	q->txbuf = malloc(sizeof(struct nb_rxbuf) + NB_FRAME_MAX);
-	q->rxspare = malloc(sizeof(struct nb_rxbuf) + NB_FRAME_MAX);
-	if (!q->txbuf || !q->rxspare)
+	if (posix_memalign(&txbuf, HV_PAGE_SIZE, NB_TXBUF_SIZE) != 0)
+		return -ENOMEM;
+	q->txbuf = txbuf;
+	q->rxspare = nb_rxbuf_new();
+	if (!q->rxspare)
 		return -ENOMEM;
 	rc = map_one(v, c->tx_ref, &q->tx_addr);
 	if (rc == 0)
@@ -338,7 +341,7 @@ static void queue_stop(struct nb_queue *q)
 		event_free(q->stall_ev);
 	q->tap_ev = q->resume_ev = q->credit_ev = q->stall_ev = NULL;
 	free(q->txbuf);
-	free(q->rxspare);
+	nb_rxbuf_free(q->rxspare);
 	q->txbuf = NULL;
 	q->rxspare = NULL;
 }

@@ -93,13 +93,22 @@ struct nb_pkt {
 	bool frag;                /* an IP fragment (no transport header) */
 };
 
-/* The frame-queue entry between the tap and a guest's rx ring. */
+/* The frame-queue entry between the tap and a guest's rx ring.  The
+ * frame's data starts its allocation, page-aligned, and this entry lies
+ * behind it (rx.c, nb_rxbuf_new): each 4 KiB of the frame is then one
+ * grant-copy op and one page pinned by gntdev, which splits a segment
+ * at our page boundaries as at the guest's (an unaligned frame takes
+ * two of each). */
 struct nb_rxbuf {
 	struct nb_rxbuf *next;
 	uint32_t len;             /* of data */
 	uint8_t hdr[NB_VNET_HDR_MAX];
-	uint8_t data[];
+	uint8_t *data;            /* the allocation: free(data) frees both */
 };
+/* A queue's transmit batch buffer, page-aligned: several large frames a
+ * grant copy, each placed so that its page fragments land at their
+ * guest offsets (tx.c, tx_at).  Also rx.c's buffer of last resort. */
+#define NB_TXBUF_SIZE (4u * 65536u)
 
 struct nb_hash {
 	uint8_t alg;              /* XEN_NETIF_CTRL_HASH_ALGORITHM_* */
@@ -120,8 +129,9 @@ struct nb_queue {
 	int tap_fd;
 	struct event *tap_ev, *resume_ev, *credit_ev, *stall_ev;
 	bool tap_paused;
-	uint8_t *txbuf;                   /* an nb_rxbuf + NB_FRAME_MAX */
+	uint8_t *txbuf;                   /* NB_TXBUF_SIZE, page-aligned */
 	struct nb_rxbuf *rxspare;         /* the next frame's, rx.c */
+	struct nb_rxbuf rxlast;           /* reads into txbuf when no memory */
 	/* credit (tx_credit_exceeded) */
 	uint64_t credit_left, credit_window_ns;
 	bool credit_wait;
@@ -188,6 +198,11 @@ static inline bool nb_vif_serves(const struct nb_vif *v, unsigned i)
 void nb_vif_note(struct nb_vif *v, enum nb_vif_event ev, const char *why);
 void nb_vif_halt(struct nb_vif *v, const char *why);
 void nb_queue_notify(struct nb_queue *q, evtchn_port_t port, int notify);
+
+/* rx.c: a frame buffer of the largest frame's size, and its release
+ * (NULL is ignored). */
+struct nb_rxbuf *nb_rxbuf_new(void);
+void nb_rxbuf_free(struct nb_rxbuf *b);
 
 /* tx.c */
 /* Decides on the chain in slots[0..n) (copied off the ring; avail is how
