@@ -159,6 +159,38 @@ int hv_evtchn_unmask(struct hv *hv, evtchn_port_t port)
 	return hv->ops->evtchn_unmask(hv, port);
 }
 
+int hv_evtchn_pending_many(struct hv *hv, evtchn_port_t *ports, unsigned max)
+{
+	unsigned n = 0;
+	int rc = -EAGAIN;
+
+	if (!ports || !max)
+		return -EINVAL;
+	if (hv->ops->evtchn_pending_many)
+		return hv->ops->evtchn_pending_many(hv, ports, max);
+	while (n < max && (rc = hv->ops->evtchn_pending(hv, &ports[n])) == 0)
+		n++;
+	return n ? (int)n : rc;
+}
+
+int hv_evtchn_unmask_many(struct hv *hv, const evtchn_port_t *ports,
+			  unsigned n)
+{
+	int rc = 0;
+
+	if (!ports && n)
+		return -EINVAL;
+	if (hv->ops->evtchn_unmask_many)
+		return n ? hv->ops->evtchn_unmask_many(hv, ports, n) : 0;
+	for (unsigned i = 0; i < n; i++) {
+		int r = hv->ops->evtchn_unmask(hv, ports[i]);
+
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	return rc;
+}
+
 int hv_evtchn_unbind(struct hv *hv, evtchn_port_t port)
 {
 	return hv->ops->evtchn_unbind(hv, port);

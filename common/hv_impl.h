@@ -26,6 +26,11 @@ struct hv_ops {
 	int (*domain_state)(struct hv *hv, domid_t domid);
 	int (*evtchn_bind_virq)(struct hv *hv, unsigned virq,
 				evtchn_port_t *port);
+	/* Optional (NULL: one port at a time through the calls above). */
+	int (*evtchn_pending_many)(struct hv *hv, evtchn_port_t *ports,
+				   unsigned max);
+	int (*evtchn_unmask_many)(struct hv *hv, const evtchn_port_t *ports,
+				  unsigned n);
 };
 
 /* Each implementation embeds this as its first member. */

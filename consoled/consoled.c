@@ -87,14 +87,15 @@ static struct console *port_lookup(struct consoled *cd, evtchn_port_t port)
 static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 {
 	struct consoled *cd = arg;
-	evtchn_port_t port;
+	evtchn_port_t port[EVTCHN_BUDGET];
+	int n = hv_evtchn_pending_many(cd->hv, port, EVTCHN_BUDGET);
 
-	for (int budget = EVTCHN_BUDGET;
-	     budget > 0 && hv_evtchn_pending(cd->hv, &port) == 0; budget--) {
-		/* Unmask first: an event while we work fires again. */
-		hv_evtchn_unmask(cd->hv, port);
-		console_kick(port_lookup(cd, port));
-	}
+	/* Unmask first: an event while we work fires again.  More ports
+	 * than the budget keep the fd readable for the next turn. */
+	if (n > 0)
+		hv_evtchn_unmask_many(cd->hv, port, (unsigned)n);
+	for (int i = 0; i < n; i++)
+		console_kick(port_lookup(cd, port[i]));
 }
 
 int consoled_start(struct consoled *cd, struct event_base *base,

@@ -138,6 +138,14 @@ int hv_evtchn_notify(struct hv *hv, evtchn_port_t port);
  * arriving, which then leaves the fd readable. */
 int hv_evtchn_pending(struct hv *hv, evtchn_port_t *port);
 int hv_evtchn_unmask(struct hv *hv, evtchn_port_t port);
+/* The ports that fired, up to max, taken at once (one read of Xen's
+ * evtchn device): how many, or -EAGAIN when none.  Fewer than max may
+ * come while more are arriving, which then leave the fd readable: an
+ * event loop calls it once each time the fd is readable. */
+int hv_evtchn_pending_many(struct hv *hv, evtchn_port_t *ports, unsigned max);
+/* Unmasks n ports at once (one write on Xen): 0, or the first error. */
+int hv_evtchn_unmask_many(struct hv *hv, const evtchn_port_t *ports,
+			  unsigned n);
 int hv_evtchn_unbind(struct hv *hv, evtchn_port_t port);
 /* Waits up to timeout_ms (-1: forever) for the fd to become readable:
  * 0, -ETIMEDOUT, or -errno.  For code without an event loop. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -257,7 +258,8 @@ static int setup_fake(void **state)
 {
 	memset(&fk, 0, sizeof(fk));
 	fk.fake = 1;
-	assert_int_equal(pipe(fk.evfd), 0);
+	/* Both ways, as the evtchn device: ports read, ports written. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fk.evfd), 0);
 	*state = NULL;
 	assert_int_equal(hv_open((struct hv **)state,
 				 &(struct hv_config){ .impl = "xen" }), 0);
@@ -406,6 +408,35 @@ static void test_copy_large_batch_and_failure(void **state)
 		assert_int_equal(segs[i].status, -EFAULT);
 }
 
+/* Every pending port in one read of the device, every unmask in one
+ * write of it (drivers/xen/evtchn.c's ABI), without libxenevtchn's
+ * one-port calls; nothing pending is -EAGAIN, not a blocked read. */
+static void test_evtchn_many(void **state)
+{
+	struct hv *hv = *state;
+	const uint32_t fired[3] = { 40, 7, 41 };
+	evtchn_port_t p[8] = { 0 }, un[2] = { 40, 41 };
+	uint32_t got[2] = { 0 };
+
+	assert_int_equal(hv_evtchn_pending_many(hv, p, 8), -EAGAIN);
+	assert_int_equal(write(fk.evfd[1], fired, sizeof(fired)), sizeof(fired));
+	assert_int_equal(hv_evtchn_pending_many(hv, p, 2), 2);
+	assert_int_equal(p[0], 40);
+	assert_int_equal(p[1], 7);
+	assert_int_equal(hv_evtchn_pending_many(hv, p, 8), 1);
+	assert_int_equal(p[0], 41);
+	assert_int_equal(hv_evtchn_pending_many(hv, p, 8), -EAGAIN);
+	assert_int_equal(hv_evtchn_pending_many(hv, p, 0), -EINVAL);
+	assert_int_equal(fk.pending_calls, 0);
+
+	assert_int_equal(hv_evtchn_unmask_many(hv, un, 2), 0);
+	assert_int_equal(read(fk.evfd[1], got, sizeof(got)), sizeof(got));
+	assert_int_equal(got[0], 40);
+	assert_int_equal(got[1], 41);
+	assert_int_equal(hv_evtchn_unmask_many(hv, un, 0), 0);
+	assert_int_equal(fk.last_port, 0);
+}
+
 static void test_evtchn_translation(void **state)
 {
 	struct hv *hv = *state;
@@ -538,6 +569,8 @@ int main(void)
 						teardown_fake),
 		cmocka_unit_test_setup_teardown(test_copy_large_batch_and_failure,
 						setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_evtchn_many, setup_fake,
+						teardown_fake),
 		cmocka_unit_test_setup_teardown(test_evtchn_translation,
 						setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_domain_alive_translation,
