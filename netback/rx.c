@@ -487,8 +487,9 @@ void nb_rxbuf_free(struct nb_rxbuf *b)
 }
 
 /* b cut to its frame: the entry moves behind the data, then the
- * allocation shrinks (in place: the data stays aligned).  Without
- * memory to shrink, b stays whole. */
+ * allocation shrinks (glibc shrinks in place, so the data stays
+ * aligned; an allocator that moves it costs only the alignment).
+ * Without memory to shrink, b stays whole. */
 static struct nb_rxbuf *rxbuf_trim(struct nb_rxbuf *b)
 {
 	size_t at = rxbuf_meta(b->len);

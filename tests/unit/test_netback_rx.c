@@ -455,8 +455,12 @@ static void test_batch(void **state)
 	assert_int_equal(nstats(g, 0).rx_packets, nlen - 1);
 	assert_int_equal(nstats(g, 0).rx_errors, 1);
 	assert_in_range(copies, 1, 2);
-	/* The frames' data is page-aligned as the guest's buffers are. */
+	/* The frames' data is page-aligned as the guest's buffers are: the
+	 * trim keeps it in place with glibc (the sanitizers' allocators move every
+	 * realloc'd block, which costs only the alignment). */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 	assert_int_equal(splits, 0);
+#endif
 	rx_one(f, g, 50);
 }
 
