@@ -14,9 +14,10 @@
 # TEST_TIMEOUT bounds each test (300 s), FUZZ_STEP_TIMEOUT the whole fuzz
 # run, target builds included (1800 s; FUZZ_SECONDS is per target).
 # TEST_DEADLINE (seconds since the epoch): no test starts after it, and
-# each runs at most until it; those left are listed as not run (neither
-# passed nor failed), so that a time-boxed pass (CI's sanitizer run) says
-# what it did not cover.
+# each runs at most until it; those left, and one stopped by it (not by
+# its own TEST_TIMEOUT), are listed as not run (neither passed nor
+# failed), so that a time-boxed pass (CI's sanitizer run) says what it
+# did not cover.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -40,7 +41,7 @@ skip_reason() {
 run_one() {
 	local name=$1; shift
 	local log="$logdir/${name//\//_}.log"
-	local t0=$(date +%s%N) rc why lim=$limit left
+	local t0=$(date +%s%N) rc why lim=$limit left cut=0
 	if [ "$deadline" -gt 0 ]; then
 		left=$((deadline - $(date +%s)))
 		if [ "$left" -lt 30 ]; then
@@ -48,11 +49,17 @@ run_one() {
 			printf 'NOTRUN %-44s (TEST_DEADLINE reached)\n' "$name"
 			return
 		fi
-		[ "$left" -lt "$lim" ] && lim=$left
+		[ "$left" -lt "$lim" ] && lim=$left cut=1
 	fi
 	timeout -k 10 "$lim" "$@" >"$log" 2>&1
 	rc=$?
 	local dt=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN{printf "%.1f", (b-a)/1e9}')
+	# Stopped by the deadline, not by its own bound: no verdict.
+	if [ "$cut" = 1 ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; }; then
+		notrun=$((notrun+1)); notran+=("$name (stopped after ${lim}s)")
+		printf 'NOTRUN %-44s (stopped by TEST_DEADLINE after %ss)\n' "$name" "$lim"
+		return
+	fi
 	if [ "$rc" -eq 77 ]; then
 		why=$(skip_reason "$log")
 		if [ -n "$why" ]; then
