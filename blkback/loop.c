@@ -186,14 +186,9 @@ void blk_loop_run(struct blk_loop *l)
 static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 {
 	struct blk_loop *l = arg;
-	evtchn_port_t port[BLK_EVTCHN_BATCH];
-	int n = hv_evtchn_pending_many(l->hv, port, BLK_EVTCHN_BATCH);
+	evtchn_port_t port[HV_EVTCHN_BATCH];
+	int n = hv_evtchn_take(l->hv, port, HV_EVTCHN_BATCH);
 
-	/* The ports that fired, taken and unmasked together (one read and
-	 * one write on Xen), each before its ring is looked at; more left
-	 * behind keep the fd readable. */
-	if (n > 0)
-		hv_evtchn_unmask_many(l->hv, port, (unsigned)n);
 	for (int i = 0; i < n; i++) {
 		struct blk_queue *q = port_find(l, port[i]);
 

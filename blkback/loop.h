@@ -34,8 +34,6 @@ struct event;
  * brings it back). */
 #define BLK_SLICE_NS 1000000u
 #define BLK_PORT_BUCKETS 256
-/* Event-channel ports a loop takes from the hypervisor at once. */
-#define BLK_EVTCHN_BATCH 64
 
 struct blk_loop {
 	struct event_base *base;

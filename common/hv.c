@@ -191,6 +191,16 @@ int hv_evtchn_unmask_many(struct hv *hv, const evtchn_port_t *ports,
 	return rc;
 }
 
+int hv_evtchn_take(struct hv *hv, evtchn_port_t *ports, unsigned max)
+{
+	int n = hv_evtchn_pending_many(hv, ports, max);
+
+	if (n <= 0)
+		return 0;
+	hv_evtchn_unmask_many(hv, ports, (unsigned)n);
+	return n;
+}
+
 int hv_evtchn_unbind(struct hv *hv, evtchn_port_t port)
 {
 	return hv->ops->evtchn_unbind(hv, port);

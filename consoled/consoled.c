@@ -88,12 +88,8 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 {
 	struct consoled *cd = arg;
 	evtchn_port_t port[EVTCHN_BUDGET];
-	int n = hv_evtchn_pending_many(cd->hv, port, EVTCHN_BUDGET);
+	int n = hv_evtchn_take(cd->hv, port, EVTCHN_BUDGET);
 
-	/* Unmask first: an event while we work fires again.  More ports
-	 * than the budget keep the fd readable for the next turn. */
-	if (n > 0)
-		hv_evtchn_unmask_many(cd->hv, port, (unsigned)n);
 	for (int i = 0; i < n; i++)
 		console_kick(port_lookup(cd, port[i]));
 }

@@ -4,8 +4,8 @@
  * xenvif_rx_interrupt, a port is unmasked before its ring is looked at
  * (late EOI is not needed: each kick only schedules bounded work, XSA-332),
  * and an unknown port is ignored.  The ports that fired are taken and
- * unmasked together (hv_evtchn_pending_many: one read and one write on
- * Xen for them all); more left behind keep the fd readable. */
+ * unmasked together (hv_evtchn_take: one read and one write on Xen for
+ * them all). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -43,12 +43,9 @@ static void route(struct nb_loop *l, evtchn_port_t port)
 static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 {
 	struct nb_loop *l = arg;
-	evtchn_port_t port[NB_EVTCHN_BATCH];
-	int n = hv_evtchn_pending_many(l->hv, port, NB_EVTCHN_BATCH);
+	evtchn_port_t port[HV_EVTCHN_BATCH];
+	int n = hv_evtchn_take(l->hv, port, HV_EVTCHN_BATCH);
 
-	if (n <= 0)
-		return;
-	hv_evtchn_unmask_many(l->hv, port, (unsigned)n);
 	for (int i = 0; i < n; i++)
 		route(l, port[i]);
 }

@@ -105,12 +105,15 @@ struct tx_batch {
 };
 
 /* Where frame f goes in txbuf after used bytes: its second slot (its
- * only one, if so) at that slot's offset within a page. */
+ * only one, if so) at that slot's offset within a page.  A dropped
+ * frame has no data: it takes no room. */
 static unsigned tx_at(unsigned used, const struct nb_txframe *f)
 {
 	unsigned k = f->nfrag > 1 ? 1 : 0;
 	unsigned end = used + (k ? f->frag[0].size : 0);
 
+	if (f->verdict == NB_TX_DROP)
+		return used;
 	return used + ((f->frag[k].offset - end) & (HV_PAGE_SIZE - 1));
 }
 
@@ -131,7 +134,7 @@ static bool batch_room(const struct tx_batch *x, const struct nb_txframe *f)
 static void batch_add(struct nb_queue *q, struct tx_batch *x)
 {
 	struct nb_txframe *f = &x->f[x->n];
-	unsigned off = f->verdict != NB_TX_DROP ? tx_at(x->used, f) : x->used;
+	unsigned off = tx_at(x->used, f);
 
 	x->at[x->n] = off;
 	x->seg0[x->n] = x->nseg;

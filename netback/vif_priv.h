@@ -49,8 +49,6 @@ struct pvd_msgq;
 /* Linux's XEN_NETBK_MAX_HASH_KEY_SIZE and _MAPPING_SIZE. */
 #define NB_HASH_KEY_MAX 40
 #define NB_HASH_MAPPING_MAX 128
-/* Event-channel ports a loop takes from the hypervisor at once. */
-#define NB_EVTCHN_BATCH 64
 /* Frames a queue handles per turn before it lets the others run. */
 #define NB_BUDGET 64
 

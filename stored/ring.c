@@ -238,14 +238,11 @@ static void check_deaths(struct stored *sd)
 static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 {
 	struct stored *sd = arg;
-	evtchn_port_t port[64];
-	int n = hv_evtchn_pending_many(sd->hv, port, 64);
+	evtchn_port_t port[HV_EVTCHN_BATCH];
+	/* More than a batch waits its turn in the loop (the fd stays
+	 * readable), so a flood of kicks cannot hold it. */
+	int n = hv_evtchn_take(sd->hv, port, HV_EVTCHN_BATCH);
 
-	/* The ports that fired, taken and unmasked together (one read and
-	 * one write on Xen), each before its ring is read; more left behind
-	 * keep the fd readable, so a flood waits its turn in the loop. */
-	if (n > 0)
-		hv_evtchn_unmask_many(sd->hv, port, (unsigned)n);
 	for (int i = 0; i < n; i++) {
 		struct ring_tp *t = port_lookup(sd, port[i]);
 		struct conn *c;

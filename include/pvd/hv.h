@@ -146,6 +146,12 @@ int hv_evtchn_pending_many(struct hv *hv, evtchn_port_t *ports, unsigned max);
 /* Unmasks n ports at once (one write on Xen): 0, or the first error. */
 int hv_evtchn_unmask_many(struct hv *hv, const evtchn_port_t *ports,
 			  unsigned n);
+/* An event loop's readable callback: the ports that fired (up to max),
+ * unmasked before the caller looks at their rings, so that an event
+ * while it works fires again; how many (0 when none).  Ports beyond max
+ * keep the fd readable for the next callback. */
+#define HV_EVTCHN_BATCH 64
+int hv_evtchn_take(struct hv *hv, evtchn_port_t *ports, unsigned max);
 int hv_evtchn_unbind(struct hv *hv, evtchn_port_t port);
 /* Waits up to timeout_ms (-1: forever) for the fd to become readable:
  * 0, -ETIMEDOUT, or -errno.  For code without an event loop. */

@@ -688,6 +688,15 @@ static void test_evtchn_many(void **state)
 	assert_int_equal(hv_evtchn_pending_many(f->hv, p, 4), 1);
 	assert_int_equal(p[0], bp);
 	assert_int_equal(hv_evtchn_unmask_many(f->hv, p, 1), 0);
+	/* take: pending and unmasked in one call, so the next kick fires. */
+	assert_int_equal(hv_evtchn_take(f->hv, p, 4), 0);
+	assert_int_equal(hv_sim_evtchn_notify(f->dom, gp2), 0);
+	assert_int_equal(hv_evtchn_wait(f->hv, WAIT_MS), 0);
+	assert_int_equal(hv_evtchn_take(f->hv, p, 4), 1);
+	assert_int_equal(p[0], bp2);
+	assert_int_equal(hv_sim_evtchn_notify(f->dom, gp2), 0);
+	assert_int_equal(hv_evtchn_wait(f->hv, WAIT_MS), 0);
+	assert_int_equal(hv_evtchn_take(f->hv, p, 4), 1);
 }
 
 static void test_evtchn_backend_alloc_unbound(void **state)
