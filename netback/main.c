@@ -30,6 +30,7 @@ struct opts {
 	const char *ctl;
 	struct nb_xb_opts xb;
 	unsigned io_threads;
+	enum nb_tapio_mode tapio;
 };
 
 struct netback {
@@ -62,11 +63,15 @@ DAEMON_USAGE
 "                            buffers this long (default 60000, Linux's)\n"
 "      --io-threads N        I/O threads serving the vifs' rings (default:\n"
 "                            the CPUs it may run on, at most %u; 0: the main\n"
-"                            thread)\n",
+"                            thread)\n"
+"      --tap-io MODE         how frames reach the taps: uring (a transmit\n"
+"                            batch in one io_uring call), writev (one system\n"
+"                            call a frame) or auto (default: uring where the\n"
+"                            kernel allows it)\n",
 		NB_MAX_QUEUES, NB_MAX_IO_THREADS);
 }
 
-enum { O_CTL = 256, O_DOMID, O_MAXQ, O_MKBR, O_STALL, O_IOTHR };
+enum { O_CTL = 256, O_DOMID, O_MAXQ, O_MKBR, O_STALL, O_IOTHR, O_TAPIO };
 
 static const struct option longopts[] = {
 	DAEMON_LONGOPTS,
@@ -76,6 +81,7 @@ static const struct option longopts[] = {
 	{ "create-bridges", no_argument, NULL, O_MKBR },
 	{ "rx-stall", required_argument, NULL, O_STALL },
 	{ "io-threads", required_argument, NULL, O_IOTHR },
+	{ "tap-io", required_argument, NULL, O_TAPIO },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -110,6 +116,10 @@ static int own_opt(void *ctx, int ch, const char *name, const char *arg)
 	case O_IOTHR:
 		o->io_threads = (unsigned)pvd_opt_range(name, arg, 0,
 							NB_MAX_IO_THREADS);
+		break;
+	case O_TAPIO:
+		if (nb_tapio_mode_parse(arg, &o->tapio) < 0)
+			fatal("--%s: %s: not auto, uring or writev", name, arg);
 		break;
 	default: return -1;
 	}
@@ -191,7 +201,8 @@ static void start(struct netback *n)
 	rc = hv_open(&n->hv, &hc);
 	if (rc < 0)
 		fatal("cannot open the hypervisor layer: %s", strerror(-rc));
-	rc = nb_pool_start(n->base, n->hv, &hc, n->o.io_threads, &n->pool);
+	rc = nb_pool_start(n->base, n->hv, &hc, n->o.io_threads, n->o.tapio,
+			   &n->pool);
 	if (rc < 0)
 		fatal("cannot start the I/O threads: %s", strerror(-rc));
 	start_ctl(n);
@@ -206,9 +217,10 @@ static void start(struct netback *n)
 		fatal("cannot serve metrics on %s", n->o.d.metrics);
 	if (daemon_signals_start(&n->sigs, n->base, on_term, on_hup, n) < 0)
 		fatal("cannot install signal handlers");
-	log_info("serving %s, up to %u queues per vif, %u I/O thread(s) "
-		 "(hv %s)", n->xb.root, n->o.xb.max_queues, n->o.io_threads,
-		 hv_impl_name(n->hv));
+	log_info("serving %s, up to %u queues per vif, %u I/O thread(s), "
+		 "tap writes through %s (hv %s)", n->xb.root,
+		 n->o.xb.max_queues, n->o.io_threads,
+		 nb_pool_tapio_name(n->pool), hv_impl_name(n->hv));
 }
 
 int main(int argc, char **argv)

@@ -13,6 +13,7 @@
 
 #include "pvd/log.h"
 #include "pvd/msgq.h"
+#include "tapio.h"
 #include "vif_priv.h"
 
 static void route(struct nb_loop *l, evtchn_port_t port)
@@ -50,7 +51,8 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 		route(l, port[i]);
 }
 
-struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv)
+struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv,
+			       enum nb_tapio_mode tapio)
 {
 	struct nb_loop *l = calloc(1, sizeof(*l));
 
@@ -66,6 +68,10 @@ struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv)
 		return NULL;
 	}
 	l->mainq = l->q;
+	if (nb_tapio_create(tapio, &l->tio) < 0) {
+		nb_loop_destroy(l);
+		return NULL;
+	}
 	pvd_iothread_inline(&l->th, base, l->q);
 	l->evtchn_ev = event_new(base, hv_evtchn_fd(hv), EV_READ | EV_PERSIST,
 				 on_evtchn, l);
@@ -85,6 +91,7 @@ void nb_loop_destroy(struct nb_loop *l)
 		log_warn("vifs still running; they are leaked");
 	if (l->evtchn_ev)
 		event_free(l->evtchn_ev);
+	nb_tapio_destroy(l->tio);
 	pvd_msgq_destroy(l->q);
 	free(l);
 }

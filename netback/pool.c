@@ -40,12 +40,14 @@
 
 #include "pvd/log.h"
 #include "pvd/msgq.h"
+#include "tapio.h"
 #include "vif_priv.h"
 
 struct nb_pool {
 	struct event_base *main_base;
 	struct pvd_msgq *mainq;
 	unsigned n;                   /* threads asked for (0: main thread) */
+	enum nb_tapio_mode tapio;
 	unsigned nloop;
 	struct nb_loop **l;
 	struct hv **hv;               /* opened here (threads > 0) */
@@ -55,7 +57,7 @@ struct nb_pool {
 static int loop_setup(struct nb_pool *p, unsigned i, struct event_base *base,
 		      struct hv *hv)
 {
-	struct nb_loop *l = nb_loop_create(base, hv);
+	struct nb_loop *l = nb_loop_create(base, hv, p->tapio);
 
 	if (!l)
 		return -ENOMEM;
@@ -92,7 +94,7 @@ static int thread_start(struct nb_pool *p, unsigned i,
 
 int nb_pool_start(struct event_base *main_base, struct hv *main_hv,
 		  const struct hv_config *hc, unsigned threads,
-		  struct nb_pool **out)
+		  enum nb_tapio_mode tapio, struct nb_pool **out)
 {
 	struct nb_pool *p = calloc(1, sizeof(*p));
 	int rc = -ENOMEM;
@@ -102,6 +104,7 @@ int nb_pool_start(struct event_base *main_base, struct hv *main_hv,
 		return -ENOMEM;
 	p->main_base = main_base;
 	p->n = threads;
+	p->tapio = tapio;
 	p->nloop = threads ? threads : 1;
 	p->l = calloc(p->nloop, sizeof(*p->l));
 	p->hv = calloc(p->nloop, sizeof(*p->hv));
@@ -208,4 +211,9 @@ json_t *nb_pool_json(const struct nb_pool *p)
 			"main", p->n == 0));
 	}
 	return a;
+}
+
+const char *nb_pool_tapio_name(const struct nb_pool *p)
+{
+	return nb_tapio_name(p->l[0]->tio);
 }

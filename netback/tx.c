@@ -6,7 +6,7 @@
  * the tap behind its virtio-net header.  Consecutive frames share one
  * grant copy (struct tx_batch: one system call on Xen, as
  * xenvif_tx_action batches its copy ops); they are answered and sent in
- * ring order after it.  Each frame starts where its second slot (the
+ * ring order after it, their tap writes in one io_uring call (tapio.c).  Each frame starts where its second slot (the
  * first page fragment, after netfront's linear head) lands at the same
  * offset in our page as in the guest's: gntdev splits a copy segment at
  * either side's page boundary, pinning a page for each piece, so the
@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "pvd/log.h"
+#include "tapio.h"
 #include "vif_priv.h"
 
 /* Answers the frame's slots in place: its requests go to the journal
@@ -49,34 +50,6 @@ static void respond(struct nb_queue *q, const union nb_txslot *s,
 	nb_journal_end(&q->jn, NB_JN_TX, q->tx.rsp_prod_pvt);
 }
 
-static void frame_send(struct nb_queue *q, const struct nb_txframe *f,
-		       uint8_t *frame)
-{
-	uint8_t hdr[NB_VNET_HDR_MAX] = { 0 };
-	struct iovec iov[2] = {
-		{ hdr, q->v->cfg.vnet_hdr_len }, { frame, f->size } };
-
-	if (!nb_tx_allowed(&q->v->policy, frame, f->size)) {
-		q->st.tx_spoof_drops++;
-		q->st.tx_drops++;
-		return;
-	}
-	if (nb_tx_vnet_hdr(f, frame, f->size, hdr) < 0) {
-		q->st.tx_errors++;
-		return;
-	}
-	/* The tap never blocks us: a full tap queue drops, as a full
-	 * backlog does in the kernel. */
-	if (writev(q->tap_fd, iov, 2) < 0) {
-		q->st.tx_drops++;
-		return;
-	}
-	q->st.tx_packets++;
-	q->st.tx_bytes += f->size;
-	if (f->gso)
-		q->st.tx_gso++;
-}
-
 /* The chain at cons, copied once. */
 static unsigned chain_copy(struct nb_queue *q, RING_IDX cons,
 			   union nb_txslot *s, unsigned avail)
@@ -102,7 +75,52 @@ struct tx_batch {
 	union nb_txslot s[TX_BATCH_FRAMES][NB_TX_SCAN_MAX];
 	unsigned seg0[TX_BATCH_FRAMES + 1];     /* its segments: seg0[i].. */
 	struct hv_copy_seg seg[TX_BATCH_SEGS];
+	/* each frame's write to the tap (tapio.h), until it is answered */
+	uint8_t hdr[TX_BATCH_FRAMES][NB_VNET_HDR_MAX];
+	struct iovec iov[TX_BATCH_FRAMES][2];
+	int wrote[TX_BATCH_FRAMES];
+	bool sent[TX_BATCH_FRAMES];
 };
+
+/* Queues frame i's write to the tap behind its virtio-net header;
+ * false when it is not sent. */
+static bool frame_queue(struct nb_queue *q, struct tx_batch *x, unsigned i)
+{
+	const struct nb_txframe *f = &x->f[i];
+	uint8_t *frame = q->txbuf + x->at[i];
+
+	if (!nb_tx_allowed(&q->v->policy, frame, f->size)) {
+		q->st.tx_spoof_drops++;
+		q->st.tx_drops++;
+		return false;
+	}
+	memset(x->hdr[i], 0, sizeof(x->hdr[i]));
+	if (nb_tx_vnet_hdr(f, frame, f->size, x->hdr[i]) < 0) {
+		q->st.tx_errors++;
+		return false;
+	}
+	x->iov[i][0] = (struct iovec){ x->hdr[i], q->v->cfg.vnet_hdr_len };
+	x->iov[i][1] = (struct iovec){ frame, f->size };
+	nb_tapio_write(q->v->loop->tio, q->tap_fd, x->iov[i], 2, &x->wrote[i]);
+	return true;
+}
+
+/* Counts frame i once its write is answered.  The tap never blocks us:
+ * a full tap queue drops, as a full backlog does in the kernel. */
+static void frame_sent(struct nb_queue *q, const struct tx_batch *x,
+		       unsigned i)
+{
+	const struct nb_txframe *f = &x->f[i];
+
+	if (x->wrote[i] < 0) {
+		q->st.tx_drops++;
+		return;
+	}
+	q->st.tx_packets++;
+	q->st.tx_bytes += f->size;
+	if (f->gso)
+		q->st.tx_gso++;
+}
 
 /* Where frame f goes in txbuf after used bytes: its second slot (its
  * only one, if so) at that slot's offset within a page.  A dropped
@@ -153,8 +171,9 @@ static void batch_add(struct nb_queue *q, struct tx_batch *x)
 	x->cons += f->nslots;
 }
 
-/* Copies the batch's data, then answers and sends its frames in ring
- * order (a dropped frame answers an error in its turn). */
+/* Copies the batch's data, then answers its frames and writes them to
+ * the tap in ring order (a dropped frame answers an error in its turn);
+ * the writes go together (nb_tapio_flush), then are counted. */
 static void batch_flush(struct nb_queue *q, struct tx_batch *x)
 {
 	if (x->nseg)
@@ -174,9 +193,13 @@ static void batch_flush(struct nb_queue *q, struct tx_batch *x)
 		}
 		respond(q, x->s[i], f, f->verdict == NB_TX_DROP || bad ?
 			NETIF_RSP_ERROR : NETIF_RSP_OKAY);
-		if (f->verdict != NB_TX_DROP && !bad)
-			frame_send(q, f, q->txbuf + x->at[i]);
+		x->sent[i] = f->verdict != NB_TX_DROP && !bad &&
+			     frame_queue(q, x, i);
 	}
+	nb_tapio_flush(q->v->loop->tio);
+	for (unsigned i = 0; i < x->n; i++)
+		if (x->sent[i])
+			frame_sent(q, x, i);
 	x->n = x->nseg = x->used = 0;
 	x->seg0[0] = 0;
 	x->cons = q->tx.req_cons;

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "pvd/hv.h"
+#include "tapio.h"
 
 struct event_base;
 struct evbuffer;
@@ -132,7 +133,10 @@ struct nb_qstats {
 
 
 /* ---- the loop (nbloop.c): one I/O thread's ---- */
-struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv);
+/* tapio: how its tap writes go (tapio.h); NB_TAPIO_URING fails without
+ * io_uring. */
+struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv,
+			       enum nb_tapio_mode tapio);
 /* The vifs must be gone first.  NULL is a no-op. */
 void nb_loop_destroy(struct nb_loop *l);
 
@@ -144,7 +148,9 @@ struct hv_config;
  * hypervisor handle (opened from hc) and loop. */
 int nb_pool_start(struct event_base *main_base, struct hv *main_hv,
 		  const struct hv_config *hc, unsigned threads,
-		  struct nb_pool **out);
+		  enum nb_tapio_mode tapio, struct nb_pool **out);
+/* What the loops' tap writes go through (nb_tapio_name). */
+const char *nb_pool_tapio_name(const struct nb_pool *p);
 /* Joins the threads; the vifs must be stopped first.  NULL is a no-op. */
 void nb_pool_stop(struct nb_pool *p);
 /* The loop with the fewest queues (main thread only). */

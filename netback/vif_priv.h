@@ -17,6 +17,7 @@
 #include "vif.h"
 
 struct event;
+struct nb_tapio;
 struct pvd_msgq;
 
 /* xenvif_count_requests counts the slots that follow the first one (and
@@ -181,6 +182,7 @@ struct nb_loop {
 	struct nb_vif *vifs;
 	struct pvd_msgq *q;               /* runs calls on this thread */
 	struct pvd_msgq *mainq;           /* reports to the main thread */
+	struct nb_tapio *tio;             /* its tap writes (tapio.h) */
 	unsigned index;
 	unsigned load;                    /* queues placed here (main thread) */
 	struct pvd_iothread th;           /* its thread (inline: the caller's) */

@@ -13,6 +13,9 @@
 #           online CPUs): each guest's vif on a thread of its own;
 #   pvd1    the same with --io-threads 1: both vifs on one thread
 #           (pvdK for any K: --io-threads K; pvd0 is the main thread);
+#   pvdw    as pvd, with --tap-io writev: a system call for each frame
+#           written to a tap, where pvd's default batches them through
+#           io_uring (netback/tapio.c);
 #   pvdmq   as pvd, the guests' NICs without a control ring and with N
 #           queues (pvguest --net-no-ctrl --net-max-queues N): each NIC's
 #           queues spread over the N threads (netback/nic.c).
@@ -24,7 +27,7 @@
 # changes on this shared machine hit every route alike.
 #
 #   BENCH_QUICK=1   very short runs      BENCH_SECS=N   seconds per run
-#   BENCH_NET_ROUTES="veth bridge pvd pvd1"   the routes to run
+#   BENCH_NET_ROUTES="veth bridge pvd pvd1 pvdw"   the routes to run
 #   BENCH_NB_THREADS=N   pvd's I/O threads (default: online CPUs)
 #
 # Exit status 0 when every measurement ran; no timing thresholds.
@@ -38,7 +41,7 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then SECS=${BENCH_SECS:-1}; else SECS=${BENCH_SECS:-4}; fi
 # iperf3 wants whole seconds.
 SECS=$(awk -v s="$SECS" 'BEGIN { s = int(s + 0.5); print s < 1 ? 1 : s }')
-ROUTES=${BENCH_NET_ROUTES:-veth bridge pvd pvd1}
+ROUTES=${BENCH_NET_ROUTES:-veth bridge pvd pvd1 pvdw}
 NB_THREADS=${BENCH_NB_THREADS:-$(nproc)}
 # A bound on each set-up wait, not a timing: generous, as CI shares its 2
 # cores (10 s once ran out there while the vif came up under load).
@@ -108,6 +111,8 @@ route_setup() {
 	pvd) declare -F pvd_setup >/dev/null && PVDNB_THREADS=$NB_THREADS pvd_setup ;;
 	pvdmq) declare -F pvd_setup >/dev/null && PVDNB_THREADS=$NB_THREADS \
 		PVDNB_GUEST_ARGS="--net-no-ctrl --net-max-queues $NB_THREADS" pvd_setup ;;
+	pvdw) declare -F pvd_setup >/dev/null && PVDNB_THREADS=$NB_THREADS \
+		PVDNB_TAPIO=writev pvd_setup ;;
 	pvd[0-9]*) declare -F pvd_setup >/dev/null && PVDNB_THREADS=${1#pvd} pvd_setup ;;
 	esac
 }
@@ -229,6 +234,7 @@ compare() {
 		echo "$1/$2 CPU s per Gb/s: $(ratio "$(avg "$1" cpu)" "$(avg "$2" cpu)")"
 }
 compare pvd pvd1 "pvd-netback, $NB_THREADS I/O threads against 1:"
+compare pvd pvdw "pvd-netback, tap writes batched through io_uring against a writev each (--tap-io writev):"
 compare pvdmq pvd "pvd-netback, $NB_THREADS I/O threads, each NIC's $NB_THREADS queues spread over them against one thread per NIC:"
 compare pvd1 pvd0 "pvd-netback, 1 I/O thread against the main thread (--io-threads 0):"
 exit $failed

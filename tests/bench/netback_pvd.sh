@@ -2,7 +2,8 @@
 # domains, each with a NIC served by pvd-netback (a tap on one bridge), the
 # guests' own network stacks at 10.77.0.1 (A) and 10.77.0.2 (B).  Defines
 # pvd_setup, pvd_cleanup and pvd_cpu_ticks; uses netback.sh's BIN, TAG,
-# WAIT_SECS and bad, and PVDNB_THREADS (pvd-netback's --io-threads; empty:
+# WAIT_SECS and bad, PVDNB_TAPIO (--tap-io; empty: the default), and
+# PVDNB_THREADS (pvd-netback's --io-threads; empty:
 # its default, the online CPUs) and PVDNB_GUEST_ARGS (more pvguest options,
 # e.g. --net-no-ctrl: pvctl then runs pvguest through a wrapper).
 #
@@ -44,6 +45,7 @@ pvdnb_daemons() {
 		{ bad "pvd-stored did not start"; return 1; }
 	"$BIN/pvd-netback" -f --hv sim --pidfile "$PVDNB_DIR/netback.pid" \
 		--log-level warning ${PVDNB_THREADS:+--io-threads "$PVDNB_THREADS"} \
+		${PVDNB_TAPIO:+--tap-io "$PVDNB_TAPIO"} \
 		>>"$PVDNB_DIR/netback.log" 2>&1 &
 	PVDNB_NETBACK=$!
 	pvdnb_wait "$WAIT_SECS" test -s "$PVDNB_DIR/netback.pid" ||

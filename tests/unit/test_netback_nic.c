@@ -24,7 +24,8 @@ static void pool_start(struct cfx *f, unsigned threads)
 {
 	struct hv_config hc = { .impl = "sim" };
 
-	assert_int_equal(nb_pool_start(f->n.base, f->n.hv, &hc, threads, &f->pool), 0);
+	assert_int_equal(nb_pool_start(f->n.base, f->n.hv, &hc, threads,
+				       NB_TAPIO_URING, &f->pool), 0);
 }
 
 static int setup(void **state)

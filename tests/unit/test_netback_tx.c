@@ -605,6 +605,12 @@ int main(void)
 		T(test_spoof), T(test_kill_before_push_journal),
 		T(test_batch),
 	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* Every test with each way of writing to the taps (tapio.h). */
+	nfx_mode = NB_TAPIO_URING;
+	failed = cmocka_run_group_tests_name("io_uring", tests, NULL, NULL);
+	nfx_mode = NB_TAPIO_WRITEV;
+	return failed + cmocka_run_group_tests_name("writev", tests, NULL,
+						    NULL);
 }

@@ -204,13 +204,16 @@ net_part() {
 		fail "net-daemon cannot unload xen-netback (it would claim backend/vif): $(lsmod | grep xen_netback)"
 		return
 	fi
-	"$BIN/pvd-netback" -f --log-file $D/pvd-netback.log --log-level debug --pidfile /run/pvd-netback.pid &
+	# XT_NETBACK_OPTS (run.sh): settings under measurement, empty by default.
+	NETOPTS=$(cat "$XT_BUILD/netback-opts" 2>/dev/null)
+	# shellcheck disable=SC2086
+	"$BIN/pvd-netback" -f --log-file $D/pvd-netback.log --log-level debug --pidfile /run/pvd-netback.pid $NETOPTS &
 	if ! waitfor 20 test -s /run/pvd-netback.pid; then
 		fail "net-daemon pvd-netback did not start: $(tail -3 $D/pvd-netback.log)"
 		return
 	fi
 	NET_PID=$(cat /run/pvd-netback.pid)
-	pass "net-daemon pvd-netback ($NET_PID) on bridge $NET_BR 10.99.0.1/24, xen-netback $(lsmod | grep -q '^xen_netback' && echo loaded || echo 'not loaded'), hotplug script /etc/xen/scripts/vif-pvd"
+	pass "net-daemon pvd-netback ($NET_PID) options \"$NETOPTS\", $(grep -ho 'tap writes through [a-z_]*' $D/pvd-netback.log | head -1), on bridge $NET_BR 10.99.0.1/24, xen-netback $(lsmod | grep -q '^xen_netback' && echo loaded || echo 'not loaded'), hotplug script /etc/xen/scripts/vif-pvd"
 
 	# The guest, its NIC from its config through xl.
 	domcfg net net

@@ -40,6 +40,8 @@ ROUNDS=${XT_DD_ROUNDS:-5}
 # Extra pvd-blkback options for the pvd part (e.g. "--io-threads 1"), to
 # measure settings without editing dom0-test.sh; read by dom0 from the build.
 BLKOPTS=${XT_BLKBACK_OPTS:-}
+# The same for pvd-netback in the net part (e.g. "--tap-io writev").
+NETOPTS=${XT_NETBACK_OPTS:-}
 # XT_STRACE=1: pvd-blkback under strace -c for 20 s of the pattern phase
 # (system calls per request) and pvd-netback for one more 3 s iperf3 each
 # way (per frame), issue 17's probes.  Off by default: they add half a
@@ -218,6 +220,7 @@ boot_once() {
 	local attempt=$1 serial=$B/serial-$1.log qpid rc=0 t0
 	rm -rf "$B/out"
 	printf '%s\n' "$BLKOPTS" > "$B/blkback-opts"
+	printf '%s\n' "$NETOPTS" > "$B/netback-opts"
 	printf '%s\n' "$STRACEPROBES" > "$B/strace-probes"
 	printf '%s\n' "$PERFPROBES" > "$B/perf-probes"
 	mkdir -p "$B/out"

@@ -1,0 +1,205 @@
+/* pvd-netback's batched tap writes (netback/tapio.c), each test in both
+ * modes, against a SOCK_SEQPACKET socketpair standing in for a tap (one
+ * write, one frame, as a tap's): results, order, a full peer answering
+ * -EAGAIN without a wait, and the reissue without RWF_NOWAIT for a file
+ * that refuses it (/proc/self/comm, as 6.1's tun does). */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../netback/tapio.h"
+
+struct tfx {
+	struct nb_tapio *t;
+	int fd[2];
+};
+
+static enum nb_tapio_mode mode = NB_TAPIO_URING;
+
+static int setup(void **state)
+{
+	static struct tfx f;
+
+	assert_int_equal(nb_tapio_create(mode, &f.t), 0);
+	assert_string_equal(nb_tapio_name(f.t),
+			    mode == NB_TAPIO_URING ? "io_uring" : "writev");
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK,
+				    0, f.fd), 0);
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct tfx *f = *state;
+
+	nb_tapio_destroy(f->t);
+	close(f->fd[0]);
+	close(f->fd[1]);
+	return 0;
+}
+
+/* Frames of two parts (header, data) arrive whole and in order. */
+static void test_order(void **state)
+{
+	struct tfx *f = *state;
+	char hdr[10][4], data[10][32], got[64];
+	struct iovec iov[10][2];
+	int res[10];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(hdr[i], sizeof(hdr[i]), "h%02d", i);
+		snprintf(data[i], sizeof(data[i]), "frame %d", i);
+		iov[i][0] = (struct iovec){ hdr[i], 3 };
+		iov[i][1] = (struct iovec){ data[i], strlen(data[i]) };
+		nb_tapio_write(f->t, f->fd[0], iov[i], 2, &res[i]);
+	}
+	nb_tapio_flush(f->t);
+	for (int i = 0; i < 10; i++) {
+		char want[64];
+		ssize_t n = read(f->fd[1], got, sizeof(got));
+
+		assert_int_equal(res[i], 3 + (int)strlen(data[i]));
+		assert_int_equal(n, res[i]);
+		snprintf(want, sizeof(want), "h%02dframe %d", i, i);
+		assert_memory_equal(got, want, (size_t)n);
+	}
+	assert_int_equal(read(f->fd[1], got, sizeof(got)), -1);
+	assert_int_equal(errno, EAGAIN);
+}
+
+/* More writes than the ring holds go in several flushes, in order. */
+static void test_many(void **state)
+{
+	struct tfx *f = *state;
+	unsigned char b[200];
+	struct iovec iov[200];
+	int res[200], sz = 200000;
+
+	assert_int_equal(setsockopt(f->fd[0], SOL_SOCKET, SO_SNDBUF, &sz,
+				    sizeof(sz)), 0);
+	for (int i = 0; i < 200; i++) {
+		b[i] = (unsigned char)i;
+		iov[i] = (struct iovec){ &b[i], 1 };
+		nb_tapio_write(f->t, f->fd[0], &iov[i], 1, &res[i]);
+	}
+	nb_tapio_flush(f->t);
+	for (int i = 0; i < 200; i++) {
+		unsigned char c;
+
+		assert_int_equal(res[i], 1);
+		assert_int_equal(read(f->fd[1], &c, 1), 1);
+		assert_int_equal(c, i);
+	}
+}
+
+/* A peer that takes no more: the writes answer -EAGAIN (dropped), and
+ * the flush does not wait for room. */
+static void test_full(void **state)
+{
+	struct tfx *f = *state;
+	static char big[60000];
+	struct iovec iov = { big, sizeof(big) };
+	struct timespec a, b;
+	int res[16], ok = 0, again = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 16; i++)
+			nb_tapio_write(f->t, f->fd[0], &iov, 1, &res[i]);
+		nb_tapio_flush(f->t);
+		for (int i = 0; i < 16; i++) {
+			if (res[i] == (int)sizeof(big))
+				ok++;
+			else if (res[i] == -EAGAIN)
+				again++;
+			else
+				fail_msg("write %d: %d", i, res[i]);
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_true(ok > 0);
+	assert_true(again > 0);
+	assert_int_equal(ok + again, 128);
+	/* Not a timing threshold: the wait for room, if any, lasts
+	 * TAPIO_WAIT_S (1 s) a flush; eight of them would be 8 s. */
+	assert_true(b.tv_sec - a.tv_sec < 4);
+}
+
+/* A file that refuses RWF_NOWAIT gets its write all the same. */
+static void test_refused_nowait(void **state)
+{
+	struct tfx *f = *state;
+	char name[16] = "tapio-reissued", now[17] = { 0 };
+	struct iovec iov = { name, strlen(name) };
+	int fd = open("/proc/self/comm", O_WRONLY | O_NONBLOCK), res[2];
+	char was[17] = { 0 };
+
+	assert_true(fd >= 0);
+	assert_int_equal(prctl(PR_GET_NAME, was), 0);
+	nb_tapio_write(f->t, fd, &iov, 1, &res[0]);
+	nb_tapio_flush(f->t);
+	assert_int_equal(res[0], (int)strlen(name));
+	assert_int_equal(prctl(PR_GET_NAME, now), 0);
+	assert_string_equal(now, name);
+	/* And the next write still goes. */
+	iov = (struct iovec){ was, strlen(was) };
+	nb_tapio_write(f->t, fd, &iov, 1, &res[1]);
+	nb_tapio_flush(f->t);
+	assert_int_equal(res[1], (int)strlen(was));
+	close(fd);
+}
+
+/* A closed fd: the error comes back as the result. */
+static void test_bad_fd(void **state)
+{
+	struct tfx *f = *state;
+	char c = 'x';
+	struct iovec iov = { &c, 1 };
+	int res;
+
+	nb_tapio_write(f->t, 1000, &iov, 1, &res);
+	nb_tapio_flush(f->t);
+	assert_int_equal(res, -EBADF);
+}
+
+static void test_mode_parse(void **state)
+{
+	enum nb_tapio_mode m;
+
+	(void)state;
+	assert_int_equal(nb_tapio_mode_parse("writev", &m), 0);
+	assert_int_equal(m, NB_TAPIO_WRITEV);
+	assert_int_equal(nb_tapio_mode_parse("uring", &m), 0);
+	assert_int_equal(m, NB_TAPIO_URING);
+	assert_int_equal(nb_tapio_mode_parse("auto", &m), 0);
+	assert_int_equal(m, NB_TAPIO_AUTO);
+	assert_int_equal(nb_tapio_mode_parse("aio", &m), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+		T(test_order), T(test_many), T(test_full),
+		T(test_refused_nowait), T(test_bad_fd),
+		cmocka_unit_test(test_mode_parse),
+	};
+	int failed;
+
+	failed = cmocka_run_group_tests_name("io_uring", tests, NULL, NULL);
+	mode = NB_TAPIO_WRITEV;
+	return failed + cmocka_run_group_tests_name("writev", tests, NULL,
+						    NULL);
+}
