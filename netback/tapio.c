@@ -39,6 +39,7 @@ struct tapio_op {
 	int fd;
 	const struct iovec *iov;
 	unsigned n;
+	int flags;                        /* rw_flags it went with */
 	int *res;                         /* NULL: given up */
 };
 
@@ -120,12 +121,13 @@ static int do_writev(int fd, const struct iovec *iov, unsigned n)
 static bool prep(struct nb_tapio *t, unsigned i)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
-	const struct tapio_op *o = &t->op[i];
+	struct tapio_op *o = &t->op[i];
 
 	if (!sqe)
 		return false;
 	io_uring_prep_writev(sqe, o->fd, o->iov, o->n, 0);
-	sqe->rw_flags = t->rw_flags;
+	o->flags = t->rw_flags;
+	sqe->rw_flags = o->flags;
 	io_uring_sqe_set_data64(sqe, i);
 	return true;
 }
@@ -167,7 +169,8 @@ static int answer(struct nb_tapio *t, const struct io_uring_cqe *c)
 
 	if (i >= t->nop || !t->op[i].res)
 		return 0;                 /* a cancel's, or given up */
-	if (c->res == -EOPNOTSUPP && t->rw_flags) {
+	/* Every write of the batch that went with it is refused alike. */
+	if (c->res == -EOPNOTSUPP && t->op[i].flags) {
 		t->rw_flags = 0;          /* this kernel's taps refuse it */
 		if (prep(t, (unsigned)i))
 			return submit(t);
@@ -227,7 +230,7 @@ void nb_tapio_write(struct nb_tapio *t, int fd, const struct iovec *iov,
 		return;
 	}
 	*res = -EINPROGRESS;
-	t->op[t->nop] = (struct tapio_op){ fd, iov, n, res };
+	t->op[t->nop] = (struct tapio_op){ fd, iov, n, 0, res };
 	if (!prep(t, t->nop)) {
 		*res = do_writev(fd, iov, n);
 		return;

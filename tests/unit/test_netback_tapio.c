@@ -153,11 +153,39 @@ static void test_refused_nowait(void **state)
 	assert_int_equal(res[0], (int)strlen(name));
 	assert_int_equal(prctl(PR_GET_NAME, now), 0);
 	assert_string_equal(now, name);
-	/* And the next write still goes. */
+	/* And the next writes still go. */
 	iov = (struct iovec){ was, strlen(was) };
 	nb_tapio_write(f->t, fd, &iov, 1, &res[1]);
 	nb_tapio_flush(f->t);
 	assert_int_equal(res[1], (int)strlen(was));
+	close(fd);
+}
+
+/* Several refused in one batch: each is issued again, in order. */
+static void test_refused_batch(void **state)
+{
+	struct tfx *f = *state;
+	char was[17] = { 0 }, now[17] = { 0 };
+	static const char *const names[4] = { "tapio-a", "tapio-b",
+					      "tapio-c", "tapio-last" };
+	struct iovec iov[5];
+	int fd = open("/proc/self/comm", O_WRONLY | O_NONBLOCK), res[5];
+
+	assert_true(fd >= 0);
+	assert_int_equal(prctl(PR_GET_NAME, was), 0);
+	for (int i = 0; i < 4; i++) {
+		iov[i] = (struct iovec){ (void *)names[i], strlen(names[i]) };
+		nb_tapio_write(f->t, fd, &iov[i], 1, &res[i]);
+	}
+	nb_tapio_flush(f->t);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(res[i], (int)strlen(names[i]));
+	assert_int_equal(prctl(PR_GET_NAME, now), 0);
+	assert_string_equal(now, "tapio-last");
+	iov[4] = (struct iovec){ was, strlen(was) };
+	nb_tapio_write(f->t, fd, &iov[4], 1, &res[4]);
+	nb_tapio_flush(f->t);
+	assert_int_equal(res[4], (int)strlen(was));
 	close(fd);
 }
 
@@ -193,7 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 		T(test_order), T(test_many), T(test_full),
-		T(test_refused_nowait), T(test_bad_fd),
+		T(test_refused_nowait), T(test_refused_batch), T(test_bad_fd),
 		cmocka_unit_test(test_mode_parse),
 	};
 	int failed;
