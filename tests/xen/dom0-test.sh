@@ -32,6 +32,16 @@ D=/data
 CONS=$D/console
 MIB=1048576
 mkdir -p "$OUT" "$PVD_RUNDIR"
+# run.sh joins the parts with '+' on dom0's command line (QEMU's -initrd
+# list is split at ','); they are compared with ',' below.
+XT_PARTS=$(echo "${XT_PARTS:-all}" | tr + ,)
+# XT_HANG (run.sh): stop here, silent, before that group (base or a
+# part), to see run.sh find the stall and retry.
+hang_before() {
+	[ "$(cat "$XT_BUILD/hang-part" 2>/dev/null)" = "$1" ] || return 0
+	info "stopping before $1 (XT_HANG)"
+	sleep 100000
+}
 
 now() { cut -d' ' -f1 /proc/uptime; }
 pass() { echo "XENTEST PASS $*"; }
@@ -214,6 +224,7 @@ state() { xenstore-read "$1/state" 2>/dev/null; }
 # on a further part.
 if [ "${XT_SKIP_BASE:-0}" != 1 ]; then
 # ------------------------------------------------------------ 1. anchor
+hang_before base
 domcfg anchor anchor
 truncate -s 64M $D/anchor.img
 losetup /dev/loop0 $D/anchor.img || die "anchor-connected losetup"
@@ -548,6 +559,7 @@ for part in /host/tests/xen/dom0-part-*.sh; do
 	,all,|*",$name,"*) ;;
 	*) info "part $name not run (XT_PARTS=${XT_PARTS:-})"; continue ;;
 	esac
+	hang_before "$name"
 	info "part $(basename "$part") at $(now)s"
 	. "$part"
 done
