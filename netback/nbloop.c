@@ -8,6 +8,7 @@
  * them all). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 
@@ -51,36 +52,41 @@ static void on_evtchn(evutil_socket_t fd, short what, void *arg)
 		route(l, port[i]);
 }
 
-struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv,
-			       enum nb_tapio_mode tapio)
+int nb_loop_create(struct event_base *base, struct hv *hv,
+		   enum nb_tapio_mode tapio, struct nb_loop **out)
 {
 	struct nb_loop *l = calloc(1, sizeof(*l));
+	int rc = -ENOMEM;
 
+	*out = NULL;
 	if (!l)
-		return NULL;
+		return -ENOMEM;
 	l->base = base;
 	l->hv = hv;
 	/* Alone (no pool: unit tests) the loop's thread is also the one its
 	 * vifs report to; the pool points mainq at the main thread's. */
-	if (pvd_msgq_create(base, 0, &l->q) < 0) {
-		log_err("%s: no message queue", __func__);
-		nb_loop_destroy(l);
-		return NULL;
+	rc = pvd_msgq_create(base, 0, &l->q);
+	if (rc < 0) {
+		log_err("%s: no message queue: %s", __func__, strerror(-rc));
+		goto fail;
 	}
 	l->mainq = l->q;
-	if (nb_tapio_create(tapio, &l->tio) < 0) {
-		nb_loop_destroy(l);
-		return NULL;
-	}
+	rc = nb_tapio_create(tapio, &l->tio);
+	if (rc < 0)
+		goto fail;
 	pvd_iothread_inline(&l->th, base, l->q);
+	rc = -ENOMEM;
 	l->evtchn_ev = event_new(base, hv_evtchn_fd(hv), EV_READ | EV_PERSIST,
 				 on_evtchn, l);
 	if (!l->evtchn_ev || event_add(l->evtchn_ev, NULL) < 0) {
-		log_err("cannot watch the event channels");
-		nb_loop_destroy(l);
-		return NULL;
+		log_err("%s: cannot watch the event channels", __func__);
+		goto fail;
 	}
-	return l;
+	*out = l;
+	return 0;
+fail:
+	nb_loop_destroy(l);
+	return rc;
 }
 
 void nb_loop_destroy(struct nb_loop *l)

@@ -57,10 +57,11 @@ struct nb_pool {
 static int loop_setup(struct nb_pool *p, unsigned i, struct event_base *base,
 		      struct hv *hv)
 {
-	struct nb_loop *l = nb_loop_create(base, hv, p->tapio);
+	struct nb_loop *l;
+	int rc = nb_loop_create(base, hv, p->tapio, &l);
 
-	if (!l)
-		return -ENOMEM;
+	if (rc < 0)
+		return rc;
 	p->l[i] = l;
 	l->index = i;
 	l->mainq = p->mainq;

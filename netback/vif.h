@@ -134,9 +134,9 @@ struct nb_qstats {
 
 /* ---- the loop (nbloop.c): one I/O thread's ---- */
 /* tapio: how its tap writes go (tapio.h); NB_TAPIO_URING fails without
- * io_uring. */
-struct nb_loop *nb_loop_create(struct event_base *base, struct hv *hv,
-			       enum nb_tapio_mode tapio);
+ * io_uring, with io_uring_setup's -errno.  0 or -errno. */
+int nb_loop_create(struct event_base *base, struct hv *hv,
+		   enum nb_tapio_mode tapio, struct nb_loop **out);
 /* The vifs must be gone first.  NULL is a no-op. */
 void nb_loop_destroy(struct nb_loop *l);
 

@@ -108,8 +108,8 @@ static void nfx_setup(struct nfx *f)
 	f->base = event_base_new();
 	assert_non_null(f->base);
 	assert_int_equal(hv_open(&f->hv, &hc), 0);
-	f->loop = nb_loop_create(f->base, f->hv, nfx_tapio());
-	assert_non_null(f->loop);
+	assert_int_equal(nb_loop_create(f->base, f->hv, nfx_tapio(), &f->loop),
+			 0);
 }
 
 /* Runs the backend until nothing is left to do right now. */

@@ -239,7 +239,7 @@ static void first_backend(struct nguest *g)
 	struct nb_vif *v;
 
 	if (!base || hv_open(&hv, &hc) < 0 ||
-	    !(l = nb_loop_create(base, hv, nfx_tapio())) ||
+	    nb_loop_create(base, hv, nfx_tapio(), &l) < 0 ||
 	    nb_vif_start(l, &g->cfg, ncb, g, &v) < 0)
 		_exit(2);
 	for (int i = 0; i < 5000; i++) {

@@ -2,7 +2,9 @@
  * modes, against a SOCK_SEQPACKET socketpair standing in for a tap (one
  * write, one frame, as a tap's): results, order, a full peer answering
  * -EAGAIN without a wait, and the reissue without RWF_NOWAIT for a file
- * that refuses it (/proc/self/comm, as 6.1's tun does). */
+ * that refuses it (/proc/self/comm, as 6.1's tun does).  A link-time seam
+ * on io_uring_queue_init stands in for a process refused io_uring
+ * (seccomp, kernel.io_uring_disabled): the cause reaches the caller. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -17,8 +19,25 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <event2/event.h>
+#include <liburing.h>
 
 #include "../../netback/tapio.h"
+#include "../../netback/vif.h"
+#include "pvd/hv.h"
+
+/* io_uring_setup's answer when not 0: what a refused process gets. */
+static int uring_refused;
+
+int __real_io_uring_queue_init(unsigned entries, struct io_uring *ring,
+			       unsigned flags);
+int __wrap_io_uring_queue_init(unsigned entries, struct io_uring *ring,
+			       unsigned flags)
+{
+	if (uring_refused)
+		return uring_refused;
+	return __real_io_uring_queue_init(entries, ring, flags);
+}
 
 struct tfx {
 	struct nb_tapio *t;
@@ -216,6 +235,36 @@ static void test_mode_parse(void **state)
 	assert_int_equal(nb_tapio_mode_parse("aio", &m), -EINVAL);
 }
 
+/* No io_uring: "uring" fails with the cause, "auto" writes through
+ * writev, and an I/O thread's loop hands the cause on (the daemon's fatal
+ * line names it, not a made-up -ENOMEM). */
+static void test_refused_uring(void **state)
+{
+	struct hv_config hc = { .impl = "sim" };
+	struct event_base *base = event_base_new();
+	struct nb_loop *l;
+	struct nb_tapio *t;
+	struct hv *hv;
+
+	(void)state;
+	assert_non_null(base);
+	assert_int_equal(hv_open(&hv, &hc), 0);
+	uring_refused = -EPERM;
+	assert_int_equal(nb_tapio_create(NB_TAPIO_URING, &t), -EPERM);
+	assert_null(t);
+	assert_int_equal(nb_tapio_create(NB_TAPIO_AUTO, &t), 0);
+	assert_string_equal(nb_tapio_name(t), "writev");
+	nb_tapio_destroy(t);
+	assert_int_equal(nb_loop_create(base, hv, NB_TAPIO_URING, &l), -EPERM);
+	assert_null(l);
+	assert_int_equal(nb_loop_create(base, hv, NB_TAPIO_AUTO, &l), 0);
+	assert_non_null(l);
+	nb_loop_destroy(l);
+	uring_refused = 0;
+	hv_close(hv);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +272,7 @@ int main(void)
 		T(test_order), T(test_many), T(test_full),
 		T(test_refused_nowait), T(test_refused_batch), T(test_bad_fd),
 		cmocka_unit_test(test_mode_parse),
+		cmocka_unit_test(test_refused_uring),
 	};
 	int failed;
 
