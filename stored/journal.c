@@ -2,6 +2,7 @@
  * replay, compaction. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,11 @@ struct journal {
 	struct evbuffer *sealed;	/* sealed, not yet on disk */
 	uint64_t size;		/* bytes in the file */
 	uint64_t live;		/* size of the last snapshot */
+	/* The fd's offset is the file's end.  Not after open, replay or a
+	 * cut tail (ftruncate leaves the offset), nor after a failed write;
+	 * then the next sync seeks once, not every sync (a system call a
+	 * write request, at tens of us on a PV dom0). */
+	bool at_end;
 };
 
 int journal_open(const char *path, struct journal **out)
@@ -233,13 +239,20 @@ int journal_sync(struct journal *j)
 	if (!journal_pending(j))
 		return 0;
 	if (j->size == 0) {
-		if (write(j->fd, MAGIC, MAGIC_LEN) != MAGIC_LEN)
+		/* At 0 whatever the offset, so that a retry rewrites it. */
+		if (pwrite(j->fd, MAGIC, MAGIC_LEN, 0) != MAGIC_LEN)
 			return -EIO;
 		j->size = MAGIC_LEN;
+		j->at_end = false;
 	}
-	if (lseek(j->fd, 0, SEEK_END) < 0)
-		return -errno;
+	if (!j->at_end) {
+		if (lseek(j->fd, 0, SEEK_END) < 0)
+			return -errno;
+		j->at_end = true;
+	}
 	rc = write_all_buf(j->fd, j->sealed, &j->size);
+	if (rc < 0)
+		j->at_end = false;
 	if (rc == 0 && fdatasync(j->fd) < 0)
 		rc = -errno;
 	if (rc < 0)
@@ -579,6 +592,7 @@ static int cut_tail(struct journal *j, uint64_t good)
 		return 0;
 	log_warn("%s: dropping %llu bytes of torn or corrupt tail", j->path,
 		 (unsigned long long)(j->size - good));
+	j->at_end = false;
 	if (ftruncate(j->fd, (off_t)good) < 0)
 		return -errno;
 	j->size = good;
@@ -689,6 +703,7 @@ int journal_maybe_compact(struct journal *j, const struct store *st,
 	fsync_dir(j->path);
 	close(j->fd);
 	j->fd = fd;
+	j->at_end = true;	/* written from 0 to its end */
 	fd = -1;
 	log_info("compacted %s: %llu -> %llu bytes", j->path,
 		 (unsigned long long)j->size, (unsigned long long)size);

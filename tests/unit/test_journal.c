@@ -39,6 +39,16 @@ int __wrap_fdatasync(int fd)
 	return __real_fdatasync(fd);
 }
 
+/* The journal seeks to its end once, not at every sync. */
+off_t __real_lseek(int fd, off_t off, int whence);
+static int lseek_calls;
+
+off_t __wrap_lseek(int fd, off_t off, int whence)
+{
+	lseek_calls++;
+	return __real_lseek(fd, off, whence);
+}
+
 struct fx {
 	char dir[64], path[96];
 	struct event_base *base;
@@ -143,6 +153,41 @@ static void test_torn_tail(void **state)
 	stop(f);
 	start(f);
 	assert_string_equal(rd(f, "/after"), "2");
+}
+
+/* Syncs after the first append at the offset they leave: one seek for
+ * twenty batches, and every batch is there after a restart, a cut torn
+ * tail included (ftruncate leaves the offset past the new end). */
+static void test_one_seek(void **state)
+{
+	struct fx *f = *state;
+	char path[32], val[8];
+	FILE *fp;
+	int sync0;
+
+	for (int round = 0; round < 2; round++) {
+		lseek_calls = 0;
+		sync0 = sync_calls;
+		for (int i = 0; i < 20; i++) {
+			snprintf(path, sizeof(path), "/s%d/%d", round, i);
+			snprintf(val, sizeof(val), "%d", i);
+			xs_req(f->d0, XS_WRITE, 0, NULL, 2, path, val);
+		}
+		assert_int_equal(sync_calls - sync0, 20);
+		assert_true(lseek_calls <= 1);
+		stop(f);
+		fp = fopen(f->path, "a");
+		fwrite("\x40\0\0\0torn", 1, 8, fp);
+		fclose(fp);
+		start(f);
+		for (int r = 0; r <= round; r++) {
+			for (int i = 0; i < 20; i++) {
+				snprintf(path, sizeof(path), "/s%d/%d", r, i);
+				snprintf(val, sizeof(val), "%d", i);
+				assert_string_equal(rd(f, path), val);
+			}
+		}
+	}
 }
 
 static void test_uncommitted_batch_dropped(void **state)
@@ -622,6 +667,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_replay),
 		T(test_torn_tail),
+		T(test_one_seek),
 		T(test_uncommitted_batch_dropped),
 		T(test_corrupt_payload),
 		T(test_corrupt_length),
