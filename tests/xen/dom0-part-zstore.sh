@@ -14,11 +14,53 @@
 XSB="$XT_BIN/../tests/xen/xs_bench"
 ZN=400
 
-# zrun LABEL: the workloads on the store now serving; appends to $D/zstore.txt.
+# zprobe LABEL PID: the store's system calls per request (issue 17), one
+# more run of the dom0-ring workload under `strace -c -f`; xs_bench makes
+# about 3.1 requests per N (N writes, N reads, N/10 listings, N/4
+# transactions of 4).  Only with XT_STRACE=1.
+zprobe() {
+	local st n=$((ZN * 31 / 10))
+	[ "$(cat "$XT_BUILD/strace-probes" 2>/dev/null)" = 1 ] && command -v strace > /dev/null || return 0
+	timeout -s INT 120 strace -c -f -p "$2" -o $D/strace-$1.txt > /dev/null 2>&1 &
+	st=$!
+	sleep 2
+	XENSTORED_PATH=/dev/xen/xenbus timeout 120 "$XSB" "$1-probe" $ZN > /dev/null 2>> $D/zstore.err
+	kill -INT $st 2>/dev/null
+	wait $st
+	cp $D/strace-$1.txt "$OUT"/ 2>/dev/null
+	info "store probe $1 (strace -c, dom0's ring, about $n requests): $(awk -v n=$n '
+		$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "%s%s %.2f", (c++ ? ", " : ""), $NF, $4 / n }
+		$NF == "total" { t = $4 } END { printf "; %.2f system calls per request in all", t / n }' $D/strace-$1.txt)"
+}
+
+# zperf LABEL PID: where the store's CPU goes (issue 17), one more run of
+# the dom0-ring workload under `perf record -e cpu-clock -g`, by symbol
+# into $OUT/perf-LABEL*.txt, the top lines as INFO.  Only with XT_PERF=1.
+zperf() {
+	local pr
+	[ "$(cat "$XT_BUILD/perf-probes" 2>/dev/null)" = 1 ] && command -v perf > /dev/null || return 0
+	timeout -s INT 120 perf record -q -N -e cpu-clock -F 999 -g -p "$2" -o $D/perf-z.data > $D/perf-z-rec.log 2>&1 &
+	pr=$!
+	sleep 2
+	XENSTORED_PATH=/dev/xen/xenbus timeout 120 "$XSB" "$1-perf" $ZN > /dev/null 2>> $D/zstore.err
+	kill -INT $pr 2>/dev/null
+	wait $pr
+	perf report -i $D/perf-z.data --stdio --no-children --sort dso,sym -g none --percent-limit 0.5 \
+		> $OUT/perf-$1.txt 2> $D/perf-z-rep.log || info "perf $1: $(tail -2 $D/perf-z-rep.log $D/perf-z-rec.log | tr '\n' ' ')"
+	perf report -i $D/perf-z.data --stdio --no-children --sort sym -g caller,0.5,callee,function,percent --percent-limit 3 \
+		> $OUT/perf-$1-graph.txt 2>/dev/null
+	info "perf $1 over the dom0-ring workload: $(grep -v '^#' $OUT/perf-$1.txt | grep '%' | head -16 |
+		awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $NF }')"
+	rm -f $D/perf-z.data
+}
+
+# zrun LABEL PID: the workloads on the store now serving; appends to $D/zstore.txt.
 zrun() {
 	local t0 t1 r ok=0
 	timeout 120 "$XSB" "$1-socket" $ZN >> $D/zstore.txt 2>> $D/zstore.err || ok=1
 	XENSTORED_PATH=/dev/xen/xenbus timeout 120 "$XSB" "$1-ring" $ZN >> $D/zstore.txt 2>> $D/zstore.err || ok=1
+	zprobe "$1" "$2"
+	zperf "$1" "$2"
 	domcfg ztiny none
 	sed -i 's/^memory = .*/memory = 128/; s/^vcpus = .*/vcpus = 1/' /tmp/ztiny.cfg
 	r=1
@@ -65,7 +107,7 @@ zrun() {
 : > $D/zstore.txt
 : > $D/zstore.err
 zok=1
-zrun pvd-stored || zok=0
+zrun pvd-stored "$(cat $XSPID)" || zok=0
 # Xen's xenstored in pvd-stored's place: only one process may own
 # VIRQ_DOM_EXC and dom0's ring.
 zpid=$(cat $XSPID 2>/dev/null)
@@ -74,7 +116,7 @@ waitfor 20 sh -c "! kill -0 $zpid 2>/dev/null" || { info "pvd-stored $zpid did n
 sleep 1
 if timeout 30 xenstored --pid-file /run/xenstored-xen.pid > $D/xenstored.log 2>&1 &&
    waitfor 30 timeout 5 xenstore-read -s / && timeout 60 xen-init-dom0 >> $D/xenstored.log 2>&1; then
-	zrun xenstored || zok=0
+	zrun xenstored "$(cat /run/xenstored-xen.pid)" || zok=0
 else
 	zok=0
 	echo "Xen's xenstored did not start: $(tail -3 $D/xenstored.log)" >> $D/zstore.err

@@ -314,6 +314,15 @@ pvctl block-attach pvd phy:/dev/loop1,xvdb,w || fail "vbd-connected-xvdb pvctl b
 [ -n "$LV" ] && { pvctl block-attach pvd "phy:$LV,xvdc,w" || fail "vbd-connected-xvdc pvctl block-attach"; }
 pvctl block-list pvd > $OUT/block-list-attached.txt 2>&1
 relay pvd
+# Where pvd-blkback's CPU goes (issue 17's disk figure): its process under
+# `perf record -e cpu-clock -g` from the unpause to the end of the guest's
+# dd rounds, by symbol into $OUT/perf-blkback*.txt, the top lines as INFO.
+# Only with XT_PERF=1, and then the dd figures are not a comparison.
+PERFBLK=""
+if [ "$(cat "$XT_BUILD/perf-probes" 2>/dev/null)" = 1 ] && command -v perf > /dev/null; then
+	timeout -s INT 300 perf record -q -N -e cpu-clock -F 499 -g -p $BLKBACK -o $D/perf-blk.data > $D/perf-blk-rec.log 2>&1 &
+	PERFBLK=$!
+fi
 S0=$(head -1 /proc/stat)
 xl unpause pvd
 
@@ -322,6 +331,18 @@ xl unpause pvd
 served() { pvctl stats 2>/dev/null | awk '$4 == "all" { s += $6 + $7 } END { print s + 0 }'; }
 if mark pvd disks-up 120; then
 	ddcpu pvd-dd "$S0" "$(cpu $BLKBACK)"
+	if [ -n "$PERFBLK" ]; then
+		kill -INT $PERFBLK 2>/dev/null
+		wait $PERFBLK
+		perf report -i $D/perf-blk.data --stdio --no-children --sort comm,dso,sym -g none --percent-limit 0.5 \
+			> $OUT/perf-blkback.txt 2> $D/perf-blk-rep.log ||
+			info "perf pvd-blkback: $(tail -2 $D/perf-blk-rep.log $D/perf-blk-rec.log | tr '\n' ' ')"
+		perf report -i $D/perf-blk.data --stdio --no-children --sort sym -g caller,0.5,callee,function,percent --percent-limit 3 \
+			> $OUT/perf-blkback-graph.txt 2>/dev/null
+		info "perf pvd-blkback over the dd rounds: $(grep -v '^#' $OUT/perf-blkback.txt | grep '%' | head -16 |
+			awk '{ printf "%s%s %s %s", (NR > 1 ? ", " : ""), $1, $2, $NF }')"
+		rm -f $D/perf-blk.data
+	fi
 	# Where pvd-blkback's time goes (issue 17's disk figure): its system
 	# calls while the guest writes and reads its patterns (strace -c on
 	# every thread for 20 s), per request served meanwhile.  After the
