@@ -186,6 +186,7 @@ demo: deps
 # Linux's own blkfront and console in a domU, served from dom0.
 check-xen: deps
 	@$(MAKE) --no-print-directory all $(XEN_BINS)
+	@XT_BUILD=$(BUILD)/xen XT_BIN=$(BUILD)/bin tests/xen/selftest.sh
 	@XT_BUILD=$(BUILD)/xen XT_BIN=$(BUILD)/bin tests/xen/run.sh
 
 # Man pages: man/NAME.SECTION.scd, built by scdoc into $(BUILD)/man.

@@ -242,6 +242,9 @@ STALL=${XT_STALL:-150}
 HANG=${XT_HANG:-}
 # No retry with less time left than this (dom0 up, the shortest part).
 RETRY_MIN=${XT_RETRY_MIN:-150}
+# The emulator; tests/xen/selftest.sh puts a stand-in here that prints
+# results (tests/xen/fake-qemu) to check the retry and the verdict.
+QEMU=${XT_QEMU:-qemu-system-x86_64}
 
 # boot_once ATTEMPT TIMEOUT SKIP_BASE PARTS
 boot_once() {
@@ -249,6 +252,8 @@ boot_once() {
 	rm -rf "$B/out"
 	printf '%s\n' "$BLKOPTS" > "$B/blkback-opts"
 	printf '%s\n' "$NETOPTS" > "$B/netback-opts"
+	# Each group's expected results, for reading (and for fake-qemu).
+	for g in base $GROUPS_ON; do echo "$g" ${GROUP[$g]}; done | sort -u > "$B/groups.txt"
 	if [ "$attempt" = 1 ]; then printf '%s\n' "$HANG"; else echo; fi > "$B/hang-part"
 	printf '%s\n' "$STRACEPROBES" > "$B/strace-probes"
 	printf '%s\n' "$PERFPROBES" > "$B/perf-probes"
@@ -257,7 +262,7 @@ boot_once() {
 	t0=$(date +%s.%N)
 	# The domU kernel and initramfs are copied into dom0's memory by the
 	# dom0 script; pvd's binaries are run from the share.
-	qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -m 2048 -smp "$SMP" -display none -no-reboot \
+	"$QEMU" -accel "$ACCEL" -cpu "$CPU" -m 2048 -smp "$SMP" -display none -no-reboot \
 		-kernel "$B/xen" \
 		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=$SMP loglvl=all guest_loglvl=all noreboot $XENARGS" \
 		-initrd "/boot/vmlinuz-$KVER console=hvc0 earlyprintk=xen loglevel=5 xtbuild=$BREL xtbin=$BIN xtskip=$skip xtparts=$parts xtrounds=$ROUNDS,$B/dom0.cpio.gz" \
