@@ -277,7 +277,7 @@ boot_once() {
 	QPID=$qpid
 	echo "$qpid" > "$B/qemu.pid"
 	# Bounded: the dom0 script prints XENTEST END when it is done.
-	local waited=0 t_dom0="" t_domu="" size=0 s quiet_at=0 quiet=0 quiet_end=0
+	local waited=0 t_dom0="" t_domu="" size=0 s quiet_at=0 quiet=0 quiet_end=0 lines=0 n
 	while kill -0 "$qpid" 2>/dev/null; do
 		# Boot times, to the second: dom0's /init, the first domU's first line.
 		waited=$(( $(date +%s) - ${t0%.*} ))
@@ -285,6 +285,14 @@ boot_once() {
 		s=$(stat -c %s "$serial" 2>/dev/null || echo 0)
 		if [ "$s" != "$size" ]; then
 			size=$s quiet_at=$waited
+			# When each result line came, to the second (out/timeline.txt).
+			n=$(wc -l < "$serial")
+			if [ "$n" -gt "$lines" ]; then
+				sed -n "$((lines + 1)),${n}p" "$serial" | tr -d '\r' |
+					grep -aE '^(\[domU [^]]*\] )?XENTEST (PASS|FAIL|INFO part|INFO anchor done|INFO dom0 test done|SYNC)' |
+					sed "s/^/$waited /" | cut -c1-160 >> "$B/out/timeline.txt" || true
+				lines=$n
+			fi
 		elif [ $((waited - quiet_at)) -gt "$quiet" ]; then
 			quiet=$((waited - quiet_at)) quiet_end=$waited
 		fi
@@ -448,10 +456,23 @@ dd_figures() {
 			aw, ar, pw, pw / aw, pr, pr / ar
 	  if (aw > 0 && opts != "") printf "  (pvd-blkback with XT_BLKBACK_OPTS \"%s\")\n", opts }' || true
 }
+# timeline ATTEMPT: when each group's first and last results came in that
+# boot (seconds from QEMU's start; from out-N/timeline.txt).
+timeline() {
+	local t=$B/out-$1/timeline.txt
+	[ -s "$t" ] || return 0
+	awk -v ran="$2" 'NR == FNR { for (i = 2; i <= NF; i++) n[$i] = n[$i] ? "-" : $1; next }
+		{ for (i = 2; i <= NF; i++) if ($i == "PASS" || $i == "FAIL") { g = n[$(i + 1)]; break }
+		  if (g == "" || g == "-") next
+		  if (!(g in a)) a[g] = $1; b[g] = $1; g = "" }
+		END { k = split(ran, r, " "); for (i = 1; i <= k; i++) if (r[i] in a) printf "%s%s %d-%d s", (c++ ? ", " : ""), r[i], a[r[i]], b[r[i]] }' \
+		"$B/groups.txt" "$t"
+}
 for a in $(seq 1 "$last"); do
 	f=$B/results-$a.txt
 	echo "==== XENTEST results, attempt $a: ${RAN[$a]:-no group} ($(cat "$B/out-$a/wall.txt" 2>/dev/null)s wall) ===="
 	echo "  $(cat "$B/out-$a/boot.txt" 2>/dev/null); user-space segfaults in dom0: $(cat "$B/segfaults-$a.txt")"
+	echo "  results came (from QEMU's start): $(timeline "$a" "${RAN[$a]}")"
 	grep -E '^(\[domU[^]]*\] )?XENTEST (INFO|FIGURE)' "$f" | sed 's/^/  /' || true
 	if [[ " ${RAN[$a]} " == *" base "* ]]; then dd_figures "$f"; fi
 done
