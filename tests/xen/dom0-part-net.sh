@@ -107,15 +107,9 @@ net_perf() {
 		s=$!
 		timeout 30 iperf3 -c 10.99.0.2 -t 5 -f m $dir > $D/iperf3-probe.log 2>&1
 		wait $s
-		perf report -i $D/perf.data --stdio --no-children --sort comm,dso,sym -g none --percent-limit 0.7 \
-			> $OUT/perf-$who$dir.txt 2> $D/perf-rep.log ||
-			info "net perf $who: $(tail -2 $D/perf-rep.log $D/perf-rec.log | tr '\n' ' ')"
-		perf report -i $D/perf.data --stdio --no-children --sort sym -g caller,0.5,callee,function,percent --percent-limit 4 \
-			> $OUT/perf-$who$dir-graph.txt 2>/dev/null
-		info "net perf $who ${dir:-dom0->domU}: $(grep -o '[0-9.]* Mbits/sec.*receiver' $D/iperf3-probe.log | head -1); $(grep -v '^#' $OUT/perf-$who$dir.txt | grep '%' | head -12 |
-			awk '{ printf "%s%s %s %s", (NR > 1 ? ", " : ""), $1, $2, $NF }')"
+		info "net perf $who ${dir:-dom0->domU}: $(grep -o '[0-9.]* Mbits/sec.*receiver' $D/iperf3-probe.log | head -1)"
+		perf_summary $D/perf.data "$who$dir" "${dir:-dom0->domU}"
 	done
-	rm -f $D/perf.data
 }
 
 # The vif's store view: "FE/BE" states.

@@ -35,7 +35,8 @@ zprobe() {
 
 # zperf LABEL PID: where the store's CPU goes (issue 17), one more run of
 # the dom0-ring workload under `perf record -e cpu-clock -g`, by symbol
-# into $OUT/perf-LABEL*.txt, the top lines as INFO.  Only with XT_PERF=1.
+# into $OUT/perf-LABEL*.txt (perf_summary), the top lines as INFO.  Only
+# with XT_PERF=1.
 zperf() {
 	local pr
 	[ "$(cat "$XT_BUILD/perf-probes" 2>/dev/null)" = 1 ] && command -v perf > /dev/null || return 0
@@ -45,13 +46,7 @@ zperf() {
 	XENSTORED_PATH=/dev/xen/xenbus timeout 120 "$XSB" "$1-perf" $ZN > /dev/null 2>> $D/zstore.err
 	kill -INT $pr 2>/dev/null
 	wait $pr
-	perf report -i $D/perf-z.data --stdio --no-children --sort dso,sym -g none --percent-limit 0.5 \
-		> $OUT/perf-$1.txt 2> $D/perf-z-rep.log || info "perf $1: $(tail -2 $D/perf-z-rep.log $D/perf-z-rec.log | tr '\n' ' ')"
-	perf report -i $D/perf-z.data --stdio --no-children --sort sym -g caller,0.5,callee,function,percent --percent-limit 3 \
-		> $OUT/perf-$1-graph.txt 2>/dev/null
-	info "perf $1 over the dom0-ring workload: $(grep -v '^#' $OUT/perf-$1.txt | grep '%' | head -16 |
-		awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $NF }')"
-	rm -f $D/perf-z.data
+	perf_summary $D/perf-z.data "$1" "over the dom0-ring workload"
 }
 
 # zrun LABEL PID: the workloads on the store now serving; appends to $D/zstore.txt.

@@ -160,6 +160,21 @@ info "a system call in dom0 costs $(echo "$(now) $t0" | awk '{ printf "%.0f", ($
 CONSOLED=$!
 waitfor 20 test -s /run/pvd-consoled.pid || die "pvd-daemons pvd-consoled did not start: $(cat $D/pvd-consoled.log)"
 
+# perf_summary DATA NAME TEXT: a `perf record -g` file reported by symbol
+# into $OUT/perf-NAME.txt and by call graph into $OUT/perf-NAME-graph.txt,
+# and an INFO line "perf NAME TEXT: the top symbols" (issue 17's probes,
+# XT_PERF=1; the net part's and the store part's too).
+perf_summary() {
+	perf report -i "$1" --stdio --no-children --sort comm,dso,sym -g none --percent-limit 0.5 \
+		> $OUT/perf-$2.txt 2> $D/perf-rep.log ||
+		info "perf $2: $(tail -2 $D/perf-rep.log | tr '\n' ' ')"
+	perf report -i "$1" --stdio --no-children --sort sym -g caller,0.5,callee,function,percent --percent-limit 3 \
+		> $OUT/perf-$2-graph.txt 2>/dev/null
+	info "perf $2 $3: $(grep -v '^#' $OUT/perf-$2.txt | grep '%' | head -16 |
+		awk '{ printf "%s%s %s %s", (NR > 1 ? ", " : ""), $1, $2, $NF }')"
+	rm -f "$1"
+}
+
 # Relays a guest's console log to ours, prefixed, while it lives.
 relay() {
 	waitfor 60 test -e "$CONS/guest-$1.log" || return
@@ -334,14 +349,7 @@ if mark pvd disks-up 120; then
 	if [ -n "$PERFBLK" ]; then
 		kill -INT $PERFBLK 2>/dev/null
 		wait $PERFBLK
-		perf report -i $D/perf-blk.data --stdio --no-children --sort comm,dso,sym -g none --percent-limit 0.5 \
-			> $OUT/perf-blkback.txt 2> $D/perf-blk-rep.log ||
-			info "perf pvd-blkback: $(tail -2 $D/perf-blk-rep.log $D/perf-blk-rec.log | tr '\n' ' ')"
-		perf report -i $D/perf-blk.data --stdio --no-children --sort sym -g caller,0.5,callee,function,percent --percent-limit 3 \
-			> $OUT/perf-blkback-graph.txt 2>/dev/null
-		info "perf pvd-blkback over the dd rounds: $(grep -v '^#' $OUT/perf-blkback.txt | grep '%' | head -16 |
-			awk '{ printf "%s%s %s %s", (NR > 1 ? ", " : ""), $1, $2, $NF }')"
-		rm -f $D/perf-blk.data
+		perf_summary $D/perf-blk.data blkback "over the dd rounds"
 	fi
 	# Where pvd-blkback's time goes (issue 17's disk figure): its system
 	# calls while the guest writes and reads its patterns (strace -c on
