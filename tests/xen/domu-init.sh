@@ -128,6 +128,13 @@ pvd)
 	# Measured before dom0 is asked to look (its checks would compete for
 	# the CPUs), so that dom0 is as idle as during the anchor's rounds.
 	[ -b /dev/xvdb ] && speed xvdb pvd-dd
+	# The same rounds on xvda, the raw file that pvd-blkback serves
+	# itself: what an xl `file:` disk is with pvd's backend, where Linux's
+	# needs the loop device the anchor had.  Then the whole disk is
+	# discarded, so that dom0's allocation check starts from holes.
+	if [ -b /dev/xvda ] && speed xvda pvd-file-dd; then
+		blkdiscard /dev/xvda || fail "pvd-file-dd blkdiscard of the whole xvda"
+	fi
 	echo "XENTEST SYNC disks-up"
 	for d in xvda xvdb xvdc; do
 		[ -b /dev/$d ] && pattern $d 32 pattern-$d

@@ -210,7 +210,7 @@ GROUP[base]="anchor-release store-special xl-list xl-console store-restart xl-sh
 anchor-connected anchor-pattern anchor-dd
 pvd-daemons vbd-connected-xvda vbd-connected-xvdb vbd-connected-xvdc
 pattern-xvda pattern-xvdb pattern-xvdc features discard console-boot console-input
-detach-guest detach-store no-oops bytes-xvda bytes-xvdb bytes-xvdc holes-xvda flush leftover-detach pvd-dd
+detach-guest detach-store no-oops bytes-xvda bytes-xvdb bytes-xvdc holes-xvda flush leftover-detach pvd-dd pvd-file-dd
 hot-attach hv-open hv-alive hv-copy-from hv-unmap hv-copy-to hv-copy-errors hv-map-errors hv-evtchn hv-evtchn-errors"
 # XT_PARTS picks the parts (dom0-part-NAME.sh: "net,xl", "none"; default
 # all); XT_SKIP_BASE=1 leaves out the base.
@@ -441,7 +441,7 @@ cp "$B/serial-$last.log.txt" "$B/xentest.log" 2>/dev/null || true
 # boot: the median of the guest's 5 rounds each (the host is shared and
 # emulation is noisy).
 dd_figures() {
-	grep -E 'XENTEST FIGURE (anchor|pvd)-dd round' "$1" | awk -v opts="$BLKOPTS" '
+	grep -E 'XENTEST FIGURE (anchor|pvd|pvd-file)-dd round' "$1" | awk -v opts="$BLKOPTS" '
 	function med(s,   a, n, i, j, t) {
 		n = split(s, a, " ")
 		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -451,9 +451,13 @@ dd_figures() {
 	  match(l, /read [0-9.]+ s = [0-9.]+/); r = substr(l, RSTART, RLENGTH); sub(/.*= /, "", r)
 	  ws[who] = ws[who] " " w; rs[who] = rs[who] " " r }
 	END { aw = med(ws["anchor-dd"]); ar = med(rs["anchor-dd"]); pw = med(ws["pvd-dd"]); pr = med(rs["pvd-dd"])
+	  fw = med(ws["pvd-file-dd"]); fr = med(rs["pvd-file-dd"])
 	  if (aw > 0 && ar > 0 && pw > 0)
 		printf "  dd in the domU, median of 5 rounds: Linux xen-blkback write %.1f MB/s read %.1f MB/s; pvd-blkback write %.1f MB/s (%.2fx) read %.1f MB/s (%.2fx)\n",
 			aw, ar, pw, pw / aw, pr, pr / ar
+	  if (aw > 0 && ar > 0 && fw > 0)
+		printf "  a file: disk (pvd-blkback serves the tmpfs file itself; Linux'"'"'s through the loop device above): pvd-blkback write %.1f MB/s (%.2fx) read %.1f MB/s (%.2fx)\n",
+			fw, fw / aw, fr, fr / ar
 	  if (aw > 0 && opts != "") printf "  (pvd-blkback with XT_BLKBACK_OPTS \"%s\")\n", opts }' || true
 }
 # timeline ATTEMPT: when each group's first and last results came in that
