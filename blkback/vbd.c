@@ -50,6 +50,40 @@ engine_for(const char *params, const struct blk_backend_ops *dflt)
 	return dflt;
 }
 
+/* A file opened buffered (its file system refuses O_DIRECT: tmpfs before
+ * Linux 6.6, some FUSE file systems; or a 4Kn device's larger alignment)
+ * goes to io_uring, which hands a read or write that would wait to its
+ * own workers.  libaio would do it inside io_submit (only O_DIRECT is
+ * asynchronous there), so every page-cache miss would hold all the
+ * queues of this thread, other guests' too; QEMU refuses aio=native
+ * without O_DIRECT for the same reason.  Where io_uring cannot be had
+ * (an old kernel, a sandbox), libaio it stays. */
+static void vbd_buffered_to_uring(struct blk_vbd *v, const char *params,
+				  bool readonly)
+{
+	const struct blk_backend_ops *u = &blk_backend_uring;
+	struct blk_backing_info info;
+	struct blk_backing *b;
+	struct blk_engine *e;
+	int rc;
+
+	if (v->engine != &blk_backend_aio || v->info.direct)
+		return;
+	rc = blk_loop_engine(v->loop, u, &e);
+	if (rc == 0)
+		rc = u->open(e, params, readonly, &b, &info);
+	if (rc < 0) {
+		log_info("%s: buffered, and io_uring unavailable (%s): libaio, "
+			 "which waits for the file in the I/O thread", params,
+			 strerror(-rc));
+		return;
+	}
+	v->disk.ops->close(v->disk.backing);
+	v->disk.backing = b;
+	v->info = info;
+	v->disk.ops = v->engine = u;
+}
+
 int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 		 const struct blk_backend_ops *dflt, const char *params,
 		 bool readonly, const struct blk_vbd_cfg *cfg,
@@ -74,6 +108,8 @@ int blk_vbd_open(struct blk_vbd *v, struct blk_loop *l, domid_t domid,
 	if (rc < 0)
 		return rc;
 	v->disk.ops = v->engine = ops;
+	vbd_buffered_to_uring(v, params, readonly);
+	ops = v->engine;
 	v->sector_size = BLK_SECTOR_SIZE;
 	if (cfg->keyfile && (rc = vbd_open_crypt(v, params)) < 0)
 		return rc;

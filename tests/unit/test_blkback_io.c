@@ -3,7 +3,10 @@
  * data written and read back, every operation and feature, and the
  * guest-side misbehaviour a backend must survive, each answered with an
  * error (or a halted ring) while the other guest's disk keeps working. */
+#include <fcntl.h>
+#include <liburing.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,6 +38,41 @@ int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
 	return __real_fallocate(fd, mode, off, len);
 }
 
+/* open: a file whose name holds "nodirect" refuses O_DIRECT, as a file
+ * system without direct I/O does (tmpfs before Linux 6.6): its disk is
+ * then served buffered. */
+int __real_open(const char *path, int flags, ...);
+int __wrap_open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if ((flags & O_DIRECT) && strstr(path, "nodirect")) {
+		errno = EINVAL;
+		return -1;
+	}
+	return __real_open(path, flags, mode);
+}
+
+/* io_uring refused (an old kernel, a sandbox) while refuse_uring is set. */
+static int refuse_uring;
+
+int __real_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
+				      struct io_uring_params *p);
+int __wrap_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
+				      struct io_uring_params *p)
+{
+	if (refuse_uring)
+		return -EPERM;
+	return __real_io_uring_queue_init_params(entries, ring, p);
+}
+
 #define DISK_SIZE (16 << 20)
 
 static int setup(void **state)
@@ -50,6 +88,34 @@ static int setup(void **state)
 					false, false, 0), 0);
 	*state = f;
 	return 0;
+}
+
+/* Guest 0's disk served buffered (its file refuses O_DIRECT). */
+static int setup_buffered(void **state)
+{
+	struct tfx *f = calloc(1, sizeof(*f));
+
+	tfx_setup(f, 0);
+	tguest_make(f, &f->g[0], 3, 1, 0);
+	tguest_make(f, &f->g[1], 4, 1, 0);
+	assert_int_equal(tguest_connect(f, &f->g[0],
+					tfile(f, "d3-nodirect", DISK_SIZE),
+					false, true, 0), 0);
+	assert_int_equal(tguest_connect(f, &f->g[1], tfile(f, "d4", DISK_SIZE),
+					false, false, 0), 0);
+	*state = f;
+	return 0;
+}
+
+/* The same where io_uring is refused. */
+static int setup_buffered_no_uring(void **state)
+{
+	int rc;
+
+	refuse_uring = 1;
+	rc = setup_buffered(state);
+	refuse_uring = 0;
+	return rc;
 }
 
 static int teardown(void **state)
@@ -224,6 +290,38 @@ static void test_slow_discard_does_not_stall(void **state)
 	close(slow_seam.gate[0]);
 	close(slow_seam.gate[1]);
 	slow_seam.gate[0] = slow_seam.gate[1] = -1;
+}
+
+/* A buffered file goes to io_uring, whose workers take a read or write
+ * that would wait (libaio would wait inside io_submit, holding the
+ * thread's other queues); the O_DIRECT disk beside it stays on libaio.
+ * Reads, writes, a flush and a discard all work there. */
+static void test_buffered_file_on_uring(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+
+	assert_false(backing_file_of(g->vbd.disk.backing)->info.direct);
+	assert_ptr_equal(g->vbd.engine, &blk_backend_uring);
+	assert_ptr_equal(f->g[1].vbd.engine, &blk_backend_aio);
+	tround_trip(f, g, 0, 256, 8, 5);
+	trw(g, 0, BLKIF_OP_FLUSH_DISKCACHE, 7, 0, 0, 0);
+	assert_int_equal(tdo(f, g, 0, 7), BLKIF_RSP_OKAY);
+	tdiscard(g, 8, 1024, 64);
+	assert_int_equal(tdo(f, g, 0, 8), BLKIF_RSP_OKAY);
+	assert_other_served(f);
+}
+
+/* Without io_uring, a buffered file is served by libaio as before. */
+static void test_buffered_file_without_uring(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+
+	assert_false(backing_file_of(g->vbd.disk.backing)->info.direct);
+	assert_ptr_equal(g->vbd.engine, &blk_backend_aio);
+	tround_trip(f, g, 0, 256, 8, 6);
+	assert_other_served(f);
 }
 
 /* The worker is shared by every disk of an engine, but fair: one guest
@@ -1158,6 +1256,10 @@ int main(void)
 		T(test_indirect),
 		T(test_flush_barrier_discard),
 		T(test_slow_discard_does_not_stall),
+		cmocka_unit_test_setup_teardown(test_buffered_file_on_uring,
+						setup_buffered, teardown),
+		cmocka_unit_test_setup_teardown(test_buffered_file_without_uring,
+						setup_buffered_no_uring, teardown),
 		T(test_discard_backlog_is_per_guest),
 		T(test_barrier_order),
 		T(test_response_padding),
