@@ -75,14 +75,15 @@ int __wrap_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
 
 #define DISK_SIZE (16 << 20)
 
-static int setup(void **state)
+/* Guests 3 and 4, one queue each; guest 3's disk is the file named d3. */
+static int setup_with(void **state, const char *d3)
 {
 	struct tfx *f = calloc(1, sizeof(*f));
 
 	tfx_setup(f, 0);
 	tguest_make(f, &f->g[0], 3, 1, 0);
 	tguest_make(f, &f->g[1], 4, 1, 0);
-	assert_int_equal(tguest_connect(f, &f->g[0], tfile(f, "d3", DISK_SIZE),
+	assert_int_equal(tguest_connect(f, &f->g[0], tfile(f, d3, DISK_SIZE),
 					false, true, 0), 0);
 	assert_int_equal(tguest_connect(f, &f->g[1], tfile(f, "d4", DISK_SIZE),
 					false, false, 0), 0);
@@ -90,21 +91,15 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Guest 0's disk served buffered (its file refuses O_DIRECT). */
+static int setup(void **state)
+{
+	return setup_with(state, "d3");
+}
+
+/* Guest 3's disk served buffered (its file refuses O_DIRECT). */
 static int setup_buffered(void **state)
 {
-	struct tfx *f = calloc(1, sizeof(*f));
-
-	tfx_setup(f, 0);
-	tguest_make(f, &f->g[0], 3, 1, 0);
-	tguest_make(f, &f->g[1], 4, 1, 0);
-	assert_int_equal(tguest_connect(f, &f->g[0],
-					tfile(f, "d3-nodirect", DISK_SIZE),
-					false, true, 0), 0);
-	assert_int_equal(tguest_connect(f, &f->g[1], tfile(f, "d4", DISK_SIZE),
-					false, false, 0), 0);
-	*state = f;
-	return 0;
+	return setup_with(state, "d3-nodirect");
 }
 
 /* The same where io_uring is refused. */
