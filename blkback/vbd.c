@@ -78,6 +78,11 @@ static void vbd_buffered_to_uring(struct blk_vbd *v, const char *params,
 			 strerror(-rc));
 		return;
 	}
+	if (info.dev != v->info.dev || info.ino != v->info.ino) {
+		/* Replaced between the two opens: keep the first. */
+		u->close(b);
+		return;
+	}
 	v->disk.ops->close(v->disk.backing);
 	v->disk.backing = b;
 	v->info = info;
