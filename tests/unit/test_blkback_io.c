@@ -41,6 +41,8 @@ int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
 /* open: a file whose name holds "nodirect" refuses O_DIRECT, as a file
  * system without direct I/O does (tmpfs before Linux 6.6): its disk is
  * then served buffered. */
+static int swap_armed, swap_opens;
+
 int __real_open(const char *path, int flags, ...);
 int __wrap_open(const char *path, int flags, ...)
 {
@@ -56,6 +58,16 @@ int __wrap_open(const char *path, int flags, ...)
 	if ((flags & O_DIRECT) && strstr(path, "nodirect")) {
 		errno = EINVAL;
 		return -1;
+	}
+	/* "swapme": PATH.new is renamed over PATH before its second
+	 * buffered open (the io_uring engine's), as if replaced meanwhile. */
+	if (swap_armed && !(flags & O_DIRECT) && strstr(path, "swapme") &&
+	    ++swap_opens == 2) {
+		char repl[256];
+
+		snprintf(repl, sizeof(repl), "%s.new", path);
+		if (rename(repl, path) < 0)
+			return -1;
 	}
 	return __real_open(path, flags, mode);
 }
@@ -100,6 +112,38 @@ static int setup(void **state)
 static int setup_buffered(void **state)
 {
 	return setup_with(state, "d3-nodirect");
+}
+
+/* Guest 3's buffered file is replaced between the libaio open and the
+ * io_uring one: a page of 'A's in the first file, of 'B's in the other. */
+static int setup_replaced(void **state)
+{
+	struct tfx *f = calloc(1, sizeof(*f));
+	char path[128], repl[160], page[4096];
+	int fd;
+
+	tfx_setup(f, 0);
+	tguest_make(f, &f->g[0], 3, 1, 0);
+	tguest_make(f, &f->g[1], 4, 1, 0);
+	snprintf(path, sizeof(path), "%s", tfile(f, "d3-nodirect-swapme", DISK_SIZE));
+	snprintf(repl, sizeof(repl), "%s", tfile(f, "d3-nodirect-swapme.new", DISK_SIZE));
+	memset(page, 'A', sizeof(page));
+	fd = open(path, O_WRONLY);
+	assert_int_equal(pwrite(fd, page, sizeof(page), 0), (ssize_t)sizeof(page));
+	close(fd);
+	memset(page, 'B', sizeof(page));
+	fd = open(repl, O_WRONLY);
+	assert_int_equal(pwrite(fd, page, sizeof(page), 0), (ssize_t)sizeof(page));
+	close(fd);
+	swap_opens = 0;
+	swap_armed = 1;
+	assert_int_equal(tguest_connect(f, &f->g[0], path, false, true, 0), 0);
+	swap_armed = 0;
+	assert_int_equal(tguest_connect(f, &f->g[1], tfile(f, "d4", DISK_SIZE),
+					false, false, 0), 0);
+	assert_int_equal(swap_opens, 2);
+	*state = f;
+	return 0;
 }
 
 /* The same where io_uring is refused. */
@@ -316,6 +360,24 @@ static void test_buffered_file_without_uring(void **state)
 	assert_false(backing_file_of(g->vbd.disk.backing)->info.direct);
 	assert_ptr_equal(g->vbd.engine, &blk_backend_aio);
 	tround_trip(f, g, 0, 256, 8, 6);
+	assert_other_served(f);
+}
+
+/* The file was replaced before the io_uring open: the disk stays on the
+ * file the first open found, with libaio. */
+static void test_buffered_file_replaced_stays(void **state)
+{
+	struct tfx *f = *state;
+	struct tguest *g = &f->g[0];
+	const char *p;
+
+	assert_ptr_equal(g->vbd.engine, &blk_backend_aio);
+	memset(tpage(g, 40), 0, HV_PAGE_SIZE);
+	trw(g, 0, BLKIF_OP_READ, 9, 0, 1, 40);
+	assert_int_equal(tdo(f, g, 0, 9), BLKIF_RSP_OKAY);
+	p = tpage(g, 40);
+	assert_int_equal(p[0], 'A');
+	assert_int_equal(p[HV_PAGE_SIZE - 1], 'A');
 	assert_other_served(f);
 }
 
@@ -1255,6 +1317,8 @@ int main(void)
 						setup_buffered, teardown),
 		cmocka_unit_test_setup_teardown(test_buffered_file_without_uring,
 						setup_buffered_no_uring, teardown),
+		cmocka_unit_test_setup_teardown(test_buffered_file_replaced_stays,
+						setup_replaced, teardown),
 		T(test_discard_backlog_is_per_guest),
 		T(test_barrier_order),
 		T(test_response_padding),
