@@ -114,27 +114,32 @@ static int setup_buffered(void **state)
 	return setup_with(state, "d3-nodirect");
 }
 
+/* The first 4 KiB of the file at path, all c. */
+static void fill_first_page(const char *path, char c)
+{
+	char page[4096];
+	int fd = open(path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	memset(page, c, sizeof(page));
+	assert_int_equal(pwrite(fd, page, sizeof(page), 0), (ssize_t)sizeof(page));
+	close(fd);
+}
+
 /* Guest 3's buffered file is replaced between the libaio open and the
  * io_uring one: a page of 'A's in the first file, of 'B's in the other. */
 static int setup_replaced(void **state)
 {
 	struct tfx *f = calloc(1, sizeof(*f));
-	char path[128], repl[160], page[4096];
-	int fd;
+	char path[128], repl[160];
 
 	tfx_setup(f, 0);
 	tguest_make(f, &f->g[0], 3, 1, 0);
 	tguest_make(f, &f->g[1], 4, 1, 0);
 	snprintf(path, sizeof(path), "%s", tfile(f, "d3-nodirect-swapme", DISK_SIZE));
 	snprintf(repl, sizeof(repl), "%s", tfile(f, "d3-nodirect-swapme.new", DISK_SIZE));
-	memset(page, 'A', sizeof(page));
-	fd = open(path, O_WRONLY);
-	assert_int_equal(pwrite(fd, page, sizeof(page), 0), (ssize_t)sizeof(page));
-	close(fd);
-	memset(page, 'B', sizeof(page));
-	fd = open(repl, O_WRONLY);
-	assert_int_equal(pwrite(fd, page, sizeof(page), 0), (ssize_t)sizeof(page));
-	close(fd);
+	fill_first_page(path, 'A');
+	fill_first_page(repl, 'B');
 	swap_opens = 0;
 	swap_armed = 1;
 	assert_int_equal(tguest_connect(f, &f->g[0], path, false, true, 0), 0);
